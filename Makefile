@@ -1,0 +1,40 @@
+# Every target works from a fresh machine: it installs fio (apt, as root), a .venv, and the Cython build.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.tierbench-installed
+SOURCES := setup.py pyproject.toml $(wildcard kernels/*.pyx kernels/*.pxd kernels/*.h)
+
+.PHONY: run test bench fio install clean
+
+run: install fio
+	$(VENV)/bin/tierbench run --quick $(if $(filter 0,$(shell id -u)),--emulate,)
+	$(if $(filter 0,$(shell id -u)),$(VENV)/bin/tierbench scenario hadoop-tempdata --emulate --quick,@echo "(not root: the hadoop-tempdata scenario needs emulated tiers; run 'sudo make run' to see it)")
+
+test: install fio
+	$(PY) -m pytest -q --ignore=tests/benchmarks tests
+
+bench: install fio
+	mkdir -p bench-results
+	$(PY) -m pytest -q tests/benchmarks --benchmark-enable --benchmark-only \
+		--benchmark-json=bench-results/benchmarks.json
+
+install: $(STAMP)
+
+$(STAMP): $(SOURCES)
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip setuptools wheel "Cython>=3.0"
+	$(PY) -m pip install -q --no-build-isolation -e ".[test]"
+	$(PY) -c "import kernels; kernels.require_all()"
+	touch $(STAMP)
+
+fio:
+	@command -v fio >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fio >/dev/null; \
+	  else \
+	    echo "fio is not installed: install it with 'sudo apt-get install fio' (Debian/Ubuntu) or your distribution's package, then rerun."; exit 2; \
+	  fi; }
+
+clean:
+	rm -rf build *.egg-info kernels/*.c kernels/*.so

@@ -1,0 +1,117 @@
+"""Engine-neutral I/O pattern specs: what to do, not how. fio renders them as a job file (one job section
+per phase, phases separated by `stonewall`); the builtin engine (kernels.ioloop) runs them natively.
+
+Vocabulary follows fio's so that a user can read a pattern as a job file:
+- `rw`: read, write (sequential), randread, randwrite, randrw (random mix, `rwmixread` % reads), rw (sequential mix).
+- `size`: bytes per job, spread over `nrfiles` files (as fio's `size`); `bs`: bytes per operation.
+- `iodepth`: operations in flight per job (fio: libaio queue depth when `direct`, builtin: threads per job);
+  `numjobs`: independent jobs, each with its own files.
+- `fileset`: phases naming the same fileset use the same files (write them in one phase, read them in the next);
+  files are named `<fileset>.<job>.<file>` under the directory of the phase's `role` ("data" or "temp").
+- `cold`: before the phase, the fileset's pages are dropped from the page cache so reads reach the device.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from typing import Optional
+
+RW_MODES = ("read", "write", "randread", "randwrite", "randrw", "rw")
+FILE_SERVICE = ("roundrobin", "sequential", "random")
+ROLES = ("data", "temp")
+
+
+@dataclass(frozen=True)
+class Phase:
+    name: str
+    rw: str
+    bs: int
+    size: int
+    nrfiles: int = 1
+    fileset: str = ""
+    role: str = "data"
+    direct: bool = True
+    fsync_every: int = 0
+    end_fsync: bool = True
+    iodepth: int = 1
+    numjobs: int = 1
+    rwmixread: int = 50
+    runtime_s: Optional[float] = None
+    file_service: str = "roundrobin"
+    cold: bool = True
+
+    def __post_init__(self):
+        if self.rw not in RW_MODES:
+            raise ValueError(f"phase {self.name}: rw must be one of {', '.join(RW_MODES)}, not {self.rw!r}")
+        if self.file_service not in FILE_SERVICE:
+            raise ValueError(f"phase {self.name}: file_service must be one of {', '.join(FILE_SERVICE)}")
+        if self.role not in ROLES:
+            raise ValueError(f"phase {self.name}: role must be one of {', '.join(ROLES)}")
+        for name in ("bs", "size", "nrfiles", "iodepth", "numjobs"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"phase {self.name}: {name} must be a positive integer, not {value!r}")
+        if self.size < self.bs * self.nrfiles:
+            raise ValueError(f"phase {self.name}: size {self.size} is smaller than one block per file")
+        if self.direct and self.bs % 512:
+            raise ValueError(f"phase {self.name}: direct I/O needs bs a multiple of 512, not {self.bs}")
+        if not 0 <= self.rwmixread <= 100:
+            raise ValueError(f"phase {self.name}: rwmixread must be 0..100")
+        if self.runtime_s is not None and self.runtime_s <= 0:
+            raise ValueError(f"phase {self.name}: runtime_s must be positive")
+        if self.fsync_every < 0:
+            raise ValueError(f"phase {self.name}: fsync_every must be >= 0")
+        if not self.fileset:
+            object.__setattr__(self, "fileset", self.name)
+
+    @property
+    def reads(self) -> bool:
+        return self.rw in ("read", "randread", "randrw", "rw")
+
+    @property
+    def writes(self) -> bool:
+        return self.rw in ("write", "randwrite", "randrw", "rw")
+
+    @property
+    def random(self) -> bool:
+        return self.rw.startswith("rand")
+
+    @property
+    def file_size(self) -> int:
+        """Bytes of each file (whole blocks)."""
+        return (self.size // self.nrfiles) // self.bs * self.bs
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """A named sequence of phases, run in order; each phase starts when the previous one has ended."""
+    name: str
+    phases: tuple = field(default_factory=tuple)
+
+    def __post_init__(self):
+        object.__setattr__(self, "phases", tuple(self.phases))
+        if not self.phases:
+            raise ValueError(f"pattern {self.name}: no phases")
+        names = [p.name for p in self.phases]
+        if len(set(names)) != len(names):
+            raise ValueError(f"pattern {self.name}: phase names repeat: {names}")
+
+    def footprint_bytes(self, role: Optional[str] = None) -> int:
+        """Bytes of files the pattern keeps at once (per fileset, the largest phase's size x numjobs)."""
+        sets: dict = {}
+        for p in self.phases:
+            if role is None or p.role == role:
+                sets[p.fileset] = max(sets.get(p.fileset, 0), p.file_size * p.nrfiles * p.numjobs)
+        return sum(sets.values())
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "phases": [p.to_dict() for p in self.phases]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Pattern":
+        return cls(d["name"], tuple(Phase(**p) for p in d["phases"]))
+
+    def replace_phases(self, **changes) -> "Pattern":
+        return Pattern(self.name, tuple(replace(p, **changes) for p in self.phases))
