@@ -1,0 +1,64 @@
+"""The command line. Each command is one module in bench/commands/ defining NAME, HELP,
+`add_arguments(parser)` and `run(args) -> int`; this module only discovers them and maps errors to exit codes:
+0 success, 1 a failed gate or a run whose cases failed, 2 bad input (one line on stderr, no traceback).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+
+from bench import __version__
+from bench.errors import TierbenchError, UserError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UserError(f"{self.prog.removeprefix('tierbench').strip() + ': ' if self.prog != 'tierbench' else ''}{message}")
+
+
+def _commands():
+    import bench.commands as pkg
+
+    mods = []
+    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
+        if not info.name.startswith("_"):
+            mods.append(importlib.import_module(f"bench.commands.{info.name}"))
+    return mods
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="tierbench", description="Storage-tier and big-data I/O benchmark harness.")
+    parser.add_argument("--version", action="version", version=f"tierbench {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for mod in _commands():
+        p = sub.add_parser(mod.NAME, help=mod.HELP, description=getattr(mod, "DESCRIPTION", mod.HELP))
+        mod.add_arguments(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def main(argv=None) -> int:
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "_run", None):
+            parser.print_help(sys.stderr)
+            return 2
+        return int(args._run(args) or 0)
+    except UserError as e:
+        print(f"tierbench: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("tierbench: interrupted", file=sys.stderr)
+        return 130
+    except TierbenchError as e:
+        print(f"tierbench: error: {e}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,36 @@
+"""Where output goes: `--json` prints exactly one JSON document on stdout; human output (tables, progress)
+goes to stderr so that stdout stays clean for pipes."""
+from __future__ import annotations
+
+import json
+import sys
+
+from rich.console import Console
+
+stderr_console = Console(stderr=True, highlight=False)
+
+
+def emit_json(doc) -> None:
+    from bench.store import _json_default
+
+    sys.stdout.write(json.dumps(doc, indent=2, default=_json_default) + "\n")
+    sys.stdout.flush()
+
+
+def fmt_number(value, digits: int = 3) -> str:
+    """A figure for a table: '-' when not measured, otherwise a compact number."""
+    if value is None:
+        return "-"
+    value = float(value)
+    if value == 0:
+        return "0"
+    magnitude = abs(value)
+    if magnitude >= 1e6:
+        return f"{value / 1e6:.{digits - 1}f}M"
+    if magnitude >= 1e4:
+        return f"{value / 1e3:.{digits - 1}f}k"
+    if magnitude >= 100:
+        return f"{value:.0f}"
+    if magnitude >= 1:
+        return f"{value:.{digits - 1}f}"
+    return f"{value:.{digits}g}"
