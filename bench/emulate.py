@@ -1,0 +1,252 @@
+"""Emulated tiers (root only): loop devices, ext4, mounts, and cgroup v1 blkio throttles.
+
+    hdd     loop on a disk file (direct I/O to the backing file), throttled to --hdd-iops / --hdd-mbps per
+            direction (defaults 150 IOPS, 180 MB/s: a 7200 rpm drive);
+    nvme    loop on a disk file, unthrottled (whatever the machine's disk gives);
+    optane  loop on a tmpfs file (RAM speed behind a block device).
+
+Throttles apply to direct I/O, to buffered writes that are fsynced, and to reads that miss the page cache,
+not to background writeback: measured writes are fsynced or direct and measured reads are cold.
+Measured processes must run inside the group (`join_cgroup`); the runner's workers do.
+
+Every resource is recorded in a state file as soon as it exists, so `teardown` (and crash recovery: a
+later `tiers emulate` or `tiers teardown`) removes exactly what tierbench made and nothing else.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Optional
+
+from bench.errors import UserError
+from bench.store import atomic_write_text
+from bench.tiers import Tier, detect
+
+DEFAULT_DIR = "/var/tmp/tierbench-emulated"
+DEFAULT_RAM_DIR = "/dev/shm/tierbench-emulated"
+BLKIO = Path("/sys/fs/cgroup/blkio")
+DEFAULT_HDD_IOPS = 150
+DEFAULT_HDD_MBPS = 180
+# Nominal device capacities for IOPS per GB: a common drive of each class (the loop file is far smaller).
+NOMINAL_CAPACITY = {"hdd": 8 * 10 ** 12, "nvme": 3840 * 10 ** 9, "optane": 800 * 10 ** 9}
+MB = 10 ** 6
+
+
+def state_path(base_dir: Optional[str] = None) -> Path:
+    return Path(base_dir or os.environ.get("TIERBENCH_EMULATE_DIR") or DEFAULT_DIR) / "state.json"
+
+
+def _run(cmd: list) -> str:
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise UserError(f"{' '.join(cmd[:2])} failed: {(proc.stderr or proc.stdout).strip().splitlines()[-1:]}")
+    return proc.stdout.strip()
+
+
+def check_can_emulate() -> None:
+    """Root, losetup/mkfs.ext4/mount and cgroup v1 blkio, or a UserError saying what is missing."""
+    if os.geteuid() != 0:
+        raise UserError("emulated tiers need root (loop devices, mounts, blkio cgroups): run as root, "
+                        "or give real tiers with --tier NAME=PATH")
+    for tool in ("losetup", "mkfs.ext4", "mount", "umount"):
+        if not any(os.access(os.path.join(d, tool), os.X_OK) for d in os.environ.get("PATH", "").split(":")
+                   + ["/sbin", "/usr/sbin"]):
+            raise UserError(f"emulated tiers need {tool} (util-linux / e2fsprogs)")
+    if not (BLKIO / "cgroup.procs").exists():
+        raise UserError(f"emulated tiers need cgroup v1 blkio at {BLKIO} (not mounted here)")
+
+
+class Emulation:
+    """The resources of one emulation, persisted in its state file after every change."""
+
+    def __init__(self, path: Path, state: dict):
+        self.path = path
+        self.state = state
+
+    @classmethod
+    def load(cls, base_dir: Optional[str] = None) -> Optional["Emulation"]:
+        path = state_path(base_dir)
+        if not path.exists():
+            return None
+        try:
+            return cls(path, json.loads(path.read_text()))
+        except (OSError, json.JSONDecodeError) as e:
+            raise UserError(f"emulation state {path} is unreadable ({e}); remove it after checking "
+                            f"`losetup -a` and /proc/mounts by hand") from None
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.path, json.dumps(self.state, indent=2) + "\n")
+
+    def record(self, kind: str, **fields) -> dict:
+        item = {"kind": kind, **fields}
+        self.state["resources"].append(item)
+        self.save()
+        return item
+
+    @property
+    def cgroup(self) -> Optional[str]:
+        for r in self.state["resources"]:
+            if r["kind"] == "cgroup":
+                return r["path"]
+        return None
+
+    def tiers(self) -> list:
+        return [Tier.from_dict(t) for t in self.state.get("tiers", [])]
+
+    def tier(self, name: str) -> Optional[Tier]:
+        return next((t for t in self.tiers() if t.name == name), None)
+
+
+def _loop_devno(device: str) -> str:
+    st = os.stat(device)
+    return f"{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}"
+
+
+def set_throttle(emulation: Emulation, tier_name: str, iops: Optional[int], mbps: Optional[float]) -> None:
+    """Set (or clear, with None) the read and write IOPS/bandwidth throttle of an emulated tier."""
+    tier = emulation.tier(tier_name)
+    if tier is None or not emulation.cgroup:
+        raise UserError(f"no emulated tier {tier_name!r} to throttle")
+    devno = _loop_devno(tier.device)
+    group = Path(emulation.cgroup)
+    for direction in ("read", "write"):
+        (group / f"blkio.throttle.{direction}_iops_device").write_text(f"{devno} {int(iops or 0)}\n")
+        (group / f"blkio.throttle.{direction}_bps_device").write_text(f"{devno} {int((mbps or 0) * MB)}\n")
+    tiers = []
+    for t in emulation.state["tiers"]:
+        if t["name"] == tier_name:
+            t = dict(t, emulated=dict(t["emulated"], iops=iops, mbps=mbps))
+        tiers.append(t)
+    emulation.state["tiers"] = tiers
+    emulation.save()
+
+
+def _make_tier(em: Emulation, name: str, backing_dir: Path, size: int, direct_io: bool) -> tuple:
+    backing_dir.mkdir(parents=True, exist_ok=True)
+    backing = backing_dir / f"{name}.img"
+    if backing.exists():
+        raise UserError(f"{backing} already exists: run `tierbench tiers teardown` first")
+    em.record("file", path=str(backing))
+    with open(backing, "wb") as f:
+        try:
+            os.posix_fallocate(f.fileno(), 0, size)
+        except OSError as e:
+            raise UserError(f"cannot allocate {size} bytes for the {name} tier in {backing_dir}: {e.strerror}") \
+                from None
+    cmd = ["losetup", "--find", "--show"] + (["--direct-io=on"] if direct_io else []) + [str(backing)]
+    device = _run(cmd)
+    em.record("loop", device=device, backing=str(backing))
+    _run(["mkfs.ext4", "-q", "-F", "-m", "0", "-E", "lazy_itable_init=0,lazy_journal_init=0", device])
+    mnt = Path(em.state["dir"]) / "mnt" / name
+    mnt.mkdir(parents=True, exist_ok=True)
+    em.record("dir", path=str(mnt))
+    _run(["mount", "-o", "noatime", device, str(mnt)])
+    em.record("mount", path=str(mnt), device=device)
+    return device, str(mnt)
+
+
+def emulate(base_dir: Optional[str] = None, ram_dir: Optional[str] = None, size: int = 2 * 1024 ** 3,
+            hdd_iops: int = DEFAULT_HDD_IOPS, hdd_mbps: float = DEFAULT_HDD_MBPS) -> Emulation:
+    """Build the hdd, nvme and optane tiers; on any failure, remove what was made and raise."""
+    check_can_emulate()
+    if hdd_iops <= 0 or hdd_mbps <= 0:
+        raise UserError("--hdd-iops and --hdd-mbps must be positive")
+    existing = Emulation.load(base_dir)
+    if existing is not None:
+        raise UserError(f"emulated tiers already exist (state {existing.path}); "
+                        f"use them by name or run `tierbench tiers teardown`")
+    base = Path(base_dir or os.environ.get("TIERBENCH_EMULATE_DIR") or DEFAULT_DIR)
+    ram = Path(ram_dir or DEFAULT_RAM_DIR)
+    em = Emulation(state_path(str(base)), {"dir": str(base), "created_at": time.time(), "pid": os.getpid(),
+                                           "resources": [], "tiers": []})
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        em.save()
+        group = BLKIO / f"tierbench-{os.getpid()}-{int(time.time())}"
+        group.mkdir()
+        em.record("cgroup", path=str(group))
+        tiers = []
+        for name, backing_dir, direct in (("hdd", base, True), ("nvme", base, True), ("optane", ram, False)):
+            if name == "optane":
+                em.record("dir", path=str(ram))
+            device, mnt = _make_tier(em, name, backing_dir, size, direct)
+            params = {"backing": "tmpfs file" if name == "optane" else "disk file", "loop": device,
+                      "size_bytes": size, "iops": None, "mbps": None}
+            tier = detect(name, mnt, name, nominal_capacity_bytes=NOMINAL_CAPACITY[name], emulated=params)
+            tiers.append(tier.to_dict())
+        em.state["tiers"] = tiers
+        em.save()
+        set_throttle(em, "hdd", hdd_iops, hdd_mbps)
+        return em
+    except BaseException:
+        teardown_emulation(em)
+        raise
+
+
+def join_cgroup(group: Optional[str], pid: Optional[int] = None) -> None:
+    """Move a process (default: this one) into the emulation's blkio group so its I/O is throttled."""
+    if group:
+        Path(group, "cgroup.procs").write_text(f"{pid or os.getpid()}\n")
+
+
+def _mounted(path: str) -> Optional[str]:
+    for line in Path("/proc/mounts").read_text().splitlines():
+        parts = line.split()
+        if len(parts) > 1 and parts[1] == path:
+            return parts[0]
+    return None
+
+
+def teardown_emulation(em: Emulation) -> list:
+    """Remove every recorded resource, newest first; returns what was removed. Problems are raised at the
+    end, after everything removable has been removed."""
+    removed, problems = [], []
+    for r in reversed(list(em.state["resources"])):
+        try:
+            if r["kind"] == "mount":
+                if _mounted(r["path"]) == r["device"]:
+                    subprocess.run(["sync", "-f", r["path"]], capture_output=True)
+                    _run(["umount", r["path"]])
+            elif r["kind"] == "loop":
+                backing = Path(f"/sys/block/{Path(r['device']).name}/loop/backing_file")
+                if backing.exists() and backing.read_text().strip().replace(" (deleted)", "") == r["backing"]:
+                    _run(["losetup", "-d", r["device"]])
+            elif r["kind"] == "file":
+                if os.path.exists(r["path"]):
+                    os.unlink(r["path"])
+            elif r["kind"] == "dir":
+                if os.path.isdir(r["path"]) and not os.listdir(r["path"]):
+                    os.rmdir(r["path"])
+            elif r["kind"] == "cgroup":
+                if os.path.isdir(r["path"]):
+                    for pid in Path(r["path"], "cgroup.procs").read_text().split():
+                        try:
+                            (BLKIO / "cgroup.procs").write_text(pid + "\n")
+                        except ProcessLookupError:
+                            pass
+                    os.rmdir(r["path"])
+            removed.append(r)
+            em.state["resources"].remove(r)
+            em.save()
+        except (UserError, OSError) as e:
+            problems.append(f"{r['kind']} {r.get('path') or r.get('device')}: {e}")
+    if not em.state["resources"]:
+        em.path.unlink(missing_ok=True)
+        mnt_root = Path(em.state["dir"]) / "mnt"
+        for d in (mnt_root, Path(em.state["dir"])):
+            if d.is_dir() and not os.listdir(d):
+                d.rmdir()
+    if problems:
+        raise UserError("teardown left resources behind: " + "; ".join(problems))
+    return removed
+
+
+def teardown(base_dir: Optional[str] = None) -> list:
+    em = Emulation.load(base_dir)
+    if em is None:
+        return []
+    return teardown_emulation(em)
