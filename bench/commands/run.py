@@ -1,0 +1,141 @@
+"""tierbench run: execute a plan of cases and store the run."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import workloads
+from bench import plan
+from bench.config import Config, from_toml, load_toml, parse_param_flag, parse_workers, validate
+from bench.errors import UserError
+from bench.output import emit_json, stderr_console
+from bench.runner import Runner
+from bench.session import TierSession
+from bench.store import Store
+from bench.table import failures, run_table
+
+NAME = "run"
+HELP = "run workloads on tiers and store the results"
+DEFAULT_WORKLOADS = ["rand-read-4k", "rand-write-4k", "seq-read-1m", "seq-write-1m"]
+
+
+def add_run_arguments(p, workload_flags: bool = True):
+    p.add_argument("--tier", action="append", default=[], metavar="NAME=PATH[:CLASS]",
+                   help="a tier (repeatable); NAME alone names a known tier")
+    if workload_flags:
+        p.add_argument("--workload", action="append", default=[], metavar="NAME",
+                       help=f"workload (repeatable): {', '.join(workloads.names())}")
+    p.add_argument("--engine", action="append", default=[], choices=("fio", "builtin"),
+                   help="I/O engine for patterns (repeat to run both and see their ratio)")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=V1,V2,...",
+                   help="set or sweep a workload parameter")
+    p.add_argument("--repeat", type=int, metavar="N", help="repeats of every case")
+    p.add_argument("--quick", action="store_true", help="small sizes and short runtimes (about a minute)")
+    p.add_argument("--emulate", action="store_true", help="build emulated hdd/nvme/optane tiers for this run (root)")
+    p.add_argument("--results", metavar="DIR", help="results store (default: $TIERBENCH_RESULTS or results/)")
+    p.add_argument("--json", action="store_true", help="print the run document as JSON on stdout")
+
+
+def add_arguments(p):
+    p.add_argument("config", nargs="?", help="TOML config file")
+    add_run_arguments(p)
+    p.add_argument("--data", metavar="TIER", help="tier for jobs' input and output")
+    p.add_argument("--temp", metavar="TIER", help="tier for jobs' temp data")
+    p.add_argument("--workers", metavar="LIST", help="worker counts to scale over, e.g. 1,2,4")
+    p.add_argument("--cache", action="store_true", help="keep the page cache (buffered, warm) instead of cold I/O")
+    p.add_argument("--export-jobs", metavar="DIR", help="also write each case's fio job file to DIR")
+    p.add_argument("--timeout", type=float, default=None, metavar="S", help="per-case timeout in seconds")
+
+
+def config_from_args(args) -> Config:
+    cfg = from_toml(load_toml(args.config), args.config) if getattr(args, "config", None) else Config()
+    if getattr(args, "workload", None):
+        cfg.workloads = list(args.workload)
+    if not cfg.workloads:
+        cfg.workloads = list(DEFAULT_WORKLOADS)
+    if args.engine:
+        cfg.engines = list(dict.fromkeys(args.engine))
+    for flag in args.param:
+        key, values = parse_param_flag(flag)
+        cfg.params[key] = values
+    if args.repeat is not None:
+        cfg.repeat = args.repeat
+    for attr in ("data", "temp", "export_jobs"):
+        if getattr(args, attr, None):
+            setattr(cfg, attr, getattr(args, attr))
+    if getattr(args, "workers", None):
+        cfg.workers = parse_workers(args.workers)
+    cfg.cache = cfg.cache or getattr(args, "cache", False)
+    cfg.quick = cfg.quick or args.quick
+    if getattr(args, "timeout", None):
+        cfg.timeout_s = args.timeout
+    cfg.emulate = args.emulate
+    cfg.results = args.results
+    return validate(cfg)
+
+
+def check_fio(cfg: Config, cases: list) -> None:
+    if any(c.engine == "fio" for c in cases) and shutil.which("fio") is None:
+        raise UserError("fio is not installed: install it with 'sudo apt-get install fio' (Debian/Ubuntu), "
+                        "or use --engine builtin")
+
+
+def export_jobs(cases: list, tiers: dict, directory: str) -> list:
+    from bench.fio_job import render_jobfile
+
+    out = Path(directory)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"--export-jobs {directory}: {e.strerror}") from None
+    written = []
+    for c in cases:
+        if c.kind != "pattern" or c.engine != "fio" or c.repeat:
+            continue
+        w = workloads.get(c.workload)
+        pattern = w.build(workloads.coerce_params(w, c.params))
+        dirs = {"data": tiers[c.tier].path, "temp": tiers[c.temp_tier or c.tier].path}
+        path = out / f"case{c.id:03d}-{c.workload}-{c.tier}.fio"
+        path.write_text(render_jobfile(pattern, dirs))
+        written.append(str(path))
+    return written
+
+
+def execute(cfg: Config, tier_flags: list, *, json_out: bool, extra: dict = None) -> dict:
+    """Resolve tiers, build the plan, run it, print the table; returns the run document."""
+    store = Store(cfg.results)
+    with TierSession(cfg, tier_flags, emulate_flag=cfg.emulate) as session:
+        tiers = {t.name: t for t in session.tiers}
+        cases = plan.build(cfg, list(tiers))
+        check_fio(cfg, cases)
+        if cfg.export_jobs:
+            for path in export_jobs(cases, tiers, cfg.export_jobs):
+                stderr_console.print(f"wrote {path}")
+        runner = Runner(store, session.tiers, cgroup=session.cgroup, timeout_s=cfg.timeout_s, extra=extra)
+        stderr_console.print(f"run {runner.run_id}: {len(cases)} cases on "
+                             + ", ".join(f"{t.name} ({t.cls}{', emulated' if t.emulated else ''})"
+                                         for t in session.tiers))
+        try:
+            doc = runner.run(cases)
+        except KeyboardInterrupt:
+            stderr_console.print(f"interrupted: measured cases kept in {runner.folder}")
+            raise
+    return doc
+
+
+def report(doc: dict, json_out: bool, store_root) -> int:
+    if json_out:
+        emit_json(doc)
+    else:
+        stderr_console.print(run_table(doc))
+        for line in failures(doc):
+            stderr_console.print(f"[red]failed[/red] {line}")
+        stderr_console.print(f"stored in {Path(store_root) / doc['run_id']}")
+    return 0 if doc["status"] == "complete" else 1
+
+
+def run(args) -> int:
+    cfg = config_from_args(args)
+    doc = execute(cfg, args.tier, json_out=args.json)
+    return report(doc, args.json, Store(cfg.results).root)

@@ -1,0 +1,45 @@
+"""The fio engine: pattern → job file → fio (json+) → phase records. Raw output and job file are kept."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.fio_job import render_jobfile
+from bench.fio_parse import parse
+from bench.fio_run import run_fio
+from bench.pattern import Pattern
+
+
+def phase_records(report, pattern: Pattern, tiers_by_role: dict) -> list:
+    """One record per fio job entry (with group_reporting, one per phase), in the pattern's phase order."""
+    by_name = {job.name: job for job in report.jobs if job.host in (None, "All clients")}
+    records = []
+    for phase in pattern.phases:
+        job = by_name.get(phase.name)
+        if job is None:
+            continue
+        rec = {"name": phase.name, "tier": tiers_by_role.get(phase.role), "role": phase.role,
+               "ops_read": 0, "ops_written": 0, "bytes_read": 0, "bytes_written": 0, "wall_s": 0.0}
+        for direction, d in job.directions.items():
+            if d.ops == 0:
+                continue
+            key = "written" if direction == "write" else "read"
+            if direction in ("read", "write", "mixed"):
+                rec[f"ops_{key}"] += d.ops
+                rec[f"bytes_{key}"] += d.bytes
+                rec["wall_s"] = max(rec["wall_s"], d.runtime_s)
+                if d.bins_ns:
+                    rec["bins_read" if key == "read" else "bins_write"] = dict(d.bins_ns)
+        records.append(rec)
+    return records
+
+
+def run(pattern: Pattern, dirs: dict, tiers_by_role: dict, raw_dir: Path, stem: str, timeout_s: float) -> dict:
+    """Run the pattern with fio in `dirs` ({role: directory}); returns phases and the raw files written."""
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    jobfile = raw_dir / f"{stem}.fio"
+    output = raw_dir / f"{stem}.fio.json"
+    jobfile.write_text(render_jobfile(pattern, dirs))
+    text = run_fio(str(jobfile), str(output), timeout_s=timeout_s)
+    report = parse(text)
+    return {"phases": phase_records(report, pattern, tiers_by_role), "implementation": report.fio_version,
+            "raw": [jobfile.name, output.name]}

@@ -1,0 +1,53 @@
+"""Case metrics from phase records, the same way for every engine, so fio and builtin figures compare.
+
+A phase record (both engines produce them): name, tier, role, wall_s, ops_read, ops_written, bytes_read,
+bytes_written, and optionally bins_read / bins_write ({latency_ns: count}, fio's json+ bin layout).
+Rates are totals over the summed phase wall time; percentiles come from the merged bins. A figure with
+nothing to measure it (no reads → no read_iops) is left out, never set to 0.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from bench.latency import merge_bins, percentile_from_bins
+
+PERCENTILES = {"lat_p50_us": 50.0, "lat_p99_us": 99.0, "lat_p999_us": 99.9}
+
+
+def bins_stats(bins: dict) -> dict:
+    """p50/p99/p99.9 (us) from {ns: count} bins; empty when there is no sample."""
+    if not bins or sum(bins.values()) == 0:
+        return {}
+    return {name: percentile_from_bins(bins, q) / 1000.0 for name, q in PERCENTILES.items()}
+
+
+def case_metrics(phases: list, capacity_bytes: Optional[int]) -> dict:
+    wall = sum(p["wall_s"] for p in phases)
+    ops_r = sum(p.get("ops_read", 0) for p in phases)
+    ops_w = sum(p.get("ops_written", 0) for p in phases)
+    bytes_r = sum(p.get("bytes_read", 0) for p in phases)
+    bytes_w = sum(p.get("bytes_written", 0) for p in phases)
+    m = {"wall_s": wall, "ops_read": ops_r, "ops_written": ops_w, "bytes_read": bytes_r, "bytes_written": bytes_w}
+    if wall > 0 and ops_r + ops_w > 0:
+        m["iops"] = (ops_r + ops_w) / wall
+        if ops_r:
+            m["read_iops"] = ops_r / wall
+            m["read_bytes_per_s"] = bytes_r / wall
+        if ops_w:
+            m["write_iops"] = ops_w / wall
+            m["write_bytes_per_s"] = bytes_w / wall
+        if capacity_bytes:
+            m["iops_per_gb"] = m["iops"] / (capacity_bytes / 1e9)
+    bins = merge_bins(*[p.get("bins_read") or {} for p in phases], *[p.get("bins_write") or {} for p in phases])
+    m.update(bins_stats(bins))
+    return m
+
+
+def latency_bins(phases: list) -> dict:
+    """Merged read and write bins of a case ({"read": {ns: n}, "write": {...}}), for percentile curves."""
+    out = {}
+    for direction, key in (("read", "bins_read"), ("write", "bins_write")):
+        merged = merge_bins(*[p.get(key) or {} for p in phases])
+        if merged:
+            out[direction] = {str(k): v for k, v in sorted(merged.items())}
+    return out

@@ -1,0 +1,76 @@
+"""The run table: one row per (tier, workload, engine, parameters), medians over repeats."""
+from __future__ import annotations
+
+import json
+import statistics
+from collections import OrderedDict
+
+from rich.table import Table
+
+from bench.output import fmt_number
+
+COLUMNS = (("IOPS", "iops", 1), ("MB/s", "bytes_per_s", 1e-6), ("p50 us", "lat_p50_us", 1),
+           ("p99 us", "lat_p99_us", 1), ("p99.9 us", "lat_p999_us", 1), ("IOPS/GB", "iops_per_gb", 1),
+           ("wall s", "wall_s", 1), ("CPU %", "cpu_util", 1))
+
+
+def _value(metrics: dict, key: str):
+    if key == "bytes_per_s":
+        parts = [metrics.get("read_bytes_per_s"), metrics.get("write_bytes_per_s")]
+        parts = [p for p in parts if p is not None]
+        return sum(parts) if parts else None
+    return metrics.get(key)
+
+
+def grouped(doc: dict) -> "OrderedDict":
+    groups = OrderedDict()
+    for c in doc.get("cases", []):
+        params = json.dumps(c.get("params", {}), sort_keys=True)
+        key = (c.get("tier"), c.get("temp_tier"), c["workload"], c.get("engine"), params, c.get("workers"))
+        groups.setdefault(key, []).append(c)
+    return groups
+
+
+def median_metric(cases: list, key: str):
+    values = [v for v in (_value(c.get("metrics") or {}, key) for c in cases if not c.get("error"))
+              if v is not None]
+    return statistics.median(values) if values else None
+
+
+def _params_text(params_json: str) -> str:
+    params = json.loads(params_json)
+    return " ".join(f"{k}={v}" for k, v in params.items() if k not in ("size", "runtime_s")) or "-"
+
+
+def run_table(doc: dict) -> Table:
+    tiers = {t["name"]: t for t in doc.get("tiers", [])}
+    table = Table(title=f"run {doc['run_id']} ({doc.get('status')})", title_justify="left")
+    for col in ("tier", "workload", "engine", "params", "n"):
+        table.add_column(col)
+    for title, _, _ in COLUMNS:
+        table.add_column(title, justify="right")
+    table.add_column("bound")
+    table.add_column("fio/builtin", justify="right")
+    groups = grouped(doc)
+    for (tier, temp, workload, engine, params, workers), cases in groups.items():
+        label = tier + (f" (emulated {tiers[tier]['class']})" if tiers.get(tier, {}).get("emulated") else "")
+        if temp and temp != tier:
+            label += f" / temp {temp}"
+        ok = [c for c in cases if not c.get("error")]
+        cells = [fmt_number(None if (m := median_metric(cases, key)) is None else m * scale)
+                 for _, key, scale in COLUMNS]
+        verdicts = sorted({c.get("bottleneck") or "unknown" for c in ok}) or ["-"]
+        ratio = "-"
+        if engine in ("fio", "builtin"):
+            other = groups.get((tier, temp, workload, "builtin" if engine == "fio" else "fio", params, workers))
+            mine, theirs = median_metric(cases, "iops"), median_metric(other or [], "iops")
+            if mine and theirs:
+                ratio = f"{(mine / theirs if engine == 'fio' else theirs / mine):.2f}"
+        n = f"{len(ok)}" + (f" ({len(cases) - len(ok)} failed)" if len(ok) < len(cases) else "")
+        table.add_row(label, workload, engine, _params_text(params), n, *cells, "/".join(verdicts), ratio)
+    return table
+
+
+def failures(doc: dict) -> list:
+    return [f"case {c['id']} {c['workload']} on {c['tier']}: {c['error']}" for c in doc.get("cases", [])
+            if c.get("error")]

@@ -1,0 +1,125 @@
+"""The worker: runs one Case in a fresh process (`python -m bench.worker SPEC.json RESULT.json`).
+
+It joins the emulation's blkio group (so throttles apply to it and to fio, its child), makes a private
+directory for the case on each tier it uses, runs the engine, and removes those directories at the end —
+also on SIGTERM or Ctrl-C. Its result (phases, metrics, or the error) goes to RESULT.json.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sys
+import resource
+import time
+import traceback
+from pathlib import Path
+
+import workloads
+from bench.emulate import join_cgroup
+from bench.errors import TierbenchError
+from bench.metrics import case_metrics, latency_bins
+from bench.store import atomic_write_text
+from bench.verdict import bottleneck
+
+
+def case_dir_name(run_id: str, case_id: int) -> str:
+    return f"tierbench-{run_id}-c{case_id}"
+
+
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its waited-for children (fio)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _threads(case: dict, pattern) -> int:
+    if pattern is None:
+        return case.get("workers") or 1
+    if case["engine"] == "builtin":
+        return max(p.numjobs * p.iodepth for p in pattern.phases)
+    return max(p.numjobs for p in pattern.phases)
+
+
+def _on_sigterm(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _tier_dirs(spec: dict) -> dict:
+    case = spec["case"]
+    roles = {"data": case["tier"], "temp": case.get("temp_tier") or case["tier"]}
+    return {role: os.path.join(spec["tiers"][tier]["path"], case_dir_name(spec["run_id"], case["id"]))
+            for role, tier in roles.items()}, roles
+
+
+def _pattern_for(case: dict):
+    workload = workloads.get(case["workload"])
+    params = workloads.coerce_params(workload, case["params"])
+    pattern = workload.build(params)
+    if case.get("cache"):
+        pattern = pattern.replace_phases(direct=False, cold=False)
+    return pattern
+
+
+def execute(spec: dict) -> dict:
+    case = spec["case"]
+    dirs, roles = _tier_dirs(spec)
+    raw_dir = Path(spec["raw_dir"])
+    stem = f"case{case['id']:03d}"
+    capacity = spec["tiers"][case["tier"]].get("iops_capacity_bytes")
+    try:
+        for d in set(dirs.values()):
+            os.makedirs(d, exist_ok=False)
+        pattern = None
+        cpu0, wall0 = cpu_seconds(), time.monotonic()
+        if case["kind"] == "pattern":
+            pattern = _pattern_for(case)
+            if case["engine"] == "fio":
+                from bench import engine_fio as engine
+            else:
+                from bench import engine_builtin as engine
+            out = engine.run(pattern, dirs, roles, raw_dir, stem, spec["timeout_s"])
+        else:
+            workload = workloads.get(case["workload"])
+            params = workloads.coerce_params(workload, case["params"])
+            out = workload.run(params, {"dirs": dirs, "tiers": roles, "workers": case.get("workers") or 1,
+                                        "cache": case.get("cache", False), "raw_dir": raw_dir, "stem": stem})
+        cpu_s, engine_wall = cpu_seconds() - cpu0, time.monotonic() - wall0
+        phases = out["phases"]
+        threads = out.get("threads") or _threads(case, pattern)
+        for p in phases:
+            if p.get("cpu_s") is not None:
+                p["bottleneck"] = bottleneck(p["cpu_s"], p["wall_s"], threads)
+        metrics = case_metrics(phases, capacity)
+        metrics.update(out.get("metrics", {}))
+        metrics["cpu_s"] = cpu_s
+        return {"phases": [{k: v for k, v in p.items() if not k.startswith("bins_")} for p in phases],
+                "metrics": metrics, "latency_bins_ns": latency_bins(phases),
+                "bottleneck": bottleneck(cpu_s, engine_wall, threads), "threads": threads,
+                "implementation": out.get("implementation"), "raw": out.get("raw", []), "error": None}
+    finally:
+        for d in set(dirs.values()):
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    spec_path, result_path = argv
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    spec = json.loads(Path(spec_path).read_text())
+    try:
+        join_cgroup(spec.get("cgroup"))
+        result = execute(spec)
+    except KeyboardInterrupt as e:
+        result = {"error": f"interrupted ({e or 'Ctrl-C'})"}
+    except (TierbenchError, OSError, ValueError) as e:
+        result = {"error": f"{type(e).__name__}: {e}"}
+    except Exception as e:  # the worker's top level: any crash fails this case only, with its trace kept
+        result = {"error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()}
+    atomic_write_text(Path(result_path), json.dumps(result, default=str) + "\n")
+    return 0 if not result.get("error") else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
