@@ -1,0 +1,94 @@
+"""tierbench tiers detect|emulate|teardown."""
+from __future__ import annotations
+
+from rich.table import Table
+
+from bench import emulate as emu
+from bench.errors import UserError
+from bench.output import emit_json, fmt_number, stderr_console
+from bench.tiers import detect, detect_all_devices, parse_tier_spec
+from workloads import parse_size
+
+NAME = "tiers"
+HELP = "detect, emulate or tear down storage tiers"
+
+
+def add_arguments(p):
+    sub = p.add_subparsers(dest="tiers_command", metavar="ACTION", parser_class=type(p))
+    d = sub.add_parser("detect", help="resolve tiers and mounted devices to device, model, class and capacity")
+    d.add_argument("--tier", action="append", default=[], metavar="NAME=PATH[:CLASS]")
+    d.add_argument("--json", action="store_true")
+    e = sub.add_parser("emulate", help="build emulated hdd, nvme and optane tiers (root)")
+    e.add_argument("--dir", help=f"folder for backing files and mounts (default {emu.DEFAULT_DIR})")
+    e.add_argument("--size", default="2g", help="size of each tier's loop device (default 2g)")
+    e.add_argument("--hdd-iops", type=int, default=emu.DEFAULT_HDD_IOPS, help="hdd throttle, IOPS per direction")
+    e.add_argument("--hdd-mbps", type=float, default=emu.DEFAULT_HDD_MBPS, help="hdd throttle, MB/s per direction")
+    e.add_argument("--json", action="store_true")
+    t = sub.add_parser("teardown", help="remove the emulated tiers (exactly what `emulate` made)")
+    t.add_argument("--dir", help="the folder given to `emulate --dir`")
+    t.add_argument("--json", action="store_true")
+
+
+def _tier_table(tiers: list, title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    for col in ("name", "class", "path", "device", "fs", "model", "capacity GB", "IOPS/GB capacity", "why"):
+        table.add_column(col)
+    for t in tiers:
+        em = t.get("emulated")
+        why = t.get("reason", "")
+        if em:
+            why = (f"emulated: loop on {em.get('backing')}"
+                   + (f", throttled {em['iops']} IOPS / {em['mbps']} MB/s" if em.get("iops") else ""))
+        table.add_row(t["name"], t["class"], t["path"], str(t.get("device") or "-"), str(t.get("filesystem") or "-"),
+                      str(t.get("model") or "-"), fmt_number((t.get("capacity_bytes") or 0) / 1e9 or None),
+                      fmt_number((t.get("nominal_capacity_bytes") or t.get("capacity_bytes") or 0) / 1e9 or None),
+                      why)
+    return table
+
+
+def run(args) -> int:
+    action = args.tiers_command
+    if action == "detect":
+        tiers = [detect(*parse_tier_spec(s)) if "=" in s else None for s in args.tier]
+        if None in tiers:
+            raise UserError("tiers detect: give tiers as NAME=PATH[:CLASS]")
+        em = emu.Emulation.load()
+        doc = {"tiers": [t.to_dict() for t in tiers], "devices": detect_all_devices(),
+               "emulated": [t.to_dict() for t in em.tiers()] if em else []}
+        if args.json:
+            emit_json(doc)
+            return 0
+        if tiers:
+            stderr_console.print(_tier_table(doc["tiers"], "tiers"))
+        if doc["emulated"]:
+            stderr_console.print(_tier_table(doc["emulated"], "emulated tiers"))
+        table = Table(title="mounted block devices", title_justify="left")
+        for col in ("device", "mount", "fs", "model", "rotational", "capacity GB", "class", "why"):
+            table.add_column(col)
+        for dev in doc["devices"]:
+            table.add_row(dev["device"], dev["mount"], str(dev["filesystem"]), str(dev["model"] or "-"),
+                          str(dev["rotational"]), fmt_number((dev["capacity_bytes"] or 0) / 1e9 or None),
+                          dev["class"], dev["reason"])
+        stderr_console.print(table)
+        return 0
+    if action == "emulate":
+        try:
+            size = parse_size(args.size)
+        except ValueError as e:
+            raise UserError(f"--size: {e}") from None
+        em = emu.emulate(base_dir=args.dir, size=size, hdd_iops=args.hdd_iops, hdd_mbps=args.hdd_mbps)
+        tiers = [t.to_dict() for t in em.tiers()]
+        if args.json:
+            emit_json({"state": str(em.path), "cgroup": em.cgroup, "tiers": tiers})
+        else:
+            stderr_console.print(_tier_table(tiers, "emulated tiers (use them with --tier hdd, --tier nvme, ...)"))
+            stderr_console.print(f"state: {em.path}; remove with `tierbench tiers teardown`")
+        return 0
+    if action == "teardown":
+        removed = emu.teardown(args.dir)
+        if args.json:
+            emit_json({"removed": removed})
+        else:
+            stderr_console.print(f"removed {len(removed)} resources" if removed else "no emulated tiers to remove")
+        return 0
+    raise UserError("tiers: give an action: detect, emulate or teardown")
