@@ -26,7 +26,7 @@ from bench.store import atomic_write_text
 from bench.tiers import Tier, detect
 
 DEFAULT_DIR = "/var/tmp/tierbench-emulated"
-DEFAULT_RAM_DIR = "/dev/shm/tierbench-emulated"
+RAM_ROOT = "/dev/shm"  # the optane tier's backing file lives in /dev/shm/<name of the emulation folder>
 BLKIO = Path("/sys/fs/cgroup/blkio")
 DEFAULT_HDD_IOPS = 150
 DEFAULT_HDD_MBPS = 180
@@ -160,7 +160,7 @@ def emulate(base_dir: Optional[str] = None, ram_dir: Optional[str] = None, size:
         raise UserError(f"emulated tiers already exist (state {existing.path}); "
                         f"use them by name or run `tierbench tiers teardown`")
     base = Path(base_dir or os.environ.get("TIERBENCH_EMULATE_DIR") or DEFAULT_DIR)
-    ram = Path(ram_dir or DEFAULT_RAM_DIR)
+    ram = Path(ram_dir or os.path.join(RAM_ROOT, base.name))
     em = Emulation(state_path(str(base)), {"dir": str(base), "created_at": time.time(), "pid": os.getpid(),
                                            "resources": [], "tiers": []})
     try:
