@@ -1,0 +1,162 @@
+"""Statistics for comparing noisy I/O figures: bootstrap CI of a ratio of medians, Mann-Whitney U, change points.
+
+Why these: I/O figures are skewed (latency tails, throttled devices, page-cache luck) and repeats are few, so
+the comparisons use medians and rank tests rather than means and t-tests.
+
+- `bootstrap_ratio_ci`: percentile bootstrap of median(new) / median(base), each side resampled independently,
+  vectorised with NumPy; seeded so the same inputs always give the same interval.
+- `mann_whitney_p`: scipy's two-sided Mann-Whitney U. With few repeats the smallest p it can reach is
+  2 / C(n1 + n2, n1) (0.1 for 3 against 3); `min_attainable_p` says so, so callers can report "too few repeats"
+  instead of "no difference".
+- `change_points`: binary segmentation on a sequence (e.g. one metric's per-run medians over time). A split is
+  kept when the medians either side differ by more than `z_threshold` noise units and by at least `min_relative`
+  of the level. The noise unit is sigma = 1.4826 * MAD(first differences) / sqrt(2): differences cancel the
+  steps themselves, so one real step does not inflate the noise estimate.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, asdict
+from typing import Optional, Sequence
+
+import numpy as np
+
+__all__ = ["RatioCI", "bootstrap_ratio_ci", "mann_whitney_p", "min_attainable_p", "ChangePoint", "change_points",
+           "robust_sigma"]
+
+
+@dataclass(frozen=True)
+class RatioCI:
+    """median(new) / median(base) with its bootstrap confidence interval (low, high); None where undefined."""
+    ratio: Optional[float]
+    low: Optional[float]
+    high: Optional[float]
+    confidence: float
+    resamples: int
+
+
+def _clean(values: Sequence[float]) -> np.ndarray:
+    arr = np.asarray([v for v in values if v is not None], dtype=float)
+    return arr[np.isfinite(arr)]
+
+
+def bootstrap_ratio_ci(base: Sequence[float], new: Sequence[float], resamples: int = 2000,
+                       confidence: float = 0.95, seed: int = 0) -> RatioCI:
+    """Percentile-bootstrap CI of median(new) / median(base).
+
+    Each side is resampled with replacement `resamples` times (one (resamples, n) index array per side, so the
+    whole bootstrap is two NumPy medians). The ratio is None when either side is empty or the base median is 0;
+    the interval is None when a side has fewer than 2 values (a single value has no spread to resample).
+    """
+    b, n = _clean(base), _clean(new)
+    if b.size == 0 or n.size == 0:
+        return RatioCI(None, None, None, confidence, resamples)
+    mb, mn = float(np.median(b)), float(np.median(n))
+    if mb == 0:
+        return RatioCI(None, None, None, confidence, resamples)
+    ratio = mn / mb
+    if b.size < 2 or n.size < 2:
+        return RatioCI(ratio, None, None, confidence, resamples)
+    rng = np.random.default_rng(seed)
+    med_b = np.median(b[rng.integers(0, b.size, size=(resamples, b.size))], axis=1)
+    med_n = np.median(n[rng.integers(0, n.size, size=(resamples, n.size))], axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = med_n / med_b
+    ratios = ratios[np.isfinite(ratios)]
+    if ratios.size == 0:
+        return RatioCI(ratio, None, None, confidence, resamples)
+    tail = (1.0 - confidence) / 2.0 * 100.0
+    low, high = np.percentile(ratios, [tail, 100.0 - tail])
+    return RatioCI(ratio, float(low), float(high), confidence, resamples)
+
+
+def min_attainable_p(n1: int, n2: int) -> float:
+    """The smallest two-sided p-value an exact Mann-Whitney U test can give with these sample sizes."""
+    if n1 < 1 or n2 < 1:
+        return 1.0
+    return min(1.0, 2.0 / math.comb(n1 + n2, n1))
+
+
+def mann_whitney_p(base: Sequence[float], new: Sequence[float]) -> Optional[float]:
+    """Two-sided Mann-Whitney U p-value (scipy.stats.mannwhitneyu); None when a side is empty.
+
+    Identical constant samples have no ranks to test: their p is 1.0 (scipy returns NaN there).
+    """
+    from scipy.stats import mannwhitneyu
+
+    b, n = _clean(base), _clean(new)
+    if b.size == 0 or n.size == 0:
+        return None
+    if np.all(b == b[0]) and np.all(n == b[0]):
+        return 1.0
+    p = float(mannwhitneyu(n, b, alternative="two-sided").pvalue)
+    return p if math.isfinite(p) else None
+
+
+def robust_sigma(values: Sequence[float]) -> float:
+    """Noise scale of a sequence that may hold steps: 1.4826 * MAD of its first differences / sqrt(2)."""
+    x = _clean(values)
+    if x.size < 3:
+        return 0.0
+    d = np.diff(x)
+    return float(1.4826 * np.median(np.abs(d - np.median(d))) / math.sqrt(2.0))
+
+
+@dataclass(frozen=True)
+class ChangePoint:
+    """A level shift: values[index:] differ from values[:index] (within the segment that was split)."""
+    index: int
+    before: float          # median of the segment left of the split
+    after: float           # median of the segment right of the split
+    relative_change: float  # after / before - 1 (None-safe: inf when before is 0)
+    z: float               # |after - before| in noise units (inf when the noise is 0)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _best_split(x: np.ndarray, min_size: int, sigma: float):
+    best = None
+    for k in range(min_size, x.size - min_size + 1):
+        left, right = x[:k], x[k:]
+        ml, mr = float(np.median(left)), float(np.median(right))
+        # 1.2533 = sqrt(pi/2): the standard error of a median is about that much larger than a mean's.
+        scale = 1.2533 * sigma * math.sqrt(1.0 / left.size + 1.0 / right.size)
+        gap = abs(mr - ml)
+        z = gap / scale if scale > 0 else (math.inf if gap > 0 else 0.0)
+        # Ties on z (infinite when the noise is 0) go to the largest gap.
+        key = (z, gap)
+        if best is None or key > best[0]:
+            best = (key, k, ml, mr, z)
+    return best
+
+
+def change_points(values: Sequence[float], z_threshold: float = 5.0, min_relative: float = 0.02,
+                  min_size: int = 2) -> list:
+    """Binary segmentation: indices where the level of `values` shifts, as ChangePoints sorted by index.
+
+    The noise scale is estimated once over the whole sequence (robust_sigma). Each segment is split at the point
+    with the largest standardised median difference; the split is kept when z > z_threshold and
+    |after / before - 1| >= min_relative, and both halves (at least `min_size` long) are searched again.
+    With z_threshold 5 a sequence of pure noise of a few dozen points almost never shows a change point.
+    """
+    x = _clean(values)
+    if x.size < 2 * min_size:
+        return []
+    sigma = robust_sigma(x)
+    found = []
+    segments = [(0, x.size)]
+    while segments:
+        start, end = segments.pop()
+        if end - start < 2 * min_size:
+            continue
+        best = _best_split(x[start:end], min_size, sigma)
+        if best is None:
+            continue
+        _, k, before, after, z = best
+        rel = (after / before - 1.0) if before != 0 else (math.inf if after != before else 0.0)
+        if z > z_threshold and abs(rel) >= min_relative:
+            found.append(ChangePoint(start + k, before, after, rel, z))
+            segments.append((start, start + k))
+            segments.append((start + k, end))
+    return sorted(found, key=lambda c: c.index)
