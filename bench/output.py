@@ -7,7 +7,8 @@ import sys
 
 from rich.console import Console
 
-stderr_console = Console(stderr=True, highlight=False)
+# Tables are wide: when stderr is not a terminal (CI logs, pipes), don't squeeze them into 80 columns.
+stderr_console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 200)
 
 
 def emit_json(doc) -> None:

@@ -39,18 +39,13 @@ def median_metric(cases: list, key: str):
 
 def _params_text(params_json: str) -> str:
     params = json.loads(params_json)
-    return " ".join(f"{k}={v}" for k, v in params.items() if k not in ("size", "runtime_s")) or "-"
+    return " ".join(f"{k}={v}" for k, v in params.items()
+                    if k not in ("size", "runtime_s", "document", "groupid") and v is not None) or "-"
 
 
 def run_table(doc: dict) -> Table:
     tiers = {t["name"]: t for t in doc.get("tiers", [])}
-    table = Table(title=f"run {doc['run_id']} ({doc.get('status')})", title_justify="left")
-    for col in ("tier", "workload", "engine", "params", "n"):
-        table.add_column(col)
-    for title, _, _ in COLUMNS:
-        table.add_column(title, justify="right")
-    table.add_column("bound")
-    table.add_column("fio/builtin", justify="right")
+    rows = []
     groups = grouped(doc)
     for (tier, temp, workload, engine, params, workers), cases in groups.items():
         label = tier + (f" (emulated {tiers[tier]['class']})" if tiers.get(tier, {}).get("emulated") else "")
@@ -67,7 +62,14 @@ def run_table(doc: dict) -> Table:
             if mine and theirs:
                 ratio = f"{(mine / theirs if engine == 'fio' else theirs / mine):.2f}"
         n = f"{len(ok)}" + (f" ({len(cases) - len(ok)} failed)" if len(ok) < len(cases) else "")
-        table.add_row(label, workload, engine, _params_text(params), n, *cells, "/".join(verdicts), ratio)
+        rows.append([label, workload, engine, _params_text(params), n, *cells, "/".join(verdicts), ratio])
+    titles = ["tier", "workload", "engine", "params", "n"] + [t for t, _, _ in COLUMNS] + ["bound", "fio/builtin"]
+    keep = [i for i, title in enumerate(titles) if i < 5 or any(r[i] not in ("-", "unknown") for r in rows)]
+    table = Table(title=f"run {doc['run_id']} ({doc.get('status')})", title_justify="left")
+    for i in keep:
+        table.add_column(titles[i], justify="left" if i < 5 or titles[i] == "bound" else "right")
+    for r in rows:
+        table.add_row(*[r[i] for i in keep])
     return table
 
 

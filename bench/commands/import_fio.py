@@ -1,0 +1,90 @@
+"""tierbench import: existing fio outputs (fio >= 3.0, json or json+, local or client/server) become a run.
+
+Each job entry (one per reporting group with group_reporting) becomes a case named `fio:<job name>`; for
+client/server output there is one case per host and one for fio's "All clients" aggregate. The files are
+copied into the run's raw/ as they are."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from bench.errors import UserError
+from bench.fio_parse import ALL_CLIENTS, parse, phase_metrics
+from bench.runner import case_samples, new_document, run_status
+from bench.store import Store
+from bench.tiers import Tier, detect, parse_tier_spec
+
+NAME = "import"
+HELP = "import existing fio JSON outputs (fio >= 3.0) as a run in the store"
+
+
+def add_arguments(p):
+    p.add_argument("files", nargs="+", metavar="FIO_JSON")
+    p.add_argument("--tier", metavar="NAME=PATH[:CLASS]", help="the tier the outputs were measured on")
+    p.add_argument("--results", metavar="DIR")
+    p.add_argument("--json", action="store_true")
+
+
+def _tier(spec) -> Tier:
+    if not spec:
+        return Tier(name="imported", cls="unknown", path="", reason="imported fio output: tier not given")
+    name, path, cls = parse_tier_spec(spec)
+    if path and os.path.isdir(path):
+        return detect(name, path, cls)
+    return Tier(name=name, cls=cls or "unknown", path=path or "",
+                reason="imported: path not on this machine, device not detected")
+
+
+def cases_from(report, source: str, tier: Tier, first_id: int) -> list:
+    hosts = sorted({j.host for j in report.jobs if j.host not in (None, ALL_CLIENTS)})
+    selections = [None] + hosts if hosts else [None]
+    cases = []
+    for host in selections:
+        for entry in phase_metrics(report, host):
+            metrics = {k: v for k, v in entry.items()
+                       if k not in ("name", "host", "groupid", "document") and v is not None}
+            capacity = tier.iops_capacity_bytes
+            if capacity and metrics.get("iops") is not None:
+                metrics["iops_per_gb"] = metrics["iops"] / (capacity / 1e9)
+            cases.append({"id": first_id + len(cases), "workload": f"fio:{entry['name']}", "kind": "import",
+                          "tier": tier.name, "engine": "fio", "repeat": 0, "error": None,
+                          "params": {"file": source, "host": entry["host"] or (ALL_CLIENTS if hosts else None),
+                                     "groupid": entry["groupid"], "document": entry["document"]},
+                          "metrics": metrics, "bottleneck": "unknown", "phases": [], "raw": [source],
+                          "implementation": report.fio_version})
+    return cases
+
+
+def run(args) -> int:
+    from bench.output import emit_json, stderr_console
+    from bench.table import run_table
+
+    reports = []
+    for name in args.files:
+        try:
+            text = Path(name).read_text(errors="replace")
+        except OSError as e:
+            raise UserError(f"{name}: cannot read it ({e.strerror})") from None
+        try:
+            reports.append((name, parse(text)))
+        except UserError as e:
+            raise UserError(f"{name}: {e}") from None
+    tier = _tier(args.tier)
+    store = Store(args.results)
+    folder = store.create_run()
+    doc = new_document(folder.name, [tier], {"imported": True})
+    for name, report in reports:
+        source = f"{len(doc['cases']):03d}-{Path(name).name}"
+        shutil.copyfile(name, folder / "raw" / source)
+        doc["cases"].extend(cases_from(report, source, tier, len(doc["cases"])))
+    doc["status"] = run_status(doc["cases"])
+    doc["finished_at"] = doc["started_at"]
+    store.write_document(doc)
+    store.write_samples(doc["run_id"], [row for c in doc["cases"] for row in case_samples(c)])
+    if args.json:
+        emit_json(doc)
+    else:
+        stderr_console.print(run_table(doc))
+        stderr_console.print(f"imported {len(reports)} file(s) as run {doc['run_id']} in {store.root}")
+    return 0
