@@ -1,0 +1,110 @@
+"""Run fio on a job file and hand back what it wrote; the only module here that starts fio.
+
+fio always writes its report to a file (`--output=FILE`), never to stdout: in client/server mode stdout held
+only one client's stats (DESIGN.md, facts verified), and notes fio prints on stdout would otherwise be mixed
+into the JSON. fio runs in its own process group, so a timeout kills fio and every job process it forked.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+from typing import Optional
+
+from bench.errors import CaseError, UserError
+
+__all__ = ["run_fio", "fio_version", "fio_command"]
+
+INSTALL_HINT = ("install it with 'sudo apt-get install fio' (Debian/Ubuntu), 'sudo dnf install fio' "
+                "(Fedora/RHEL) or 'brew install fio' (macOS), or run with --engine builtin")
+STDERR_TAIL_CHARS = 2000
+TERM_GRACE_S = 5.0   # after SIGTERM fio stops its jobs and exits; SIGKILL if it has not by then
+
+
+def fio_command(jobfile_path: str, output_path: str, fio: str = "fio") -> list:
+    """The argument list `run_fio` runs."""
+    return [fio, "--output-format=json+", f"--output={output_path}", str(jobfile_path)]
+
+
+def run_fio(jobfile_path: str, output_path: str, *, timeout_s: float, fio: str = "fio",
+            cwd: Optional[str] = None) -> str:
+    """Run `fio --output-format=json+ --output=OUTPUT JOBFILE` and return the text fio wrote to OUTPUT.
+
+    timeout_s: seconds before fio and its job processes are killed (CaseError "fio timed out after N s").
+    Raises UserError when the fio binary or the job file is missing, CaseError when fio exits non-zero,
+    is killed by a signal, or writes no output (the message ends with the tail of fio's stderr).
+    """
+    binary = shutil.which(fio)
+    if binary is None:
+        raise UserError(f"fio is not installed (no {fio!r} on PATH): {INSTALL_HINT}")
+    if not Path(jobfile_path).is_file():
+        raise UserError(f"fio job file not found: {jobfile_path}")
+    output = Path(output_path)
+    if output.exists():
+        output.unlink()  # fio appends to nothing, but a stale file must never pass for this run's output
+    proc = subprocess.Popen(fio_command(jobfile_path, output_path, binary), cwd=cwd, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace",
+                            start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        raise CaseError(f"fio timed out after {_seconds(timeout_s)} s (killed)") from None
+    if proc.returncode < 0:
+        name = signal.Signals(-proc.returncode).name if -proc.returncode in _SIGNALS else str(-proc.returncode)
+        raise CaseError(f"fio was killed by signal {name}{_tail(stderr, stdout)}")
+    if proc.returncode != 0:
+        raise CaseError(f"fio exited with status {proc.returncode}{_tail(stderr, stdout)}")
+    if not output.is_file() or output.stat().st_size == 0:
+        raise CaseError(f"fio wrote no output to {output_path}{_tail(stderr, stdout)}")
+    return output.read_text(errors="replace")
+
+
+def fio_version(fio: str = "fio") -> Optional[str]:
+    """fio's version string ("fio-3.33"), or None when fio is not installed or does not answer."""
+    binary = shutil.which(fio)
+    if binary is None:
+        return None
+    proc = subprocess.run([binary, "--version"], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          errors="replace", timeout=30)
+    version = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not version:
+        return None
+    return version[0].strip()
+
+
+_SIGNALS = {s.value for s in signal.Signals}
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """SIGTERM fio's process group (fio stops its jobs), SIGKILL the group if fio is still there after
+    TERM_GRACE_S, and reap fio. Job processes that outlive fio share its group and get SIGKILL too."""
+    _signal_group(proc.pid, signal.SIGTERM)
+    try:
+        proc.communicate(timeout=TERM_GRACE_S)
+    except subprocess.TimeoutExpired:
+        _signal_group(proc.pid, signal.SIGKILL)
+        proc.communicate()
+    _signal_group(proc.pid, signal.SIGKILL)
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        return  # every process of the group has exited: nothing to signal
+
+
+def _tail(stderr: str, stdout: str) -> str:
+    text = (stderr or "").strip() or (stdout or "").strip()
+    if not text:
+        return " (no output on stderr)"
+    tail = text[-STDERR_TAIL_CHARS:]
+    lines = [line.rstrip() for line in tail.splitlines() if line.strip()]
+    return ": " + " | ".join(lines[-10:])
+
+
+def _seconds(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
