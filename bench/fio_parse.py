@@ -119,10 +119,13 @@ def _split_documents(text: str) -> list:
     documents = []
     position = 0
     while True:
-        match = _DOC_START.search(text, position)
-        if match is None:
-            break
-        start = match.end() - 1
+        # a document starts right after the previous one, or at a '{' that begins a line of other text
+        start = len(text) - len(text[position:].lstrip())
+        if not text.startswith("{", start):
+            match = _DOC_START.search(text, position)
+            if match is None:
+                break
+            start = match.end() - 1
         try:
             doc, position = decoder.raw_decode(text, start)
         except json.JSONDecodeError as e:
