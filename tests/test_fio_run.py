@@ -1,0 +1,127 @@
+"""bench.fio_run: how fio is started, timed out, and how its failures read. Most tests use a stand-in
+"fio" (a small shell script) so that failures, signals and timeouts are exact and fast; one runs real fio."""
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import time
+from pathlib import Path
+
+import pytest
+
+from bench.errors import CaseError, UserError
+from bench.fio_parse import parse
+from bench.fio_run import fio_version, run_fio
+
+needs_fio = pytest.mark.skipif(shutil.which("fio") is None, reason="needs fio on PATH (apt-get install fio)")
+
+# The stand-in finds --output=FILE among its arguments, as fio would.
+FIND_OUTPUT = 'for a in "$@"; do case "$a" in --output=*) out="${a#--output=}";; esac; done\n'
+
+
+def fake_fio(tmp_path: Path, body: str) -> str:
+    script = tmp_path / "fake-fio"
+    script.write_text("#!/bin/sh\n" + FIND_OUTPUT + body + "\n")
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return str(script)
+
+
+@pytest.fixture
+def jobfile(tmp_path):
+    path = tmp_path / "job.fio"
+    path.write_text("[x]\nrw=read\nsize=4k\n")
+    return str(path)
+
+
+def test_missing_fio_is_a_user_error_with_the_install_hint(tmp_path, jobfile):
+    with pytest.raises(UserError, match="fio is not installed.*sudo apt-get install fio"):
+        run_fio(jobfile, str(tmp_path / "out.json"), timeout_s=5, fio="tierbench-no-such-fio")
+    assert fio_version("tierbench-no-such-fio") is None
+
+
+def test_missing_jobfile_is_a_user_error(tmp_path):
+    with pytest.raises(UserError, match="job file not found"):
+        run_fio(str(tmp_path / "nope.fio"), str(tmp_path / "out.json"), timeout_s=5, fio=fake_fio(tmp_path, ""))
+
+
+def test_arguments_output_file_and_cwd(tmp_path, jobfile):
+    fio = fake_fio(tmp_path, 'printf "%s\\n" "$@" > "$out"; pwd >> "$out"; echo "on stdout"')
+    output = tmp_path / "out.json"
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    lines = run_fio(jobfile, str(output), timeout_s=10, fio=fio, cwd=str(workdir)).splitlines()
+    assert lines == ["--output-format=json+", f"--output={output}", jobfile, str(workdir)]
+
+
+def test_stale_output_never_passes_for_this_run(tmp_path, jobfile):
+    output = tmp_path / "out.json"
+    output.write_text('{"fio version": "fio-3.33", "jobs": []}')
+    with pytest.raises(CaseError, match="fio wrote no output"):
+        run_fio(jobfile, str(output), timeout_s=10, fio=fake_fio(tmp_path, "exit 0"))
+
+
+def test_nonzero_exit_carries_the_stderr_tail(tmp_path, jobfile):
+    fio = fake_fio(tmp_path, 'echo "fio: first line" >&2; echo "fio: pid=1, err=28/file:io_u.c, error=No space left '
+                             'on device" >&2; exit 1')
+    with pytest.raises(CaseError) as info:
+        run_fio(jobfile, str(tmp_path / "out.json"), timeout_s=10, fio=fio)
+    message = str(info.value)
+    assert message.startswith("fio exited with status 1: ")
+    assert "No space left on device" in message and "\n" not in message
+
+
+def test_killed_by_a_signal(tmp_path, jobfile):
+    with pytest.raises(CaseError, match="killed by signal SIGKILL"):
+        run_fio(jobfile, str(tmp_path / "out.json"), timeout_s=10, fio=fake_fio(tmp_path, "kill -KILL $$"))
+
+
+def test_timeout_kills_the_whole_process_group(tmp_path, jobfile, monkeypatch):
+    monkeypatch.setattr("bench.fio_run.TERM_GRACE_S", 1.0)
+    pids = tmp_path / "pids"
+    # like fio, the stand-in forks a worker; both must be gone after the timeout, the worker ignores SIGTERM
+    fio = fake_fio(tmp_path, f"(trap '' TERM; sleep 60) & echo $! > {pids}; sleep 60")
+    started = time.monotonic()
+    with pytest.raises(CaseError, match=r"^fio timed out after 1 s"):
+        run_fio(jobfile, str(tmp_path / "out.json"), timeout_s=1, fio=fio)
+    assert time.monotonic() - started < 15
+    worker = int(pids.read_text())
+    deadline = time.monotonic() + 5
+    while _alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(worker), "the forked worker outlived the timeout"
+
+
+def _alive(pid: int) -> bool:
+    """True while `pid` exists and is not a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+@needs_fio
+def test_fio_version():
+    assert fio_version().startswith("fio-3")
+
+
+@needs_fio
+def test_real_fio_run(tmp_path):
+    job = tmp_path / "job.fio"
+    job.write_text("[tiny]\nrw=randread\nbs=4k\nsize=256k\nioengine=psync\nfilename_format=tiny.$jobnum.$filenum\n")
+    output = tmp_path / "out.json"
+    text = run_fio(str(job), str(output), timeout_s=60, cwd=str(tmp_path))
+    assert output.read_text() == text
+    report = parse(text)
+    assert report.jobs[0].directions["read"].ops == 64
+    assert report.jobs[0].directions["read"].bins_ns, "run_fio asks for json+"
+
+
+@needs_fio
+def test_real_fio_bad_option_is_a_case_error(tmp_path):
+    job = tmp_path / "job.fio"
+    job.write_text("[bad]\nrw=sideways\nsize=4k\n")
+    with pytest.raises(CaseError, match="fio exited with status 1: .*sideways"):
+        run_fio(str(job), str(tmp_path / "out.json"), timeout_s=60, cwd=str(tmp_path))
+    assert os.path.exists(tmp_path / "job.fio")
