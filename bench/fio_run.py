@@ -20,7 +20,8 @@ __all__ = ["run_fio", "fio_version", "fio_command"]
 INSTALL_HINT = ("install it with 'sudo apt-get install fio' (Debian/Ubuntu), 'sudo dnf install fio' "
                 "(Fedora/RHEL) or 'brew install fio' (macOS), or run with --engine builtin")
 STDERR_TAIL_CHARS = 2000
-TERM_GRACE_S = 5.0   # after SIGTERM fio stops its jobs and exits; SIGKILL if it has not by then
+TERM_GRACE_S = 5.0        # after SIGTERM fio stops its jobs and exits; SIGKILL if it has not by then
+INTERRUPT_GRACE_S = 2.0   # the same when the caller is interrupted (the runner waits 10 s for its worker)
 
 
 def fio_command(jobfile_path: str, output_path: str, fio: str = "fio") -> list:
@@ -50,8 +51,13 @@ def run_fio(jobfile_path: str, output_path: str, *, timeout_s: float, fio: str =
     try:
         stdout, stderr = proc.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
-        _kill_group(proc)
+        _kill_group(proc, TERM_GRACE_S)
         raise CaseError(f"fio timed out after {_seconds(timeout_s)} s (killed)") from None
+    finally:
+        # fio runs in its own session (so a timeout can kill its group), so Ctrl-C or the worker's SIGTERM
+        # (raised here as KeyboardInterrupt) does not reach it: stop it before the interrupt goes on.
+        if proc.poll() is None:
+            _kill_group(proc, INTERRUPT_GRACE_S)
     if proc.returncode < 0:
         name = signal.Signals(-proc.returncode).name if -proc.returncode in _SIGNALS else str(-proc.returncode)
         raise CaseError(f"fio was killed by signal {name}{_tail(stderr, stdout)}")
@@ -78,12 +84,12 @@ def fio_version(fio: str = "fio") -> Optional[str]:
 _SIGNALS = {s.value for s in signal.Signals}
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
+def _kill_group(proc: subprocess.Popen, grace_s: float) -> None:
     """SIGTERM fio's process group (fio stops its jobs), SIGKILL the group if fio is still there after
-    TERM_GRACE_S, and reap fio. Job processes that outlive fio share its group and get SIGKILL too."""
+    grace_s seconds, and reap fio. Job processes that outlive fio share its group and get SIGKILL too."""
     _signal_group(proc.pid, signal.SIGTERM)
     try:
-        proc.communicate(timeout=TERM_GRACE_S)
+        proc.communicate(timeout=grace_s)
     except subprocess.TimeoutExpired:
         _signal_group(proc.pid, signal.SIGKILL)
         proc.communicate()

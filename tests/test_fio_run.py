@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import stat
 import time
 from pathlib import Path
@@ -90,6 +91,30 @@ def test_timeout_kills_the_whole_process_group(tmp_path, jobfile, monkeypatch):
     while _alive(worker) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _alive(worker), "the forked worker outlived the timeout"
+
+
+def test_interrupt_stops_fio_before_going_on(tmp_path, jobfile):
+    """fio has its own session, so Ctrl-C (or the worker's SIGTERM, raised as KeyboardInterrupt) does not
+    reach it: run_fio must stop it and let the interrupt through."""
+    pids = tmp_path / "pids"
+    fio = fake_fio(tmp_path, f"echo $$ > {pids}; (trap '' TERM; sleep 60) & echo $! >> {pids}; sleep 60")
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.5)
+        with pytest.raises(KeyboardInterrupt):
+            run_fio(jobfile, str(tmp_path / "out.json"), timeout_s=30, fio=fio)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    for pid in map(int, pids.read_text().split()):
+        deadline = time.monotonic() + 5
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(pid), "a process of fio's group outlived the interrupt"
 
 
 def _alive(pid: int) -> bool:
