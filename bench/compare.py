@@ -110,9 +110,10 @@ def parse_fail(expr: str) -> Threshold:
 def load_pytest_benchmark(path) -> dict:
     """A pytest-benchmark JSON file as a run-document-like dict (schema_version 1).
 
-    Each benchmark becomes one case (workload = fullname, engine "pytest-benchmark", tier None). With
-    --benchmark-save-data its rounds are the repeats (one case entry per round, metric wall_s in seconds per
-    call); without it there is one entry with wall_s = median and `summary` {rounds, min, median, q1, q3, iqr,
+    Each benchmark becomes one case (workload = fullname, engine "pytest-benchmark", tier None). When the file
+    holds the rounds (`stats.data`: always with --benchmark-json, with --benchmark-save only when
+    --benchmark-save-data is given) they are the repeats: one case entry per round, metric wall_s in seconds per
+    call. Without them there is one entry with wall_s = median and `summary` {rounds, min, median, q1, q3, iqr,
     mean, stddev}: compare then has no raw data to bootstrap and decides from the IQRs.
     """
     path = Path(path)
@@ -338,7 +339,7 @@ def _threshold_for(metric: str, fails: list) -> tuple:
     for t in reversed(fails):
         if t.matches(metric):
             return t.fraction, True, t.expr
-    return default_threshold(metric), not fails and direction(metric) is not None, "default"
+    return default_threshold(metric), not fails and direction(metric) in (1, -1), "default"
 
 
 def compare_runs(base: dict, new: dict, fails: Optional[list] = None, across_machines: bool = False) -> dict:

@@ -8,10 +8,12 @@ the comparisons use medians and rank tests rather than means and t-tests.
 - `mann_whitney_p`: scipy's two-sided Mann-Whitney U. With few repeats the smallest p it can reach is
   2 / C(n1 + n2, n1) (0.1 for 3 against 3); `min_attainable_p` says so, so callers can report "too few repeats"
   instead of "no difference".
-- `change_points`: binary segmentation on a sequence (e.g. one metric's per-run medians over time). A split is
-  kept when the medians either side differ by more than `z_threshold` noise units and by at least `min_relative`
-  of the level. The noise unit is sigma = 1.4826 * MAD(first differences) / sqrt(2): differences cancel the
-  steps themselves, so one real step does not inflate the noise estimate.
+- `change_points`: binary segmentation on a sequence (e.g. one metric's per-run medians over time). The sequence
+  is first smoothed by a running median of 3 (a single outlying run is not a level shift); each segment is split
+  where the CUSUM statistic |mean(left) - mean(right)| / sqrt(1/nl + 1/nr) peaks, and the split is kept when that
+  statistic exceeds `z_threshold` noise units and the medians either side differ by at least `min_relative`.
+  The noise unit is sigma = 1.4826 * MAD(first differences) / sqrt(2) of the raw sequence: differences cancel
+  the steps themselves, so one real step does not inflate the noise estimate.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 __all__ = ["RatioCI", "bootstrap_ratio_ci", "mann_whitney_p", "min_attainable_p", "ChangePoint", "change_points",
-           "robust_sigma"]
+           "robust_sigma", "median3"]
 
 
 @dataclass(frozen=True)
@@ -109,51 +111,60 @@ class ChangePoint:
     before: float          # median of the segment left of the split
     after: float           # median of the segment right of the split
     relative_change: float  # after / before - 1 (None-safe: inf when before is 0)
-    z: float               # |after - before| in noise units (inf when the noise is 0)
+    z: float               # CUSUM statistic in noise units (inf when the noise is 0)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def _best_split(x: np.ndarray, min_size: int, sigma: float):
-    best = None
-    for k in range(min_size, x.size - min_size + 1):
-        left, right = x[:k], x[k:]
-        ml, mr = float(np.median(left)), float(np.median(right))
-        # 1.2533 = sqrt(pi/2): the standard error of a median is about that much larger than a mean's.
-        scale = 1.2533 * sigma * math.sqrt(1.0 / left.size + 1.0 / right.size)
-        gap = abs(mr - ml)
-        z = gap / scale if scale > 0 else (math.inf if gap > 0 else 0.0)
-        # Ties on z (infinite when the noise is 0) go to the largest gap.
-        key = (z, gap)
-        if best is None or key > best[0]:
-            best = (key, k, ml, mr, z)
-    return best
+def median3(values: Sequence[float]) -> np.ndarray:
+    """Running median of 3 (ends: median of the first / last three): removes single outliers, keeps steps."""
+    x = _clean(values)
+    if x.size < 3:
+        return x.copy()
+    out = np.median(np.stack([x[:-2], x[1:-1], x[2:]]), axis=0)
+    return np.concatenate([[np.median(x[:3])], out, [np.median(x[-3:])]])
+
+
+def _best_split(x: np.ndarray, min_size: int):
+    """The split maximising the CUSUM statistic |mean(left) - mean(right)| / sqrt(1/nl + 1/nr) (which peaks
+    at a true step), or None when the segment is too short."""
+    n = x.size
+    if n < 2 * min_size:
+        return None
+    k = np.arange(min_size, n - min_size + 1)
+    csum = np.cumsum(x)
+    left_mean = csum[k - 1] / k
+    right_mean = (csum[-1] - csum[k - 1]) / (n - k)
+    stat = np.abs(left_mean - right_mean) / np.sqrt(1.0 / k + 1.0 / (n - k))
+    i = int(np.argmax(stat))
+    return int(k[i]), float(stat[i])
 
 
 def change_points(values: Sequence[float], z_threshold: float = 5.0, min_relative: float = 0.02,
-                  min_size: int = 2) -> list:
+                  min_size: int = 3) -> list:
     """Binary segmentation: indices where the level of `values` shifts, as ChangePoints sorted by index.
 
-    The noise scale is estimated once over the whole sequence (robust_sigma). Each segment is split at the point
-    with the largest standardised median difference; the split is kept when z > z_threshold and
-    |after / before - 1| >= min_relative, and both halves (at least `min_size` long) are searched again.
-    With z_threshold 5 a sequence of pure noise of a few dozen points almost never shows a change point.
+    The noise scale is estimated once over the whole sequence (robust_sigma). Each segment (smoothed by median3)
+    is split where the CUSUM statistic peaks; the split is kept when statistic / sigma > z_threshold and the raw
+    medians either side differ by |after / before - 1| >= min_relative, and both halves (at least `min_size`
+    long) are searched again. With z_threshold 5 pure noise of a few dozen points almost never shows one.
     """
-    x = _clean(values)
-    if x.size < 2 * min_size:
+    raw = _clean(values)
+    if raw.size < 2 * min_size:
         return []
-    sigma = robust_sigma(x)
+    sigma = robust_sigma(raw)
+    x = median3(raw)
     found = []
     segments = [(0, x.size)]
     while segments:
         start, end = segments.pop()
-        if end - start < 2 * min_size:
-            continue
-        best = _best_split(x[start:end], min_size, sigma)
+        best = _best_split(x[start:end], min_size)
         if best is None:
             continue
-        _, k, before, after, z = best
+        k, stat = best
+        z = stat / sigma if sigma > 0 else (math.inf if stat > 0 else 0.0)
+        before, after = float(np.median(raw[start:start + k])), float(np.median(raw[start + k:end]))
         rel = (after / before - 1.0) if before != 0 else (math.inf if after != before else 0.0)
         if z > z_threshold and abs(rel) >= min_relative:
             found.append(ChangePoint(start + k, before, after, rel, z))

@@ -110,3 +110,48 @@ def write_run(store: Store, doc: dict) -> str:
 
 def started(day: int) -> str:
     return (dt.datetime(2026, 11, 1, 9, 0, tzinfo=dt.timezone.utc) + dt.timedelta(days=day)).isoformat()
+
+
+PYTEST_BENCH_TEST = '''
+import os
+import time
+
+import pytest
+
+
+@pytest.mark.parametrize("ms", [1])
+def test_sleep(benchmark, ms):
+    factor = float(os.environ.get("TB_SLOWDOWN", "1"))
+    benchmark.pedantic(time.sleep, args=(ms * factor / 1000.0,), rounds=12, iterations=1, warmup_rounds=1)
+'''
+
+
+def make_pytest_benchmark_json(folder, name: str, slowdown: float = 1.0, save_data: bool = True):
+    """A real pytest-benchmark JSON file: runs a tiny sleep benchmark with pytest-benchmark in a subprocess.
+
+    The subprocess runs in `folder` with its own empty pytest.ini, so the checkout's options (which disable
+    benchmarks) do not apply. --benchmark-json always writes the rounds (stats.data); save_data=False removes
+    them afterwards, as a file from --benchmark-save without --benchmark-save-data would have none."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "pytest.ini").write_text("[pytest]\n")
+    (folder / "test_tiny_bench.py").write_text(PYTEST_BENCH_TEST)
+    out = folder / f"{name}.json"
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--benchmark-enable",
+           f"--benchmark-json={out}", "test_tiny_bench.py"]
+    env = dict(os.environ, TB_SLOWDOWN=str(slowdown))
+    proc = subprocess.run(cmd, cwd=folder, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    if not save_data:
+        import json
+
+        data = json.loads(out.read_text())
+        for bench in data["benchmarks"]:
+            bench["stats"].pop("data", None)
+        out.write_text(json.dumps(data))
+    return out

@@ -5,7 +5,6 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from bench import compare as cmp
 from bench.errors import UserError
 from bench.output import emit_json, fmt_number, stderr_console
 from bench.store import Store
@@ -40,6 +39,8 @@ def add_arguments(p):
 
 
 def run(args) -> int:
+    from bench import compare as cmp  # numpy on demand: every command module is imported for --help
+
     store = Store(args.results)
     fails = [cmp.parse_fail(e) for e in args.fail]
     if args.across_machines:
@@ -121,6 +122,8 @@ def _print_gate(result: dict) -> None:
 
 
 def _across(args, store, fails) -> int:
+    from bench import compare as cmp
+
     if fails:
         raise UserError("--fail is a gate threshold; --across-machines compares machines and has no gate")
     if len(args.runs) < 2:

@@ -5,7 +5,6 @@ from rich import box
 from rich.table import Table
 
 from bench.errors import UserError
-from bench.history import metric_history
 from bench.output import emit_json, fmt_number, stderr_console
 from bench.store import Store
 
@@ -27,6 +26,8 @@ def add_arguments(p):
 
 
 def run(args) -> int:
+    from bench.history import metric_history  # numpy on demand: every command module is imported for --help
+
     store = Store(args.results)
     docs, skipped = [], []
     for summary in store.summaries():
@@ -59,7 +60,7 @@ def _print(result: dict) -> None:
             if cp:
                 change = (f"{cp['relative_change'] * 100:+.1f}% {cp['effect']}"
                           + (" (machine changed)" if cp["host_changed"] else ""))
-            table.add_row(str(p["started_at"] or "-"), str(p["run_id"]), str(p["hostname"] or "-"), str(p["n"]),
+            table.add_row(str(p["started_at"] or "-")[:16].replace("T", " "), str(p["run_id"]), str(p["hostname"] or "-"), str(p["n"]),
                           fmt_number(p["median"]), fmt_number(p["min"]), fmt_number(p["max"]), change,
                           style=("bold red" if cp and cp["effect"] == "worse" else "green" if cp else ""))
         con.print(table)

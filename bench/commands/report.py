@@ -3,10 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.compare import load_any
 from bench.errors import UserError
 from bench.output import emit_json, stderr_console
-from bench.report import render_report
 from bench.store import Store, atomic_write_text
 
 NAME = "report"
@@ -22,6 +20,10 @@ def add_arguments(p):
 
 
 def run(args) -> int:
+    # Imported here: matplotlib takes a third of a second, and every command module is imported for --help.
+    from bench.compare import load_any
+    from bench.report import render_report
+
     store = Store(args.results)
     docs = [load_any(ref, store) for ref in args.runs]
     out = Path(args.output)
