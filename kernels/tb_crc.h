@@ -28,6 +28,9 @@
 #define TB_X86 0
 #endif
 
+/* Not every module that includes this header uses every function. */
+#define TB_UNUSED __attribute__((unused))
+
 #define TB_CRC32C_POLY 0x82F63B78u
 #define TB_CRC32_POLY 0xEDB88320u
 /* Interleaved block lengths in bytes: LONG amortises the join for big buffers; SHORT keeps the
@@ -138,7 +141,7 @@ static inline uint32_t tb_crc32_update(uint32_t crc, const unsigned char *p, siz
     return ~tb_slice8_raw(tb_crc32_table, ~crc, p, n);
 }
 
-static int tb_cpu_has_sse42(void)
+TB_UNUSED static int tb_cpu_has_sse42(void)
 {
 #if TB_X86
     __builtin_cpu_init();
@@ -166,7 +169,7 @@ static int tb_cpu_has_sse42(void)
         n -= 3 * (BLOCK);                                                          \
     }
 
-__attribute__((target("sse4.2")))
+__attribute__((target("sse4.2"))) TB_UNUSED
 static uint32_t tb_crc32c_sse42_update(uint32_t crc, const unsigned char *p, size_t n)
 {
     uint64_t c0 = (uint32_t)~crc;
@@ -188,7 +191,7 @@ static uint32_t tb_crc32c_sse42_update(uint32_t crc, const unsigned char *p, siz
 
 /* Three independent chunks at once (HDFS checksums every 512 bytes): no join is needed, and
  * three chains keep the crc32 unit busy just as the 3-way split of one buffer does. */
-__attribute__((target("sse4.2")))
+__attribute__((target("sse4.2"))) TB_UNUSED
 static void tb_crc32c_sse42_chunks3(const unsigned char *p, size_t len, uint32_t out[3])
 {
     uint64_t c0 = 0xffffffffu, c1 = 0xffffffffu, c2 = 0xffffffffu;
@@ -212,12 +215,12 @@ static void tb_crc32c_sse42_chunks3(const unsigned char *p, size_t len, uint32_t
     out[2] = ~(uint32_t)c2;
 }
 #else
-static uint32_t tb_crc32c_sse42_update(uint32_t crc, const unsigned char *p, size_t n)
+TB_UNUSED static uint32_t tb_crc32c_sse42_update(uint32_t crc, const unsigned char *p, size_t n)
 {
     return tb_crc32c_table_update(crc, p, n);
 }
 
-static void tb_crc32c_sse42_chunks3(const unsigned char *p, size_t len, uint32_t out[3])
+TB_UNUSED static void tb_crc32c_sse42_chunks3(const unsigned char *p, size_t len, uint32_t out[3])
 {
     for (int k = 0; k < 3; k++)
         out[k] = tb_crc32c_table_update(0, p + k * len, len);
