@@ -1,0 +1,136 @@
+"""The cluster model: measured per-node figures (a run) + cluster parameters → drives, IOPS per GB demanded
+against supplied, the CPU threads per drive at which CPUs become the bottleneck, and cost per TB processed,
+for each storage layout (where the temp data lives) the run measured. Pure arithmetic on a run document.
+
+Measured inputs, from the run:
+  S_iops   IOPS one data-tier drive supplies: median `iops` of the run's rand-read-4k cases on that tier
+           (the highest queue depth measured);  S_bw: median bytes/s of seq-read-1m there (if measured).
+  per layout (a terasort case: data tier, temp tier), per TB of input sorted (input_bytes / 10^12):
+  O_tb     ops on the data tier,  B_tb: bytes read + written on the data tier,  C_tb: CPU seconds.
+Cluster parameters: stored_tb (logical), replication, drive_tb, drives_per_node, daily_tb (processed per
+day), drive_usd, node_usd, temp_device_usd (per node, layouts with temp off the data tier), amortize_years,
+node_usd_per_hour (power, space, operations).
+Formulas (per layout):
+  drives_capacity   = ceil(stored_tb x replication / drive_tb)
+  demanded_iops     = daily_tb x O_tb / 86400                       (cluster-wide average ops/s on the data tier)
+  demanded_iops_per_gb = demanded_iops / (stored_tb x replication x 1000)
+  supplied_iops_per_gb = S_iops / (drive_tb x 1000)
+  drives_iops       = ceil(demanded_iops / S_iops);   drives_bw = ceil(daily_tb x B_tb / 86400 / S_bw)
+  drives            = max(drives_capacity, drives_iops, drives_bw);  nodes = ceil(drives / drives_per_node)
+  drive_s_per_tb    = max(O_tb / S_iops, B_tb / S_bw)               (seconds one drive is busy per TB)
+  cpu_bound_threads_per_drive = C_tb / drive_s_per_tb               (below it, the CPUs are the bottleneck)
+  cost_per_day      = (drives x drive_usd + nodes x (node_usd + temp_device_usd)) / (amortize_years x 365)
+                      + nodes x node_usd_per_hour x 24
+  usd_per_tb        = cost_per_day / daily_tb
+"""
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import asdict, dataclass
+from typing import Optional
+
+from bench.errors import UserError
+
+SECONDS_PER_DAY = 86400
+
+
+@dataclass(frozen=True)
+class ClusterParams:
+    stored_tb: float = 30000.0           # 30 PB logical per cluster (the case)
+    replication: int = 3
+    drive_tb: float = 16.0
+    drives_per_node: int = 12
+    daily_tb: float = 5000.0
+    drive_usd: float = 300.0
+    node_usd: float = 10000.0
+    temp_device_usd: float = 800.0
+    amortize_years: float = 4.0
+    node_usd_per_hour: float = 0.5
+
+    def check(self) -> "ClusterParams":
+        for name, value in asdict(self).items():
+            if not isinstance(value, (int, float)) or value <= 0:
+                raise UserError(f"model: {name} must be a positive number, not {value!r}")
+        return self
+
+
+def _median(values) -> Optional[float]:
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def supplied(doc: dict, tier: str) -> tuple:
+    """(S_iops, S_bw) of a tier from the run's device baselines (None where not measured)."""
+    ok = [c for c in doc.get("cases", []) if not c.get("error") and c.get("tier") == tier]
+    reads = [c for c in ok if c["workload"] == "rand-read-4k"]
+    iops = None
+    if reads:
+        deepest = max(c["params"].get("iodepth", 1) for c in reads)
+        iops = _median(c["metrics"].get("iops") for c in reads if c["params"].get("iodepth", 1) == deepest)
+    bw = _median(c["metrics"].get("read_bytes_per_s") for c in ok if c["workload"] == "seq-read-1m")
+    return iops, bw
+
+
+def layout_demand(doc: dict) -> dict:
+    """{(data tier, temp tier, cache): per-TB figures} from the run's successful terasort cases (medians)."""
+    groups: dict = {}
+    for c in doc.get("cases", []):
+        if c.get("error") or c["workload"] != "terasort":
+            continue
+        input_bytes = c["metrics"].get("input_bytes")
+        if not input_bytes:
+            continue
+        tb = input_bytes / 1e12
+        data_ops = sum(p.get("ops_read", 0) + p.get("ops_written", 0) for p in c["phases"] if p.get("tier") == c["tier"])
+        data_bytes = sum(p.get("bytes_read", 0) + p.get("bytes_written", 0) for p in c["phases"]
+                         if p.get("tier") == c["tier"])
+        key = (c["tier"], c.get("temp_tier") or c["tier"], bool(c.get("cache")))
+        groups.setdefault(key, []).append({"ops_per_tb": data_ops / tb, "bytes_per_tb": data_bytes / tb,
+                                           "cpu_s_per_tb": c["metrics"]["cpu_s"] / tb,
+                                           "wall_s_per_tb": c["metrics"]["wall_s"] / tb})
+    return {k: {m: statistics.median(r[m] for r in rows) for m in rows[0]} for k, rows in groups.items()}
+
+
+def evaluate(layout: dict, s_iops: float, s_bw: Optional[float], p: ClusterParams, temp_off_data: bool) -> dict:
+    stored_gb = p.stored_tb * p.replication * 1000
+    drives_capacity = math.ceil(p.stored_tb * p.replication / p.drive_tb)
+    demanded_iops = p.daily_tb * layout["ops_per_tb"] / SECONDS_PER_DAY
+    drives_iops = math.ceil(demanded_iops / s_iops)
+    drives_bw = math.ceil(p.daily_tb * layout["bytes_per_tb"] / SECONDS_PER_DAY / s_bw) if s_bw else None
+    drives = max(d for d in (drives_capacity, drives_iops, drives_bw) if d is not None)
+    nodes = math.ceil(drives / p.drives_per_node)
+    drive_s = max(layout["ops_per_tb"] / s_iops, layout["bytes_per_tb"] / s_bw if s_bw else 0.0)
+    threads = layout["cpu_s_per_tb"] / drive_s if drive_s > 0 else None
+    node_cost = p.node_usd + (p.temp_device_usd if temp_off_data else 0.0)
+    cost_per_day = ((drives * p.drive_usd + nodes * node_cost) / (p.amortize_years * 365)
+                    + nodes * p.node_usd_per_hour * 24)
+    limit = max((("capacity", drives_capacity), ("iops", drives_iops), ("bandwidth", drives_bw or 0)),
+                key=lambda kv: kv[1])[0]
+    return {"drives_capacity": drives_capacity, "drives_iops": drives_iops, "drives_bandwidth": drives_bw,
+            "drives": drives, "drives_limited_by": limit, "nodes": nodes,
+            "demanded_iops": demanded_iops, "demanded_iops_per_gb": demanded_iops / stored_gb,
+            "supplied_iops_per_gb": s_iops / (p.drive_tb * 1000),
+            "cpu_bound_threads_per_drive": threads, "cost_per_day_usd": cost_per_day,
+            "usd_per_tb": cost_per_day / p.daily_tb}
+
+
+def model(doc: dict, params: ClusterParams) -> dict:
+    params.check()
+    classes = {t["name"]: t["class"] for t in doc.get("tiers", [])}
+    demand = layout_demand(doc)
+    if not demand:
+        raise UserError(f"run {doc.get('run_id')} has no successful terasort case to model "
+                        f"(run `tierbench scenario hadoop-tempdata` or `tierbench run --workload terasort`)")
+    layouts = []
+    for (data, temp, cache), figures in sorted(demand.items()):
+        s_iops, s_bw = supplied(doc, data)
+        entry = {"data_tier": data, "temp_tier": temp, "cache": cache, "data_class": classes.get(data),
+                 "temp_class": classes.get(temp), "measured": {**figures, "supplied_iops": s_iops,
+                                                                "supplied_bytes_per_s": s_bw}}
+        if s_iops is None:
+            entry["error"] = f"no rand-read-4k measured on tier {data}: the drive's IOPS is unknown"
+        else:
+            entry.update(evaluate(figures, s_iops, s_bw, params, temp_off_data=temp != data))
+        layouts.append(entry)
+    return {"run_id": doc.get("run_id"), "params": asdict(params), "layouts": layouts}
