@@ -1,0 +1,446 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""The builtin I/O engine of tierbench: fio's psync model in C threads, driven from bench.engine_builtin.
+
+`run_phase` runs one phase of an engine-neutral pattern (bench.pattern, fio vocabulary): each of the
+`len(jobs)` jobs has `iodepth` POSIX threads, each with one pread/pwrite in flight (fio's psync engine with
+`iodepth` threads, which is how this engine models queue depth). The whole run is C with the GIL
+released; per-op latencies (CLOCK_MONOTONIC, ns) go into thread-local histograms in fio's bin layout,
+merged at the end, so bench computes percentiles the same way for both engines (`hist_to_bins`).
+
+Which file, block and direction op c of job j uses depends only on (seed, j, c) (splitmix64, a counter-based
+generator), never on the thread that runs it; kernels/ioloop_ref.py is the same engine in Python and the
+definition of every number here.
+"""
+import os
+
+import numpy as np
+
+from libc.stdint cimport uint64_t
+from libc.stdlib cimport calloc, free
+from libc.string cimport memset
+from libc.errno cimport errno, EINTR, EAGAIN
+from posix.unistd cimport pread, pwrite, fsync
+from posix.stdlib cimport posix_memalign
+
+from kernels.ioloop_ref import _check_args, _direction_result, _open_files, _raise_io_error, seed_keys
+
+cdef extern from "ioloop_clock.h" nogil:
+    uint64_t iol_now_ns()
+    uint64_t iol_fetch_add(uint64_t* p, uint64_t v)
+    int iol_load(const int* p)
+    void iol_store(int* p, int v)
+    int iol_cas(int* p, int expected, int desired)
+    uint64_t iol_mix64(uint64_t z)
+    void iol_store_le64(unsigned char* p, uint64_t v)
+    unsigned iol_plat_idx(uint64_t val)
+    uint64_t iol_plat_val(unsigned idx)
+    uint64_t IOL_GOLDEN
+    unsigned IOL_PLAT_NR
+
+cdef extern from "<pthread.h>" nogil:
+    ctypedef unsigned long pthread_t
+    ctypedef struct pthread_attr_t:
+        pass
+    int pthread_create(pthread_t* thread, const pthread_attr_t* attr,
+                       void* (*start)(void*) noexcept nogil, void* arg)
+    int pthread_join(pthread_t thread, void** retval)
+
+__all__ = ["run_phase", "bin_value_ns", "bin_index_ns", "hist_to_bins", "PLAT_NR", "IMPLEMENTATION"]
+
+IMPLEMENTATION = "cython:ioloop"
+#: Bins of a latency histogram (fio's FIO_IO_U_PLAT_NR).
+PLAT_NR = IOL_PLAT_NR
+
+cdef enum:
+    SVC_ROUNDROBIN = 0     # indexes of ioloop_ref.FILE_SERVICE
+    SVC_SEQUENTIAL = 1
+    SVC_RANDOM = 2
+    OP_READ = 0
+    OP_WRITE = 1
+    OP_FSYNC = 2
+    ERR_EOF = -1           # a read found the end of the file
+    PAGE = 4096            # buffer alignment: enough for O_DIRECT on any logical block size
+
+
+# One cache line per file and per job cursor: threads of one job hammer its cursor, and must not slow
+# the threads of the next job down by sharing the line.
+ctypedef struct FileSlot:
+    int fd
+    int written            # set once by the first write: end_fsync syncs only written files
+    uint64_t key           # sector stamps are key + byte offset in the file
+    uint64_t cursor        # next block, for file_service="random" on sequential phases
+    uint64_t _pad[5]
+
+ctypedef struct JobSlot:
+    uint64_t cursor        # next op number of the job, shared by its threads
+    uint64_t _pad[7]
+    uint64_t key
+    int first              # index of the job's first file in Shared.files
+    int nfiles
+    uint64_t _pad2[6]
+
+ctypedef struct Shared:
+    int stop
+    int err_code           # errno of the first failure, ERR_EOF, or 0
+    int err_file
+    int err_op
+    uint64_t err_offset
+    uint64_t deadline_ns   # 0: size-based
+    uint64_t nb            # blocks per file
+    uint64_t bs
+    int random
+    int service
+    int rwmix              # % of reads: 100 read-only, 0 write-only
+    int fsync_every
+    FileSlot* files
+    JobSlot* jobs
+
+ctypedef struct Worker:
+    Shared* sh
+    int job
+    unsigned char* rbuf
+    unsigned char* wbuf
+    uint64_t* hist         # 2 x PLAT_NR: reads, then writes
+    uint64_t ops[2]
+    uint64_t nbytes[2]
+    uint64_t lat_min[2]
+    uint64_t lat_max[2]
+    uint64_t lat_sum[2]
+    uint64_t fsyncs
+
+
+cdef void _fail(Shared* sh, int code, int file_index, int op, uint64_t offset) noexcept nogil:
+    """Record the first failure of the run and tell every thread to stop."""
+    if iol_cas(&sh.err_code, 0, code):
+        sh.err_file = file_index
+        sh.err_op = op
+        sh.err_offset = offset
+    iol_store(&sh.stop, 1)
+
+
+cdef int _transfer(int fd, unsigned char* buf, uint64_t n, uint64_t off, bint is_read) noexcept nogil:
+    """All n bytes at off (short transfers are continued, as fio does); 0, an errno, or ERR_EOF."""
+    cdef ssize_t r
+    cdef uint64_t done = 0
+    while done < n:
+        if is_read:
+            r = pread(fd, buf + done, n - done, off + done)
+        else:
+            r = pwrite(fd, buf + done, n - done, off + done)
+        if r < 0:
+            if errno == EINTR:
+                continue
+            return errno
+        if r == 0:
+            return ERR_EOF
+        done += <uint64_t>r
+    return 0
+
+
+cdef void* _worker(void* arg) noexcept nogil:
+    cdef Worker* w = <Worker*>arg
+    cdef Shared* sh = w.sh
+    cdef JobSlot* job = &sh.jobs[w.job]
+    cdef FileSlot* files = sh.files + job.first
+    cdef int first = job.first
+    cdef uint64_t nfiles = <uint64_t>job.nfiles
+    cdef uint64_t key = job.key
+    cdef uint64_t nb = sh.nb
+    cdef uint64_t bs = sh.bs
+    cdef uint64_t total = nb * nfiles
+    cdef uint64_t deadline = sh.deadline_ns
+    cdef bint timed = deadline != 0
+    cdef bint rnd = sh.random
+    cdef int service = sh.service
+    cdef uint64_t rwmix = <uint64_t>sh.rwmix
+    cdef int fsync_every = sh.fsync_every
+    cdef uint64_t c, cc, h, h2, off, s, t0, t1, lat, k
+    cdef uint64_t blk = 0
+    cdef uint64_t f = 0
+    cdef int d, rc
+    cdef int since_fsync = 0
+    cdef FileSlot* fs
+    cdef unsigned char* buf
+    while not iol_load(&sh.stop):
+        c = iol_fetch_add(&job.cursor, 1)
+        if not timed and c >= total:
+            break
+        h = iol_mix64(key + c * IOL_GOLDEN)
+        h2 = iol_mix64(h)
+        cc = c % total   # time-based runs wrap around
+        if rnd:
+            blk = h % nb
+            if service == SVC_ROUNDROBIN:
+                f = cc % nfiles
+            elif service == SVC_SEQUENTIAL:
+                f = cc // nb
+            else:
+                f = (h2 >> 32) % nfiles
+        elif service == SVC_ROUNDROBIN:
+            f = cc % nfiles
+            blk = cc // nfiles
+        elif service == SVC_SEQUENTIAL:
+            f = cc // nb
+            blk = cc % nb
+        else:
+            f = (h2 >> 32) % nfiles
+            if timed:
+                blk = iol_fetch_add(&files[f].cursor, 1) % nb
+            else:
+                # The job cursor reserved one block somewhere: take the first file with one left.
+                for k in range(nfiles):
+                    blk = iol_fetch_add(&files[f].cursor, 1)
+                    if blk < nb:
+                        break
+                    f = (f + 1) % nfiles
+                if blk >= nb:
+                    break
+        if rwmix >= 100:
+            d = OP_READ
+        elif rwmix == 0:
+            d = OP_WRITE
+        elif h2 % 100 < rwmix:
+            d = OP_READ
+        else:
+            d = OP_WRITE
+        fs = &files[f]
+        off = blk * bs
+        if d == OP_WRITE:
+            buf = w.wbuf
+            s = 0
+            while s + 8 <= bs:
+                iol_store_le64(buf + s, fs.key + off + s)
+                s += 512
+        else:
+            buf = w.rbuf
+        t0 = iol_now_ns()
+        rc = _transfer(fs.fd, buf, bs, off, d == OP_READ)
+        t1 = iol_now_ns()
+        if rc != 0:
+            _fail(sh, rc, first + <int>f, d, off)
+            break
+        lat = t1 - t0
+        w.hist[d * IOL_PLAT_NR + iol_plat_idx(lat)] += 1
+        w.ops[d] += 1
+        w.nbytes[d] += bs
+        w.lat_sum[d] += lat
+        if lat < w.lat_min[d]:
+            w.lat_min[d] = lat
+        if lat > w.lat_max[d]:
+            w.lat_max[d] = lat
+        if d == OP_WRITE:
+            if not iol_load(&fs.written):
+                iol_store(&fs.written, 1)
+            if fsync_every > 0:
+                since_fsync += 1
+                if since_fsync >= fsync_every:
+                    since_fsync = 0
+                    if fsync(fs.fd) != 0:
+                        _fail(sh, errno, first + <int>f, OP_FSYNC, off)
+                        break
+                    w.fsyncs += 1
+        if timed and t1 >= deadline:
+            break
+    return NULL
+
+
+cdef int _run_threads(Shared* sh, Worker** workers, int nworkers, pthread_t* tids, int nfiles,
+                      bint end_fsync, uint64_t runtime_ns, uint64_t* elapsed_ns,
+                      uint64_t* end_fsyncs) noexcept nogil:
+    """Start, join, end-fsync: the timed part of a run. Returns 0 or the errno of pthread_create."""
+    cdef int i, started = 0, rc = 0
+    cdef uint64_t start = iol_now_ns()
+    if runtime_ns:
+        sh.deadline_ns = start + runtime_ns
+    for i in range(nworkers):
+        rc = pthread_create(&tids[i], NULL, _worker, workers[i])
+        if rc != 0:
+            iol_store(&sh.stop, 1)
+            break
+        started += 1
+    for i in range(started):
+        pthread_join(tids[i], NULL)
+    if rc == 0 and sh.err_code == 0 and end_fsync:
+        for i in range(nfiles):
+            if sh.files[i].written:
+                if fsync(sh.files[i].fd) != 0:
+                    _fail(sh, errno, i, OP_FSYNC, 0)
+                    break
+                end_fsyncs[0] += 1
+    elapsed_ns[0] = iol_now_ns() - start
+    return rc
+
+
+cdef void* _aligned(size_t n) noexcept nogil:
+    cdef void* p = NULL
+    if posix_memalign(&p, PAGE, n) != 0:
+        return NULL
+    memset(p, 0, n)  # touch every page now rather than inside the first timed operation
+    return p
+
+
+cdef void _fill_pattern(unsigned char* buf, size_t n, uint64_t key) noexcept nogil:
+    """ioloop_ref.write_pattern: little-endian words mix64(key + i * GOLDEN), zero bytes replaced."""
+    cdef size_t i
+    for i in range(0, n, 8):
+        iol_store_le64(buf + i, iol_mix64(key + <uint64_t>(i // 8) * IOL_GOLDEN))
+    for i in range(n):
+        if buf[i] == 0:
+            buf[i] = 0x5A
+
+
+def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, fsync_every=0,
+              end_fsync=True, runtime_s=None, file_service="roundrobin", seed=0):
+    """Run one I/O phase; returns its counts, latency histograms and elapsed time.
+
+    jobs: list of jobs, each a list of its own file paths (numjobs = len(jobs)); every job runs `iodepth`
+    threads with one op each in flight. rw: read, write, randread, randwrite, randrw, rw (fio's names);
+    bs and file_size in bytes (file_size a whole number of blocks). Size-based (runtime_s None): each job
+    moves file_size bytes per file (sequential phases touch every block once; random ones do as many ops at
+    random blocks); time-based: ops until runtime_s seconds have passed (sequential phases wrap around).
+    file_service: how a job picks the file of each op (roundrobin, sequential, random). fsync_every: fsync
+    after every N writes of a thread; end_fsync: fsync every written file at the end (timed).
+
+    Returns {"elapsed_s": seconds, "read": {"ops", "bytes", "hist" (uint64[PLAT_NR], fio's bins),
+    "lat_min_ns", "lat_max_ns" (None without ops), "lat_sum_ns"}, "write": {...}, "fsyncs": calls,
+    "implementation": "cython:ioloop"}. Raises ValueError for bad arguments or files too short to read,
+    and OSError (errno, file name) for the first failed operation, after every thread has stopped.
+    """
+    cfg = _check_args(jobs, rw, bs, file_size, iodepth, rwmixread, direct, fsync_every, runtime_s,
+                      file_service, seed)
+    sizes = [len(job) for job in cfg["paths"]]
+    paths = [p for job in cfg["paths"] for p in job]
+    job_keys, file_keys, pattern_key = seed_keys(cfg["seed"], sizes)
+    cdef int njobs = len(sizes)
+    cdef int nfiles = len(paths)
+    cdef int nworkers = njobs * cfg["iodepth"]
+    cdef uint64_t nbs = cfg["bs"]
+    cdef size_t buflen = (nbs + PAGE - 1) // PAGE * PAGE
+    cdef uint64_t runtime_ns = 0 if runtime_s is None else <uint64_t>(float(runtime_s) * 1e9)
+    cdef bint sync_at_end = bool(end_fsync)
+    cdef Shared sh
+    cdef Worker** workers = NULL
+    cdef pthread_t* tids = NULL
+    cdef unsigned char* pattern = NULL
+    cdef uint64_t elapsed_ns = 0, end_fsyncs = 0
+    cdef int i, j, rc = 0, first = 0
+    cdef Worker* w
+    memset(&sh, 0, sizeof(Shared))
+    fds = _open_files(cfg)
+    try:
+        if posix_memalign(<void**>&sh.files, 64, nfiles * sizeof(FileSlot)) != 0 or \
+                posix_memalign(<void**>&sh.jobs, 64, njobs * sizeof(JobSlot)) != 0:
+            raise MemoryError()
+        memset(sh.files, 0, nfiles * sizeof(FileSlot))
+        memset(sh.jobs, 0, njobs * sizeof(JobSlot))
+        for j in range(njobs):
+            sh.jobs[j].key = job_keys[j]
+            sh.jobs[j].first = first
+            sh.jobs[j].nfiles = sizes[j]
+            for i in range(sizes[j]):
+                sh.files[first + i].fd = fds[first + i]
+                sh.files[first + i].key = file_keys[j][i]
+            first += sizes[j]
+        sh.nb = cfg["file_size"] // nbs
+        sh.bs = nbs
+        sh.random = cfg["random"]
+        sh.service = cfg["service"]
+        sh.rwmix = cfg["rwmix"]
+        sh.fsync_every = cfg["fsync_every"]
+        pattern = <unsigned char*>_aligned(buflen)
+        workers = <Worker**>calloc(nworkers, sizeof(Worker*))
+        tids = <pthread_t*>calloc(nworkers, sizeof(pthread_t))
+        if pattern == NULL or workers == NULL or tids == NULL:
+            raise MemoryError()
+        _fill_pattern(pattern, buflen, pattern_key)
+        for i in range(nworkers):
+            w = <Worker*>calloc(1, sizeof(Worker))
+            workers[i] = w
+            if w == NULL:
+                raise MemoryError()
+            w.sh = &sh
+            w.job = i // cfg["iodepth"]
+            w.lat_min[0] = w.lat_min[1] = <uint64_t>-1
+            w.hist = <uint64_t*>calloc(2 * IOL_PLAT_NR, sizeof(uint64_t))
+            w.rbuf = <unsigned char*>_aligned(buflen)
+            w.wbuf = <unsigned char*>_aligned(buflen)
+            if w.hist == NULL or w.rbuf == NULL or w.wbuf == NULL:
+                raise MemoryError()
+            for j in range(<int>buflen):
+                w.wbuf[j] = pattern[j]
+        with nogil:
+            rc = _run_threads(&sh, workers, nworkers, tids, nfiles, sync_at_end, runtime_ns,
+                              &elapsed_ns, &end_fsyncs)
+        if rc != 0:
+            raise OSError(rc, f"cannot start {nworkers} I/O threads: {os.strerror(rc)}")
+        if sh.err_code != 0:
+            _raise_io_error(sh.err_code, paths[sh.err_file], sh.err_op, sh.err_offset)
+        return _collect(workers, nworkers, elapsed_ns, end_fsyncs)
+    finally:
+        for fd in fds:
+            os.close(fd)
+        if workers != NULL:
+            for i in range(nworkers):
+                if workers[i] != NULL:
+                    free(workers[i].hist)
+                    free(workers[i].rbuf)
+                    free(workers[i].wbuf)
+                    free(workers[i])
+        free(workers)
+        free(tids)
+        free(pattern)
+        free(sh.files)
+        free(sh.jobs)
+
+
+cdef dict _collect(Worker** workers, int nworkers, uint64_t elapsed_ns, uint64_t end_fsyncs):
+    """Merge the threads' counts and histograms into run_phase's result."""
+    cdef uint64_t ops, nbytes, lat_sum, lat_min, lat_max, fsyncs = end_fsyncs
+    cdef uint64_t[::1] view
+    cdef int d, i, b
+    cdef Worker* w
+    result = {"elapsed_s": elapsed_ns / 1e9, "implementation": IMPLEMENTATION}
+    for d, name in enumerate(("read", "write")):
+        hist = np.zeros(IOL_PLAT_NR, dtype=np.uint64)
+        view = hist
+        ops = nbytes = lat_sum = lat_max = 0
+        lat_min = <uint64_t>-1
+        for i in range(nworkers):
+            w = workers[i]
+            ops += w.ops[d]
+            nbytes += w.nbytes[d]
+            lat_sum += w.lat_sum[d]
+            lat_min = min(lat_min, w.lat_min[d])
+            lat_max = max(lat_max, w.lat_max[d])
+            for b in range(<int>IOL_PLAT_NR):
+                view[b] += w.hist[d * IOL_PLAT_NR + b]
+        result[name] = _direction_result(ops, nbytes, hist, lat_min, lat_max, lat_sum)
+    for i in range(nworkers):
+        fsyncs += workers[i].fsyncs
+    result["fsyncs"] = fsyncs
+    return result
+
+
+def bin_value_ns(index):
+    """The latency in ns that stands for histogram bin `index` (fio's plat_idx_to_val, the bin's middle)."""
+    index = int(index)
+    if not 0 <= index < IOL_PLAT_NR:
+        raise ValueError(f"bin index must be in 0..{IOL_PLAT_NR - 1}, not {index}")
+    return iol_plat_val(<unsigned>index)
+
+
+def bin_index_ns(value_ns):
+    """The histogram bin of a latency of `value_ns` ns (fio's plat_val_to_idx)."""
+    value_ns = int(value_ns)
+    if value_ns < 0:
+        raise ValueError(f"latency must be >= 0 ns, not {value_ns}")
+    return iol_plat_idx(<uint64_t>min(value_ns, (1 << 64) - 1))
+
+
+def hist_to_bins(hist):
+    """{bin value ns: count} of the non-empty bins of a PLAT_NR-long histogram: the shape of fio's json+
+    `clat_ns.bins`, so that bench reads percentiles from both engines with one function."""
+    counts = np.asarray(hist)
+    if counts.shape != (IOL_PLAT_NR,):
+        raise ValueError(f"a latency histogram has {IOL_PLAT_NR} bins, not shape {counts.shape}")
+    return {int(iol_plat_val(<unsigned>i)): int(counts[i]) for i in np.flatnonzero(counts)}

@@ -1,0 +1,441 @@
+"""Pure-Python reference of the builtin I/O engine (kernels.ioloop): same signature, same return shape.
+
+A plain os.preadv / os.pwritev / os.fsync loop in Python threads. It is the reference the kernel's tests
+compare against and the "plain Python pread loop" baseline of the benchmark; it is never used in place of
+the kernel.
+
+It also holds the engine's definition in executable form, shared with the kernel so that the two cannot
+drift apart: argument checking and file opening (`_check_args`, `_open_files`, `_raise_io_error`) are
+imported by kernels.ioloop; the arithmetic (`mix64`, the keys, the op sequence, the write pattern, fio's
+bins) is written again in C there and must give the same numbers here.
+
+What one operation does is a function of (seed, job, op number) only, never of which thread ran it
+(a counter-based generator, splitmix64, instead of a per-thread one): a size-based run therefore does the same
+set of operations, reads/writes split and written bytes however many threads share the job, and this
+reference reproduces the kernel's files byte for byte.
+"""
+from __future__ import annotations
+
+import errno
+import itertools
+import mmap
+import os
+import stat
+import threading
+import time
+
+import numpy as np
+
+__all__ = ["run_phase", "bin_value_ns", "bin_index_ns", "hist_to_bins", "PLAT_NR", "IMPLEMENTATION"]
+
+IMPLEMENTATION = "python:ioloop_ref"
+
+RW_MODES = ("read", "write", "randread", "randwrite", "randrw", "rw")
+FILE_SERVICE = ("roundrobin", "sequential", "random")
+MAX_THREADS = 4096
+
+# fio's latency histogram layout (stat.h): 2**6 sub-buckets per power of two, 29 groups.
+PLAT_BITS = 6
+PLAT_VAL = 1 << PLAT_BITS
+PLAT_GROUP_NR = 29
+PLAT_NR = PLAT_GROUP_NR * PLAT_VAL
+
+MASK = (1 << 64) - 1
+GOLDEN = 0x9E3779B97F4A7C15    # 2**64 / golden ratio: splitmix64's increment
+FILE_STEP = 0xD1B54A32D192ED03  # odd constants that separate the derived keys
+PATTERN_SALT = 0x5851F42D4C957F2D
+FILL_FOR_ZERO = 0x5A            # the write pattern has no zero bytes
+SECTOR = 512                    # every sector of a written block starts with a 64-bit stamp
+OP_CHUNK = 4096                 # ops whose parameters the reference computes at once (NumPy)
+
+_U64 = np.uint64
+
+
+def mix64(z: int) -> int:
+    """splitmix64's finalizer on a 64-bit integer (the same as iol_mix64 in ioloop_clock.h)."""
+    z &= MASK
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
+    return z ^ (z >> 31)
+
+
+def _mix64_np(z: np.ndarray) -> np.ndarray:
+    z = (z ^ (z >> _U64(30))) * _U64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> _U64(27))) * _U64(0x94D049BB133111EB)
+    return z ^ (z >> _U64(31))
+
+
+def seed_keys(seed: int, nfiles_per_job: list) -> tuple:
+    """(job_keys, file_keys per job, pattern_key) derived from `seed`.
+
+    Op c of job j is drawn from mix64(job_keys[j] + c * GOLDEN); file i of job j stamps its sectors with
+    file_keys[j][i] + byte offset; the write buffer is the pattern of `pattern_key`.
+    """
+    seed_key = mix64(seed & MASK)
+    job_keys = [mix64(seed_key + (j + 1) * GOLDEN) for j in range(len(nfiles_per_job))]
+    file_keys = [[mix64(job_keys[j] + (i + 1) * FILE_STEP) for i in range(n)]
+                 for j, n in enumerate(nfiles_per_job)]
+    return job_keys, file_keys, mix64(seed_key ^ PATTERN_SALT)
+
+
+def write_pattern(pattern_key: int, nbytes: int) -> np.ndarray:
+    """The bytes every write buffer starts from: little-endian words mix64(key + i * GOLDEN), with zero
+    bytes replaced so that no page is zero and the data does not compress."""
+    words = -(-nbytes // 8)
+    z = np.arange(words, dtype=_U64) * _U64(GOLDEN) + _U64(pattern_key)
+    data = _mix64_np(z).astype("<u8").view(np.uint8)[:nbytes].copy()
+    data[data == 0] = FILL_FOR_ZERO
+    return data
+
+
+def stamp_offsets(bs: int) -> range:
+    """Offsets in a block of the 64-bit little-endian stamps (file key + byte offset in the file) that make
+    every written sector distinct, so that deduplicating storage cannot cheat."""
+    return range(0, bs - 7, SECTOR)
+
+
+def bin_index_ns(value_ns: int) -> int:
+    """fio's plat_val_to_idx: the bin holding a latency of `value_ns` ns."""
+    if value_ns <= 0:
+        return 0
+    msb = value_ns.bit_length() - 1
+    if msb <= PLAT_BITS:
+        return value_ns
+    error_bits = msb - PLAT_BITS
+    index = ((error_bits + 1) << PLAT_BITS) + ((PLAT_VAL - 1) & (value_ns >> error_bits))
+    return min(index, PLAT_NR - 1)
+
+
+def bin_value_ns(index: int) -> int:
+    """fio's plat_idx_to_val: the value in ns that stands for bin `index` (the middle of the bin)."""
+    index = int(index)
+    if not 0 <= index < PLAT_NR:
+        raise ValueError(f"bin index must be in 0..{PLAT_NR - 1}, not {index}")
+    if index < (PLAT_VAL << 1):
+        return index
+    error_bits = (index >> PLAT_BITS) - 1
+    base = 1 << (error_bits + PLAT_BITS)
+    return base + ((2 * (index % PLAT_VAL) + 1) << (error_bits - 1))
+
+
+def hist_to_bins(hist) -> dict:
+    """{bin value ns: count} of the non-empty bins of a PLAT_NR-long histogram (fio json+ `clat_ns.bins`)."""
+    counts = np.asarray(hist)
+    if counts.shape != (PLAT_NR,):
+        raise ValueError(f"a latency histogram has {PLAT_NR} bins, not shape {counts.shape}")
+    return {bin_value_ns(i): int(counts[i]) for i in np.flatnonzero(counts)}
+
+
+# ---- argument checking and file opening, shared with kernels.ioloop ------------------------------------
+
+def _positive_int(name: str, value, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, not {value!r}")
+    return int(value)
+
+
+def _check_args(jobs, rw, bs, file_size, iodepth, rwmixread, direct, fsync_every, runtime_s,
+                file_service, seed) -> dict:
+    """Check run_phase's arguments; returns the normalised settings both engines run from."""
+    if isinstance(jobs, (str, bytes, os.PathLike)) or not jobs:
+        raise ValueError("jobs must be a non-empty list of jobs, each a non-empty list of file paths")
+    paths = []
+    for number, job in enumerate(jobs):
+        if isinstance(job, (str, bytes, os.PathLike)) or not job:
+            raise ValueError(f"job {number} must be a non-empty list of file paths, not {job!r}")
+        paths.append([os.fsdecode(os.fspath(p)) for p in job])
+    if rw not in RW_MODES:
+        raise ValueError(f"rw must be one of {', '.join(RW_MODES)}, not {rw!r}")
+    if file_service not in FILE_SERVICE:
+        raise ValueError(f"file_service must be one of {', '.join(FILE_SERVICE)}, not {file_service!r}")
+    bs = _positive_int("bs", bs)
+    file_size = _positive_int("file_size", file_size)
+    if file_size % bs:
+        raise ValueError(f"file_size ({file_size} bytes) must be a whole number of blocks of bs={bs}")
+    iodepth = _positive_int("iodepth", iodepth)
+    if len(paths) * iodepth > MAX_THREADS:
+        raise ValueError(f"{len(paths)} jobs x iodepth {iodepth} is more than {MAX_THREADS} threads")
+    rwmixread = _positive_int("rwmixread", rwmixread, 0)
+    if rwmixread > 100:
+        raise ValueError(f"rwmixread must be 0..100, not {rwmixread}")
+    fsync_every = _positive_int("fsync_every", fsync_every, 0)
+    if direct and bs % 512:
+        raise ValueError(f"direct I/O needs bs a multiple of 512, not {bs}")
+    if runtime_s is not None and not (isinstance(runtime_s, (int, float)) and runtime_s > 0):
+        raise ValueError(f"runtime_s must be a positive number of seconds or None, not {runtime_s!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"seed must be an integer, not {seed!r}")
+    mix = {"read": 100, "randread": 100, "write": 0, "randwrite": 0}.get(rw, rwmixread)
+    return {"paths": paths, "rw": rw, "bs": bs, "file_size": file_size, "iodepth": iodepth,
+            "rwmix": mix, "random": rw.startswith("rand"), "service": FILE_SERVICE.index(file_service),
+            "fsync_every": fsync_every, "direct": bool(direct), "runtime_s": runtime_s,
+            "seed": int(seed), "reads": rw in ("read", "randread", "randrw", "rw")}
+
+
+def _device_size(fd: int) -> int:
+    st = os.fstat(fd)
+    if stat.S_ISREG(st.st_mode):
+        return st.st_size
+    return os.lseek(fd, 0, os.SEEK_END)  # block devices report their size this way
+
+
+def _open_files(cfg: dict) -> list:
+    """Open every file of every job (one fd per path occurrence, job by job); returns the flat fd list.
+
+    Phases that read need files of at least file_size (ValueError naming the file otherwise); write
+    phases create missing files without truncating; randwrite extends short files to file_size.
+    """
+    flat = [p for job in cfg["paths"] for p in job]
+    file_size = cfg["file_size"]
+    if cfg["reads"]:
+        for path in flat:
+            try:
+                st = os.stat(path)
+            except FileNotFoundError:
+                raise ValueError(f"{path}: no such file; a {cfg['rw']} phase reads existing files of at least "
+                                 f"{file_size} bytes (write them first)") from None
+            if stat.S_ISREG(st.st_mode) and st.st_size < file_size:
+                raise ValueError(f"{path}: {st.st_size} bytes, but a {cfg['rw']} phase reads {file_size} bytes "
+                                 f"(write the file first)")
+    if cfg["rw"] in ("read", "randread"):
+        flags = os.O_RDONLY
+    elif cfg["reads"]:
+        flags = os.O_RDWR
+    else:
+        flags = os.O_RDWR | os.O_CREAT
+    flags |= os.O_CLOEXEC | (os.O_DIRECT if cfg["direct"] else 0)
+    fds = []
+    try:
+        for path in flat:
+            try:
+                fd = os.open(path, flags, 0o644)
+            except OSError as exc:
+                if cfg["direct"] and exc.errno == errno.EINVAL:
+                    raise OSError(errno.EINVAL, "O_DIRECT is not supported by this filesystem "
+                                  "(tmpfs has none; use direct=False)", path) from None
+                raise
+            fds.append(fd)
+            size = _device_size(fd)
+            if cfg["reads"] and size < file_size:
+                raise ValueError(f"{path}: {size} bytes, but a {cfg['rw']} phase reads {file_size} bytes")
+            if cfg["rw"] == "randwrite" and size < file_size and stat.S_ISREG(os.fstat(fd).st_mode):
+                os.ftruncate(fd, file_size)
+    except BaseException:
+        for fd in fds:
+            os.close(fd)
+        raise
+    return fds
+
+
+_OP_NAMES = ("read", "write", "fsync")
+
+
+def _raise_io_error(code: int, path: str, op: int, offset: int) -> None:
+    """Raise the OSError for the first failed operation of a run (code -1: end of file during a read)."""
+    if code == -1:
+        raise OSError(errno.EIO, f"unexpected end of file ({_OP_NAMES[op]} at offset {offset})", path)
+    raise OSError(code, f"{os.strerror(code)} ({_OP_NAMES[op]} at offset {offset})", path)
+
+
+def _direction_result(ops, nbytes, hist, lat_min, lat_max, lat_sum) -> dict:
+    return {"ops": int(ops), "bytes": int(nbytes), "hist": hist,
+            "lat_min_ns": int(lat_min) if ops else None, "lat_max_ns": int(lat_max) if ops else None,
+            "lat_sum_ns": int(lat_sum)}
+
+
+# ---- the reference engine ------------------------------------------------------------------------------
+
+class _Job:
+    """One job's shared state: its op counter, per-file cursors and op parameters computed chunk by chunk."""
+
+    def __init__(self, key, fds, file_keys, paths, nb, cfg):
+        self.key, self.fds, self.file_keys, self.paths, self.nb = key, fds, file_keys, paths, nb
+        self.nfiles = len(fds)
+        self.total = nb * self.nfiles
+        self.counter = itertools.count()                   # next() is atomic under the GIL
+        self.file_cursors = [itertools.count() for _ in fds]
+        self.rwmix = cfg["rwmix"]
+        self.chunks: dict = {}
+        self.written = [False] * self.nfiles
+
+    def chunk(self, number: int) -> tuple:
+        """(random block, is-read, random file) lists for ops number*OP_CHUNK .. +OP_CHUNK."""
+        found = self.chunks.get(number)
+        if found is None:
+            c = np.arange(number * OP_CHUNK, (number + 1) * OP_CHUNK, dtype=_U64)
+            h = _mix64_np(_U64(self.key) + c * _U64(GOLDEN))
+            h2 = _mix64_np(h)
+            found = ((h % _U64(self.nb)).tolist(), ((h2 % _U64(100)) < _U64(self.rwmix)).tolist(),
+                     ((h2 >> _U64(32)) % _U64(self.nfiles)).tolist())
+            self.chunks[number] = found
+            self.chunks.pop(number - 4, None)  # threads lag each other by far less than 3 chunks
+        return found
+
+
+class _Stop(Exception):
+    pass
+
+
+def _worker(job: _Job, cfg: dict, pattern: np.ndarray, deadline_ns, stop: threading.Event, out: dict,
+            errors: list, lock: threading.Lock) -> None:
+    bs, nb, nfiles, total, service = cfg["bs"], job.nb, job.nfiles, job.total, cfg["service"]
+    rbuf = mmap.mmap(-1, max(bs, mmap.PAGESIZE))   # page-aligned, as O_DIRECT needs
+    wbuf = mmap.mmap(-1, max(bs, mmap.PAGESIZE))
+    wbuf[:bs] = pattern.tobytes()
+    rview, wview = [memoryview(rbuf)[:bs]], [memoryview(wbuf)[:bs]]
+    stamps = stamp_offsets(bs)
+    hist = [np.zeros(PLAT_NR, dtype=np.uint64), np.zeros(PLAT_NR, dtype=np.uint64)]
+    ops, nbytes, lat_sum = [0, 0], [0, 0], [0, 0]
+    lat_min, lat_max = [MASK, MASK], [0, 0]
+    fsyncs = since_fsync = 0
+    rwmix, rnd, fsync_every = cfg["rwmix"], cfg["random"], cfg["fsync_every"]
+    now = time.monotonic_ns
+    try:
+        while not stop.is_set():
+            c = next(job.counter)
+            if deadline_ns is None and c >= total:
+                break
+            blocks, reads, rfiles = job.chunk(c // OP_CHUNK)
+            i = c % OP_CHUNK
+            cc = c % total
+            if rnd:
+                blk = blocks[i]
+                f = cc % nfiles if service == 0 else cc // nb if service == 1 else rfiles[i]
+            elif service == 0:
+                f, blk = cc % nfiles, cc // nfiles
+            elif service == 1:
+                f, blk = cc // nb, cc % nb
+            else:
+                f = rfiles[i]
+                if deadline_ns is not None:
+                    blk = next(job.file_cursors[f]) % nb
+                else:
+                    for _ in range(nfiles):
+                        blk = next(job.file_cursors[f])
+                        if blk < nb:
+                            break
+                        f = (f + 1) % nfiles
+            is_read = rwmix >= 100 or (rwmix > 0 and reads[i])
+            fd, off = job.fds[f], blk * bs
+            try:
+                if is_read:
+                    t0 = now()
+                    done = os.preadv(fd, rview, off)
+                    t1 = now()
+                    if done < bs:  # the kernel retries short transfers; a plain loop only sees EOF here
+                        raise _Stop((-1, f, 0, off))
+                else:
+                    key = job.file_keys[f] + off
+                    for s in stamps:
+                        wbuf[s:s + 8] = ((key + s) & MASK).to_bytes(8, "little")
+                    t0 = now()
+                    done = os.pwritev(fd, wview, off)
+                    t1 = now()
+                    if done < bs:
+                        raise _Stop((errno.ENOSPC, f, 1, off))
+            except OSError as exc:
+                raise _Stop((exc.errno, f, 0 if is_read else 1, off)) from None
+            d = 0 if is_read else 1
+            lat = t1 - t0
+            hist[d][bin_index_ns(lat)] += 1
+            ops[d] += 1
+            nbytes[d] += bs
+            lat_sum[d] += lat
+            if lat < lat_min[d]:
+                lat_min[d] = lat
+            if lat > lat_max[d]:
+                lat_max[d] = lat
+            if not is_read:
+                job.written[f] = True
+                if fsync_every:
+                    since_fsync += 1
+                    if since_fsync >= fsync_every:
+                        since_fsync = 0
+                        try:
+                            os.fsync(fd)
+                        except OSError as exc:
+                            raise _Stop((exc.errno, f, 2, off)) from None
+                        fsyncs += 1
+            if deadline_ns is not None and t1 >= deadline_ns:
+                break
+    except _Stop as failure:
+        code, f, op, off = failure.args[0]
+        with lock:
+            if not any(isinstance(e, tuple) for e in errors):
+                errors.append((code, job.paths[f], op, off))
+        stop.set()
+    except BaseException as exc:  # a bug here must fail the run, not vanish with its thread
+        with lock:
+            errors.append(exc)
+        stop.set()
+    finally:
+        rview[0].release()
+        wview[0].release()
+        rbuf.close()
+        wbuf.close()
+    with lock:
+        for d in (0, 1):
+            out["hist"][d] += hist[d]
+            out["ops"][d] += ops[d]
+            out["bytes"][d] += nbytes[d]
+            out["lat_sum"][d] += lat_sum[d]
+            out["lat_min"][d] = min(out["lat_min"][d], lat_min[d])
+            out["lat_max"][d] = max(out["lat_max"][d], lat_max[d])
+        out["fsyncs"] += fsyncs
+
+
+def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, fsync_every=0,
+              end_fsync=True, runtime_s=None, file_service="roundrobin", seed=0) -> dict:
+    """Run one I/O phase in Python threads; the same contract as kernels.ioloop.run_phase.
+
+    Returns {"elapsed_s", "read": {...}, "write": {...}, "fsyncs", "implementation": "python:ioloop_ref"}.
+    """
+    cfg = _check_args(jobs, rw, bs, file_size, iodepth, rwmixread, direct, fsync_every, runtime_s,
+                      file_service, seed)
+    fds = _open_files(cfg)
+    try:
+        sizes = [len(p) for p in cfg["paths"]]
+        job_keys, file_keys, pattern_key = seed_keys(cfg["seed"], sizes)
+        pattern = write_pattern(pattern_key, cfg["bs"])
+        nb = cfg["file_size"] // cfg["bs"]
+        job_objs, first = [], 0
+        for j, n in enumerate(sizes):
+            job_objs.append(_Job(job_keys[j], fds[first:first + n], file_keys[j], cfg["paths"][j], nb, cfg))
+            first += n
+        out = {"hist": [np.zeros(PLAT_NR, dtype=np.uint64), np.zeros(PLAT_NR, dtype=np.uint64)],
+               "ops": [0, 0], "bytes": [0, 0], "lat_sum": [0, 0], "lat_min": [MASK, MASK],
+               "lat_max": [0, 0], "fsyncs": 0}
+        errors: list = []
+        stop, lock = threading.Event(), threading.Lock()
+        start = time.monotonic_ns()
+        deadline = None if runtime_s is None else start + int(runtime_s * 1e9)
+        threads = [threading.Thread(target=_worker, args=(job, cfg, pattern, deadline, stop, out, errors, lock),
+                                    daemon=True)
+                   for job in job_objs for _ in range(cfg["iodepth"])]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for failure in errors:
+            if isinstance(failure, BaseException):
+                raise failure
+        if errors:
+            _raise_io_error(*errors[0])
+        if end_fsync:
+            for job in job_objs:
+                for f, written in enumerate(job.written):
+                    if written:
+                        try:
+                            os.fsync(job.fds[f])
+                        except OSError as exc:
+                            _raise_io_error(exc.errno, job.paths[f], 2, 0)
+                        out["fsyncs"] += 1
+        elapsed = (time.monotonic_ns() - start) / 1e9
+    finally:
+        for fd in fds:
+            os.close(fd)
+    result = {"elapsed_s": elapsed, "fsyncs": out["fsyncs"], "implementation": IMPLEMENTATION}
+    for d, name in enumerate(("read", "write")):
+        result[name] = _direction_result(out["ops"][d], out["bytes"][d], out["hist"][d], out["lat_min"][d],
+                                         out["lat_max"][d], out["lat_sum"][d])
+    return result
