@@ -1,0 +1,200 @@
+"""Shared I/O plumbing of the job workloads (terasort, aggregate): timed phases, cold writes, byte and op
+counts per tier, the free-space check, and the IOPS per GB a pattern demands of its tier.
+
+A job's phase record has the shape every engine produces (bench/metrics.py): name, tier, role, wall_s,
+cpu_s, ops_read, ops_written, bytes_read, bytes_written (totals over both tiers), plus `io`, the same
+counts for each role the phase touched ({"data": {...}, "temp": {...}}, each with its tier), since one job
+phase can read one tier and write the other. The record's own tier and role are the phase's main one.
+
+"Cold" writes follow DESIGN.md: write, fsync (throttles see fsynced writes, not background writeback),
+then POSIX_FADV_DONTNEED so a later read reaches the device; ctx["cache"] keeps the pages (the fsync stays,
+so cached and cold runs write the same way and differ only in what the page cache holds).
+"""
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import threading
+import time
+from contextlib import contextmanager
+from typing import Iterable, Mapping, Optional
+
+from bench.errors import UserError
+
+__all__ = ["IOCounts", "PhaseLog", "write_cold", "read_file", "drop_cache", "check_free_space",
+           "demanded_iops_per_gb", "demanded_iops_per_gb_by_role", "IO_CHUNK"]
+
+IO_CHUNK = 1 << 20          # bytes per read()/write() call: one counted operation
+
+
+def cpu_seconds(who: int = resource.RUSAGE_SELF) -> float:
+    """User + system CPU seconds of this process (all its threads) or of its waited-for children."""
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+class IOCounts:
+    """Bytes and operations per role ("data", "temp"), safe to update from several threads."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._counts: dict = {}
+
+    def _add(self, role: str, ops_key: str, bytes_key: str, nbytes: int, ops: int) -> None:
+        with self._lock:
+            c = self._counts.setdefault(role, {"ops_read": 0, "ops_written": 0, "bytes_read": 0,
+                                               "bytes_written": 0})
+            c[ops_key] += ops
+            c[bytes_key] += nbytes
+
+    def read(self, role: str, nbytes: int, ops: int = 1) -> None:
+        self._add(role, "ops_read", "bytes_read", nbytes, ops)
+
+    def wrote(self, role: str, nbytes: int, ops: int = 1) -> None:
+        self._add(role, "ops_written", "bytes_written", nbytes, ops)
+
+    def by_role(self) -> dict:
+        with self._lock:
+            return {role: dict(c) for role, c in self._counts.items()}
+
+
+class PhaseLog:
+    """The phase records of one job run. `with log.phase(name, role) as io:` times the block (wall and
+    CPU seconds) and counts the I/O done through `io` (pass it to write_cold/read_file)."""
+
+    def __init__(self, tiers: Mapping[str, str], children: bool = False):
+        self.tiers = dict(tiers)
+        self.records: list = []
+        self._children = children
+
+    def _cpu(self) -> float:
+        own = cpu_seconds(resource.RUSAGE_SELF)
+        return own + cpu_seconds(resource.RUSAGE_CHILDREN) if self._children else own
+
+    @contextmanager
+    def phase(self, name: str, role: str, **extra):
+        io = IOCounts()
+        record = {"name": name, "tier": self.tiers.get(role), "role": role}
+        cpu0, wall0 = self._cpu(), time.monotonic()
+        yield record, io
+        wall, cpu = time.monotonic() - wall0, self._cpu() - cpu0
+        per_role = io.by_role()
+        totals = {k: sum(c[k] for c in per_role.values())
+                  for k in ("ops_read", "ops_written", "bytes_read", "bytes_written")}
+        record.update(wall_s=wall, cpu_s=cpu, **totals,
+                      io={r: {"tier": self.tiers.get(r), **c} for r, c in sorted(per_role.items())}, **extra)
+        self.records.append(record)
+
+    def get(self, name: str) -> dict:
+        return next(r for r in self.records if r["name"] == name)
+
+
+def write_cold(path: str, data, io: IOCounts, role: str, cache: bool = False) -> int:
+    """Write `data` (any buffer) to a new file at `path` in IO_CHUNK writes, fsync it, and drop its pages
+    from the page cache unless `cache`. Returns the bytes written."""
+    view = memoryview(data).cast("B")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        ops = 0
+        for start in range(0, len(view), IO_CHUNK):
+            chunk = view[start:start + IO_CHUNK]
+            while chunk:
+                written = os.write(fd, chunk)
+                chunk = chunk[written:]
+                ops += 1
+        os.fsync(fd)
+        if not cache:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+    io.wrote(role, len(view), ops)
+    return len(view)
+
+
+def read_file(path: str, io: IOCounts, role: str) -> bytearray:
+    """The whole file at `path`, read in IO_CHUNK reads (counted in `io` under `role`)."""
+    size = os.path.getsize(path)
+    buf = bytearray(size)
+    view = memoryview(buf)
+    ops = done = 0
+    with open(path, "rb", buffering=0) as f:
+        while done < size:
+            n = f.readinto(view[done:done + IO_CHUNK])
+            if not n:
+                raise OSError(f"{path}: file shrank while reading ({done} of {size} bytes)")
+            done += n
+            ops += 1
+    io.read(role, size, ops)
+    return buf
+
+
+def drop_cache(paths: Iterable[str]) -> None:
+    """Write back and drop the pages of `paths` (no root needed), so the next read reaches the device."""
+    for path in paths:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+
+
+def _fmt_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"
+
+
+def check_free_space(needs: Mapping[str, int], what: str, margin: float = 1.05) -> None:
+    """Raise UserError unless each directory's file system has room for what will be written there.
+
+    `needs` maps a directory to the bytes the job will keep there at its peak; directories on the same
+    file system (data and temp on one tier) add up. `margin` covers file system overhead."""
+    by_fs: dict = {}
+    for directory, nbytes in needs.items():
+        dev = os.stat(directory).st_dev
+        entry = by_fs.setdefault(dev, {"dirs": [], "bytes": 0, "path": directory})
+        entry["dirs"].append(directory)
+        entry["bytes"] += nbytes
+    for entry in by_fs.values():
+        free = shutil.disk_usage(entry["path"]).free
+        need = int(entry["bytes"] * margin)
+        if need > free:
+            raise UserError(f"{what} needs {_fmt_bytes(need)} ({need} bytes, {margin:.2f} x its data) in "
+                            f"{', '.join(entry['dirs'])} but its file system has {_fmt_bytes(free)} "
+                            f"({free} bytes) free: use smaller parameters or a bigger tier")
+
+
+def demanded_iops_per_gb(pattern, metrics: Mapping) -> Optional[float]:
+    """The IOPS per GB (10^9 bytes) a pattern demands of its tier: its measured operations per second
+    (metrics["iops"], or ops over wall_s) over the bytes it keeps there (Pattern.footprint_bytes()).
+    None when the rate was not measured or the pattern keeps nothing."""
+    iops = metrics.get("iops")
+    if iops is None:
+        ops = (metrics.get("ops_read") or 0) + (metrics.get("ops_written") or 0)
+        wall = metrics.get("wall_s")
+        if not ops or not wall:
+            return None
+        iops = ops / wall
+    footprint = pattern.footprint_bytes()
+    if not footprint:
+        return None
+    return iops / (footprint / 1e9)
+
+
+def demanded_iops_per_gb_by_role(pattern, phases: list) -> dict:
+    """The same figure per role ({"data": x, "temp": y}) from phase records, for cases whose data and temp
+    data sit on different tiers: the ops of the phases of that role over their wall time, over the bytes
+    the pattern keeps in that role. Roles without a measured rate are left out."""
+    out = {}
+    for role in sorted({p["role"] for p in phases if p.get("role")}):
+        mine = [p for p in phases if p.get("role") == role]
+        ops = sum(p.get("ops_read", 0) + p.get("ops_written", 0) for p in mine)
+        wall = sum(p.get("wall_s") or 0 for p in mine)
+        footprint = pattern.footprint_bytes(role)
+        if ops and wall > 0 and footprint:
+            out[role] = ops / wall / (footprint / 1e9)
+    return out
