@@ -169,7 +169,7 @@ def _section_iops_per_gb(docs) -> str:
     ax.set_xticks(range(len(groups)), [f"{r}: {t}" if multi else t for r, t in groups], fontsize=8,
                   rotation=20 if len(groups) > 3 else 0, ha="right" if len(groups) > 3 else "center")
     ax.set_yscale("log")
-    ax.set_ylabel("IOPS per GB (per 10^9 bytes of capacity, log)")
+    ax.set_ylabel("IOPS per GB (10^9 bytes, log)")
     ax.set_title("IOPS per GB per tier")
     ax.legend(fontsize=8)
     ax.grid(axis="y", which="both", alpha=.3)
@@ -335,7 +335,7 @@ def _section_monitor(docs) -> str:
             ax.set_ylim(0, 105)
             ax.grid(alpha=.3)
             if group:
-                ax.legend(fontsize=8, loc="upper right")
+                ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
         fig.axes[-1].set_xlabel("time (s)")
         fig.suptitle(f"monitor: {d.get('run_id')} (every {d['monitor'].get('interval_s', '?')} s)")
         fig.tight_layout()
