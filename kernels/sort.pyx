@@ -1,0 +1,501 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""TeraSort building blocks on 100-byte records with 10-byte keys, over any buffer, no copies.
+
+sort_records / sort_permutation: MSD radix on the first two key bytes into 65,536 buckets
+(histogram, then a stable scatter of (key bytes 2..9 as a big-endian uint64, record index)
+entries), then each bucket sorted by that uint64 with the index as tie-break, then the records
+gathered in order. Every phase runs on several threads with the GIL released. Equal keys keep
+their input order (the result equals a stable sort).
+
+sample_partition_bounds / partition_ids: TeraSort's sampled range partitioner (a key equal to a
+bound goes to the upper partition, as Hadoop's TotalOrderPartitioner). merge_runs: k-way merge.
+"""
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from libc.stdint cimport int64_t, uint16_t, uint32_t, uint64_t, uintptr_t
+from libc.stdlib cimport qsort
+from libc.string cimport memcpy
+
+cdef extern from "tb_bytes.h" nogil:
+    uint64_t tb_load_be64(const unsigned char* p)
+    void tb_store_be64(unsigned char* p, uint64_t v)
+    void tb_prefetch(const void* p)
+
+RECORD_BYTES = 100
+KEY_BYTES = 10
+IMPLEMENTATION = "cython:sort/msd16-radix+introsort"
+DEF _REC = 100
+DEF _KEY = 10
+DEF _BUCKETS = 65536
+# Below this many records per thread, starting threads costs more than it saves.
+_MIN_RECORDS_PER_THREAD = 1 << 16
+# Records ahead whose lines are prefetched in the gather (random reads from DRAM).
+DEF _GATHER_AHEAD = 16
+
+
+cdef struct Entry:
+    uint64_t key    # key bytes 2..9, big-endian: orders like memcmp within a bucket
+    uint32_t idx    # record index: the tie-break that makes the sort stable
+    uint32_t pad
+
+
+cdef struct Key80:
+    uint64_t hi     # key bytes 0..7, big-endian
+    uint64_t lo     # key bytes 8..9, big-endian, in the low 16 bits
+
+
+cdef inline Key80 _key80(const unsigned char* p) noexcept nogil:
+    cdef Key80 k
+    k.hi = tb_load_be64(p)
+    k.lo = (<uint64_t>p[8] << 8) | p[9]
+    return k
+
+
+cdef inline bint _key80_less(Key80 a, Key80 b) noexcept nogil:
+    return a.hi < b.hi or (a.hi == b.hi and a.lo < b.lo)
+
+
+cdef inline bint _entry_less(const Entry* a, const Entry* b) noexcept nogil:
+    return a.key < b.key or (a.key == b.key and a.idx < b.idx)
+
+
+# ---- cores (no GIL) ---------------------------------------------------------------------------
+
+cdef void _histogram_core(const unsigned char* rec, size_t lo, size_t hi,
+                          int64_t* counts) noexcept nogil:
+    cdef size_t i
+    cdef const unsigned char* p
+    for i in range(lo, hi):
+        p = rec + i * _REC
+        counts[(<uint32_t>p[0] << 8) | p[1]] += 1
+
+
+cdef void _scatter_core(const unsigned char* rec, size_t lo, size_t hi, int64_t* offsets,
+                        Entry* entries) noexcept nogil:
+    cdef size_t i
+    cdef const unsigned char* p
+    cdef Entry* e
+    for i in range(lo, hi):
+        p = rec + i * _REC
+        e = entries + offsets[(<uint32_t>p[0] << 8) | p[1]]
+        offsets[(<uint32_t>p[0] << 8) | p[1]] += 1
+        e.key = tb_load_be64(p + 2)
+        e.idx = <uint32_t>i
+
+
+cdef void _insertion_sort(Entry* v, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i, j
+    cdef Entry t
+    for i in range(1, n):
+        t = v[i]
+        j = i
+        while j > 0 and _entry_less(&t, &v[j - 1]):
+            v[j] = v[j - 1]
+            j -= 1
+        v[j] = t
+
+
+cdef void _sift_down(Entry* v, Py_ssize_t root, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t child
+    cdef Entry t
+    while 2 * root + 1 < n:
+        child = 2 * root + 1
+        if child + 1 < n and _entry_less(&v[child], &v[child + 1]):
+            child += 1
+        if not _entry_less(&v[root], &v[child]):
+            return
+        t = v[root]
+        v[root] = v[child]
+        v[child] = t
+        root = child
+
+
+cdef void _heap_sort(Entry* v, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef Entry t
+    for i in range(n // 2 - 1, -1, -1):
+        _sift_down(v, i, n)
+    for i in range(n - 1, 0, -1):
+        t = v[0]
+        v[0] = v[i]
+        v[i] = t
+        _sift_down(v, 0, i)
+
+
+cdef inline void _swap(Entry* a, Entry* b) noexcept nogil:
+    cdef Entry t = a[0]
+    a[0] = b[0]
+    b[0] = t
+
+
+cdef void _intro_sort(Entry* v, Py_ssize_t n, int depth) noexcept nogil:
+    """Quicksort with median-of-three; heapsort below `depth` (no quadratic worst case)."""
+    cdef Py_ssize_t i, j, mid
+    cdef Entry pivot
+    while n > 24:
+        if depth == 0:
+            _heap_sort(v, n)
+            return
+        depth -= 1
+        mid = n // 2
+        # Median of first, middle, last into v[0], the pivot of a Hoare partition.
+        if _entry_less(&v[mid], &v[0]):
+            _swap(&v[mid], &v[0])
+        if _entry_less(&v[n - 1], &v[mid]):
+            _swap(&v[n - 1], &v[mid])
+            if _entry_less(&v[mid], &v[0]):
+                _swap(&v[mid], &v[0])
+        _swap(&v[0], &v[mid])
+        pivot = v[0]
+        i = -1
+        j = n
+        while True:
+            i += 1
+            while _entry_less(&v[i], &pivot):
+                i += 1
+            j -= 1
+            while _entry_less(&pivot, &v[j]):
+                j -= 1
+            if i >= j:
+                break
+            _swap(&v[i], &v[j])
+        # [0, j] <= pivot <= [j+1, n): recurse into the smaller side, loop on the larger.
+        if j + 1 < n - j - 1:
+            _intro_sort(v, j + 1, depth)
+            v += j + 1
+            n -= j + 1
+        else:
+            _intro_sort(v + j + 1, n - j - 1, depth)
+            n = j + 1
+    _insertion_sort(v, n)
+
+
+cdef void _sort_buckets_core(Entry* entries, const int64_t* starts, size_t b_lo,
+                             size_t b_hi) noexcept nogil:
+    cdef size_t b
+    cdef Py_ssize_t n
+    cdef int depth
+    for b in range(b_lo, b_hi):
+        n = starts[b + 1] - starts[b]
+        if n > 1:
+            depth = 2
+            while (<Py_ssize_t>1 << (depth // 2)) < n:
+                depth += 2
+            _intro_sort(entries + starts[b], n, depth)
+
+
+cdef void _gather_core(const unsigned char* rec, const Entry* entries, size_t lo, size_t hi,
+                       size_t n, unsigned char* out) noexcept nogil:
+    cdef size_t j
+    for j in range(lo, hi):
+        if j + _GATHER_AHEAD < n:
+            tb_prefetch(rec + <size_t>entries[j + _GATHER_AHEAD].idx * _REC)
+            tb_prefetch(rec + <size_t>entries[j + _GATHER_AHEAD].idx * _REC + 64)
+        memcpy(out + j * _REC, rec + <size_t>entries[j].idx * _REC, _REC)
+
+
+cdef void _indices_core(const Entry* entries, size_t lo, size_t hi, uint32_t* out) noexcept nogil:
+    cdef size_t j
+    for j in range(lo, hi):
+        out[j] = entries[j].idx
+
+
+cdef int _key80_cmp(const void* a, const void* b) noexcept nogil:
+    cdef Key80 x = (<const Key80*>a)[0]
+    cdef Key80 y = (<const Key80*>b)[0]
+    if _key80_less(x, y):
+        return -1
+    return 1 if _key80_less(y, x) else 0
+
+
+cdef void _partition_core(const unsigned char* rec, size_t n, const Key80* bounds,
+                          size_t nb, uint32_t* out) noexcept nogil:
+    """out[i] = number of bounds <= key of record i (binary search, upper bound)."""
+    cdef size_t i, lo, hi, mid
+    cdef Key80 k
+    for i in range(n):
+        k = _key80(rec + i * _REC)
+        lo = 0
+        hi = nb
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if _key80_less(k, bounds[mid]):
+                hi = mid
+            else:
+                lo = mid + 1
+        out[i] = <uint32_t>lo
+
+
+cdef inline bint _run_less(const Key80* heads, size_t a, size_t b) noexcept nogil:
+    return _key80_less(heads[a], heads[b]) or (
+        not _key80_less(heads[b], heads[a]) and a < b)
+
+
+cdef void _merge_core(const unsigned char** bases, const size_t* counts, size_t k,
+                      size_t* pos, Key80* heads, size_t* heap, unsigned char* out) noexcept nogil:
+    """Merge k sorted runs; among equal keys the earlier run goes first (stable)."""
+    cdef size_t size = 0, r, i, child, top, o = 0
+    for r in range(k):
+        if counts[r]:
+            heads[r] = _key80(bases[r])
+            # sift up
+            i = size
+            heap[size] = r
+            size += 1
+            while i > 0 and _run_less(heads, heap[i], heap[(i - 1) // 2]):
+                heap[i], heap[(i - 1) // 2] = heap[(i - 1) // 2], heap[i]
+                i = (i - 1) // 2
+    while size:
+        top = heap[0]
+        memcpy(out + o * _REC, bases[top] + pos[top] * _REC, _REC)
+        o += 1
+        pos[top] += 1
+        if pos[top] < counts[top]:
+            heads[top] = _key80(bases[top] + pos[top] * _REC)
+        else:
+            size -= 1
+            heap[0] = heap[size]
+        i = 0
+        while True:
+            child = 2 * i + 1
+            if child >= size:
+                break
+            if child + 1 < size and _run_less(heads, heap[child + 1], heap[child]):
+                child += 1
+            if not _run_less(heads, heap[child], heap[i]):
+                break
+            heap[i], heap[child] = heap[child], heap[i]
+            i = child
+
+
+
+
+# ---- Python-facing wrappers --------------------------------------------------------------------
+
+cdef const unsigned char[::1] _as_bytes(obj):
+    # Any buffer (numpy arrays of any dtype, pyarrow.Buffer, bytes): viewed as bytes, not copied.
+    cdef object view = memoryview(obj)
+    if view.format != "B" or view.ndim != 1:
+        view = view.cast("B")
+    return view
+
+
+def _record_count(const unsigned char[::1] buf):
+    cdef Py_ssize_t size = buf.shape[0]
+    if size % _REC:
+        raise ValueError(f"buffer of {size} bytes is not a whole number of {_REC}-byte records")
+    if size // _REC >= (<Py_ssize_t>1 << 32):
+        raise ValueError("more than 2**32 - 1 records in one buffer: partition first")
+    return size // _REC
+
+
+def _thread_count(threads, Py_ssize_t count):
+    if threads is None:
+        threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    return max(1, min(threads, count // _MIN_RECORDS_PER_THREAD))
+
+
+def _run_parallel(worker, jobs):
+    """worker(*job) for every job, on one thread per job (each job releases the GIL)."""
+    if len(jobs) == 1:
+        return [worker(*jobs[0])]
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        return list(pool.map(lambda job: worker(*job), jobs))
+
+
+def _histogram_part(const unsigned char[::1] rec, Py_ssize_t lo, Py_ssize_t hi, int64_t[::1] counts):
+    if hi > lo:
+        with nogil:
+            _histogram_core(&rec[0], lo, hi, &counts[0])
+
+
+def _scatter_part(const unsigned char[::1] rec, Py_ssize_t lo, Py_ssize_t hi, int64_t[::1] offsets,
+                  uint64_t[::1] entries):
+    if hi > lo:
+        with nogil:
+            _scatter_core(&rec[0], lo, hi, &offsets[0], <Entry*>&entries[0])
+
+
+def _sort_buckets_part(uint64_t[::1] entries, const int64_t[::1] starts, Py_ssize_t b_lo,
+                       Py_ssize_t b_hi):
+    with nogil:
+        _sort_buckets_core(<Entry*>&entries[0], &starts[0], b_lo, b_hi)
+
+
+def _gather_part(const unsigned char[::1] rec, const uint64_t[::1] entries, Py_ssize_t lo,
+                 Py_ssize_t hi, Py_ssize_t n, unsigned char[::1] out):
+    if hi > lo:
+        with nogil:
+            _gather_core(&rec[0], <const Entry*>&entries[0], lo, hi, n, &out[0])
+
+
+def _indices_part(const uint64_t[::1] entries, Py_ssize_t lo, Py_ssize_t hi, uint32_t[::1] out):
+    if hi > lo:
+        with nogil:
+            _indices_core(<const Entry*>&entries[0], lo, hi, &out[0])
+
+
+def _sorted_entries(const unsigned char[::1] rec, Py_ssize_t n, Py_ssize_t threads):
+    """The (key bytes 2..9, index) entries of all records, in sorted order: 2 uint64 each."""
+    bounds = [n * t // threads for t in range(threads + 1)]
+    ranges = [(bounds[t], bounds[t + 1]) for t in range(threads)]
+    counts = np.zeros((threads, _BUCKETS), dtype=np.int64)
+    _run_parallel(_histogram_part, [(rec, lo, hi, counts[t]) for t, (lo, hi) in enumerate(ranges)])
+    starts = np.zeros(_BUCKETS + 1, dtype=np.int64)
+    np.cumsum(counts.sum(axis=0), out=starts[1:])
+    # Thread t writes bucket b after threads 0..t-1: the scatter is stable.
+    offsets = starts[:_BUCKETS] + np.cumsum(counts, axis=0) - counts
+    entries = np.empty(2 * n, dtype=np.uint64)
+    _run_parallel(_scatter_part, [(rec, lo, hi, offsets[t], entries)
+                                  for t, (lo, hi) in enumerate(ranges)])
+    # Split buckets so each thread sorts about n / threads entries.
+    cuts = np.searchsorted(starts, [n * t // threads for t in range(threads + 1)], side="left")
+    cuts[0], cuts[threads] = 0, _BUCKETS
+    _run_parallel(_sort_buckets_part, [(entries, starts, int(cuts[t]), int(cuts[t + 1]))
+                                       for t in range(threads) if cuts[t + 1] > cuts[t]] or
+                  [(entries, starts, 0, 0)])
+    return entries, ranges
+
+
+def sort_permutation(records, threads=None):
+    """Indices (uint32 array) that order 100-byte records by their 10-byte key, stably.
+
+    ``records`` is any buffer of whole records, read in place; `threads` defaults to the CPUs
+    this process may use.
+    """
+    cdef const unsigned char[::1] rec = _as_bytes(records)
+    n = _record_count(rec)
+    out = np.empty(n, dtype=np.uint32)
+    if n == 0:
+        return out
+    threads = _thread_count(threads, n)
+    entries, ranges = _sorted_entries(rec, n, threads)
+    _run_parallel(_indices_part, [(entries, lo, hi, out) for lo, hi in ranges])
+    return out
+
+
+def sort_records(records, threads=None):
+    """100-byte records sorted by their 10-byte key (memcmp order), as a new uint8 array.
+
+    Equal keys keep their input order. ``records`` is any buffer of whole records, read in
+    place; `threads` (default: the CPUs this process may use) run every phase in parallel.
+    """
+    cdef const unsigned char[::1] rec = _as_bytes(records)
+    n = _record_count(rec)
+    out = np.empty(n * _REC, dtype=np.uint8)
+    if n == 0:
+        return out
+    threads = _thread_count(threads, n)
+    entries, ranges = _sorted_entries(rec, n, threads)
+    _run_parallel(_gather_part, [(rec, entries, lo, hi, n, out) for lo, hi in ranges])
+    return out
+
+
+cdef uint64_t _splitmix64(uint64_t* state) noexcept nogil:
+    cdef uint64_t z
+    state[0] += 0x9E3779B97F4A7C15ULL
+    z = state[0]
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL
+    return z ^ (z >> 31)
+
+
+def sample_partition_bounds(records, Py_ssize_t partitions, Py_ssize_t sample_size=100000,
+                            seed=0):
+    """TeraSort's split points: (partitions - 1) sorted 10-byte keys, concatenated, as bytes.
+
+    `sample_size` keys are drawn with replacement (record index = splitmix64(seed) output modulo
+    the record count); bound k is the sampled key at rank k * sample_size // partitions.
+    """
+    cdef const unsigned char[::1] rec = _as_bytes(records)
+    cdef Py_ssize_t n = _record_count(rec)
+    if partitions < 1:
+        raise ValueError(f"partitions must be >= 1, got {partitions}")
+    if partitions == 1:
+        return b""
+    if n == 0 or sample_size < 1:
+        raise ValueError("need at least one record and one sample to choose partition bounds")
+    keys = np.empty(2 * sample_size, dtype=np.uint64)
+    cdef uint64_t[::1] kv = keys
+    cdef Key80* samples = <Key80*>&kv[0]
+    cdef uint64_t state = <uint64_t>(seed & 0xFFFFFFFFFFFFFFFF)
+    cdef Py_ssize_t i
+    with nogil:
+        for i in range(sample_size):
+            samples[i] = _key80(&rec[(_splitmix64(&state) % <uint64_t>n) * _REC])
+        qsort(samples, sample_size, sizeof(Key80), _key80_cmp)
+    out = bytearray(10 * (partitions - 1))
+    cdef unsigned char[::1] ov = out
+    cdef Key80 k
+    for i in range(1, partitions):
+        k = samples[i * sample_size // partitions]
+        tb_store_be64(&ov[10 * (i - 1)], k.hi)
+        ov[10 * (i - 1) + 8] = <unsigned char>(k.lo >> 8)
+        ov[10 * (i - 1) + 9] = <unsigned char>k.lo
+    return bytes(out)
+
+
+def partition_ids(records, bounds):
+    """Partition number (uint32 array) of each record: how many `bounds` keys are <= its key.
+
+    `bounds` is sorted 10-byte keys concatenated (from sample_partition_bounds): partition p
+    holds keys in [bounds[p-1], bounds[p]).
+    """
+    cdef const unsigned char[::1] rec = _as_bytes(records)
+    cdef const unsigned char[::1] bv = _as_bytes(bounds)
+    cdef Py_ssize_t n = _record_count(rec)
+    if bv.shape[0] % KEY_BYTES:
+        raise ValueError(f"bounds of {bv.shape[0]} bytes is not a whole number of 10-byte keys")
+    cdef Py_ssize_t nb = bv.shape[0] // KEY_BYTES
+    keys = np.empty(2 * max(nb, 1), dtype=np.uint64)
+    cdef uint64_t[::1] kv = keys
+    cdef Key80* kp = <Key80*>&kv[0]
+    cdef Py_ssize_t i
+    for i in range(nb):
+        kp[i] = _key80(&bv[i * _KEY])
+    out = np.empty(n, dtype=np.uint32)
+    cdef uint32_t[::1] ov = out
+    if n:
+        with nogil:
+            _partition_core(&rec[0], n, kp, nb, &ov[0])
+    return out
+
+
+def merge_runs(runs):
+    """k-way merge of sorted record buffers into one sorted uint8 array.
+
+    Each run is any buffer of whole 100-byte records already sorted by key (as sort_records
+    returns them); among equal keys, records of earlier runs come first.
+    """
+    views = [_as_bytes(run) for run in runs]
+    cdef Py_ssize_t k = len(views)
+    counts_arr = np.array([_record_count(v) for v in views] or [0], dtype=np.uintp)
+    total = int(counts_arr.sum()) if k else 0
+    out = np.empty(total * _REC, dtype=np.uint8)
+    if total == 0:
+        return out
+    bases_arr = np.zeros(k, dtype=np.uintp)
+    cdef const unsigned char[::1] run_view
+    cdef Py_ssize_t r
+    for r in range(k):
+        run_view = views[r]
+        if run_view.shape[0]:
+            bases_arr[r] = <uintptr_t>&run_view[0]
+    pos_arr = np.zeros(k, dtype=np.uintp)
+    heap_arr = np.zeros(k, dtype=np.uintp)
+    heads_arr = np.zeros(2 * k, dtype=np.uint64)
+    cdef size_t[::1] bases = bases_arr
+    cdef size_t[::1] counts = counts_arr
+    cdef size_t[::1] pos = pos_arr
+    cdef size_t[::1] heap = heap_arr
+    cdef uint64_t[::1] heads = heads_arr
+    cdef unsigned char[::1] ov = out
+    with nogil:
+        _merge_core(<const unsigned char**>&bases[0], &counts[0], k, &pos[0],
+                    <Key80*>&heads[0], &heap[0], &ov[0])
+    return out
