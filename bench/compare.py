@@ -364,6 +364,7 @@ def compare_runs(base: dict, new: dict, fails: Optional[list] = None, across_mac
                  "repeats_base": len(cb), "repeats_new": len(cn),
                  "errors_base": sum(1 for c in cb if c.get("error")),
                  "errors_new": sum(1 for c in cn if c.get("error")), "metrics": []}
+        all_failed = entry["errors_new"] == len(cn) or entry["errors_base"] == len(cb)
         if entry["errors_new"] == len(cn) and entry["errors_base"] < len(cb):
             entry["status"] = "failed"
             regressions.append({"case": label, "metric": None, "verdict": "failed",
@@ -372,7 +373,7 @@ def compare_runs(base: dict, new: dict, fails: Optional[list] = None, across_mac
         for metric in names:
             fraction, gating, source = _threshold_for(metric, fails)
             vb, vn = metric_values(cb, metric), metric_values(cn, metric)
-            if gating and fails and bool(vb) != bool(vn):
+            if gating and fails and bool(vb) != bool(vn) and not all_failed:
                 side = "BASE" if not vb else "NEW"
                 raise UserError(f"--fail {source}: metric {metric} of case {label} is missing in {side}")
             r = compare_metric(metric, vb, vn, fraction, _summary_of(cb), _summary_of(cn),

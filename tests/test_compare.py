@@ -81,6 +81,8 @@ def test_a_case_failing_in_new_fails_the_gate():
     result = cmp.compare_runs(make_doc("A", 1), new)
     assert result["exit_code"] == 1
     assert [r["verdict"] for r in result["regressions"]] == ["failed"]
+    gated = cmp.compare_runs(make_doc("A", 1), new, [cmp.parse_fail("iops:-5%")])
+    assert gated["exit_code"] == 1 and [r["verdict"] for r in gated["regressions"]] == ["failed"]
 
 
 def test_cases_match_on_params_and_unmatched_are_listed():
