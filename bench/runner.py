@@ -105,8 +105,8 @@ class Runner:
                 self._stop_worker()
                 error = f"timed out after {self.timeout_s + 60:.0f} s"
                 stderr = ""
-            finally:
-                rc, self._proc = self._proc.returncode, None
+            # On KeyboardInterrupt self._proc stays set, so that run() can stop the worker.
+            rc, self._proc = self._proc.returncode, None
         self._remove_case_dirs(case)
         if result_path.exists():
             result = json.loads(result_path.read_text())

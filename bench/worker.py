@@ -42,7 +42,11 @@ def _threads(case: dict, pattern) -> int:
     return max(p.numjobs for p in pattern.phases)
 
 
-def _on_sigterm(signum, frame):
+def _on_signal(signum, frame):
+    # The first SIGINT/SIGTERM stops the case; later ones (Ctrl-C reaches the whole process group, then the
+    # runner sends SIGTERM) must not interrupt the cleanup that the first one started.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise KeyboardInterrupt(f"signal {signum}")
 
 
@@ -106,7 +110,8 @@ def execute(spec: dict) -> dict:
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     spec_path, result_path = argv
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
     spec = json.loads(Path(spec_path).read_text())
     try:
         join_cgroup(spec.get("cgroup"))
