@@ -284,18 +284,21 @@ def _worker(job: _Job, cfg: dict, pattern: np.ndarray, deadline_ns, stop: thread
     wbuf[:bs] = pattern.tobytes()
     rview, wview = [memoryview(rbuf)[:bs]], [memoryview(wbuf)[:bs]]
     stamps = stamp_offsets(bs)
-    hist = [np.zeros(PLAT_NR, dtype=np.uint64), np.zeros(PLAT_NR, dtype=np.uint64)]
+    hist = [[0] * PLAT_NR, [0] * PLAT_NR]
     ops, nbytes, lat_sum = [0, 0], [0, 0], [0, 0]
     lat_min, lat_max = [MASK, MASK], [0, 0]
     fsyncs = since_fsync = 0
     rwmix, rnd, fsync_every = cfg["rwmix"], cfg["random"], cfg["fsync_every"]
     now = time.monotonic_ns
+    chunk_number, blocks, reads, rfiles = -1, None, None, None
     try:
         while not stop.is_set():
             c = next(job.counter)
             if deadline_ns is None and c >= total:
                 break
-            blocks, reads, rfiles = job.chunk(c // OP_CHUNK)
+            if c // OP_CHUNK != chunk_number:
+                chunk_number = c // OP_CHUNK
+                blocks, reads, rfiles = job.chunk(chunk_number)
             i = c % OP_CHUNK
             cc = c % total
             if rnd:
@@ -337,7 +340,7 @@ def _worker(job: _Job, cfg: dict, pattern: np.ndarray, deadline_ns, stop: thread
                 raise _Stop((exc.errno, f, 0 if is_read else 1, off)) from None
             d = 0 if is_read else 1
             lat = t1 - t0
-            hist[d][bin_index_ns(lat)] += 1
+            hist[d][lat if lat < 2 * PLAT_VAL else bin_index_ns(lat)] += 1
             ops[d] += 1
             nbytes[d] += bs
             lat_sum[d] += lat
@@ -375,7 +378,7 @@ def _worker(job: _Job, cfg: dict, pattern: np.ndarray, deadline_ns, stop: thread
         wbuf.close()
     with lock:
         for d in (0, 1):
-            out["hist"][d] += hist[d]
+            out["hist"][d] += np.array(hist[d], dtype=np.uint64)
             out["ops"][d] += ops[d]
             out["bytes"][d] += nbytes[d]
             out["lat_sum"][d] += lat_sum[d]

@@ -1,0 +1,343 @@
+"""kernels.ioloop (the builtin I/O engine) against its pure-Python reference and fio's definitions.
+
+Buffered runs use a scratch folder on tmpfs (/dev/shm, fast); direct I/O needs a disk filesystem (tmpfs has
+no O_DIRECT), so those tests use a scratch folder under /var/tmp and skip, saying why, where O_DIRECT fails.
+"""
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.latency import percentile_from_bins
+from kernels import ioloop, ioloop_ref
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "fio"
+KIB, MIB = 1024, 1024 * 1024
+
+
+def _scratch(base: str):
+    parent = base if os.path.isdir(base) else None
+    path = tempfile.mkdtemp(prefix="tierbench-ioloop-", dir=parent)
+    try:
+        yield Path(path)
+    finally:
+        shutil.rmtree(path)
+
+
+@pytest.fixture
+def scratch():
+    yield from _scratch("/dev/shm")
+
+
+@pytest.fixture
+def disk_scratch():
+    yield from _scratch("/var/tmp")
+
+
+def _jobs(directory: Path, name: str, njobs: int, nfiles: int) -> list:
+    return [[str(directory / f"{name}.{j}.{i}") for i in range(nfiles)] for j in range(njobs)]
+
+
+def _expected_file(seed: int, njobs_files: list, job: int, index: int, bs: int, file_size: int) -> bytes:
+    """What a sequential write phase leaves in file `index` of `job` (ioloop_ref's definition)."""
+    _, file_keys, pattern_key = ioloop_ref.seed_keys(seed, njobs_files)
+    pattern = ioloop_ref.write_pattern(pattern_key, bs)
+    out = bytearray()
+    for off in range(0, file_size, bs):
+        block = bytearray(pattern.tobytes())
+        for s in ioloop_ref.stamp_offsets(bs):
+            block[s:s + 8] = ((file_keys[job][index] + off + s) & ioloop_ref.MASK).to_bytes(8, "little")
+        out += block
+    return bytes(out)
+
+
+# ---- latency bins: fio's plat_val_to_idx / plat_idx_to_val -------------------------------------------
+
+def test_small_values_are_their_own_bin():
+    for value in range(128):  # up to PLAT_BITS + 1 significant bits nothing is rounded
+        assert ioloop.bin_index_ns(value) == value
+        assert ioloop.bin_value_ns(value) == value
+
+
+@pytest.mark.parametrize("value, index, middle", [
+    (128, 128, 129),              # msb 7: error_bits 1, base (1+1)<<6, offset (128>>1)&63 = 0; 2^7 + 1
+    (130, 129, 131),
+    (1000, 317, 1004),            # msb 9: error_bits 3, base 4<<6 = 256, (1000>>3)&63 = 61; 2^9 + 123*2^2
+    (1_000_000, 954, 1_003_520),  # msb 19: error_bits 13, base 14<<6, (10^6>>13)&63 = 58; 2^19 + 117*2^12
+    (1 << 40, 1855, (1 << 33) + (127 << 26)),   # beyond ~17 s: the last bin
+])
+def test_bins_match_fio_formula(value, index, middle):
+    assert ioloop.bin_index_ns(value) == index == ioloop_ref.bin_index_ns(value)
+    assert ioloop.bin_value_ns(index) == middle == ioloop_ref.bin_value_ns(index)
+
+
+def test_bins_agree_with_reference_everywhere():
+    assert ioloop.PLAT_NR == ioloop_ref.PLAT_NR == 1856
+    assert [ioloop.bin_value_ns(i) for i in range(1856)] == [ioloop_ref.bin_value_ns(i) for i in range(1856)]
+    rng = np.random.default_rng(1)
+    for value in rng.integers(0, 1 << 36, 2000).tolist():
+        index = ioloop.bin_index_ns(value)
+        assert index == ioloop_ref.bin_index_ns(value)
+        assert index == 1855 or abs(ioloop.bin_value_ns(index) - value) <= value / 64  # < 1/64 of the value
+    with pytest.raises(ValueError):
+        ioloop.bin_value_ns(1856)
+
+
+def test_bins_are_fios_own_bin_values():
+    """Every bin value in a real fio json+ output is a fixed point of value -> bin -> value."""
+    doc = json.loads((DATA / "randread-4k.plus.json").read_text())
+    bins = {int(v): c for v, c in doc["jobs"][0]["read"]["clat_ns"]["bins"].items()}
+    assert bins
+    for value in bins:
+        assert ioloop.bin_value_ns(ioloop.bin_index_ns(value)) == value
+    hist = np.zeros(1856, dtype=np.uint64)
+    for value, count in bins.items():
+        hist[ioloop.bin_index_ns(value)] += count
+    assert ioloop.hist_to_bins(hist) == bins == ioloop_ref.hist_to_bins(hist)
+
+
+# ---- kernel vs reference -------------------------------------------------------------------------------
+
+CASES = [
+    # rw, bs, file_size, njobs, nfiles, iodepth, file_service, rwmixread
+    ("write", 4 * KIB, 4 * KIB, 1, 1, 1, "roundrobin", 50),            # one block
+    ("write", 4 * KIB, 7 * 4 * KIB, 2, 3, 3, "roundrobin", 50),        # odd number of blocks
+    ("write", 1000, 9 * 1000, 1, 2, 2, "sequential", 50),              # buffered bs that is no sector multiple
+    ("write", MIB, 4 * MIB, 1, 1, 2, "roundrobin", 50),                # a few MB
+    ("randwrite", 4 * KIB, 13 * 4 * KIB, 1, 2, 2, "random", 50),
+    ("read", 8 * KIB, 5 * 8 * KIB, 3, 1, 2, "sequential", 50),
+    ("read", 4 * KIB, 11 * 4 * KIB, 1, 3, 2, "random", 50),
+    ("randread", 4 * KIB, 2 * MIB, 2, 2, 4, "roundrobin", 50),
+    ("randrw", 4 * KIB, MIB, 2, 2, 3, "roundrobin", 70),
+    ("rw", 4 * KIB, 11 * 4 * KIB, 1, 3, 2, "random", 30),
+]
+
+
+def _run_both(directory: Path, rw, bs, file_size, njobs, nfiles, iodepth, service, mix, seed=7, **kw):
+    results = {}
+    for engine in (ioloop, ioloop_ref):
+        jobs = _jobs(directory, engine.IMPLEMENTATION.replace(":", "-"), njobs, nfiles)
+        if rw not in ("write", "randwrite"):
+            ioloop.run_phase(jobs, "write", bs, file_size, direct=False, seed=seed)
+        results[engine] = (jobs, engine.run_phase(jobs, rw, bs, file_size, iodepth=iodepth, rwmixread=mix,
+                                                  direct=False, file_service=service, seed=seed, **kw))
+    return results
+
+
+@pytest.mark.parametrize("rw, bs, file_size, njobs, nfiles, iodepth, service, mix", CASES)
+def test_kernel_matches_reference(scratch, rw, bs, file_size, njobs, nfiles, iodepth, service, mix):
+    both = _run_both(scratch, rw, bs, file_size, njobs, nfiles, iodepth, service, mix)
+    (kjobs, got), (rjobs, want) = both[ioloop], both[ioloop_ref]
+    assert got["implementation"] == "cython:ioloop"
+    assert set(got) == set(want)
+    total_ops = njobs * nfiles * file_size // bs
+    assert got["read"]["ops"] + got["write"]["ops"] == total_ops
+    for d in ("read", "write"):
+        assert got[d]["ops"] == want[d]["ops"]          # the op sequence depends on the seed only
+        assert got[d]["bytes"] == want[d]["bytes"] == got[d]["ops"] * bs
+        assert got[d]["hist"].dtype == np.uint64 and got[d]["hist"].shape == (1856,)
+        assert int(got[d]["hist"].sum()) == got[d]["ops"]
+        assert int(want[d]["hist"].sum()) == want[d]["ops"]
+        if got[d]["ops"]:
+            assert 0 < got[d]["lat_min_ns"] <= got[d]["lat_sum_ns"] / got[d]["ops"] <= got[d]["lat_max_ns"]
+        else:
+            assert got[d]["lat_min_ns"] is None and got[d]["lat_max_ns"] is None
+    if rw == "read" or rw == "randread":
+        assert got["write"]["ops"] == 0
+    if rw in ("randrw", "rw"):
+        assert got["read"]["ops"] and got["write"]["ops"]
+    wrote = got["write"]["ops"] > 0
+    assert got["fsyncs"] == want["fsyncs"] == (njobs * nfiles if wrote else 0)   # end_fsync: each written file
+    for kpaths, rpaths in zip(kjobs, rjobs):
+        for kp, rp in zip(kpaths, rpaths):
+            assert os.path.getsize(kp) == os.path.getsize(rp) == file_size
+            assert Path(kp).read_bytes() == Path(rp).read_bytes()
+
+
+def test_written_files_hold_the_pattern(scratch):
+    bs, file_size, seed = 4 * KIB, 6 * 4 * KIB, 11
+    jobs = _jobs(scratch, "w", 2, 2)
+    result = ioloop.run_phase(jobs, "write", bs, file_size, iodepth=3, direct=False, seed=seed)
+    assert result["write"]["ops"] == 24
+    for j, job in enumerate(jobs):
+        for i, path in enumerate(job):
+            data = Path(path).read_bytes()
+            assert data == _expected_file(seed, [2, 2], j, i, bs, file_size)
+            assert data.count(0) < len(data) // 64       # random fill; only the stamps hold zero bytes
+    blocks = {Path(p).read_bytes()[k:k + 512] for job in jobs for p in job for k in range(0, file_size, 512)}
+    assert len(blocks) == 2 * 2 * file_size // 512        # every sector differs: nothing to deduplicate
+
+
+def test_write_extends_but_never_truncates(scratch):
+    path = scratch / "f"
+    path.write_bytes(b"x" * (64 * KIB))
+    ioloop.run_phase([[str(path)]], "write", 4 * KIB, 16 * KIB, direct=False)
+    assert path.stat().st_size == 64 * KIB and path.read_bytes()[16 * KIB:] == b"x" * (48 * KIB)
+    fresh = scratch / "g"
+    ioloop.run_phase([[str(fresh)]], "randwrite", 4 * KIB, 32 * KIB, direct=False)
+    assert fresh.stat().st_size == 32 * KIB
+
+
+def test_split_does_not_depend_on_threads(scratch):
+    jobs = _jobs(scratch, "m", 1, 2)
+    ioloop.run_phase(jobs, "write", 4 * KIB, MIB, direct=False)
+    runs = [ioloop.run_phase(jobs, "randrw", 4 * KIB, MIB, iodepth=qd, rwmixread=25, direct=False, seed=5)
+            for qd in (1, 4)]
+    assert runs[0]["read"]["ops"] == runs[1]["read"]["ops"]
+    assert runs[0]["write"]["ops"] == runs[1]["write"]["ops"]
+    other = ioloop.run_phase(jobs, "randrw", 4 * KIB, MIB, rwmixread=25, direct=False, seed=6)
+    assert 0.15 < other["read"]["ops"] / 512 < 0.35
+
+
+def test_fsync_every(scratch):
+    both = _run_both(scratch, "write", 4 * KIB, 10 * 4 * KIB, 1, 1, 1, "roundrobin", 50, fsync_every=4)
+    assert both[ioloop][1]["fsyncs"] == both[ioloop_ref][1]["fsyncs"] == 2 + 1   # after writes 4, 8; end
+    jobs = _jobs(scratch, "n", 1, 1)
+    result = ioloop.run_phase(jobs, "write", 4 * KIB, 8 * KIB, direct=False, end_fsync=False)
+    assert result["fsyncs"] == 0
+
+
+def test_time_based(scratch):
+    jobs = _jobs(scratch, "t", 2, 2)
+    ioloop.run_phase(jobs, "write", 4 * KIB, 64 * KIB, direct=False)
+    for rw in ("read", "randrw"):
+        start = time.monotonic()
+        result = ioloop.run_phase(jobs, rw, 4 * KIB, 64 * KIB, iodepth=2, direct=False, runtime_s=0.2)
+        wall = time.monotonic() - start
+        ops = result["read"]["ops"] + result["write"]["ops"]
+        assert ops > 2 * 2 * 16            # sequential reads wrapped around the 16-block files
+        assert 0.2 <= result["elapsed_s"] <= wall
+        for d in ("read", "write"):
+            assert int(result[d]["hist"].sum()) == result[d]["ops"]
+
+
+def test_percentiles_from_bins_are_monotonic(scratch):
+    jobs = _jobs(scratch, "p", 1, 1)
+    ioloop.run_phase(jobs, "write", 4 * KIB, 4 * MIB, direct=False)
+    result = ioloop.run_phase(jobs, "randread", 4 * KIB, 4 * MIB, iodepth=2, direct=False)
+    bins = ioloop.hist_to_bins(result["read"]["hist"])
+    assert sum(bins.values()) == result["read"]["ops"] == 1024
+    qs = [1, 5, 10, 50, 90, 95, 99, 99.9, 100]
+    values = [percentile_from_bins(bins, q) for q in qs]
+    assert values == sorted(values)
+    low, high = result["read"]["lat_min_ns"], result["read"]["lat_max_ns"]
+    assert low * 63 / 64 <= values[0] and values[-1] <= high * 65 / 64   # bins are < 1/64 wide
+
+
+def test_gil_is_released(scratch):
+    jobs = _jobs(scratch, "g", 1, 1)
+    ioloop.run_phase(jobs, "write", 4 * KIB, 64 * KIB, direct=False)
+    runner = threading.Thread(target=ioloop.run_phase, args=(jobs, "randread", 4 * KIB, 64 * KIB),
+                              kwargs={"direct": False, "runtime_s": 0.3})
+    spins = 0
+    runner.start()
+    while runner.is_alive():
+        spins += 1
+    runner.join()
+    assert spins > 10_000
+
+
+# ---- direct I/O (needs a disk filesystem) ----------------------------------------------------------------
+
+def test_direct_io_on_disk(disk_scratch):
+    jobs = _jobs(disk_scratch, "d", 2, 1)
+    try:
+        written = ioloop.run_phase(jobs, "write", 4 * KIB, 256 * KIB, iodepth=2, seed=3)
+    except OSError as exc:
+        if exc.errno == errno.EINVAL:
+            pytest.skip(f"O_DIRECT is not supported under /var/tmp here: {exc}")
+        raise
+    assert written["write"]["ops"] == 128
+    for j, job in enumerate(jobs):
+        assert Path(job[0]).read_bytes() == _expected_file(3, [1, 1], j, 0, 4 * KIB, 256 * KIB)
+    read = ioloop.run_phase(jobs, "randread", 4 * KIB, 256 * KIB, iodepth=2)
+    ref = ioloop_ref.run_phase(jobs, "randread", 4 * KIB, 256 * KIB, iodepth=2)
+    assert read["read"]["ops"] == ref["read"]["ops"] == 128
+
+
+def test_direct_io_on_tmpfs_names_the_problem(scratch):
+    path = str(scratch / "x")
+    try:
+        ioloop.run_phase([[path]], "write", 4 * KIB, 8 * KIB, direct=True)
+    except OSError as exc:
+        assert exc.errno == errno.EINVAL and exc.filename == path and "O_DIRECT" in str(exc)
+    else:
+        pytest.skip("tmpfs accepts O_DIRECT on this kernel (Linux >= 6.6)")
+
+
+# ---- errors -----------------------------------------------------------------------------------------------
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.parametrize("engine", [ioloop, ioloop_ref])
+def test_reading_missing_or_short_files_is_a_value_error(scratch, engine):
+    missing = str(scratch / "missing")
+    with pytest.raises(ValueError, match="missing"):
+        engine.run_phase([[missing]], "read", 4 * KIB, 8 * KIB, direct=False)
+    short = scratch / "short"
+    short.write_bytes(b"s" * 4096)
+    with pytest.raises(ValueError, match="short.*4096 bytes"):
+        engine.run_phase([[str(short)]], "randrw", 4 * KIB, 8 * KIB, direct=False)
+    assert not (scratch / "missing").exists()
+
+
+@pytest.mark.parametrize("engine", [ioloop, ioloop_ref])
+def test_enospc_stops_every_thread_and_names_the_file(engine):
+    if not os.path.exists("/dev/full"):
+        pytest.skip("needs /dev/full (writes to it fail with ENOSPC)")
+    before = _open_fds()
+    with pytest.raises(OSError) as info:
+        engine.run_phase([["/dev/full"], ["/dev/full"]], "write", 4 * KIB, MIB, iodepth=3, direct=False)
+    assert info.value.errno == errno.ENOSPC
+    assert info.value.filename == "/dev/full"
+    assert _open_fds() == before
+
+
+def test_unwritable_paths_raise_oserror_naming_the_file(scratch):
+    blocker = scratch / "file"
+    blocker.write_bytes(b"")
+    path = str(blocker / "below")     # a path under a regular file: ENOTDIR, even for root
+    before = _open_fds()
+    with pytest.raises(OSError) as info:
+        ioloop.run_phase([[str(scratch / "ok")], [path]], "write", 4 * KIB, 8 * KIB, direct=False)
+    assert info.value.errno == errno.ENOTDIR and info.value.filename == path
+    assert _open_fds() == before
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes read-only files anyway")
+def test_read_only_file(scratch):
+    path = scratch / "ro"
+    path.write_bytes(b"r" * 8192)
+    path.chmod(0o444)
+    with pytest.raises(PermissionError) as info:
+        ioloop.run_phase([[str(path)]], "write", 4 * KIB, 8 * KIB, direct=False)
+    assert info.value.filename == str(path)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"rw": "trim"}, "rw must be"),
+    ({"file_size": 6000}, "whole number of blocks"),
+    ({"bs": 1000, "file_size": 2000, "direct": True}, "multiple of 512"),
+    ({"file_service": "zipf"}, "file_service"),
+    ({"rwmixread": 101}, "rwmixread"),
+    ({"iodepth": 0}, "iodepth"),
+    ({"runtime_s": 0}, "runtime_s"),
+    ({"jobs": "/dev/null"}, "jobs must be"),
+    ({"jobs": [[]]}, "job 0"),
+])
+def test_bad_arguments(kwargs, message):
+    args = {"jobs": [["/nonexistent/x"]], "rw": "write", "bs": 4096, "file_size": 8192, "direct": False}
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=message):
+        ioloop.run_phase(args.pop("jobs"), args.pop("rw"), args.pop("bs"), args.pop("file_size"), **args)
