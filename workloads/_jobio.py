@@ -12,9 +12,11 @@ so cached and cold runs write the same way and differ only in what the page cach
 """
 from __future__ import annotations
 
+import io as _io
 import os
 import resource
 import shutil
+import struct
 import threading
 import time
 from contextlib import contextmanager
@@ -22,8 +24,9 @@ from typing import Iterable, Mapping, Optional
 
 from bench.errors import UserError
 
-__all__ = ["IOCounts", "PhaseLog", "write_cold", "read_file", "drop_cache", "check_free_space",
-           "demanded_iops_per_gb", "demanded_iops_per_gb_by_role", "IO_CHUNK"]
+__all__ = ["IOCounts", "PhaseLog", "CountedReader", "write_cold", "read_file", "read_range", "drop_cache",
+           "write_block", "read_block", "meta_header", "check_free_space", "demanded_iops_per_gb",
+           "demanded_iops_per_gb_by_role", "IO_CHUNK"]
 
 IO_CHUNK = 1 << 20          # bytes per read()/write() call: one counted operation
 
@@ -127,6 +130,106 @@ def read_file(path: str, io: IOCounts, role: str) -> bytearray:
             ops += 1
     io.read(role, size, ops)
     return buf
+
+
+def read_range(path: str, offset: int, length: int, io: IOCounts, role: str) -> bytearray:
+    """`length` bytes of the file at `path` from `offset`, in IO_CHUNK reads (counted)."""
+    buf = bytearray(length)
+    view = memoryview(buf)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        done = ops = 0
+        while done < length:
+            n = os.preadv(fd, [view[done:done + IO_CHUNK]], offset + done)
+            if not n:
+                raise OSError(f"{path}: {length} bytes at {offset} asked, file ends after {offset + done}")
+            done += n
+            ops += 1
+    finally:
+        os.close(fd)
+    io.read(role, length, ops)
+    return buf
+
+
+class CountedReader(_io.RawIOBase):
+    """A read-only random-access file whose reads are counted (IO_CHUNK at most per operation); wrap it in
+    pyarrow.PythonFile(reader, mode="r") to let Arrow read an IPC file with every byte accounted for."""
+
+    def __init__(self, path: str, io: IOCounts, role: str):
+        super().__init__()
+        self._fd = os.open(path, os.O_RDONLY)
+        self._pos = 0
+        self._size = os.fstat(self._fd).st_size
+        self._io, self._role = io, role
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self._pos, 2: self._size}[whence]
+        self._pos = base + offset
+        return self._pos
+
+    def readinto(self, buffer) -> int:
+        view = memoryview(buffer).cast("B")
+        done = ops = 0
+        while done < len(view):
+            n = os.preadv(self._fd, [view[done:done + IO_CHUNK]], self._pos + done)
+            ops += 1
+            if not n:
+                break
+            done += n
+        self._pos += done
+        self._io.read(self._role, done, ops)
+        return done
+
+    def close(self) -> None:
+        if not self.closed:
+            os.close(self._fd)
+        super().close()
+
+
+# HDFS block files: the block, and a `.meta` sidecar = header (version 1: 2 bytes, checksum type CRC32C = 2:
+# 1 byte, bytes per checksum: 4 bytes, big-endian) + one big-endian CRC32C per chunk (kernels.crc32c_chunks).
+META_VERSION, CHECKSUM_CRC32C = 1, 2
+
+
+def meta_header(bytes_per_checksum: int) -> bytes:
+    return struct.pack(">HBI", META_VERSION, CHECKSUM_CRC32C, bytes_per_checksum)
+
+
+def write_block(path: str, data, io: IOCounts, role: str, cache: bool, bytes_per_checksum: int = 512) -> int:
+    """Write an HDFS-like block file and its `<path>.meta` (both cold); returns the bytes written."""
+    from kernels import crc32c_chunks
+    meta = meta_header(bytes_per_checksum) + bytes(crc32c_chunks(data, bytes_per_checksum))
+    return write_cold(path, data, io, role, cache) + write_cold(path + ".meta", meta, io, role, cache)
+
+
+def read_block(path: str, io: IOCounts, role: str, verify: bool = True) -> bytearray:
+    """Read an HDFS-like block file; with `verify`, check it against its .meta (as a DataNode and the HDFS
+    client do) and raise CaseError naming the first bad chunk."""
+    from bench.errors import CaseError
+    data = read_file(path, io, role)
+    if verify:
+        from kernels import crc32c_chunks
+        meta = read_file(path + ".meta", io, role)
+        version, kind, chunk = struct.unpack(">HBI", meta[:7])
+        if (version, kind) != (META_VERSION, CHECKSUM_CRC32C) or chunk < 1:
+            raise CaseError(f"{path}.meta: not a CRC32C block checksum file (version {version}, type {kind})")
+        got = bytes(crc32c_chunks(data, chunk))
+        if got != bytes(meta[7:]):
+            bad = next((i for i in range(0, min(len(got), len(meta) - 7), 4)
+                        if got[i:i + 4] != bytes(meta[7 + i:11 + i])), min(len(got), len(meta) - 7))
+            raise CaseError(f"{path}: checksum error in chunk {bad // 4} (bytes {bad // 4 * chunk}..)"
+                            if len(got) == len(meta) - 7 else
+                            f"{path}: {len(data)} bytes do not match the {len(meta) - 7} checksum bytes of its .meta")
+    return data
 
 
 def drop_cache(paths: Iterable[str]) -> None:

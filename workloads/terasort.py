@@ -1,0 +1,303 @@
+"""TeraSort, in-process: generate, sort through temp-tier runs, validate — with the I/O placed as Hadoop places it.
+
+Phases (each timed on its own: wall and CPU seconds, bytes and operations per tier):
+- "teragen" (data tier): `records` gensort records (kernels.teragen, identical to Hadoop's TeraGen) written as
+  HDFS-like block files `part-m-NNNNN` of the whole records that fit in `block_size`, each with its `.meta`
+  sidecar (CRC32C per 512 bytes, kernels.crc32c_chunks). valsort's checksum of the input is kept.
+- "map" (reads data, writes temp): TeraSort's sampled range partitioner (kernels.sample_partition_bounds over
+  keys read from up to 10 input files, as TeraInputFormat samples 10 splits), then each map task reads its
+  blocks (verifying their checksums), sorts them (kernels.sort_records), cuts the sorted records at the
+  partition bounds (kernels.partition_ids) and writes ONE run file on the temp tier: an Arrow IPC file with
+  one record batch per partition (partition p = batch p, possibly empty), one column `record` of
+  fixed_size_binary(100) holding whole records (key = first 10 bytes). Like Hadoop's map output (one file,
+  a segment per reducer) each segment's CRC32C is kept (Hadoop's IFile checksums its segments).
+- "reduce" (reads temp, writes data): partition p reads batch p of every run (footer + batch reads: the
+  shuffle's M x R reads), checks each segment's CRC32C, merges them (kernels.merge_runs) and writes
+  `part-r-NNNNN` (+ .meta) on the data tier; one copy, as TeraSort sets output replication to 1.
+- "validate" (data tier): valsort's checks on the output — records in order within and across files, the
+  record count, and valsort's checksum (kernels.record_checksum) equal to the input's. Any failure raises
+  CaseError: a wrong sort is never reported as a result.
+Map tasks and reduce partitions run on a ThreadPoolExecutor of ctx["workers"] threads; each kernel call runs
+on its own thread (threads=1) so that `workers` alone sets the parallelism. Files written on either tier are
+fsynced and dropped from the page cache (unless ctx["cache"]), so every read in a later phase is cold.
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from bench.errors import CaseError
+from workloads import job_workload
+from workloads._jobio import (CountedReader, PhaseLog, check_free_space, read_block, read_range, write_block,
+                              write_cold)
+
+MiB = 1024 ** 2
+RECORD_BYTES, KEY_BYTES = 100, 10
+SAMPLE_FILES = 10              # TeraInputFormat samples 10 splits
+CHECKSUM_MASK = (1 << 64) - 1  # valsort's checksum is a 64-bit sum of record CRC32s
+
+
+@dataclass(frozen=True)
+class TeraSortParams:
+    records: int = 10_000_000          # 100-byte records: 10 M = 1 GB
+    partitions: int = 8                # reduce partitions (output files)
+    map_tasks: int = 0                 # 0: one per input block, as Hadoop makes one split per block
+    block_size: int = 128 * MiB        # dfs.blocksize: input files hold the whole records that fit
+    sample_size: int = 100_000         # mapreduce.terasort.partitions.sample
+    bytes_per_checksum: int = 512      # dfs.bytes-per-checksum of the .meta sidecars
+
+    def __post_init__(self):
+        for name in ("records", "partitions", "block_size", "sample_size", "bytes_per_checksum"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be positive, not {getattr(self, name)}")
+        if self.map_tasks < 0:
+            raise ValueError(f"map_tasks must be >= 0 (0: one per block), not {self.map_tasks}")
+        if self.block_size < RECORD_BYTES:
+            raise ValueError(f"block_size {self.block_size} holds no 100-byte record")
+        if self.partitions > 65535:
+            raise ValueError(f"partitions {self.partitions} is more than this job makes files for")
+
+    @property
+    def records_per_block(self) -> int:
+        return self.block_size // RECORD_BYTES
+
+    @property
+    def blocks(self) -> int:
+        return -(-self.records // self.records_per_block)
+
+
+def _meta_bytes(nbytes: int, bytes_per_checksum: int) -> int:
+    return 7 + 4 * -(-nbytes // bytes_per_checksum)
+
+
+def space_needed(p: TeraSortParams) -> tuple:
+    """(bytes kept on the data tier, bytes kept on the temp tier) at the job's peak."""
+    data = p.records * RECORD_BYTES
+    meta = _meta_bytes(p.block_size, p.bytes_per_checksum) * p.blocks
+    runs = data + 4096 * (p.partitions + 2) * (p.map_tasks or p.blocks)     # Arrow framing per batch
+    return 2 * (data + meta), runs
+
+
+class TeraSortJob:
+    """One TeraSort run; its phases are methods so that a test can reach in between them."""
+
+    def __init__(self, p: TeraSortParams, ctx: dict):
+        import kernels      # a missing kernel is an ImportError here: no fallback
+        self.kernels = kernels
+        self.p, self.ctx = p, ctx
+        self.workers = max(1, int(ctx.get("workers") or 1))
+        self.cache = bool(ctx.get("cache"))
+        self.log = PhaseLog(ctx["tiers"])
+        self.input_dir = os.path.join(ctx["dirs"]["data"], "terasort-input")
+        self.output_dir = os.path.join(ctx["dirs"]["data"], "terasort-output")
+        self.runs_dir = os.path.join(ctx["dirs"]["temp"], "terasort-runs")
+        self.inputs: list = []          # (path, first record, records)
+        self.input_checksum = 0
+        self.bounds = b""
+        self.runs: list = []            # per map task: {"path", "counts": [per partition], "crcs": [...]}
+        self.outputs: list = []         # per partition: path
+
+    def _pool(self):
+        return ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="terasort")
+
+    # ---- teragen -----------------------------------------------------------------------------------
+    def teragen(self) -> None:
+        p, k = self.p, self.kernels
+        os.makedirs(self.input_dir)
+        self.inputs = [(os.path.join(self.input_dir, f"part-m-{i:05d}"), first,
+                        min(p.records_per_block, p.records - first))
+                       for i, first in enumerate(range(0, p.records, p.records_per_block))]
+        with self.log.phase("teragen", "data") as (record, io):
+            def one(item):
+                path, first, count = item
+                data = k.teragen(first, count, threads=1)
+                write_block(path, data, io, "data", self.cache, p.bytes_per_checksum)
+                return k.record_checksum(data, threads=1)
+            with self._pool() as pool:
+                self.input_checksum = sum(pool.map(one, self.inputs)) & CHECKSUM_MASK
+            record["records"] = p.records
+
+    # ---- map ---------------------------------------------------------------------------------------
+    def _sample(self, io) -> bytes:
+        """Records from the start of up to 10 evenly spaced input files (what TeraSort samples)."""
+        step = max(1, len(self.inputs) // SAMPLE_FILES)
+        chosen = self.inputs[::step][:SAMPLE_FILES]
+        per_file = -(-self.p.sample_size // len(chosen))
+        parts = [read_range(path, 0, min(per_file, count) * RECORD_BYTES, io, "data")
+                 for path, _, count in chosen]
+        return b"".join(parts)
+
+    def _map_groups(self) -> list:
+        blocks = len(self.inputs)
+        tasks = self.p.map_tasks or blocks
+        if tasks > blocks:
+            raise CaseError(f"terasort: map_tasks {tasks} is more than the {blocks} input blocks "
+                            "(a map task reads whole blocks)")
+        cuts = [blocks * t // tasks for t in range(tasks + 1)]
+        return [self.inputs[cuts[t]:cuts[t + 1]] for t in range(tasks)]
+
+    def map(self) -> None:
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.ipc as ipc
+
+        p, k = self.p, self.kernels
+        os.makedirs(self.runs_dir)
+        schema = pa.schema([("record", pa.binary(RECORD_BYTES))])
+        with self.log.phase("map", "temp") as (record, io):
+            self.bounds = k.sample_partition_bounds(self._sample(io), p.partitions, p.sample_size, seed=0)
+
+            def one(task):
+                index, files = task
+                blocks = [read_block(path, io, "data") for path, _, _ in files]
+                data = blocks[0] if len(blocks) == 1 else b"".join(blocks)
+                ordered = k.sort_records(data, threads=1)
+                del data, blocks
+                pids = k.partition_ids(ordered, self.bounds)
+                cuts = np.searchsorted(pids, np.arange(p.partitions + 1), side="left")
+                cuts[-1] = len(pids)
+                sink = pa.BufferOutputStream()
+                counts, crcs = [], []
+                with ipc.new_file(sink, schema) as writer:
+                    for part in range(p.partitions):
+                        lo, hi = int(cuts[part]), int(cuts[part + 1])
+                        segment = ordered[lo * RECORD_BYTES:hi * RECORD_BYTES]
+                        array = pa.Array.from_buffers(pa.binary(RECORD_BYTES), hi - lo,
+                                                      [None, pa.py_buffer(segment)])
+                        writer.write_batch(pa.record_batch([array], schema=schema))
+                        counts.append(hi - lo)
+                        crcs.append(k.crc32c(segment))
+                path = os.path.join(self.runs_dir, f"run-m-{index:05d}.arrow")
+                size = write_cold(path, sink.getvalue(), io, "temp", self.cache)
+                return {"path": path, "counts": counts, "crcs": crcs, "bytes": size}
+
+            with self._pool() as pool:
+                self.runs = list(pool.map(one, enumerate(self._map_groups())))
+            record["map_tasks"] = len(self.runs)
+
+    # ---- reduce ------------------------------------------------------------------------------------
+    def _segment(self, run: dict, part: int, io):
+        """Partition `part` of one map task's run: its records (a buffer), checked against its CRC32C."""
+        import pyarrow as pa
+        import pyarrow.ipc as ipc
+
+        with CountedReader(run["path"], io, "temp") as raw:
+            batch = ipc.open_file(pa.PythonFile(raw, mode="r")).get_batch(part)
+        column = batch.column(0)
+        if len(column) != run["counts"][part]:
+            raise CaseError(f"terasort: run {os.path.basename(run['path'])} partition {part} holds "
+                            f"{len(column)} records, the map wrote {run['counts'][part]}")
+        if not len(column):
+            return b""
+        data = column.buffers()[1]
+        segment = memoryview(data)[column.offset * RECORD_BYTES:(column.offset + len(column)) * RECORD_BYTES]
+        if self.kernels.crc32c(segment) != run["crcs"][part]:
+            raise CaseError(f"terasort: run {os.path.basename(run['path'])} partition {part} fails its "
+                            "CRC32C: the temp data was corrupted between map and reduce")
+        return segment
+
+    def reduce(self) -> None:
+        p, k = self.p, self.kernels
+        os.makedirs(self.output_dir)
+        with self.log.phase("reduce", "temp") as (record, io):
+            def one(part):
+                merged = k.merge_runs([self._segment(run, part, io) for run in self.runs])
+                path = os.path.join(self.output_dir, f"part-r-{part:05d}")
+                write_block(path, merged, io, "data", self.cache, p.bytes_per_checksum)
+                return path
+            with self._pool() as pool:
+                self.outputs = list(pool.map(one, range(p.partitions)))
+            record["partitions"] = p.partitions
+
+    # ---- validate ----------------------------------------------------------------------------------
+    def validate(self) -> dict:
+        """valsort's checks; returns {"records", "checksum", "duplicate_keys"}. Raises CaseError."""
+        import numpy as np
+
+        k = self.kernels
+        with self.log.phase("validate", "data") as (record, io):
+            def one(path):
+                data = read_block(path, io, "data")
+                n = len(data) // RECORD_BYTES
+                if len(data) % RECORD_BYTES:
+                    raise CaseError(f"terasort: {os.path.basename(path)} is not whole 100-byte records")
+                if n == 0:
+                    return {"path": path, "records": 0, "checksum": 0, "unordered": 0, "duplicates": 0,
+                            "first": None, "last": None}
+                keys = np.frombuffer(data, dtype=np.uint8).reshape(n, RECORD_BYTES)[:, :KEY_BYTES]
+                hi = np.ascontiguousarray(keys[:, :8]).view(">u8").ravel()
+                lo = np.ascontiguousarray(keys[:, 8:]).view(">u2").ravel()
+                down = (hi[1:] < hi[:-1]) | ((hi[1:] == hi[:-1]) & (lo[1:] < lo[:-1]))
+                same = (hi[1:] == hi[:-1]) & (lo[1:] == lo[:-1])
+                return {"path": path, "records": n, "checksum": k.record_checksum(data, threads=1),
+                        "unordered": int(down.sum()), "duplicates": int(same.sum()),
+                        "first": bytes(data[:KEY_BYTES]), "last": bytes(data[(n - 1) * RECORD_BYTES:
+                                                                               (n - 1) * RECORD_BYTES + KEY_BYTES])}
+            with self._pool() as pool:
+                files = list(pool.map(one, self.outputs))
+            problems = [f"{os.path.basename(f['path'])}: {f['unordered']} records out of order"
+                        for f in files if f["unordered"]]
+            previous, duplicates = None, sum(f["duplicates"] for f in files)
+            for f in files:
+                if f["records"] == 0:
+                    continue
+                if previous is not None and f["first"] < previous["last"]:
+                    problems.append(f"{os.path.basename(f['path'])} starts below the end of "
+                                    f"{os.path.basename(previous['path'])}")
+                duplicates += previous is not None and f["first"] == previous["last"]
+                previous = f
+            total = sum(f["records"] for f in files)
+            checksum = sum(f["checksum"] for f in files) & CHECKSUM_MASK
+            if total != self.p.records:
+                problems.append(f"{total} records in the output, {self.p.records} in the input")
+            if checksum != self.input_checksum:
+                problems.append(f"output checksum {checksum:x} is not the input's {self.input_checksum:x}")
+            if problems:
+                raise CaseError("terasort: validation failed: " + "; ".join(problems))
+            record.update(valid=True, records=total, checksum=f"{checksum:x}")
+        return {"records": total, "checksum": checksum, "duplicate_keys": int(duplicates)}
+
+    # ---- the whole job -----------------------------------------------------------------------------
+    def implementation(self) -> str:
+        import pyarrow as pa
+        impl = self.kernels.IMPLEMENTATION
+        return (f"kernels[teragen={impl['teragen']} sort={impl['sort_records']} crc32c={impl['crc32c']}]"
+                f"+pyarrow-{pa.__version__}-ipc")
+
+    def metrics(self, validated: dict) -> dict:
+        p, log = self.p, self.log
+        input_bytes = p.records * RECORD_BYTES
+        sort_s = log.get("map")["wall_s"] + log.get("reduce")["wall_s"]
+        m = {"records_count": p.records, "input_bytes": input_bytes, "output_bytes": input_bytes,
+             "temp_bytes": sum(r["bytes"] for r in self.runs), "map_tasks_count": len(self.runs),
+             "partitions_count": p.partitions, "sort_s": sort_s,
+             "duplicate_keys_count": validated["duplicate_keys"]}
+        if sort_s > 0:
+            m["sorted_bytes_per_s"] = input_bytes / sort_s
+        for name in ("teragen", "map", "reduce", "validate"):
+            wall = log.get(name)["wall_s"]
+            if wall > 0:
+                m[f"{name}_bytes_per_s"] = input_bytes / wall
+        return m
+
+
+def run(p: TeraSortParams, ctx: dict) -> dict:
+    data_bytes, temp_bytes = space_needed(p)
+    needs = {ctx["dirs"]["data"]: data_bytes}
+    needs[ctx["dirs"]["temp"]] = needs.get(ctx["dirs"]["temp"], 0) + temp_bytes
+    check_free_space(needs, f"terasort of {p.records} records ({data_bytes} bytes of input and output, "
+                            f"{temp_bytes} bytes of temp runs)")
+    job = TeraSortJob(p, ctx)
+    job.teragen()
+    job.map()
+    job.reduce()
+    validated = job.validate()
+    return {"phases": job.log.records, "metrics": job.metrics(validated), "threads": job.workers,
+            "implementation": job.implementation()}
+
+
+WORKLOAD = job_workload(
+    "terasort", TeraSortParams, run,
+    "TeraSort: gensort input on the data tier, sorted runs (Arrow IPC) on the temp tier, merged output, valsort",
+    quick={"records": 200_000, "partitions": 4, "block_size": 4 * MiB})
