@@ -85,15 +85,54 @@ _SIGNALS = {s.value for s in signal.Signals}
 
 
 def _kill_group(proc: subprocess.Popen, grace_s: float) -> None:
-    """SIGTERM fio's process group (fio stops its jobs), SIGKILL the group if fio is still there after
-    grace_s seconds, and reap fio. Job processes that outlive fio share its group and get SIGKILL too."""
+    """Stop fio and its job processes, then reap fio.
+
+    fio's job processes call setsid(), so they are in neither fio's process group nor its session, and they
+    outlive a SIGKILL of fio (they run on to the end of their runtime): they are listed from /proc first.
+    fio is asked with SIGTERM (it then stops its jobs itself); after grace_s seconds fio's group gets
+    SIGKILL, and so does every listed job process that is still the same process.
+    """
+    jobs = _descendants(proc.pid)
     _signal_group(proc.pid, signal.SIGTERM)
     try:
-        proc.communicate(timeout=grace_s)
+        proc.wait(timeout=grace_s)  # not communicate(): orphaned jobs would hold its pipes open
     except subprocess.TimeoutExpired:
         _signal_group(proc.pid, signal.SIGKILL)
-        proc.communicate()
+        proc.wait()
     _signal_group(proc.pid, signal.SIGKILL)
+    for pid, started in jobs:
+        if _start_time(pid) == started:  # not a new process that reuses the number
+            _signal_process(pid, signal.SIGKILL)
+    proc.communicate()  # every writer of fio's pipes is gone now: drain and close them
+
+
+def _descendants(pid: int) -> list:
+    """[(pid, start time)] of every process below `pid`, from /proc (empty where there is no /proc)."""
+    children: dict = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        fields = _stat_fields(stat)
+        if fields is not None:
+            children.setdefault(int(fields[1]), []).append((int(stat.parent.name), fields[19]))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child[0])
+    return found
+
+
+def _start_time(pid: int) -> Optional[str]:
+    fields = _stat_fields(Path(f"/proc/{pid}/stat"))
+    return None if fields is None else fields[19]
+
+
+def _stat_fields(path: Path) -> Optional[list]:
+    """The fields of /proc/PID/stat after the command name (state, ppid, ... start time at 19)."""
+    try:
+        text = path.read_text()
+    except OSError:
+        return None  # the process exited while /proc was read
+    return text.rsplit(")", 1)[1].split()
 
 
 def _signal_group(pgid: int, sig: int) -> None:
@@ -101,6 +140,13 @@ def _signal_group(pgid: int, sig: int) -> None:
         os.killpg(pgid, sig)
     except ProcessLookupError:
         return  # every process of the group has exited: nothing to signal
+
+
+def _signal_process(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        return  # exited meanwhile
 
 
 def _tail(stderr: str, stdout: str) -> str:

@@ -13,6 +13,7 @@ import pytest
 
 from bench.errors import CaseError, UserError
 from bench.fio_parse import parse
+from bench import fio_run
 from bench.fio_run import fio_version, run_fio
 
 needs_fio = pytest.mark.skipif(shutil.which("fio") is None, reason="needs fio on PATH (apt-get install fio)")
@@ -150,3 +151,40 @@ def test_real_fio_bad_option_is_a_case_error(tmp_path):
     with pytest.raises(CaseError, match="fio exited with status 1: .*sideways"):
         run_fio(str(job), str(tmp_path / "out.json"), timeout_s=60, cwd=str(tmp_path))
     assert os.path.exists(tmp_path / "job.fio")
+
+
+def _processes_mentioning(fragment: str) -> list:
+    """PIDs of live processes whose command line contains `fragment` (read from /proc; nothing is killed)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue  # exited while listed
+        if fragment in text and _alive(int(cmdline.parent.name)):
+            found.append(int(cmdline.parent.name))
+    return found
+
+
+@needs_fio
+@pytest.mark.parametrize("fio_stops", [True, False], ids=["fio-stops-its-jobs", "fio-sigkilled"])
+def test_real_fio_timeout_leaves_no_job_process(tmp_path, monkeypatch, fio_stops):
+    """fio's job processes setsid() and survive a SIGKILL of fio (running to the end of their runtime, and
+    holding fio's pipes): the timeout must reach them too. The second case plays an fio that does not stop
+    on SIGTERM (stuck in the kernel, say), so that it is SIGKILLed with its jobs still running."""
+    if not fio_stops:
+        real = fio_run._signal_group
+        monkeypatch.setattr(fio_run, "_signal_group",
+                            lambda pgid, sig: None if sig == signal.SIGTERM else real(pgid, sig))
+        monkeypatch.setattr(fio_run, "TERM_GRACE_S", 0.5)
+    started = time.monotonic()
+    job = tmp_path / "long.fio"
+    job.write_text("[long]\nrw=randread\nbs=4k\nsize=1m\nioengine=psync\ntime_based=1\nruntime=60\nnumjobs=2\n"
+                   "filename_format=long.$jobnum.$filenum\n")
+    with pytest.raises(CaseError, match="timed out after 1.5 s"):
+        run_fio(str(job), str(tmp_path / "out.json"), timeout_s=1.5, cwd=str(tmp_path))
+    assert time.monotonic() - started < 15, "the timeout was not enforced"
+    deadline = time.monotonic() + 5
+    while _processes_mentioning(str(job)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _processes_mentioning(str(job))
