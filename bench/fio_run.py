@@ -2,7 +2,10 @@
 
 fio always writes its report to a file (`--output=FILE`), never to stdout: in client/server mode stdout held
 only one client's stats (DESIGN.md, facts verified), and notes fio prints on stdout would otherwise be mixed
-into the JSON. fio runs in its own process group, so a timeout kills fio and every job process it forked.
+into the JSON. fio runs in its own session so that a timeout can signal its process group; its job
+processes call setsid() and outlive a SIGKILL of fio, so they are found in /proc and killed as well. When the
+caller is interrupted (Ctrl-C, or the worker's SIGTERM raised as KeyboardInterrupt) fio is stopped the same way
+before the interrupt goes on, since neither signal reaches fio's session.
 """
 from __future__ import annotations
 
