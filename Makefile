@@ -5,13 +5,13 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.tierbench-installed
 SOURCES := setup.py pyproject.toml $(wildcard kernels/*.pyx kernels/*.pxd kernels/*.h)
 
-.PHONY: run test bench fio install clean
+.PHONY: run test bench fio chromium install clean
 
 run: install fio
-	$(VENV)/bin/tierbench run --quick $(if $(filter 0,$(shell id -u)),--emulate,)
+	$(VENV)/bin/tierbench run --quick
 	$(if $(filter 0,$(shell id -u)),$(VENV)/bin/tierbench scenario hadoop-tempdata --emulate --quick,@echo "(not root: the hadoop-tempdata scenario needs emulated tiers; run 'sudo make run' to see it)")
 
-test: install fio
+test: install fio chromium
 	$(PY) -m pytest -q --ignore=tests/benchmarks tests
 
 bench: install fio
@@ -34,6 +34,15 @@ fio:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fio >/dev/null; \
 	  else \
 	    echo "fio is not installed: install it with 'sudo apt-get install fio' (Debian/Ubuntu) or your distribution's package, then rerun."; exit 2; \
+	  fi; }
+
+# Headless Chromium opens the HTML report in tests; without root it is optional (those tests skip, saying so).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "chromium is not installed: the report test will skip (sudo apt-get install chromium)"; \
 	  fi; }
 
 clean:

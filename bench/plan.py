@@ -23,11 +23,12 @@ class Case:
     temp_tier: Optional[str] = None
     workers: Optional[int] = None
     cache: bool = False
+    label: Optional[str] = None   # a scenario's step name (steps may differ in ways params don't show)
 
     def key(self) -> tuple:
         """What identifies the case across repeats (and across runs, for compare)."""
         return (self.workload, self.tier, self.temp_tier, self.engine, tuple(sorted(self.params.items())),
-                self.workers, self.cache)
+                self.workers, self.cache, self.label)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -22,6 +22,7 @@ class TierSession:
         self.emulate_flag = emulate_flag
         self.emulate_size = emulate_size
         self.built: Optional[emu.Emulation] = None
+        self.emulation: Optional[emu.Emulation] = None   # the emulation in use (built here or found)
         self.scratch: Optional[str] = None
         self.tiers, self.cgroup = [], None
 
@@ -54,7 +55,7 @@ class TierSession:
         declared = {t.name: t for t in self.cfg.tiers}
         specs = [parse_tier_spec(s) for s in self.tier_flags]
         if self.emulate_flag or (not declared and not specs and os.geteuid() == 0):
-            em = self._emulation()
+            em = self.emulation = self._emulation()
             self.cgroup = em.cgroup
             emulated = {t.name: t for t in em.tiers()}
             wanted = [name for name, path, _ in specs if path is None] or list(emulated)
@@ -81,7 +82,7 @@ class TierSession:
                 self.tiers.append(detect(name, d.path, cls or d.cls, nominal_capacity_bytes=d.capacity_bytes))
             elif path is None and name in emulated:
                 self.tiers.append(emulated[name])
-                self.cgroup = em.cgroup
+                self.cgroup, self.emulation = em.cgroup, em
             elif path is None:
                 raise UserError(f"--tier {name}: unknown tier (give NAME=PATH, declare it in the config, "
                                 f"or build emulated tiers with `tierbench tiers emulate`)")

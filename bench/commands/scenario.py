@@ -1,0 +1,77 @@
+"""tierbench scenario hadoop-tempdata: the case of SEED_CASE.md, reproduced on your tiers in one command."""
+from __future__ import annotations
+
+from rich.table import Table
+
+from bench.config import Config, TierDecl
+from bench.errors import UserError
+from bench.output import emit_json, stderr_console
+from bench.runner import Runner
+from bench.scenario import DEFAULT_RECORDS, QUICK_RECORDS, run_scenario
+from bench.session import TierSession
+from bench.store import Store
+from bench.table import failures, run_table
+
+NAME = "scenario"
+HELP = "reproduce a case study: hadoop-tempdata (temp data on HDD vs NVMe vs Optane, cache, CPU scaling)"
+SCENARIOS = ("hadoop-tempdata",)
+VERDICT_STYLE = {"confirmed": "green", "not confirmed": "red", "inconclusive": "yellow"}
+
+
+def add_arguments(p):
+    p.add_argument("name", choices=SCENARIOS)
+    p.add_argument("--emulate", action="store_true", help="build emulated hdd/nvme/optane tiers (root)")
+    p.add_argument("--hdd", metavar="PATH", help="the HDFS data tier (real hardware)")
+    p.add_argument("--nvme", metavar="PATH", help="an NVMe tier for temp data")
+    p.add_argument("--optane", metavar="PATH", help="an Optane-class tier for temp data")
+    p.add_argument("--hdd-half", metavar="PATH", help="a data directory on half of the hdd tier's drives")
+    p.add_argument("--records", type=int, help=f"terasort records (default {DEFAULT_RECORDS}, quick {QUICK_RECORDS})")
+    p.add_argument("--repeat", type=int, help="repeats of every step (default 3, quick 1)")
+    p.add_argument("--quick", action="store_true", help="one repeat of a small sort: a few minutes")
+    p.add_argument("--results", metavar="DIR")
+    p.add_argument("--json", action="store_true")
+
+
+def findings_table(found: list) -> Table:
+    table = Table(title="hadoop-tempdata: the case's findings, on this machine", title_justify="left")
+    for col in ("finding", "measured", "verdict", "why"):
+        table.add_column(col)
+    for f in found:
+        style = VERDICT_STYLE[f["verdict"]]
+        table.add_row(f["claim"], f["figure"], f"[{style}]{f['verdict']}[/{style}]", f["reason"])
+    return table
+
+
+def run(args) -> int:
+    real = {"hdd": args.hdd, "nvme": args.nvme, "optane": args.optane}
+    if args.emulate and any(real.values()):
+        raise UserError("scenario: give either --emulate or the tier paths (--hdd, --nvme, --optane), not both")
+    if not args.emulate and not all(real.values()):
+        raise UserError("scenario: give --emulate (root) or all of --hdd PATH --nvme PATH --optane PATH")
+    records = args.records or (QUICK_RECORDS if args.quick else DEFAULT_RECORDS)
+    repeats = args.repeat or (1 if args.quick else 3)
+    if records < 1000 or repeats < 1:
+        raise UserError("scenario: --records must be at least 1000 and --repeat at least 1")
+    cfg = Config(results=args.results, emulate=args.emulate)
+    tier_flags = []
+    if not args.emulate:
+        cfg.tiers = [TierDecl(name, path, name) for name, path in real.items()]
+        if args.hdd_half:
+            cfg.tiers.append(TierDecl("hdd-half", args.hdd_half, "hdd"))
+    store = Store(args.results)
+    with TierSession(cfg, tier_flags, emulate_flag=args.emulate) as session:
+        runner = Runner(store, session.tiers, cgroup=session.cgroup, extra={"scenario": {"name": args.name}})
+        stderr_console.print(f"scenario {args.name}, run {runner.run_id}: terasort of {records} records, "
+                             f"{repeats} repeat(s), tiers " + ", ".join(t.name for t in session.tiers))
+        doc = run_scenario(runner, [t.name for t in session.tiers], records=records, quick=args.quick,
+                           repeats=repeats, emulation=session.emulation if args.emulate else None,
+                           half_path_tier="hdd-half" if args.hdd_half else None)
+    if args.json:
+        emit_json(doc)
+    else:
+        stderr_console.print(run_table(doc))
+        for line in failures(doc):
+            stderr_console.print(f"[red]failed[/red] {line}")
+        stderr_console.print(findings_table(doc["findings"]))
+        stderr_console.print(f"stored in {store.root / doc['run_id']}; cluster model: tierbench model {doc['run_id']}")
+    return 0 if doc["status"] == "complete" else 1

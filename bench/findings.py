@@ -1,0 +1,160 @@
+"""The findings of the hadoop-tempdata case, computed from a scenario run's measurements with stated
+thresholds — never written in. Each finding: id, claim, figure (text), values (numbers), verdict
+("confirmed", "not confirmed", "inconclusive") and reason.
+
+Steps (case labels): iops-<tier> device baselines; a temp on hdd; b a + page cache; c temp on nvme;
+d temp on optane; a-half / e: a / d with the hdd tier's bandwidth halved; scale-<n>: best layout, n workers.
+When both sides of a ratio have 2+ repeats, the ratio's range over repeats (min/max .. max/min) must lie
+on one side of the threshold, else the verdict is inconclusive ("repeats disagree").
+"""
+from __future__ import annotations
+
+import statistics
+from typing import Optional
+
+from bench.verdict import CPU_BOUND, cpu_fraction
+
+IOPS_PER_GB_GAP = 10.0        # F1: flash supplies at least 10x the HDD's IOPS per GB
+CACHE_HELPS = 0.90            # F2: the page cache "helps" if it cuts runtime by 10% or more
+TEMP_MOVE_HELPS = 0.80        # F3: moving temp data "significantly" cuts runtime: by 20% or more
+FEWER_HDDS_HARMLESS = 1.10    # F4: halving hdd bandwidth costs at most 10% once temp data has moved
+SCALING_SPEEDUP = 1.30        # F6: doubling workers gives at least 1.3x throughput
+
+
+def _cases(doc: dict, label: str) -> list:
+    return [c for c in doc.get("cases", []) if c.get("label") == label and not c.get("error")]
+
+
+def _values(doc: dict, label: str, metric: str) -> list:
+    return [c["metrics"][metric] for c in _cases(doc, label) if c["metrics"].get(metric) is not None]
+
+
+def _median(values: list) -> Optional[float]:
+    return statistics.median(values) if values else None
+
+
+def ratio(doc: dict, new: str, base: str, metric: str = "wall_s") -> Optional[dict]:
+    """Median ratio new/base with its range over repeats (None when a side was not measured)."""
+    a, b = _values(doc, base, metric), _values(doc, new, metric)
+    if not a or not b:
+        return None
+    out = {"ratio": _median(b) / _median(a), "n": (len(b), len(a))}
+    if len(a) >= 2 and len(b) >= 2:
+        out["range"] = (min(b) / max(a), max(b) / min(a))
+    return out
+
+
+def _side(r: dict, threshold: float, below_means: str, above_means: str) -> tuple:
+    low, high = r.get("range", (r["ratio"], r["ratio"]))
+    if high < threshold:
+        return below_means, ""
+    if low >= threshold:
+        return above_means, ""
+    return "inconclusive", f"repeats disagree: ratio ranges {low:.2f}..{high:.2f} across the threshold {threshold}"
+
+
+def _missing(fid: str, claim: str, what: str) -> dict:
+    return {"id": fid, "claim": claim, "figure": "-", "values": {}, "verdict": "inconclusive",
+            "reason": f"not measured: {what}"}
+
+
+def f1_iops_per_gb(doc: dict) -> dict:
+    claim = "HDD IOPS per GB is far below flash (it limits the architecture)"
+    per_tier = {}
+    for t in doc.get("tiers", []):
+        v = _median(_values(doc, f"iops-{t['name']}", "iops_per_gb"))
+        if v is not None:
+            per_tier[t["name"]] = v
+    figure = ", ".join(f"{k} {v:.3g}" for k, v in per_tier.items()) + " IOPS/GB (4K random read, QD32)"
+    if "hdd" not in per_tier or not set(per_tier) - {"hdd"}:
+        return _missing("iops_per_gb", claim, "rand-read-4k on the hdd tier and a flash tier")
+    best_flash = min(v for k, v in per_tier.items() if k != "hdd")
+    gap = best_flash / per_tier["hdd"] if per_tier["hdd"] > 0 else float("inf")
+    verdict = "confirmed" if gap >= IOPS_PER_GB_GAP else "not confirmed"
+    return {"id": "iops_per_gb", "claim": claim, "figure": figure + f"; flash/hdd >= {gap:.3g}x",
+            "values": {**per_tier, "flash_over_hdd": gap}, "verdict": verdict,
+            "reason": f"threshold: flash/hdd IOPS per GB >= {IOPS_PER_GB_GAP:g}x"}
+
+
+def _ratio_finding(doc, fid, claim, new, base, threshold, below, above, what, metric="wall_s") -> dict:
+    r = ratio(doc, new, base, metric)
+    if r is None:
+        return _missing(fid, claim, what)
+    verdict, why = _side(r, threshold, below, above)
+    change = (r["ratio"] - 1) * 100
+    return {"id": fid, "claim": claim, "figure": f"runtime {change:+.1f}% ({new} vs {base}, n={r['n'][0]}/{r['n'][1]})",
+            "values": r, "verdict": verdict, "reason": why or f"threshold: runtime ratio {threshold:g}"}
+
+
+def f2_cache(doc):
+    return _ratio_finding(doc, "cache", "Caching does not help write-once temp data", "b", "a", CACHE_HELPS,
+                          "not confirmed", "confirmed", "terasort temp on hdd with and without --cache")
+
+
+def f3_temp_moves(doc):
+    out = []
+    for tier, label in (("nvme", "c"), ("optane", "d")):
+        out.append(_ratio_finding(doc, f"temp_on_{tier}", f"Temp data on {tier} significantly cuts runtime",
+                                  label, "a", TEMP_MOVE_HELPS, "confirmed", "not confirmed",
+                                  f"terasort with temp on hdd and on {tier}"))
+    return out
+
+
+def f4_fewer_hdds(doc) -> dict:
+    claim = "Once temp data has moved, fewer HDDs (half the bandwidth) do not hurt runtime"
+    after, before = ratio(doc, "e", "d"), ratio(doc, "a-half", "a")
+    if after is None:
+        return _missing("fewer_hdds", claim, "terasort temp on optane with the hdd tier at half bandwidth")
+    verdict, why = _side(after, FEWER_HDDS_HARMLESS, "confirmed", "not confirmed")
+    figure = f"runtime {(after['ratio'] - 1) * 100:+.1f}% with half the hdd bandwidth, temp on optane"
+    if before is not None:
+        figure += f" (vs {(before['ratio'] - 1) * 100:+.1f}% with temp on hdd)"
+        if verdict == "confirmed" and after["ratio"] >= before["ratio"]:
+            verdict, why = "not confirmed", "halving hurt no less than with temp data on hdd"
+    return {"id": "fewer_hdds", "claim": claim, "figure": figure,
+            "values": {"after": after, "before": before}, "verdict": verdict,
+            "reason": why or f"threshold: runtime ratio < {FEWER_HDDS_HARMLESS:g} and less than before"}
+
+
+def _cpu_frac(doc, label) -> Optional[float]:
+    fr = [cpu_fraction(c["metrics"].get("cpu_s"), c["metrics"].get("wall_s"), c.get("threads") or c.get("workers") or 1)
+          for c in _cases(doc, label)]
+    return _median([f for f in fr if f is not None])
+
+
+def f5_bottleneck(doc) -> dict:
+    claim = "After moving temp data the bottleneck is the CPU, not IOPS"
+    before, after = _cpu_frac(doc, "a"), _cpu_frac(doc, "d")
+    if before is None or after is None:
+        return _missing("bottleneck", claim, "CPU seconds of terasort with temp on hdd and on optane")
+    verdicts = {lbl: sorted({c.get("bottleneck") for c in _cases(doc, lbl)}) for lbl in ("a", "d")}
+    moved = after > before and after >= 0.5 * CPU_BOUND and "io" not in verdicts["d"]
+    return {"id": "bottleneck", "claim": claim,
+            "figure": f"CPU busy {before:.0%} -> {after:.0%} of usable cores "
+                      f"({'/'.join(verdicts['a'])} -> {'/'.join(verdicts['d'])})",
+            "values": {"cpu_frac_before": before, "cpu_frac_after": after, "verdicts": verdicts},
+            "verdict": "confirmed" if moved else "not confirmed",
+            "reason": f"rule: CPU share rises, reaches {0.5 * CPU_BOUND:.0%}+ and the verdict after is not io "
+                      f"(bench/verdict.py)"}
+
+
+def f6_scaling(doc) -> dict:
+    claim = "With storage fixed, throughput scales with CPU threads"
+    points = {}
+    for c in doc.get("cases", []):
+        if (c.get("label") or "").startswith("scale-") and not c.get("error") and c["metrics"].get("wall_s"):
+            points.setdefault(c["workers"], []).append(c["metrics"]["input_bytes"] / c["metrics"]["wall_s"])
+    if len(points) < 2 or 1 not in points:
+        return _missing("scaling", claim, "terasort at 1 and more workers")
+    base = statistics.median(points[1])
+    speedups = {w: statistics.median(v) / base for w, v in sorted(points.items())}
+    two = speedups.get(2, speedups[max(speedups)])
+    figure = ", ".join(f"{w} workers {s:.2f}x ({s / w:.0%} efficiency)" for w, s in speedups.items())
+    return {"id": "scaling", "claim": claim, "figure": figure, "values": {"speedup": speedups},
+            "verdict": "confirmed" if two >= SCALING_SPEEDUP else "not confirmed",
+            "reason": f"threshold: 2 workers >= {SCALING_SPEEDUP:g}x of 1"}
+
+
+def findings(doc: dict) -> list:
+    return [f1_iops_per_gb(doc), f2_cache(doc), *f3_temp_moves(doc), f4_fewer_hdds(doc), f5_bottleneck(doc),
+            f6_scaling(doc)]

@@ -1,0 +1,99 @@
+"""The hadoop-tempdata scenario (SEED_CASE.md): one command that measures every finding of the case on the
+user's tiers. Steps (labels, see bench/findings.py):
+
+  iops-<tier>  rand-read-4k QD32 on each tier: the IOPS per GB each supplies
+  a            terasort, HDFS data and MapReduce temp data both on hdd
+  b            a with the page cache left on (--cache)
+  c, d         temp data on nvme, on optane
+  a-half, e    a and d with the hdd tier at half its drive bandwidth (emulated: the throttle halved;
+               real hardware: --hdd-half PATH, a data directory on half the drives)
+  scale-<n>    the best of c/d with n workers (1, 2, ... up to the CPUs)
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from typing import Optional
+
+from bench import emulate as emu
+from bench.findings import findings
+from bench.plan import Case
+from bench.runner import Runner
+
+QUICK_RECORDS = 500_000       # 50 MB: a quick run in a few minutes on 2 cores
+DEFAULT_RECORDS = 2_000_000   # 200 MB
+
+
+def _terasort(label: str, data: str, temp: str, records: int, workers: int = 1, cache: bool = False) -> Case:
+    return Case(0, "terasort", "job", data, "job", {"records": records}, 0, temp_tier=temp, workers=workers,
+                cache=cache, label=label)
+
+
+def _iops(tier: str, quick: bool) -> Case:
+    params = {"iodepth": 32, "runtime_s": 2.0 if quick else 10.0, "size": (64 if quick else 256) * 1024 ** 2}
+    return Case(0, "rand-read-4k", "pattern", tier, "fio", params, 0, label=f"iops-{tier}")
+
+
+def stages(tier_names: list, records: int, quick: bool, half_tier: Optional[str], max_workers: int) -> dict:
+    """{stage: [Case template]}; the runner numbers them. Stage "half" runs with the hdd tier halved."""
+    first = [_iops(t, quick) for t in tier_names if not t.endswith("-half")]
+    first += [_terasort("a", "hdd", "hdd", records), _terasort("b", "hdd", "hdd", records, cache=True),
+              _terasort("c", "hdd", "nvme", records), _terasort("d", "hdd", "optane", records)]
+    out = {"main": first}
+    if half_tier:
+        out["half"] = [_terasort("a-half", half_tier, half_tier, records),
+                       _terasort("e", half_tier, "optane", records)]
+    return out
+
+
+def scale_stage(best_temp: str, records: int, max_workers: int) -> list:
+    counts, n = [], 1
+    while n <= max_workers:
+        counts.append(n)
+        n *= 2
+    if len(counts) == 1:
+        counts.append(2)
+    return [_terasort(f"scale-{w}", "hdd", best_temp, records, workers=w) for w in counts]
+
+
+def best_temp(doc: dict) -> str:
+    walls = {}
+    for c in doc["cases"]:
+        if c.get("label") in ("c", "d") and not c.get("error"):
+            walls.setdefault(c["temp_tier"], []).append(c["metrics"]["wall_s"])
+    if not walls:
+        return "optane"
+    return min(walls, key=lambda t: sorted(walls[t])[len(walls[t]) // 2])
+
+
+def run_scenario(runner: Runner, tier_names: list, *, records: int, quick: bool, repeats: int,
+                 emulation: Optional[emu.Emulation], half_path_tier: Optional[str]) -> dict:
+    """Run every stage (repeats interleaved), halving the hdd throttle around the "half" stage."""
+    half_tier = "hdd" if emulation is not None else half_path_tier
+    plan = stages(tier_names, records, quick, half_tier, os.cpu_count() or 1)
+    number = iter(range(10 ** 6))
+
+    def numbered(cases, repeat):
+        return [replace(c, id=next(number), repeat=repeat) for c in cases]
+
+    for repeat in range(repeats):
+        runner.run(numbered(plan["main"], repeat))
+        if "half" in plan:
+            if emulation is not None:
+                hdd = emulation.tier("hdd").emulated
+                emu.set_throttle(emulation, "hdd", max(1, hdd["iops"] // 2), hdd["mbps"] / 2)
+                try:
+                    runner.run(numbered(plan["half"], repeat))
+                finally:
+                    emu.set_throttle(emulation, "hdd", hdd["iops"], hdd["mbps"])
+            else:
+                runner.run(numbered(plan["half"], repeat))
+    scale = scale_stage(best_temp(runner.doc), records, max(2, os.cpu_count() or 1))
+    for repeat in range(repeats):
+        runner.run(numbered(scale, repeat))
+    runner.doc["findings"] = findings(runner.doc)
+    runner.doc["scenario"] = {"name": "hadoop-tempdata", "records": records, "quick": quick, "repeats": repeats,
+                              "half": "emulated throttle halved" if emulation is not None else
+                              (f"tier {half_path_tier}" if half_path_tier else None)}
+    runner.store.write_document(runner.doc)
+    return runner.doc
