@@ -33,6 +33,7 @@ ALL_CLIENTS = "All clients"
 DIRECTIONS = ("read", "write", "trim", "mixed")
 _VERSION = re.compile(r"^fio-(\d+)\.(\d+)")
 _DOC_START = re.compile(r"^[ \t]*\{", re.MULTILINE)
+_SPACE = re.compile(r"\s*")
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ def _split_documents(text: str) -> list:
     position = 0
     while True:
         # a document starts right after the previous one, or at a '{' that begins a line of other text
-        start = len(text) - len(text[position:].lstrip())
+        start = _SPACE.match(text, position).end()
         if not text.startswith("{", start):
             match = _DOC_START.search(text, position)
             if match is None:
