@@ -72,6 +72,12 @@ def supplied(doc: dict, tier: str) -> tuple:
     return iops, bw
 
 
+def _tier_io(phase: dict) -> list:
+    """A phase's I/O per tier: its `io` map ({role: {tier, ops_*, bytes_*}}) when it has one (jobs touch two
+    tiers in one phase), else the phase record itself."""
+    return list(phase["io"].values()) if phase.get("io") else [phase]
+
+
 def layout_demand(doc: dict) -> dict:
     """{(data tier, temp tier, cache): per-TB figures} from the run's successful terasort cases (medians)."""
     groups: dict = {}
@@ -82,9 +88,9 @@ def layout_demand(doc: dict) -> dict:
         if not input_bytes:
             continue
         tb = input_bytes / 1e12
-        data_ops = sum(p.get("ops_read", 0) + p.get("ops_written", 0) for p in c["phases"] if p.get("tier") == c["tier"])
-        data_bytes = sum(p.get("bytes_read", 0) + p.get("bytes_written", 0) for p in c["phases"]
-                         if p.get("tier") == c["tier"])
+        on_data = [io for p in c["phases"] for io in _tier_io(p) if io.get("tier") == c["tier"]]
+        data_ops = sum(io.get("ops_read", 0) + io.get("ops_written", 0) for io in on_data)
+        data_bytes = sum(io.get("bytes_read", 0) + io.get("bytes_written", 0) for io in on_data)
         key = (c["tier"], c.get("temp_tier") or c["tier"], bool(c.get("cache")))
         groups.setdefault(key, []).append({"ops_per_tb": data_ops / tb, "bytes_per_tb": data_bytes / tb,
                                            "cpu_s_per_tb": c["metrics"]["cpu_s"] / tb,

@@ -19,6 +19,7 @@ from bench import __version__
 from bench.machine import fingerprint
 from bench.model import Sample, unit_of
 from bench.monitor import Monitor
+from bench.scaling import scaling
 from bench.store import SCHEMA_VERSION, Store
 from bench.tiers import Tier
 from bench.worker import case_dir_name
@@ -72,6 +73,7 @@ class Runner:
 
     def _save(self) -> None:
         self.doc["status"] = run_status(self.doc["cases"])
+        self.doc["scaling"] = scaling(self.doc)
         self.store.write_document(self.doc)
         rows = [row for c in self.doc["cases"] for row in case_samples(c)]
         self.store.write_samples(self.run_id, rows)

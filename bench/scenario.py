@@ -25,7 +25,9 @@ DEFAULT_RECORDS = 2_000_000   # 200 MB
 
 
 def _terasort(label: str, data: str, temp: str, records: int, workers: int = 1, cache: bool = False) -> Case:
-    return Case(0, "terasort", "job", data, "job", {"records": records}, 0, temp_tier=temp, workers=workers,
+    # 16 MiB blocks (not HDFS's 128) so that a scaled-down input still makes several map tasks to spread.
+    return Case(0, "terasort", "job", data, "job", {"records": records, "block_size": 16 * 1024 ** 2}, 0,
+                temp_tier=temp, workers=workers,
                 cache=cache, label=label)
 
 

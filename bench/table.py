@@ -26,7 +26,8 @@ def grouped(doc: dict) -> "OrderedDict":
     groups = OrderedDict()
     for c in doc.get("cases", []):
         params = json.dumps(c.get("params", {}), sort_keys=True)
-        key = (c.get("tier"), c.get("temp_tier"), c["workload"], c.get("engine"), params, c.get("workers"))
+        key = (c.get("tier"), c.get("temp_tier"), c["workload"], c.get("engine"), params, c.get("workers"),
+               bool(c.get("cache")), c.get("label"))
         groups.setdefault(key, []).append(c)
     return groups
 
@@ -43,11 +44,17 @@ def _params_text(params_json: str) -> str:
                     if k not in ("size", "runtime_s", "document", "groupid") and v is not None) or "-"
 
 
+def _case_label(params_json: str, workers, cache) -> str:
+    text = _params_text(params_json)
+    extra = ([f"workers={workers}"] if workers else []) + (["cache"] if cache else [])
+    return " ".join([t for t in [text] if t != "-"] + extra) or "-"
+
+
 def run_table(doc: dict) -> Table:
     tiers = {t["name"]: t for t in doc.get("tiers", [])}
     rows = []
     groups = grouped(doc)
-    for (tier, temp, workload, engine, params, workers), cases in groups.items():
+    for (tier, temp, workload, engine, params, workers, cache, step), cases in groups.items():
         label = tier + (f" (emulated {tiers[tier]['class']})" if tiers.get(tier, {}).get("emulated") else "")
         if temp and temp != tier:
             label += f" / temp {temp}"
@@ -57,12 +64,15 @@ def run_table(doc: dict) -> Table:
         verdicts = sorted({c.get("bottleneck") or "unknown" for c in ok}) or ["-"]
         ratio = "-"
         if engine in ("fio", "builtin"):
-            other = groups.get((tier, temp, workload, "builtin" if engine == "fio" else "fio", params, workers))
+            other = groups.get((tier, temp, workload, "builtin" if engine == "fio" else "fio", params, workers,
+                                cache, step))
             mine, theirs = median_metric(cases, "iops"), median_metric(other or [], "iops")
             if mine and theirs:
                 ratio = f"{(mine / theirs if engine == 'fio' else theirs / mine):.2f}"
         n = f"{len(ok)}" + (f" ({len(cases) - len(ok)} failed)" if len(ok) < len(cases) else "")
-        rows.append([label, workload, engine, _params_text(params), n, *cells, "/".join(verdicts), ratio])
+        workload_text = workload + (f" [{step}]" if step else "")
+        rows.append([label, workload_text, engine, _case_label(params, workers, cache), n, *cells,
+                     "/".join(verdicts), ratio])
     titles = ["tier", "workload", "engine", "params", "n"] + [t for t, _, _ in COLUMNS] + ["bound", "fio/builtin"]
     keep = [i for i, title in enumerate(titles) if i < 5 or any(r[i] not in ("-", "unknown") for r in rows)]
     table = Table(title=f"run {doc['run_id']} ({doc.get('status')})", title_justify="left")
@@ -76,3 +86,45 @@ def run_table(doc: dict) -> Table:
 def failures(doc: dict) -> list:
     return [f"case {c['id']} {c['workload']} on {c['tier']}: {c['error']}" for c in doc.get("cases", [])
             if c.get("error")]
+
+
+def phases_table(doc: dict):
+    """Per job case group: each phase's wall and CPU seconds, MB moved per tier, and its verdict (medians)."""
+    rows = []
+    for (tier, temp, workload, engine, params, workers, cache, step), cases in grouped(doc).items():
+        ok = [c for c in cases if not c.get("error") and c.get("phases")]
+        if not ok or engine != "job":
+            continue
+        layout = (f"{workload}{f' [{step}]' if step else ''} data {tier} temp {temp or tier}"
+                  + (f" workers={workers}" if workers else "") + (" cache" if cache else ""))
+        for i, phase in enumerate(ok[0]["phases"]):
+            same = [c["phases"][i] for c in ok if len(c["phases"]) > i]
+            med = lambda key: statistics.median([p.get(key) or 0 for p in same])  # noqa: E731
+            ios = phase.get("io") or {phase.get("role", "data"): phase}
+            moved = ", ".join(f"{io.get('tier')} r{(io.get('bytes_read') or 0) / 1e6:.0f}/w"
+                              f"{(io.get('bytes_written') or 0) / 1e6:.0f} MB" for io in ios.values())
+            rows.append([layout if i == 0 else "", phase["name"], fmt_number(med("wall_s")),
+                         fmt_number(med("cpu_s")), moved,
+                         "/".join(sorted({p.get("bottleneck") or "unknown" for p in same}))])
+    if not rows:
+        return None
+    table = Table(title="phases (medians over repeats)", title_justify="left")
+    for col in ("case", "phase", "wall s", "CPU s", "I/O per tier", "bound"):
+        table.add_column(col, justify="right" if col in ("wall s", "CPU s") else "left")
+    for r in rows:
+        table.add_row(*r)
+    return table
+
+
+def scaling_table(doc: dict):
+    rows = doc.get("scaling") or []
+    if not rows:
+        return None
+    table = Table(title="scaling with workers", title_justify="left")
+    for col in ("workload", "tier", "workers", "MB/s", "speedup", "efficiency", "bound"):
+        table.add_column(col, justify="right" if col in ("workers", "MB/s", "speedup", "efficiency") else "left")
+    for r in rows:
+        tier = r["tier"] + (f" / temp {r['temp_tier']}" if r.get("temp_tier") and r["temp_tier"] != r["tier"] else "")
+        table.add_row(r["workload"], tier, str(r["workers"]), fmt_number(r["throughput"] / 1e6),
+                      f"{r['speedup']:.2f}x", f"{r['efficiency']:.0%}", r["bottleneck"])
+    return table

@@ -13,7 +13,7 @@ from bench.output import emit_json, stderr_console
 from bench.runner import Runner
 from bench.session import TierSession
 from bench.store import Store
-from bench.table import failures, run_table
+from bench.table import failures, phases_table, run_table, scaling_table
 
 NAME = "run"
 HELP = "run workloads on tiers and store the results"
@@ -129,6 +129,9 @@ def report(doc: dict, json_out: bool, store_root) -> int:
         emit_json(doc)
     else:
         stderr_console.print(run_table(doc))
+        for extra in (phases_table(doc), scaling_table(doc)):
+            if extra is not None:
+                stderr_console.print(extra)
         for line in failures(doc):
             stderr_console.print(f"[red]failed[/red] {line}")
         stderr_console.print(f"stored in {Path(store_root) / doc['run_id']}")
