@@ -1,0 +1,186 @@
+"""TeraSort end to end on a few thousand records in temporary data/temp directories; corrupted temp runs and
+wrong outputs are caught; a tier without room is refused before anything is written."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.ipc as ipc
+import pytest
+
+import kernels
+import workloads
+from bench.errors import CaseError, UserError
+from workloads import terasort
+from workloads._jobio import IOCounts, write_block
+
+SMALL = {"records": 5000, "block_size": 100_000, "partitions": 3, "sample_size": 1000}   # 5 blocks of 1000
+
+
+def make_ctx(tmp_path: Path, workers: int = 2, cache: bool = False, same_tier: bool = False) -> dict:
+    data, temp = tmp_path / "data", tmp_path / ("data" if same_tier else "temp")
+    for d in {data, temp}:
+        d.mkdir(exist_ok=True)
+    return {"dirs": {"data": str(data), "temp": str(temp)},
+            "tiers": {"data": "hdd", "temp": "hdd" if same_tier else "nvme"},
+            "workers": workers, "cache": cache, "raw_dir": tmp_path / "raw", "stem": "case000"}
+
+
+def params(**overrides):
+    return workloads.coerce_params(workloads.get("terasort"), {**SMALL, **overrides})
+
+
+@pytest.mark.parametrize("overrides,workers,cache", [({}, 2, False), ({"map_tasks": 2}, 1, True)])
+def test_terasort_end_to_end(tmp_path, overrides, workers, cache):
+    ctx = make_ctx(tmp_path, workers, cache)
+    out = workloads.get("terasort").run(params(**overrides), ctx)
+    phases = {p["name"]: p for p in out["phases"]}
+    assert list(phases) == ["teragen", "map", "reduce", "validate"]
+    assert phases["validate"]["valid"] is True
+    for p in out["phases"]:
+        assert p["wall_s"] > 0 and p["cpu_s"] >= 0
+    # each phase counts I/O on the tiers it touched
+    assert phases["teragen"]["io"]["data"]["bytes_written"] >= 5000 * 100
+    assert phases["map"]["io"]["data"]["bytes_read"] >= 5000 * 100
+    assert phases["map"]["io"]["temp"]["tier"] == "nvme"
+    assert phases["map"]["io"]["temp"]["bytes_written"] >= 5000 * 100
+    assert phases["reduce"]["io"]["temp"]["bytes_read"] >= 5000 * 100
+    assert phases["reduce"]["io"]["data"]["bytes_written"] >= 5000 * 100
+    assert phases["map"]["tier"] == "nvme" and phases["teragen"]["tier"] == "hdd"
+    m = out["metrics"]
+    assert m["records_count"] == 5000 and m["input_bytes"] == 500_000
+    assert m["map_tasks_count"] == overrides.get("map_tasks", 5)
+    assert m["sorted_bytes_per_s"] > 0
+    for name in m:
+        assert name.endswith(("_bytes", "_s", "_count")), name
+    assert out["threads"] == workers and "cython:" in out["implementation"]
+    # the output, concatenated, is the input sorted by an independent call
+    outputs = sorted((Path(ctx["dirs"]["data"]) / "terasort-output").glob("part-r-*[0-9]"))
+    assert len(outputs) == 3
+    got = b"".join(p.read_bytes() for p in outputs)
+    want = bytes(kernels.sort_records(kernels.teragen(0, 5000)))
+    assert got == want
+
+
+def test_runs_are_arrow_ipc_files_with_a_batch_per_partition(tmp_path):
+    job = terasort.TeraSortJob(params(), make_ctx(tmp_path))
+    job.teragen()
+    job.map()
+    assert len(job.runs) == 5
+    for run in job.runs:
+        reader = ipc.open_file(pa.memory_map(run["path"]))
+        assert reader.num_record_batches == 3
+        assert reader.schema.field("record").type == pa.binary(100)
+        assert [reader.get_batch(p).num_rows for p in range(3)] == run["counts"]
+    assert sum(sum(r["counts"]) for r in job.runs) == 5000
+
+
+def _flip_record_byte(path: str, batch: int, offset: int = 50) -> None:
+    """Change one byte inside the first record of `batch` of an Arrow run file."""
+    reader = ipc.open_file(pa.memory_map(path))
+    first = reader.get_batch(batch).column(0)[0].as_py()
+    raw = bytearray(Path(path).read_bytes())
+    at = raw.find(first)
+    assert at >= 0
+    raw[at + offset] ^= 0xFF
+    Path(path).write_bytes(raw)
+
+
+def test_corrupted_temp_run_is_detected(tmp_path):
+    job = terasort.TeraSortJob(params(), make_ctx(tmp_path))
+    job.teragen()
+    job.map()
+    run = job.runs[2]
+    part = next(p for p, n in enumerate(run["counts"]) if n)
+    _flip_record_byte(run["path"], part)
+    with pytest.raises(CaseError, match="CRC32C"):
+        job.reduce()
+
+
+def _sorted_job(tmp_path):
+    job = terasort.TeraSortJob(params(), make_ctx(tmp_path))
+    job.teragen()
+    job.map()
+    job.reduce()
+    return job
+
+
+def _rewrite_output(path: str, records: np.ndarray) -> None:
+    """Replace an output file and its .meta consistently, as a buggy sort would have written them."""
+    write_block(path, records.tobytes(), IOCounts(), "data", cache=True)
+
+
+def _records(path: str) -> np.ndarray:
+    return np.frombuffer(Path(path).read_bytes(), dtype=np.uint8).reshape(-1, 100).copy()
+
+
+def test_validation_catches_records_out_of_order(tmp_path):
+    job = _sorted_job(tmp_path)
+    recs = _records(job.outputs[1])
+    recs[[0, 1]] = recs[[1, 0]]
+    _rewrite_output(job.outputs[1], recs)
+    with pytest.raises(CaseError, match="out of order"):
+        job.validate()
+
+
+def test_validation_catches_order_across_files(tmp_path):
+    job = _sorted_job(tmp_path)
+    a, b = _records(job.outputs[0]), _records(job.outputs[1])
+    _rewrite_output(job.outputs[0], np.concatenate([a, b[-1:]]))
+    _rewrite_output(job.outputs[1], b[:-1])
+    with pytest.raises(CaseError, match="starts below"):
+        job.validate()
+
+
+def test_validation_catches_changed_and_lost_records(tmp_path):
+    job = _sorted_job(tmp_path)
+    recs = _records(job.outputs[0])
+    recs[3, 60] ^= 1                                 # a value byte: order intact, checksum not
+    _rewrite_output(job.outputs[0], recs)
+    with pytest.raises(CaseError, match="output checksum"):
+        job.validate()
+    _rewrite_output(job.outputs[0], recs[:-1])      # a record lost
+    with pytest.raises(CaseError, match="4999 records"):
+        job.validate()
+
+
+def test_block_checksums_catch_a_corrupted_output_file(tmp_path):
+    job = _sorted_job(tmp_path)
+    raw = bytearray(Path(job.outputs[2]).read_bytes())
+    raw[1234] ^= 0x01
+    Path(job.outputs[2]).write_bytes(raw)           # .meta left as it was
+    with pytest.raises(CaseError, match="checksum error in chunk 2"):
+        job.validate()
+
+
+def test_refuses_when_the_tier_is_too_small(tmp_path, monkeypatch):
+    import shutil
+    from collections import namedtuple
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10 ** 9, 10 ** 9 - 123_456, 123_456))
+    ctx = make_ctx(tmp_path)
+    with pytest.raises(UserError) as info:
+        workloads.get("terasort").run(params(), ctx)
+    message = str(info.value)
+    assert "123456 bytes" in message and "free" in message
+    assert not os.listdir(ctx["dirs"]["data"]) and not os.listdir(ctx["dirs"]["temp"])
+
+
+def test_free_space_adds_up_on_one_file_system(tmp_path, monkeypatch):
+    import shutil
+    from collections import namedtuple
+    from workloads._jobio import check_free_space
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10 ** 9, 0, 1000))
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    check_free_space({str(a): 400, str(b): 400}, "test", margin=1.0)
+    with pytest.raises(UserError, match="1100 bytes"):
+        check_free_space({str(a): 600, str(b): 500}, "test", margin=1.0)
+
+
+def test_space_needed_covers_the_data():
+    data, temp = terasort.space_needed(terasort.TeraSortParams())
+    assert data >= 2 * 10_000_000 * 100 and temp >= 10_000_000 * 100
