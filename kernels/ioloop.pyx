@@ -17,7 +17,7 @@ import numpy as np
 
 from libc.stdint cimport uint64_t
 from libc.stdlib cimport calloc, free
-from libc.string cimport memset
+from libc.string cimport memcpy, memset
 from libc.errno cimport errno, EINTR, EAGAIN
 from posix.unistd cimport pread, pwrite, fsync
 from posix.stdlib cimport posix_memalign
@@ -316,7 +316,7 @@ def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, 
     cdef int nworkers = njobs * cfg["iodepth"]
     cdef uint64_t nbs = cfg["bs"]
     cdef size_t buflen = (nbs + PAGE - 1) // PAGE * PAGE
-    cdef uint64_t runtime_ns = 0 if runtime_s is None else <uint64_t>(float(runtime_s) * 1e9)
+    cdef uint64_t runtime_ns = 0 if runtime_s is None else max(<uint64_t>1, <uint64_t>(float(runtime_s) * 1e9))
     cdef bint sync_at_end = bool(end_fsync)
     cdef Shared sh
     cdef Worker** workers = NULL
@@ -366,8 +366,7 @@ def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, 
             w.wbuf = <unsigned char*>_aligned(buflen)
             if w.hist == NULL or w.rbuf == NULL or w.wbuf == NULL:
                 raise MemoryError()
-            for j in range(<int>buflen):
-                w.wbuf[j] = pattern[j]
+            memcpy(w.wbuf, pattern, buflen)
         with nogil:
             rc = _run_threads(&sh, workers, nworkers, tids, nfiles, sync_at_end, runtime_ns,
                               &elapsed_ns, &end_fsyncs)
