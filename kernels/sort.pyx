@@ -3,7 +3,7 @@
 
 sort_records / sort_permutation: MSD radix on the first two key bytes into 65,536 buckets
 (histogram, then a stable scatter of (key bytes 2..9 as a big-endian uint64, record index)
-entries), then each bucket sorted by that uint64 with the index as tie-break, then the records
+entries), then each bucket sorted by that uint64, index as tie-break (tb_entry_sort.h), the records
 gathered in order. Every phase runs on several threads with the GIL released. Equal keys keep
 their input order (the result equals a stable sort).
 
@@ -18,6 +18,12 @@ import numpy as np
 from libc.stdint cimport int64_t, uint16_t, uint32_t, uint64_t, uintptr_t
 from libc.stdlib cimport qsort
 from libc.string cimport memcpy
+
+cdef extern from "tb_entry_sort.h" nogil:
+    ctypedef struct Entry "tb_entry":
+        uint64_t key    # key bytes 2..9, big-endian
+        uint32_t idx    # record index (tie-break: the sort is stable)
+    void tb_entry_sort(Entry* v, size_t n)
 
 cdef extern from "tb_bytes.h" nogil:
     uint64_t tb_load_be64(const unsigned char* p)
@@ -36,12 +42,6 @@ _MIN_RECORDS_PER_THREAD = 1 << 16
 DEF _GATHER_AHEAD = 16
 
 
-cdef struct Entry:
-    uint64_t key    # key bytes 2..9, big-endian: orders like memcmp within a bucket
-    uint32_t idx    # record index: the tie-break that makes the sort stable
-    uint32_t pad
-
-
 cdef struct Key80:
     uint64_t hi     # key bytes 0..7, big-endian
     uint64_t lo     # key bytes 8..9, big-endian, in the low 16 bits
@@ -56,10 +56,6 @@ cdef inline Key80 _key80(const unsigned char* p) noexcept nogil:
 
 cdef inline bint _key80_less(Key80 a, Key80 b) noexcept nogil:
     return a.hi < b.hi or (a.hi == b.hi and a.lo < b.lo)
-
-
-cdef inline bint _entry_less(const Entry* a, const Entry* b) noexcept nogil:
-    return a.key < b.key or (a.key == b.key and a.idx < b.idx)
 
 
 # ---- cores (no GIL) ---------------------------------------------------------------------------
@@ -86,105 +82,12 @@ cdef void _scatter_core(const unsigned char* rec, size_t lo, size_t hi, int64_t*
         e.idx = <uint32_t>i
 
 
-cdef void _insertion_sort(Entry* v, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i, j
-    cdef Entry t
-    for i in range(1, n):
-        t = v[i]
-        j = i
-        while j > 0 and _entry_less(&t, &v[j - 1]):
-            v[j] = v[j - 1]
-            j -= 1
-        v[j] = t
-
-
-cdef void _sift_down(Entry* v, Py_ssize_t root, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t child
-    cdef Entry t
-    while 2 * root + 1 < n:
-        child = 2 * root + 1
-        if child + 1 < n and _entry_less(&v[child], &v[child + 1]):
-            child += 1
-        if not _entry_less(&v[root], &v[child]):
-            return
-        t = v[root]
-        v[root] = v[child]
-        v[child] = t
-        root = child
-
-
-cdef void _heap_sort(Entry* v, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i
-    cdef Entry t
-    for i in range(n // 2 - 1, -1, -1):
-        _sift_down(v, i, n)
-    for i in range(n - 1, 0, -1):
-        t = v[0]
-        v[0] = v[i]
-        v[i] = t
-        _sift_down(v, 0, i)
-
-
-cdef inline void _swap(Entry* a, Entry* b) noexcept nogil:
-    cdef Entry t = a[0]
-    a[0] = b[0]
-    b[0] = t
-
-
-cdef void _intro_sort(Entry* v, Py_ssize_t n, int depth) noexcept nogil:
-    """Quicksort with median-of-three; heapsort below `depth` (no quadratic worst case)."""
-    cdef Py_ssize_t i, j, mid
-    cdef Entry pivot
-    while n > 24:
-        if depth == 0:
-            _heap_sort(v, n)
-            return
-        depth -= 1
-        mid = n // 2
-        # Median of first, middle, last into v[0], the pivot of a Hoare partition.
-        if _entry_less(&v[mid], &v[0]):
-            _swap(&v[mid], &v[0])
-        if _entry_less(&v[n - 1], &v[mid]):
-            _swap(&v[n - 1], &v[mid])
-            if _entry_less(&v[mid], &v[0]):
-                _swap(&v[mid], &v[0])
-        _swap(&v[0], &v[mid])
-        pivot = v[0]
-        i = -1
-        j = n
-        while True:
-            i += 1
-            while _entry_less(&v[i], &pivot):
-                i += 1
-            j -= 1
-            while _entry_less(&pivot, &v[j]):
-                j -= 1
-            if i >= j:
-                break
-            _swap(&v[i], &v[j])
-        # [0, j] <= pivot <= [j+1, n): recurse into the smaller side, loop on the larger.
-        if j + 1 < n - j - 1:
-            _intro_sort(v, j + 1, depth)
-            v += j + 1
-            n -= j + 1
-        else:
-            _intro_sort(v + j + 1, n - j - 1, depth)
-            n = j + 1
-    _insertion_sort(v, n)
-
-
 cdef void _sort_buckets_core(Entry* entries, const int64_t* starts, size_t b_lo,
                              size_t b_hi) noexcept nogil:
     cdef size_t b
-    cdef Py_ssize_t n
-    cdef int depth
     for b in range(b_lo, b_hi):
-        n = starts[b + 1] - starts[b]
-        if n > 1:
-            depth = 2
-            while (<Py_ssize_t>1 << (depth // 2)) < n:
-                depth += 2
-            _intro_sort(entries + starts[b], n, depth)
+        if starts[b + 1] - starts[b] > 1:
+            tb_entry_sort(entries + starts[b], starts[b + 1] - starts[b])
 
 
 cdef void _gather_core(const unsigned char* rec, const Entry* entries, size_t lo, size_t hi,

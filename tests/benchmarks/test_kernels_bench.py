@@ -130,7 +130,7 @@ def test_sort_duckdb_order_by(benchmark, sort_table, sort_input):
     con.register("records", sort_table)
 
     def duckdb_sort():
-        return con.execute("SELECT key, payload FROM records ORDER BY key").to_arrow_table()
+        return con.sql("SELECT key, payload FROM records ORDER BY key").to_arrow_table()
 
     _record(benchmark, sort_input.nbytes, threads=_cpus(), implementation=f"duckdb {duckdb.__version__} ORDER BY")
     result = benchmark.pedantic(duckdb_sort, rounds=2, warmup_rounds=1)
