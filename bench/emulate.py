@@ -187,6 +187,32 @@ def emulate(base_dir: Optional[str] = None, ram_dir: Optional[str] = None, size:
         raise
 
 
+MEMORY = Path("/sys/fs/cgroup/memory")
+
+
+def make_container(name: str, memory_bytes: int) -> str:
+    """A cgroup v1 memory group capped at `memory_bytes` (anonymous memory and page cache together), like a
+    YARN container's: the page cache a task can keep is what its limit leaves. Root only."""
+    if os.geteuid() != 0 or not (MEMORY / "cgroup.procs").exists():
+        raise UserError("a container memory limit needs root and cgroup v1 memory")
+    group = MEMORY / name
+    group.mkdir()
+    (group / "memory.limit_in_bytes").write_text(f"{int(memory_bytes)}\n")
+    return str(group)
+
+
+def remove_container(group: str) -> None:
+    """Remove a container made by make_container (its page cache charges move to the parent)."""
+    path = Path(group)
+    if path.is_dir() and path.parent == MEMORY and path.name.startswith("tierbench-"):
+        for pid in (path / "cgroup.procs").read_text().split():
+            try:
+                (MEMORY / "cgroup.procs").write_text(pid + "\n")
+            except ProcessLookupError:
+                pass
+        path.rmdir()
+
+
 def join_cgroup(group: Optional[str], pid: Optional[int] = None) -> None:
     """Move a process (default: this one) into the emulation's blkio group so its I/O is throttled."""
     if group:

@@ -4,7 +4,8 @@ thresholds — never written in. Each finding: id, claim, figure (text), values 
 
 Steps (case labels): iops-<tier> device baselines; a temp on hdd; b a + page cache; c temp on nvme;
 d temp on optane; a-half / e: a / d with the hdd tier's bandwidth halved; scale-<n>: best layout, n workers.
-When both sides of a ratio have 2+ repeats, the ratio's range over repeats (min/max .. max/min) must lie
+Runtime is the sort job's: terasort's `sort_s` (map + reduce), as in Hadoop, where TeraGen and TeraValidate
+are separate jobs. When both sides of a ratio have 2+ repeats, the ratio's range over repeats (min/max .. max/min) must lie
 on one side of the threshold, else the verdict is inconclusive ("repeats disagree").
 """
 from __future__ import annotations
@@ -33,7 +34,11 @@ def _median(values: list) -> Optional[float]:
     return statistics.median(values) if values else None
 
 
-def ratio(doc: dict, new: str, base: str, metric: str = "wall_s") -> Optional[dict]:
+RUNTIME = "sort_s"
+SORT_PHASES = ("map", "reduce")
+
+
+def ratio(doc: dict, new: str, base: str, metric: str = RUNTIME) -> Optional[dict]:
     """Median ratio new/base with its range over repeats (None when a side was not measured)."""
     a, b = _values(doc, base, metric), _values(doc, new, metric)
     if not a or not b:
@@ -76,7 +81,7 @@ def f1_iops_per_gb(doc: dict) -> dict:
             "reason": f"threshold: flash/hdd IOPS per GB >= {IOPS_PER_GB_GAP:g}x"}
 
 
-def _ratio_finding(doc, fid, claim, new, base, threshold, below, above, what, metric="wall_s") -> dict:
+def _ratio_finding(doc, fid, claim, new, base, threshold, below, above, what, metric=RUNTIME) -> dict:
     r = ratio(doc, new, base, metric)
     if r is None:
         return _missing(fid, claim, what)
@@ -86,9 +91,32 @@ def _ratio_finding(doc, fid, claim, new, base, threshold, below, above, what, me
             "values": r, "verdict": verdict, "reason": why or f"threshold: runtime ratio {threshold:g}"}
 
 
+def cache_room(doc: dict, label: str) -> Optional[tuple]:
+    """(temp bytes, page cache the job could use) of a step: its container's limit (or the machine's memory)
+    less the job's peak RSS."""
+    cases = _cases(doc, label)
+    if not cases:
+        return None
+    c = cases[0]
+    limit = c["memory_mb"] * 1024 ** 2 if c.get("memory_mb") else doc.get("machine", {}).get("memory_bytes")
+    temp, rss = c["metrics"].get("temp_bytes"), c["metrics"].get("peak_rss_bytes") or 0
+    if not temp or not limit:
+        return None
+    return temp, max(0, limit - rss)
+
+
 def f2_cache(doc):
-    return _ratio_finding(doc, "cache", "Caching does not help write-once temp data", "b", "a", CACHE_HELPS,
-                          "not confirmed", "confirmed", "terasort temp on hdd with and without --cache")
+    claim = "Caching does not help write-once temp data"
+    out = _ratio_finding(doc, "cache", claim, "b", "a", CACHE_HELPS, "not confirmed", "confirmed",
+                         "terasort temp on hdd with and without --cache")
+    room = cache_room(doc, "b")
+    if room and room[0] <= room[1] and out["verdict"] != "inconclusive":
+        out["values"]["temp_bytes"], out["values"]["cache_room_bytes"] = room
+        out["verdict"] = "inconclusive"
+        out["reason"] = (f"the temp data ({room[0] / 1e6:.0f} MB) fits in the page cache this job could use "
+                         f"({room[1] / 1e6:.0f} MB); in the case it far exceeded memory: rerun with "
+                         f"--container-mb to give the job a YARN-like memory limit")
+    return out
 
 
 def f3_temp_moves(doc):
@@ -117,9 +145,14 @@ def f4_fewer_hdds(doc) -> dict:
 
 
 def _cpu_frac(doc, label) -> Optional[float]:
-    fr = [cpu_fraction(c["metrics"].get("cpu_s"), c["metrics"].get("wall_s"), c.get("threads") or c.get("workers") or 1)
-          for c in _cases(doc, label)]
-    return _median([f for f in fr if f is not None])
+    """CPU share of the sort phases (map + reduce) of a step's cases (median)."""
+    fractions = []
+    for c in _cases(doc, label):
+        sort = [p for p in c.get("phases", []) if p.get("name") in SORT_PHASES and p.get("cpu_s") is not None]
+        if sort:
+            fractions.append(cpu_fraction(sum(p["cpu_s"] for p in sort), sum(p["wall_s"] for p in sort),
+                                          c.get("workers") or 1))
+    return _median([f for f in fractions if f is not None])
 
 
 def f5_bottleneck(doc) -> dict:
@@ -127,7 +160,8 @@ def f5_bottleneck(doc) -> dict:
     before, after = _cpu_frac(doc, "a"), _cpu_frac(doc, "d")
     if before is None or after is None:
         return _missing("bottleneck", claim, "CPU seconds of terasort with temp on hdd and on optane")
-    verdicts = {lbl: sorted({c.get("bottleneck") for c in _cases(doc, lbl)}) for lbl in ("a", "d")}
+    verdicts = {lbl: sorted({p.get("bottleneck") or "unknown" for c in _cases(doc, lbl) for p in c.get("phases", [])
+                             if p.get("name") in SORT_PHASES}) for lbl in ("a", "d")}
     moved = after > before and after >= 0.5 * CPU_BOUND and "io" not in verdicts["d"]
     return {"id": "bottleneck", "claim": claim,
             "figure": f"CPU busy {before:.0%} -> {after:.0%} of usable cores "
@@ -142,8 +176,8 @@ def f6_scaling(doc) -> dict:
     claim = "With storage fixed, throughput scales with CPU threads"
     points = {}
     for c in doc.get("cases", []):
-        if (c.get("label") or "").startswith("scale-") and not c.get("error") and c["metrics"].get("wall_s"):
-            points.setdefault(c["workers"], []).append(c["metrics"]["input_bytes"] / c["metrics"]["wall_s"])
+        if (c.get("label") or "").startswith("scale-") and not c.get("error") and c["metrics"].get(RUNTIME):
+            points.setdefault(c["workers"], []).append(c["metrics"]["input_bytes"] / c["metrics"][RUNTIME])
     if len(points) < 2 or 1 not in points:
         return _missing("scaling", claim, "terasort at 1 and more workers")
     base = statistics.median(points[1])

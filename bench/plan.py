@@ -24,11 +24,12 @@ class Case:
     workers: Optional[int] = None
     cache: bool = False
     label: Optional[str] = None   # a scenario's step name (steps may differ in ways params don't show)
+    memory_mb: Optional[int] = None  # run the worker in a memory-capped container (page cache included)
 
     def key(self) -> tuple:
         """What identifies the case across repeats (and across runs, for compare)."""
         return (self.workload, self.tier, self.temp_tier, self.engine, tuple(sorted(self.params.items())),
-                self.workers, self.cache, self.label)
+                self.workers, self.cache, self.label, self.memory_mb)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -16,6 +16,7 @@ from typing import Optional
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bench import __version__
+from bench.emulate import make_container, remove_container
 from bench.machine import fingerprint
 from bench.model import Sample, unit_of
 from bench.monitor import Monitor
@@ -89,9 +90,18 @@ class Runner:
                           ignore_errors=True)
 
     def run_case(self, case) -> dict:
+        container = (make_container(f"tierbench-{self.run_id}-c{case.id}", case.memory_mb * 1024 ** 2)
+                     if case.memory_mb else None)
+        try:
+            return self._run_case(case, container)
+        finally:
+            if container:
+                remove_container(container)
+
+    def _run_case(self, case, container: Optional[str]) -> dict:
         spec = {"case": case.to_dict(), "run_id": self.run_id, "raw_dir": str(self.raw),
                 "tiers": {n: self._tier_spec(t) for n, t in self.tiers.items()},
-                "cgroup": self.cgroup, "timeout_s": self.timeout_s}
+                "cgroup": self.cgroup, "memory_cgroup": container, "timeout_s": self.timeout_s}
         spec_path = self.raw / f"case{case.id:03d}.spec.json"
         result_path = self.raw / f"case{case.id:03d}.result.json"
         spec_path.write_text(json.dumps(spec, indent=1))

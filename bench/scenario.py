@@ -8,6 +8,8 @@ user's tiers. Steps (labels, see bench/findings.py):
   a-half, e    a and d with the hdd tier at half its drive bandwidth (emulated: the throttle halved;
                real hardware: --hdd-half PATH, a data directory on half the drives)
   scale-<n>    the best of c/d with n workers (1, 2, ... up to the CPUs)
+With --container-mb every terasort runs in a memory-capped cgroup, as a YARN container does: its page cache
+is what the limit leaves, so temp data larger than that cannot stay cached (the case's situation).
 """
 from __future__ import annotations
 
@@ -24,11 +26,11 @@ QUICK_RECORDS = 500_000       # 50 MB: a quick run in a few minutes on 2 cores
 DEFAULT_RECORDS = 2_000_000   # 200 MB
 
 
-def _terasort(label: str, data: str, temp: str, records: int, workers: int = 1, cache: bool = False) -> Case:
+def _terasort(label: str, data: str, temp: str, records: int, workers: int = 1, cache: bool = False,
+              memory_mb: Optional[int] = None) -> Case:
     # 16 MiB blocks (not HDFS's 128) so that a scaled-down input still makes several map tasks to spread.
     return Case(0, "terasort", "job", data, "job", {"records": records, "block_size": 16 * 1024 ** 2}, 0,
-                temp_tier=temp, workers=workers,
-                cache=cache, label=label)
+                temp_tier=temp, workers=workers, cache=cache, label=label, memory_mb=memory_mb)
 
 
 def _iops(tier: str, quick: bool) -> Case:
@@ -69,14 +71,16 @@ def best_temp(doc: dict) -> str:
 
 
 def run_scenario(runner: Runner, tier_names: list, *, records: int, quick: bool, repeats: int,
-                 emulation: Optional[emu.Emulation], half_path_tier: Optional[str]) -> dict:
+                 emulation: Optional[emu.Emulation], half_path_tier: Optional[str],
+                 container_mb: Optional[int] = None) -> dict:
     """Run every stage (repeats interleaved), halving the hdd throttle around the "half" stage."""
     half_tier = "hdd" if emulation is not None else half_path_tier
     plan = stages(tier_names, records, quick, half_tier, os.cpu_count() or 1)
     number = iter(range(10 ** 6))
 
     def numbered(cases, repeat):
-        return [replace(c, id=next(number), repeat=repeat) for c in cases]
+        return [replace(c, id=next(number), repeat=repeat,
+                        memory_mb=container_mb if c.workload == "terasort" else None) for c in cases]
 
     for repeat in range(repeats):
         runner.run(numbered(plan["main"], repeat))
@@ -95,6 +99,7 @@ def run_scenario(runner: Runner, tier_names: list, *, records: int, quick: bool,
         runner.run(numbered(scale, repeat))
     runner.doc["findings"] = findings(runner.doc)
     runner.doc["scenario"] = {"name": "hadoop-tempdata", "records": records, "quick": quick, "repeats": repeats,
+                              "container_mb": container_mb,
                               "half": "emulated throttle halved" if emulation is not None else
                               (f"tier {half_path_tier}" if half_path_tier else None)}
     runner.store.write_document(runner.doc)

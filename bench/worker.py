@@ -98,6 +98,7 @@ def execute(spec: dict) -> dict:
         metrics = case_metrics(phases, capacity)
         metrics.update(out.get("metrics", {}))
         metrics["cpu_s"] = cpu_s
+        metrics["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         return {"phases": [{k: v for k, v in p.items() if not k.startswith("bins_")} for p in phases],
                 "metrics": metrics, "latency_bins_ns": latency_bins(phases),
                 "bottleneck": bottleneck(cpu_s, engine_wall, threads), "threads": threads,
@@ -115,6 +116,7 @@ def main(argv=None) -> int:
     spec = json.loads(Path(spec_path).read_text())
     try:
         join_cgroup(spec.get("cgroup"))
+        join_cgroup(spec.get("memory_cgroup"))
         result = execute(spec)
     except KeyboardInterrupt as e:
         result = {"error": f"interrupted ({e or 'Ctrl-C'})"}

@@ -28,6 +28,8 @@ def add_arguments(p):
     p.add_argument("--records", type=int, help=f"terasort records (default {DEFAULT_RECORDS}, quick {QUICK_RECORDS})")
     p.add_argument("--repeat", type=int, help="repeats of every step (default 3, quick 1)")
     p.add_argument("--quick", action="store_true", help="one repeat of a small sort: a few minutes")
+    p.add_argument("--container-mb", type=int, metavar="MB",
+                   help="run each sort in a memory-capped container (root; page cache included), like YARN")
     p.add_argument("--results", metavar="DIR")
     p.add_argument("--json", action="store_true")
 
@@ -52,6 +54,8 @@ def run(args) -> int:
     repeats = args.repeat or (1 if args.quick else 3)
     if records < 1000 or repeats < 1:
         raise UserError("scenario: --records must be at least 1000 and --repeat at least 1")
+    if args.container_mb is not None and args.container_mb < 64:
+        raise UserError("scenario: --container-mb must be at least 64")
     cfg = Config(results=args.results, emulate=args.emulate)
     tier_flags = []
     if not args.emulate:
@@ -65,7 +69,8 @@ def run(args) -> int:
                              f"{repeats} repeat(s), tiers " + ", ".join(t.name for t in session.tiers))
         doc = run_scenario(runner, [t.name for t in session.tiers], records=records, quick=args.quick,
                            repeats=repeats, emulation=session.emulation if args.emulate else None,
-                           half_path_tier="hdd-half" if args.hdd_half else None)
+                           half_path_tier="hdd-half" if args.hdd_half else None,
+                           container_mb=args.container_mb)
     if args.json:
         emit_json(doc)
     else:
