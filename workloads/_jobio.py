@@ -24,7 +24,7 @@ from typing import Iterable, Mapping, Optional
 
 from bench.errors import UserError
 
-__all__ = ["IOCounts", "PhaseLog", "CountedReader", "write_cold", "read_file", "read_range", "drop_cache",
+__all__ = ["IOCounts", "PhaseLog", "CountedReader", "CountedWriter", "write_cold", "read_file", "read_range", "drop_cache",
            "write_block", "read_block", "meta_header", "check_free_space", "demanded_iops_per_gb",
            "demanded_iops_per_gb_by_role", "IO_CHUNK"]
 
@@ -192,6 +192,44 @@ class CountedReader(_io.RawIOBase):
     def close(self) -> None:
         if not self.closed:
             os.close(self._fd)
+        super().close()
+
+
+class CountedWriter(_io.RawIOBase):
+    """A new file written sequentially with counted writes (IO_CHUNK at most per operation) that is fsynced
+    and, unless `cache`, dropped from the page cache when closed: write_cold for a stream. Wrap it in
+    pyarrow.PythonFile(writer, mode="w") to let Arrow write straight to the file (no in-memory copy)."""
+
+    def __init__(self, path: str, io: IOCounts, role: str, cache: bool = False):
+        super().__init__()
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        self._pos = 0
+        self._io, self._role, self._cache = io, role, cache
+
+    def writable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def write(self, data) -> int:
+        view = memoryview(data).cast("B")
+        done = ops = 0
+        while done < len(view):
+            done += os.write(self._fd, view[done:done + IO_CHUNK])
+            ops += 1
+        self._pos += done
+        self._io.wrote(self._role, done, ops)
+        return done
+
+    def close(self) -> None:
+        if not self.closed:
+            try:
+                os.fsync(self._fd)
+                if not self._cache:
+                    os.posix_fadvise(self._fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(self._fd)
         super().close()
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from bench.errors import CaseError
 from workloads import job_workload
-from workloads._jobio import PhaseLog, check_free_space, drop_cache, read_file, write_cold
+from workloads._jobio import PhaseLog, check_free_space, read_file, write_cold
 
 MiB = 1024 ** 2
 MECHANISM = "polars-ooc"
@@ -227,7 +227,6 @@ def run(p: AggregateParams, ctx: dict) -> dict:
     with log.phase("generate", "data") as (record, io):
         expected = generate(p, input_dir, io, "data", cache)
 
-    drop_cache(expected["files"])
     with log.phase("aggregate", "temp") as (record, io):
         result, stderr = run_child(input_dir, output, spill_dir, p.memory_budget_mb, threads, cache)
         try:

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 
 from bench.errors import CaseError
 from workloads import job_workload
-from workloads._jobio import (CountedReader, PhaseLog, check_free_space, read_block, read_range, write_block,
-                              write_cold)
+from workloads._jobio import (CountedReader, CountedWriter, PhaseLog, check_free_space, drop_cache, read_block,
+                              read_range, write_block)
 
 MiB = 1024 ** 2
 RECORD_BYTES, KEY_BYTES = 100, 10
@@ -126,6 +126,8 @@ class TeraSortJob:
         per_file = -(-self.p.sample_size // len(chosen))
         parts = [read_range(path, 0, min(per_file, count) * RECORD_BYTES, io, "data")
                  for path, _, count in chosen]
+        if not self.cache:      # the map tasks' reads of these files must be cold too
+            drop_cache(path for path, _, _ in chosen)
         return b"".join(parts)
 
     def _map_groups(self) -> list:
@@ -157,9 +159,11 @@ class TeraSortJob:
                 pids = k.partition_ids(ordered, self.bounds)
                 cuts = np.searchsorted(pids, np.arange(p.partitions + 1), side="left")
                 cuts[-1] = len(pids)
-                sink = pa.BufferOutputStream()
+                path = os.path.join(self.runs_dir, f"run-m-{index:05d}.arrow")
                 counts, crcs = [], []
-                with ipc.new_file(sink, schema) as writer:
+                # Straight to the file (counted, fsynced and dropped on close): no in-memory copy of the run.
+                with CountedWriter(path, io, "temp", self.cache) as sink, \
+                        ipc.new_file(pa.PythonFile(sink, mode="w"), schema) as writer:
                     for part in range(p.partitions):
                         lo, hi = int(cuts[part]), int(cuts[part + 1])
                         segment = ordered[lo * RECORD_BYTES:hi * RECORD_BYTES]
@@ -168,9 +172,7 @@ class TeraSortJob:
                         writer.write_batch(pa.record_batch([array], schema=schema))
                         counts.append(hi - lo)
                         crcs.append(k.crc32c(segment))
-                path = os.path.join(self.runs_dir, f"run-m-{index:05d}.arrow")
-                size = write_cold(path, sink.getvalue(), io, "temp", self.cache)
-                return {"path": path, "counts": counts, "crcs": crcs, "bytes": size}
+                return {"path": path, "counts": counts, "crcs": crcs, "bytes": os.path.getsize(path)}
 
             with self._pool() as pool:
                 self.runs = list(pool.map(one, enumerate(self._map_groups())))
