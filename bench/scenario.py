@@ -28,8 +28,10 @@ DEFAULT_RECORDS = 2_000_000   # 200 MB
 
 def _terasort(label: str, data: str, temp: str, records: int, workers: int = 1, cache: bool = False,
               memory_mb: Optional[int] = None) -> Case:
-    # 16 MiB blocks (not HDFS's 128) so that a scaled-down input still makes several map tasks to spread.
-    return Case(0, "terasort", "job", data, "job", {"records": records, "block_size": 16 * 1024 ** 2}, 0,
+    # A scaled-down sort keeps a cluster's shuffle geometry: many map tasks (1 MiB blocks, not HDFS's 128) and
+    # 32 partitions, so that each reduce fetches many small segments (M x R medium-sized reads), as at scale.
+    params = {"records": records, "block_size": 1024 ** 2, "partitions": 32}
+    return Case(0, "terasort", "job", data, "job", params, 0,
                 temp_tier=temp, workers=workers, cache=cache, label=label, memory_mb=memory_mb)
 
 
