@@ -24,7 +24,7 @@ from typing import Iterable, Mapping, Optional
 
 from bench.errors import UserError
 
-__all__ = ["IOCounts", "PhaseLog", "CountedReader", "CountedWriter", "write_cold", "read_file", "read_range", "drop_cache",
+__all__ = ["IOCounts", "PhaseLog", "CountedWriter", "write_cold", "read_file", "read_range", "drop_cache",
            "write_block", "read_block", "meta_header", "check_free_space", "demanded_iops_per_gb",
            "demanded_iops_per_gb_by_role", "IO_CHUNK"]
 
@@ -149,50 +149,6 @@ def read_range(path: str, offset: int, length: int, io: IOCounts, role: str) -> 
         os.close(fd)
     io.read(role, length, ops)
     return buf
-
-
-class CountedReader(_io.RawIOBase):
-    """A read-only random-access file whose reads are counted (IO_CHUNK at most per operation); wrap it in
-    pyarrow.PythonFile(reader, mode="r") to let Arrow read an IPC file with every byte accounted for."""
-
-    def __init__(self, path: str, io: IOCounts, role: str):
-        super().__init__()
-        self._fd = os.open(path, os.O_RDONLY)
-        self._pos = 0
-        self._size = os.fstat(self._fd).st_size
-        self._io, self._role = io, role
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        base = {0: 0, 1: self._pos, 2: self._size}[whence]
-        self._pos = base + offset
-        return self._pos
-
-    def readinto(self, buffer) -> int:
-        view = memoryview(buffer).cast("B")
-        done = ops = 0
-        while done < len(view):
-            n = os.preadv(self._fd, [view[done:done + IO_CHUNK]], self._pos + done)
-            ops += 1
-            if not n:
-                break
-            done += n
-        self._pos += done
-        self._io.read(self._role, done, ops)
-        return done
-
-    def close(self) -> None:
-        if not self.closed:
-            os.close(self._fd)
-        super().close()
 
 
 class CountedWriter(_io.RawIOBase):

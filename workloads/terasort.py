@@ -11,8 +11,9 @@ Phases (each timed on its own: wall and CPU seconds, bytes and operations per ti
   one record batch per partition (partition p = batch p, possibly empty), one column `record` of
   fixed_size_binary(100) holding whole records (key = first 10 bytes). Like Hadoop's map output (one file,
   a segment per reducer) each segment's CRC32C is kept (Hadoop's IFile checksums its segments).
-- "reduce" (reads temp, writes data): partition p reads batch p of every run (footer + batch reads: the
-  shuffle's M x R reads), checks each segment's CRC32C, merges them (kernels.merge_runs) and writes
+- "reduce" (reads temp, writes data): partition p reads batch p of every run (one read of its byte range,
+  from the run's index the map kept in memory, as Hadoop's ShuffleHandler caches index files: the
+  shuffle's M x R segment reads), checks each segment's CRC32C, merges them (kernels.merge_runs) and writes
   `part-r-NNNNN` (+ .meta) on the data tier; one copy, as TeraSort sets output replication to 1.
 - "validate" (data tier): valsort's checks on the output — records in order within and across files, the
   record count, and valsort's checksum (kernels.record_checksum) equal to the input's. Any failure raises
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 
 from bench.errors import CaseError
 from workloads import job_workload
-from workloads._jobio import (CountedReader, CountedWriter, PhaseLog, check_free_space, drop_cache, read_block,
+from workloads._jobio import (IO_CHUNK, CountedWriter, PhaseLog, check_free_space, drop_cache, read_block,
                               read_range, write_block)
 
 MiB = 1024 ** 2
@@ -139,6 +140,31 @@ class TeraSortJob:
         cuts = [blocks * t // tasks for t in range(tasks + 1)]
         return [self.inputs[cuts[t]:cuts[t + 1]] for t in range(tasks)]
 
+    @staticmethod
+    def _schema():
+        import pyarrow as pa
+        return pa.schema([("record", pa.binary(RECORD_BYTES))])
+
+    def _ipc_header_bytes(self) -> int:
+        """Where an Arrow IPC file's first record batch message starts: after the 8-byte magic and the
+        schema message (written with the first batch). Checked on a tiny file, so that a pyarrow that
+        lays files out otherwise fails here rather than mid-reduce."""
+        import pyarrow as pa
+        import pyarrow.ipc as ipc
+        schema = self._schema()
+        header = 8 + schema.serialize().size
+        sink = pa.BufferOutputStream()
+        with ipc.new_file(sink, schema) as writer:
+            record = pa.py_buffer(bytes(RECORD_BYTES))
+            writer.write_batch(pa.record_batch([pa.Array.from_buffers(pa.binary(RECORD_BYTES), 1,
+                                                                      [None, record])], schema=schema))
+        try:
+            message = ipc.read_message(sink.getvalue().slice(header))
+            assert ipc.read_record_batch(message, schema).num_rows == 1
+        except (pa.ArrowException, AssertionError) as e:
+            raise CaseError(f"terasort: cannot locate record batches in this pyarrow's IPC files ({e})") from None
+        return header
+
     def map(self) -> None:
         import numpy as np
         import pyarrow as pa
@@ -146,7 +172,7 @@ class TeraSortJob:
 
         p, k = self.p, self.kernels
         os.makedirs(self.runs_dir)
-        schema = pa.schema([("record", pa.binary(RECORD_BYTES))])
+        schema, header = self._schema(), self._ipc_header_bytes()
         with self.log.phase("map", "temp") as (record, io):
             self.bounds = k.sample_partition_bounds(self._sample(io), p.partitions, p.sample_size, seed=0)
 
@@ -160,19 +186,28 @@ class TeraSortJob:
                 cuts = np.searchsorted(pids, np.arange(p.partitions + 1), side="left")
                 cuts[-1] = len(pids)
                 path = os.path.join(self.runs_dir, f"run-m-{index:05d}.arrow")
-                counts, crcs = [], []
-                # Straight to the file (counted, fsynced and dropped on close): no in-memory copy of the run.
-                with CountedWriter(path, io, "temp", self.cache) as sink, \
-                        ipc.new_file(pa.PythonFile(sink, mode="w"), schema) as writer:
+                counts, crcs, ranges = [], [], []
+                # Straight to the file through a 1 MiB buffer (Arrow writes each message in small pieces),
+                # counted, fsynced and dropped on close: no in-memory copy of the run.
+                with CountedWriter(path, io, "temp", self.cache) as sink:
+                    stream = pa.BufferedOutputStream(pa.PythonFile(sink, mode="w"), IO_CHUNK)
+                    writer = ipc.new_file(stream, schema)
                     for part in range(p.partitions):
                         lo, hi = int(cuts[part]), int(cuts[part + 1])
                         segment = ordered[lo * RECORD_BYTES:hi * RECORD_BYTES]
                         array = pa.Array.from_buffers(pa.binary(RECORD_BYTES), hi - lo,
                                                       [None, pa.py_buffer(segment)])
+                        begin = stream.tell() if part else header
                         writer.write_batch(pa.record_batch([array], schema=schema))
+                        ranges.append((begin, stream.tell() - begin))
                         counts.append(hi - lo)
                         crcs.append(k.crc32c(segment))
-                return {"path": path, "counts": counts, "crcs": crcs, "bytes": os.path.getsize(path)}
+                    writer.close()
+                    stream.close()
+                # The per-partition byte ranges are the run's index (Hadoop keeps a map output's index in
+                # memory too, in the ShuffleHandler's index cache): a reduce reads just its segment.
+                return {"path": path, "counts": counts, "crcs": crcs, "ranges": ranges,
+                        "bytes": os.path.getsize(path)}
 
             with self._pool() as pool:
                 self.runs = list(pool.map(one, enumerate(self._map_groups())))
@@ -184,19 +219,24 @@ class TeraSortJob:
         import pyarrow as pa
         import pyarrow.ipc as ipc
 
-        with CountedReader(run["path"], io, "temp") as raw:
-            batch = ipc.open_file(pa.PythonFile(raw, mode="r")).get_batch(part)
+        name = os.path.basename(run["path"])
+        offset, length = run["ranges"][part]
+        try:
+            message = ipc.read_message(pa.py_buffer(read_range(run["path"], offset, length, io, "temp")))
+            batch = ipc.read_record_batch(message, self._schema())
+        except pa.ArrowException as e:
+            raise CaseError(f"terasort: run {name} partition {part} is not an Arrow record batch ({e})") from None
         column = batch.column(0)
         if len(column) != run["counts"][part]:
-            raise CaseError(f"terasort: run {os.path.basename(run['path'])} partition {part} holds "
-                            f"{len(column)} records, the map wrote {run['counts'][part]}")
+            raise CaseError(f"terasort: run {name} partition {part} holds {len(column)} records, "
+                            f"the map wrote {run['counts'][part]}")
         if not len(column):
             return b""
         data = column.buffers()[1]
         segment = memoryview(data)[column.offset * RECORD_BYTES:(column.offset + len(column)) * RECORD_BYTES]
         if self.kernels.crc32c(segment) != run["crcs"][part]:
-            raise CaseError(f"terasort: run {os.path.basename(run['path'])} partition {part} fails its "
-                            "CRC32C: the temp data was corrupted between map and reduce")
+            raise CaseError(f"terasort: run {name} partition {part} fails its CRC32C: the temp data was "
+                            "corrupted between map and reduce")
         return segment
 
     def reduce(self) -> None:
