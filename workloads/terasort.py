@@ -56,8 +56,9 @@ class TeraSortParams:
             raise ValueError(f"map_tasks must be >= 0 (0: one per block), not {self.map_tasks}")
         if self.block_size < RECORD_BYTES:
             raise ValueError(f"block_size {self.block_size} holds no 100-byte record")
-        if self.partitions > 65535:
-            raise ValueError(f"partitions {self.partitions} is more than this job makes files for")
+        if self.map_tasks > self.blocks:
+            raise ValueError(f"map_tasks {self.map_tasks} is more than the {self.blocks} input blocks "
+                             "(a map task reads whole blocks)")
 
     @property
     def records_per_block(self) -> int:
@@ -134,9 +135,6 @@ class TeraSortJob:
     def _map_groups(self) -> list:
         blocks = len(self.inputs)
         tasks = self.p.map_tasks or blocks
-        if tasks > blocks:
-            raise CaseError(f"terasort: map_tasks {tasks} is more than the {blocks} input blocks "
-                            "(a map task reads whole blocks)")
         cuts = [blocks * t // tasks for t in range(tasks + 1)]
         return [self.inputs[cuts[t]:cuts[t + 1]] for t in range(tasks)]
 

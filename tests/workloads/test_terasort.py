@@ -184,3 +184,10 @@ def test_free_space_adds_up_on_one_file_system(tmp_path, monkeypatch):
 def test_space_needed_covers_the_data():
     data, temp = terasort.space_needed(terasort.TeraSortParams())
     assert data >= 2 * 10_000_000 * 100 and temp >= 10_000_000 * 100
+
+
+def test_bad_params_rejected_when_planned():
+    with pytest.raises(ValueError, match="map_tasks"):
+        params(map_tasks=6)                          # 5 blocks
+    with pytest.raises(ValueError, match="block_size"):
+        params(block_size=99)
