@@ -97,7 +97,7 @@ class TeraSortJob:
         self.inputs: list = []          # (path, first record, records)
         self.input_checksum = 0
         self.bounds = b""
-        self.runs: list = []            # per map task: {"path", "counts": [per partition], "crcs": [...]}
+        self.runs: list = []            # per map task: {"path", "bytes", and per partition "counts", "crcs", "ranges"}
         self.outputs: list = []         # per partition: path
 
     def _pool(self):
