@@ -11,6 +11,7 @@ from bench.output import fmt_number
 
 COLUMNS = (("IOPS", "iops", 1), ("MB/s", "bytes_per_s", 1e-6), ("p50 us", "lat_p50_us", 1),
            ("p99 us", "lat_p99_us", 1), ("p99.9 us", "lat_p999_us", 1), ("IOPS/GB", "iops_per_gb", 1),
+           ("demands IOPS/GB", "demanded_iops_per_gb", 1),
            ("wall s", "wall_s", 1), ("CPU %", "cpu_util", 1))
 
 
@@ -38,6 +39,16 @@ def median_metric(cases: list, key: str):
     return statistics.median(values) if values else None
 
 
+def supplied_iops_per_gb(doc: dict) -> dict:
+    """{tier: IOPS per GB it supplies}: the best median of the run's rand-read-4k groups on that tier."""
+    out = {}
+    for (tier, _, workload, *_rest), cases in grouped(doc).items():
+        value = median_metric(cases, "iops_per_gb") if workload == "rand-read-4k" else None
+        if value is not None:
+            out[tier] = max(out.get(tier, 0.0), value)
+    return out
+
+
 def _params_text(params_json: str) -> str:
     params = json.loads(params_json)
     return " ".join(f"{k}={v}" for k, v in params.items()
@@ -54,6 +65,8 @@ def run_table(doc: dict) -> Table:
     tiers = {t["name"]: t for t in doc.get("tiers", [])}
     rows = []
     groups = grouped(doc)
+    supplied = supplied_iops_per_gb(doc)
+    m_demand = lambda cases: median_metric(cases, "demanded_iops_per_gb")  # noqa: E731
     for (tier, temp, workload, engine, params, workers, cache, step), cases in groups.items():
         label = tier + (f" (emulated {tiers[tier]['class']})" if tiers.get(tier, {}).get("emulated") else "")
         if temp and temp != tier:
@@ -73,7 +86,9 @@ def run_table(doc: dict) -> Table:
         workload_text = workload + (f" [{step}]" if step else "")
         rows.append([label, workload_text, engine, _case_label(params, workers, cache), n, *cells,
                      "/".join(verdicts), ratio])
-    titles = ["tier", "workload", "engine", "params", "n"] + [t for t, _, _ in COLUMNS] + ["bound", "fio/builtin"]
+        rows[-1].append(fmt_number(supplied.get(tier)) if m_demand(cases) is not None else "-")
+    titles = (["tier", "workload", "engine", "params", "n"] + [t for t, _, _ in COLUMNS]
+              + ["bound", "fio/builtin", "tier supplies IOPS/GB"])
     keep = [i for i, title in enumerate(titles) if i < 5 or any(r[i] not in ("-", "unknown") for r in rows)]
     table = Table(title=f"run {doc['run_id']} ({doc.get('status')})", title_justify="left")
     for i in keep:

@@ -17,6 +17,7 @@ import traceback
 from pathlib import Path
 
 import workloads
+from workloads._jobio import demanded_iops_per_gb
 from bench.emulate import join_cgroup
 from bench.errors import TierbenchError
 from bench.metrics import case_metrics, latency_bins
@@ -97,6 +98,10 @@ def execute(spec: dict) -> dict:
                 p["bottleneck"] = bottleneck(p["cpu_s"], p["wall_s"], threads)
         metrics = case_metrics(phases, capacity)
         metrics.update(out.get("metrics", {}))
+        if pattern is not None:
+            demanded = demanded_iops_per_gb(pattern, metrics)
+            if demanded is not None:
+                metrics["demanded_iops_per_gb"] = demanded
         metrics["cpu_s"] = cpu_s
         metrics["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         return {"phases": [{k: v for k, v in p.items() if not k.startswith("bins_")} for p in phases],
