@@ -216,7 +216,8 @@ def incompatibilities(base: dict, new: dict, keys=None) -> list:
     """Reasons two runs cannot be gated against each other: different machine, or different tier storage.
 
     Tiers are compared by name for the tiers the matched cases use: class, device (not for emulated tiers,
-    whose loop device number changes every time), emulation parameters (except the loop device), nominal
+    whose loop device number changes every time), emulation parameters (except the loop device and the
+    throttle: an emulated drive's speed is what a gate measures), nominal
     capacity, and the path only when no device is known.
     """
     reasons = []
@@ -239,7 +240,9 @@ def incompatibilities(base: dict, new: dict, keys=None) -> list:
         if bool(ea) != bool(eb):
             diffs.append(f"emulated {bool(ea)} vs {bool(eb)}")
         elif ea and eb:
-            strip = lambda e: {k: v for k, v in e.items() if k not in ("loop", "device")} if isinstance(e, dict) else e
+            # The throttle (iops, mbps) is the emulated drive's speed, i.e. what a gate measures, not its identity.
+            strip = lambda e: ({k: v for k, v in e.items() if k not in ("loop", "device", "iops", "mbps")}  # noqa: E731
+                               if isinstance(e, dict) else e)
             if strip(ea) != strip(eb):
                 diffs.append(f"emulation {strip(ea)} vs {strip(eb)}")
         elif a.get("device") != b.get("device"):

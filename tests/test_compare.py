@@ -105,10 +105,14 @@ def test_different_machines_or_tier_devices_are_refused_as_a_gate():
         cmp.compare_runs(make_doc("A", 1), make_doc("X", 2, machine=OTHER_MACHINE))
     assert cmp.compare_runs(make_doc("A", 1), make_doc("X", 2, machine=OTHER_MACHINE),
                             across_machines=True)["incompatibilities"]
+    resized = make_doc("T", 2)
+    resized["tiers"][0]["emulated"]["size_bytes"] = 1
+    with pytest.raises(UserError, match="tier hdd: emulation"):
+        cmp.compare_runs(make_doc("A", 1), resized)
+    # A changed throttle is the emulated drive's speed: exactly what a gate is there to catch.
     throttled = make_doc("T", 2)
     throttled["tiers"][0]["emulated"]["iops"] = 300
-    with pytest.raises(UserError, match="tier hdd: emulation"):
-        cmp.compare_runs(make_doc("A", 1), throttled)
+    assert cmp.compare_runs(make_doc("A", 1), throttled)["incompatibilities"] == []
     # A new loop device number is the same emulated tier.
     relooped = make_doc("R", 2)
     relooped["tiers"][0]["device"] = relooped["tiers"][0]["emulated"]["loop"] = "/dev/loop7"
