@@ -10,18 +10,29 @@ merged at the end, so bench computes percentiles the same way for both engines (
 Which file, block and direction op c of job j uses depends only on (seed, j, c) (splitmix64, a counter-based
 generator), never on the thread that runs it; kernels/ioloop_ref.py is the same engine in Python and the
 definition of every number here.
+
+Checksums (checksum_chunk > 0): after each transfer, outside the timed part of the op, the thread computes the
+CRC32C of every chunk of its buffer (kernels.crc32c's C function, the CPU work of a DataNode's `.meta`
+checksums) and compares it with the CRC32C the chunk was written with. That expected CRC costs no second pass
+over the data: CRC32C is affine over GF(2), so for a chunk of the write pattern P with sector stamps v_k,
+crc(P ^ S(v)) = crc(P with stamps zeroed) ^ R(0, S(v)), where R is the raw register update, linear in the
+stamps. The first term is one value per chunk of a block (`base`); the second is 8 table lookups per stamp
+(`ctab`: for each sector of a chunk and byte of its stamp, the 256 contributions of that byte followed by the
+rest of the chunk in zero bytes). Reads check what the write phase of (written_seed, written_bs) left; writes
+check their own buffer, as the last DataNode of a pipeline checks the client's checksums.
 """
 import os
 
 import numpy as np
 
-from libc.stdint cimport uint64_t
+from libc.stdint cimport uint32_t, uint64_t
 from libc.stdlib cimport calloc, free
 from libc.string cimport memcpy, memset
 from libc.errno cimport errno, EINTR, EAGAIN
 from posix.unistd cimport pread, pwrite, fsync
 from posix.stdlib cimport posix_memalign
 
+from kernels.crc32c cimport crc32c_update
 from kernels.ioloop_ref import _check_args, _direction_result, _open_files, _raise_io_error, seed_keys
 
 cdef extern from "ioloop_clock.h" nogil:
@@ -58,7 +69,9 @@ cdef enum:
     OP_READ = 0
     OP_WRITE = 1
     OP_FSYNC = 2
-    ERR_EOF = -1           # a read found the end of the file
+    ERR_EOF = -1           # a read found the end of the file (ioloop_ref.ERR_EOF)
+    ERR_CHECKSUM = -2      # a chunk's CRC32C is not the one it was written with (ioloop_ref.ERR_CHECKSUM)
+    SECTOR = 512           # every sector of a written block starts with its stamp
     PAGE = 4096            # buffer alignment: enough for O_DIRECT on any logical block size
 
 
@@ -69,7 +82,8 @@ ctypedef struct FileSlot:
     int written            # set once by the first write: end_fsync syncs only written files
     uint64_t key           # sector stamps are key + byte offset in the file
     uint64_t cursor        # next block, for file_service="random" on sequential phases
-    uint64_t _pad[5]
+    uint64_t vkey          # the key the file's checksums are checked against (a read: the writer's key)
+    uint64_t _pad[4]
 
 ctypedef struct JobSlot:
     uint64_t cursor        # next op number of the job, shared by its threads
@@ -92,6 +106,12 @@ ctypedef struct Shared:
     int service
     int rwmix              # % of reads: 100 read-only, 0 write-only
     int fsync_every
+    uint64_t chunk         # bytes per CRC32C chunk; 0: no checksums
+    uint64_t vbs           # block size of the write the checksums are checked against
+    uint32_t* base         # vbs / chunk: CRC32C of each chunk of the write pattern with its stamps zeroed
+    uint32_t* ctab         # chunk / SECTOR x 8 x 256 stamp-byte contributions
+    uint32_t err_got       # CRC32C found and expected at the first ERR_CHECKSUM
+    uint32_t err_want
     FileSlot* files
     JobSlot* jobs
 
@@ -107,6 +127,7 @@ ctypedef struct Worker:
     uint64_t lat_max[2]
     uint64_t lat_sum[2]
     uint64_t fsyncs
+    uint64_t checksums
 
 
 cdef void _fail(Shared* sh, int code, int file_index, int op, uint64_t offset) noexcept nogil:
@@ -116,6 +137,47 @@ cdef void _fail(Shared* sh, int code, int file_index, int op, uint64_t offset) n
         sh.err_op = op
         sh.err_offset = offset
     iol_store(&sh.stop, 1)
+
+
+cdef void _fail_checksum(Shared* sh, int file_index, int op, uint64_t offset, uint32_t got,
+                        uint32_t want) noexcept nogil:
+    if iol_cas(&sh.err_code, 0, ERR_CHECKSUM):
+        sh.err_file = file_index
+        sh.err_op = op
+        sh.err_offset = offset
+        sh.err_got = got
+        sh.err_want = want
+    iol_store(&sh.stop, 1)
+
+
+cdef int _checksum_block(Shared* sh, const unsigned char* buf, uint64_t off, uint64_t vkey, uint64_t* count,
+                         uint64_t* bad_offset, uint32_t* got, uint32_t* want) noexcept nogil:
+    """CRC32C of each chunk of the block at file offset `off`, checked against the written one: 0, or 1 with
+    the first bad chunk's offset and CRCs."""
+    cdef uint64_t chunk = sh.chunk
+    cdef uint64_t nsect = chunk // SECTOR
+    cdef uint64_t i, c, o, k, v
+    cdef uint32_t crc, expect
+    cdef const uint32_t* t
+    cdef int j
+    cdef uint64_t nchunks = sh.bs // chunk
+    for i in range(nchunks):
+        c = i * chunk
+        crc = crc32c_update(0, buf + c, chunk)
+        count[0] += 1
+        o = off + c
+        expect = sh.base[(o % sh.vbs) // chunk]
+        for k in range(nsect):
+            v = vkey + o + k * SECTOR
+            t = sh.ctab + k * 2048
+            for j in range(8):
+                expect ^= t[j * 256 + ((v >> (8 * j)) & 0xFF)]
+        if crc != expect:
+            bad_offset[0] = o
+            got[0] = crc
+            want[0] = expect
+            return 1
+    return 0
 
 
 cdef int _transfer(int fd, unsigned char* buf, uint64_t n, uint64_t off, bint is_read) noexcept nogil:
@@ -159,6 +221,8 @@ cdef void* _worker(void* arg) noexcept nogil:
     cdef uint64_t f = 0
     cdef int d, rc
     cdef int since_fsync = 0
+    cdef uint64_t bad
+    cdef uint32_t got, want
     cdef FileSlot* fs
     cdef unsigned char* buf
     while not iol_load(&sh.stop):
@@ -219,6 +283,10 @@ cdef void* _worker(void* arg) noexcept nogil:
         if rc != 0:
             _fail(sh, rc, first + <int>f, d, off)
             break
+        if sh.chunk:
+            if _checksum_block(sh, buf, off, fs.vkey, &w.checksums, &bad, &got, &want):
+                _fail_checksum(sh, first + <int>f, d, bad, got, want)
+                break
         lat = t1 - t0
         w.hist[d * IOL_PLAT_NR + iol_plat_idx(lat)] += 1
         w.ops[d] += 1
@@ -279,6 +347,60 @@ cdef void* _aligned(size_t n) noexcept nogil:
     return p
 
 
+cdef inline uint32_t _raw(uint32_t reg, const unsigned char* p, size_t n) noexcept nogil:
+    """The CRC32C register after p[0:n] from `reg`, without the initial and final inversions (linear)."""
+    return ~crc32c_update(~reg, p, n)
+
+
+cdef int _checksum_tables(Shared* sh, uint64_t pattern_key) noexcept nogil:
+    """sh.base and sh.ctab for chunks of sh.chunk bytes of blocks of sh.vbs bytes (see the module docstring).
+    Returns 0, or -1 when out of memory."""
+    cdef uint64_t chunk = sh.chunk
+    cdef uint64_t nsect = chunk // SECTOR
+    cdef uint64_t nbase = sh.vbs // chunk
+    cdef uint64_t i, k
+    cdef unsigned x, low, bit
+    cdef int j, b
+    cdef unsigned char one[8]
+    cdef unsigned char zeros[SECTOR]
+    cdef uint32_t* g = <uint32_t*>calloc(nsect * 64, sizeof(uint32_t))
+    cdef uint32_t* t
+    cdef unsigned char* pattern = <unsigned char*>_aligned(sh.vbs)
+    sh.base = <uint32_t*>calloc(nbase, sizeof(uint32_t))
+    sh.ctab = <uint32_t*>calloc(nsect * 2048, sizeof(uint32_t))
+    if g == NULL or pattern == NULL or sh.base == NULL or sh.ctab == NULL:
+        free(g)
+        free(pattern)
+        return -1
+    _fill_pattern(pattern, sh.vbs, pattern_key)
+    for i in range(sh.vbs // SECTOR):
+        memset(pattern + i * SECTOR, 0, 8)
+    for i in range(nbase):
+        sh.base[i] = crc32c_update(0, pattern + i * chunk, chunk)
+    free(pattern)
+    # g[k * 64 + b]: R(0, chunk with only bit b of sector k's stamp set); sector k is followed by
+    # chunk - k * SECTOR - 8 bytes, so each sector's vector is the next one's run through SECTOR zero bytes.
+    memset(zeros, 0, SECTOR)
+    for b in range(64):
+        memset(one, 0, 8)
+        one[b // 8] = <unsigned char>(1 << (b % 8))
+        g[(nsect - 1) * 64 + b] = _raw(_raw(0, one, 8), zeros, SECTOR - 8)
+    for k in range(nsect - 1, 0, -1):
+        for b in range(64):
+            g[(k - 1) * 64 + b] = _raw(g[k * 64 + b], zeros, SECTOR)
+    for k in range(nsect):
+        for j in range(8):
+            t = sh.ctab + k * 2048 + j * 256
+            for x in range(1, 256):
+                low = x & (~x + 1)
+                bit = 0
+                while (1u << bit) != low:
+                    bit += 1
+                t[x] = t[x ^ low] ^ g[k * 64 + j * 8 + bit]
+    free(g)
+    return 0
+
+
 cdef void _fill_pattern(unsigned char* buf, size_t n, uint64_t key) noexcept nogil:
     """ioloop_ref.write_pattern: little-endian words mix64(key + i * GOLDEN), zero bytes replaced."""
     cdef size_t i
@@ -290,7 +412,8 @@ cdef void _fill_pattern(unsigned char* buf, size_t n, uint64_t key) noexcept nog
 
 
 def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, fsync_every=0,
-              end_fsync=True, runtime_s=None, file_service="roundrobin", seed=0):
+              end_fsync=True, runtime_s=None, file_service="roundrobin", seed=0, checksum_chunk=0,
+              written_seed=None, written_bs=None):
     """Run one I/O phase; returns its counts, latency histograms and elapsed time.
 
     jobs: list of jobs, each a list of its own file paths (numjobs = len(jobs)); every job runs `iodepth`
@@ -300,17 +423,25 @@ def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, 
     random blocks); time-based: ops until runtime_s seconds have passed (sequential phases wrap around).
     file_service: how a job picks the file of each op (roundrobin, sequential, random). fsync_every: fsync
     after every N writes of a thread; end_fsync: fsync every written file at the end (timed).
+    checksum_chunk: bytes per CRC32C chunk (a multiple of 512 dividing bs; 0: none), for phases that only
+    write or only read; every op's buffer is checksummed after the transfer and checked against the CRC32C
+    its chunks were written with. A read checks the files as the ioloop write phase over the same jobs with
+    seed `written_seed` (required) and bs `written_bs` (default: bs) left them.
 
     Returns {"elapsed_s": seconds, "read": {"ops", "bytes", "hist" (uint64[PLAT_NR], fio's bins),
     "lat_min_ns", "lat_max_ns" (None without ops), "lat_sum_ns"}, "write": {...}, "fsyncs": calls,
-    "implementation": "cython:ioloop"}. Raises ValueError for bad arguments or files too short to read,
-    and OSError (errno, file name) for the first failed operation, after every thread has stopped.
+    "checksums": CRC32C chunks computed and checked, "implementation": "cython:ioloop"}. Raises ValueError
+    for bad arguments or files too short to read, and OSError (errno, file name) for the first failed
+    operation, after every thread has stopped: EIO naming the chunk's offset when a checksum does not match.
     """
     cfg = _check_args(jobs, rw, bs, file_size, iodepth, rwmixread, direct, fsync_every, runtime_s,
-                      file_service, seed)
+                      file_service, seed, checksum_chunk, written_seed, written_bs)
     sizes = [len(job) for job in cfg["paths"]]
     paths = [p for job in cfg["paths"] for p in job]
     job_keys, file_keys, pattern_key = seed_keys(cfg["seed"], sizes)
+    verify_keys, verify_pattern_key = file_keys, pattern_key
+    if cfg["written_seed"] is not None:
+        _, verify_keys, verify_pattern_key = seed_keys(cfg["written_seed"], sizes)
     cdef int njobs = len(sizes)
     cdef int nfiles = len(paths)
     cdef int nworkers = njobs * cfg["iodepth"]
@@ -340,6 +471,7 @@ def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, 
             for i in range(sizes[j]):
                 sh.files[first + i].fd = fds[first + i]
                 sh.files[first + i].key = file_keys[j][i]
+                sh.files[first + i].vkey = verify_keys[j][i]
             first += sizes[j]
         sh.nb = cfg["file_size"] // nbs
         sh.bs = nbs
@@ -347,6 +479,11 @@ def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, 
         sh.service = cfg["service"]
         sh.rwmix = cfg["rwmix"]
         sh.fsync_every = cfg["fsync_every"]
+        sh.chunk = cfg["chunk"]
+        if sh.chunk:
+            sh.vbs = cfg["written_bs"] or nbs
+            if _checksum_tables(&sh, verify_pattern_key) != 0:
+                raise MemoryError()
         pattern = <unsigned char*>_aligned(buflen)
         workers = <Worker**>calloc(nworkers, sizeof(Worker*))
         tids = <pthread_t*>calloc(nworkers, sizeof(pthread_t))
@@ -373,7 +510,8 @@ def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, 
         if rc != 0:
             raise OSError(rc, f"cannot start {nworkers} I/O threads: {os.strerror(rc)}")
         if sh.err_code != 0:
-            _raise_io_error(sh.err_code, paths[sh.err_file], sh.err_op, sh.err_offset)
+            _raise_io_error(sh.err_code, paths[sh.err_file], sh.err_op, sh.err_offset, sh.chunk,
+                            sh.err_got, sh.err_want)
         return _collect(workers, nworkers, elapsed_ns, end_fsyncs)
     finally:
         for fd in fds:
@@ -390,11 +528,13 @@ def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, 
         free(pattern)
         free(sh.files)
         free(sh.jobs)
+        free(sh.base)
+        free(sh.ctab)
 
 
 cdef dict _collect(Worker** workers, int nworkers, uint64_t elapsed_ns, uint64_t end_fsyncs):
     """Merge the threads' counts and histograms into run_phase's result."""
-    cdef uint64_t ops, nbytes, lat_sum, lat_min, lat_max, fsyncs = end_fsyncs
+    cdef uint64_t ops, nbytes, lat_sum, lat_min, lat_max, fsyncs = end_fsyncs, checksums = 0
     cdef uint64_t[::1] view
     cdef int d, i, b
     cdef Worker* w
@@ -416,7 +556,9 @@ cdef dict _collect(Worker** workers, int nworkers, uint64_t elapsed_ns, uint64_t
         result[name] = _direction_result(ops, nbytes, hist, lat_min, lat_max, lat_sum)
     for i in range(nworkers):
         fsyncs += workers[i].fsyncs
+        checksums += workers[i].checksums
     result["fsyncs"] = fsyncs
+    result["checksums"] = checksums
     return result
 
 

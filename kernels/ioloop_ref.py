@@ -13,6 +13,15 @@ What one operation does is a function of (seed, job, op number) only, never of w
 (a counter-based generator, splitmix64, instead of a per-thread one): a size-based run therefore does the same
 set of operations, reads/writes split and written bytes however many threads share the job, and this
 reference reproduces the kernel's files byte for byte.
+
+Checksums (`checksum_chunk` > 0, HDFS's bytes-per-checksum): every written or read buffer gets one CRC32C per
+chunk, the CPU work a DataNode does for its `.meta` files. There is no `.meta` file to compare against: what an
+ioloop write phase leaves is defined by (seed, job, file, offset, bs) — the write pattern of the seed, repeated
+per block of `bs`, with every sector's stamp — so a read recomputes the CRC32C that chunk had when it was
+written (`expected_chunk`) and a mismatch fails the run naming the file and the chunk's offset. A read phase
+therefore says which write phase it verifies (`written_seed`, `written_bs`). This reference builds the expected
+bytes and checksums them (crc32c_ref, pure Python: small sizes only); the kernel derives the same CRCs from
+tables, without a second pass over the data (see kernels/ioloop.pyx).
 """
 from __future__ import annotations
 
@@ -25,6 +34,8 @@ import threading
 import time
 
 import numpy as np
+
+from kernels.crc32c_ref import crc32c as _crc32c
 
 __all__ = ["run_phase", "bin_value_ns", "bin_index_ns", "hist_to_bins", "PLAT_NR", "IMPLEMENTATION"]
 
@@ -46,6 +57,9 @@ FILE_STEP = 0xD1B54A32D192ED03  # odd constants that separate the derived keys
 PATTERN_SALT = 0x5851F42D4C957F2D
 FILL_FOR_ZERO = 0x5A            # the write pattern has no zero bytes
 SECTOR = 512                    # every sector of a written block starts with a 64-bit stamp
+MAX_CHECKSUM_CHUNK = 1 << 16    # the kernel keeps 8 KiB of tables per sector of a chunk
+ERR_EOF = -1                    # failure codes besides errno values
+ERR_CHECKSUM = -2
 OP_CHUNK = 4096                 # ops whose parameters the reference computes at once (NumPy)
 
 _U64 = np.uint64
@@ -94,6 +108,17 @@ def stamp_offsets(bs: int) -> range:
     return range(0, bs - 7, SECTOR)
 
 
+def expected_chunk(pattern: np.ndarray, file_key: int, offset: int, chunk: int) -> bytes:
+    """The `chunk` bytes at `offset` of a file that an ioloop write phase wrote with block size len(pattern)
+    (pattern = write_pattern(pattern_key, bs)): the pattern at offset % bs, each sector starting with its stamp
+    file_key + file offset. `offset` and `chunk` are whole sectors, and a chunk never crosses a block."""
+    start = offset % len(pattern)
+    data = bytearray(pattern[start:start + chunk].tobytes())
+    for s in range(0, chunk, SECTOR):
+        data[s:s + 8] = ((file_key + offset + s) & MASK).to_bytes(8, "little")
+    return bytes(data)
+
+
 def bin_index_ns(value_ns: int) -> int:
     """fio's plat_val_to_idx: the bin holding a latency of `value_ns` ns."""
     if value_ns <= 0:
@@ -135,7 +160,7 @@ def _positive_int(name: str, value, minimum: int = 1) -> int:
 
 
 def _check_args(jobs, rw, bs, file_size, iodepth, rwmixread, direct, fsync_every, runtime_s,
-                file_service, seed) -> dict:
+                file_service, seed, checksum_chunk=0, written_seed=None, written_bs=None) -> dict:
     """Check run_phase's arguments; returns the normalised settings both engines run from."""
     if isinstance(jobs, (str, bytes, os.PathLike)) or not jobs:
         raise ValueError("jobs must be a non-empty list of jobs, each a non-empty list of file paths")
@@ -166,10 +191,39 @@ def _check_args(jobs, rw, bs, file_size, iodepth, rwmixread, direct, fsync_every
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise ValueError(f"seed must be an integer, not {seed!r}")
     mix = {"read": 100, "randread": 100, "write": 0, "randwrite": 0}.get(rw, rwmixread)
-    return {"paths": paths, "rw": rw, "bs": bs, "file_size": file_size, "iodepth": iodepth,
+    chunk, written_seed, written_bs = _check_checksums(rw, bs, checksum_chunk, written_seed, written_bs)
+    return {"chunk": chunk, "written_seed": written_seed, "written_bs": written_bs,
+            "paths": paths, "rw": rw, "bs": bs, "file_size": file_size, "iodepth": iodepth,
             "rwmix": mix, "random": rw.startswith("rand"), "service": FILE_SERVICE.index(file_service),
             "fsync_every": fsync_every, "direct": bool(direct), "runtime_s": runtime_s,
             "seed": int(seed), "reads": rw in ("read", "randread", "randrw", "rw")}
+
+
+def _check_checksums(rw, bs, chunk, written_seed, written_bs) -> tuple:
+    chunk = _positive_int("checksum_chunk", chunk, 0)
+    if not chunk:
+        if written_seed is not None or written_bs is not None:
+            raise ValueError("written_seed and written_bs say what a checksum-verifying read expects: "
+                             "they need checksum_chunk > 0")
+        return 0, None, None
+    if chunk % SECTOR or chunk > MAX_CHECKSUM_CHUNK:
+        raise ValueError(f"checksum_chunk must be a multiple of {SECTOR} bytes up to {MAX_CHECKSUM_CHUNK}, "
+                         f"not {chunk}")
+    if bs % chunk:
+        raise ValueError(f"bs={bs} is not a whole number of checksum chunks of {chunk} bytes")
+    if rw in ("randrw", "rw"):
+        raise ValueError(f"checksums need a phase that only reads or only writes, not rw={rw}")
+    if rw in ("write", "randwrite"):
+        if written_seed is not None or written_bs is not None:
+            raise ValueError("written_seed and written_bs are for read phases (what their checksums verify)")
+        return chunk, None, None
+    if isinstance(written_seed, bool) or not isinstance(written_seed, (int, np.integer)):
+        raise ValueError("a read with checksum_chunk verifies what an ioloop write phase wrote over the same jobs: "
+                         f"give that phase's seed as written_seed, not {written_seed!r}")
+    written_bs = bs if written_bs is None else _positive_int("written_bs", written_bs)
+    if written_bs % chunk:
+        raise ValueError(f"written_bs={written_bs} is not a whole number of checksum chunks of {chunk} bytes")
+    return chunk, int(written_seed), written_bs
 
 
 def _device_size(fd: int) -> int:
@@ -230,10 +284,15 @@ def _open_files(cfg: dict) -> list:
 _OP_NAMES = ("read", "write", "fsync")
 
 
-def _raise_io_error(code: int, path: str, op: int, offset: int) -> None:
-    """Raise the OSError for the first failed operation of a run (code -1: end of file during a read)."""
-    if code == -1:
+def _raise_io_error(code: int, path: str, op: int, offset: int, chunk: int = 0, got: int = 0,
+                    want: int = 0) -> None:
+    """Raise the OSError for the first failed operation of a run (ERR_EOF: end of file during a read;
+    ERR_CHECKSUM: the `chunk` bytes at `offset` have CRC32C `got` where `want` was written)."""
+    if code == ERR_EOF:
         raise OSError(errno.EIO, f"unexpected end of file ({_OP_NAMES[op]} at offset {offset})", path)
+    if code == ERR_CHECKSUM:
+        raise OSError(errno.EIO, f"CRC32C mismatch in the {chunk}-byte chunk at offset {offset} "
+                      f"({_OP_NAMES[op]}: 0x{got:08x}, written: 0x{want:08x})", path)
     raise OSError(code, f"{os.strerror(code)} ({_OP_NAMES[op]} at offset {offset})", path)
 
 
@@ -257,6 +316,7 @@ class _Job:
         self.rwmix = cfg["rwmix"]
         self.chunks: dict = {}
         self.written = [False] * self.nfiles
+        self.verify_keys = None   # file keys of the write phase that a verifying read checks
 
     def chunk(self, number: int) -> tuple:
         """(random block, is-read, random file) lists for ops number*OP_CHUNK .. +OP_CHUNK."""
@@ -277,7 +337,7 @@ class _Stop(Exception):
 
 
 def _worker(job: _Job, cfg: dict, pattern: np.ndarray, deadline_ns, stop: threading.Event, out: dict,
-            errors: list, lock: threading.Lock) -> None:
+            errors: list, lock: threading.Lock, verify_pattern) -> None:
     bs, nb, nfiles, total, service = cfg["bs"], job.nb, job.nfiles, job.total, cfg["service"]
     rbuf = mmap.mmap(-1, max(bs, mmap.PAGESIZE))   # page-aligned, as O_DIRECT needs
     wbuf = mmap.mmap(-1, max(bs, mmap.PAGESIZE))
@@ -287,8 +347,8 @@ def _worker(job: _Job, cfg: dict, pattern: np.ndarray, deadline_ns, stop: thread
     hist = [[0] * PLAT_NR, [0] * PLAT_NR]
     ops, nbytes, lat_sum = [0, 0], [0, 0], [0, 0]
     lat_min, lat_max = [MASK, MASK], [0, 0]
-    fsyncs = since_fsync = 0
-    rwmix, rnd, fsync_every = cfg["rwmix"], cfg["random"], cfg["fsync_every"]
+    fsyncs = since_fsync = checksums = 0
+    rwmix, rnd, fsync_every, chunk = cfg["rwmix"], cfg["random"], cfg["fsync_every"], cfg["chunk"]
     now = time.monotonic_ns
     chunk_number, blocks, reads, rfiles = -1, None, None, None
     try:
@@ -326,7 +386,7 @@ def _worker(job: _Job, cfg: dict, pattern: np.ndarray, deadline_ns, stop: thread
                     done = os.preadv(fd, rview, off)
                     t1 = now()
                     if done < bs:  # the kernel retries short transfers; a plain loop only sees EOF here
-                        raise _Stop((-1, f, 0, off))
+                        raise _Stop((ERR_EOF, f, 0, off))
                 else:
                     key = job.file_keys[f] + off
                     for s in stamps:
@@ -338,6 +398,15 @@ def _worker(job: _Job, cfg: dict, pattern: np.ndarray, deadline_ns, stop: thread
                         raise _Stop((errno.ENOSPC, f, 1, off))
             except OSError as exc:
                 raise _Stop((exc.errno, f, 0 if is_read else 1, off)) from None
+            if chunk:   # after the clock, as a DataNode checksums a packet after receiving / before sending it
+                buf = rview[0] if is_read else wview[0]
+                for s in range(0, bs, chunk):
+                    got = _crc32c(buf[s:s + chunk])
+                    checksums += 1
+                    if is_read:
+                        want = _crc32c(expected_chunk(verify_pattern, job.verify_keys[f], off + s, chunk))
+                        if got != want:
+                            raise _Stop((ERR_CHECKSUM, f, 0, off + s, chunk, got, want))
             d = 0 if is_read else 1
             lat = t1 - t0
             hist[d][lat if lat < 2 * PLAT_VAL else bin_index_ns(lat)] += 1
@@ -362,10 +431,10 @@ def _worker(job: _Job, cfg: dict, pattern: np.ndarray, deadline_ns, stop: thread
             if deadline_ns is not None and t1 >= deadline_ns:
                 break
     except _Stop as failure:
-        code, f, op, off = failure.args[0]
+        code, f, op, off, *crc = failure.args[0]
         with lock:
             if not any(isinstance(e, tuple) for e in errors):
-                errors.append((code, job.paths[f], op, off))
+                errors.append((code, job.paths[f], op, off, *crc))
         stop.set()
     except BaseException as exc:  # a bug here must fail the run, not vanish with its thread
         with lock:
@@ -385,16 +454,19 @@ def _worker(job: _Job, cfg: dict, pattern: np.ndarray, deadline_ns, stop: thread
             out["lat_min"][d] = min(out["lat_min"][d], lat_min[d])
             out["lat_max"][d] = max(out["lat_max"][d], lat_max[d])
         out["fsyncs"] += fsyncs
+        out["checksums"] += checksums
 
 
 def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, fsync_every=0,
-              end_fsync=True, runtime_s=None, file_service="roundrobin", seed=0) -> dict:
+              end_fsync=True, runtime_s=None, file_service="roundrobin", seed=0, checksum_chunk=0,
+              written_seed=None, written_bs=None) -> dict:
     """Run one I/O phase in Python threads; the same contract as kernels.ioloop.run_phase.
 
-    Returns {"elapsed_s", "read": {...}, "write": {...}, "fsyncs", "implementation": "python:ioloop_ref"}.
+    Returns {"elapsed_s", "read": {...}, "write": {...}, "fsyncs", "checksums",
+    "implementation": "python:ioloop_ref"}.
     """
     cfg = _check_args(jobs, rw, bs, file_size, iodepth, rwmixread, direct, fsync_every, runtime_s,
-                      file_service, seed)
+                      file_service, seed, checksum_chunk, written_seed, written_bs)
     fds = _open_files(cfg)
     try:
         sizes = [len(p) for p in cfg["paths"]]
@@ -405,14 +477,21 @@ def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, 
         for j, n in enumerate(sizes):
             job_objs.append(_Job(job_keys[j], fds[first:first + n], file_keys[j], cfg["paths"][j], nb, cfg))
             first += n
+        verify_pattern = None
+        if cfg["written_seed"] is not None:   # what the write phase that a verifying read checks left
+            _, written_keys, written_key = seed_keys(cfg["written_seed"], sizes)
+            verify_pattern = write_pattern(written_key, cfg["written_bs"])
+            for job, keys in zip(job_objs, written_keys):
+                job.verify_keys = keys
         out = {"hist": [np.zeros(PLAT_NR, dtype=np.uint64), np.zeros(PLAT_NR, dtype=np.uint64)],
                "ops": [0, 0], "bytes": [0, 0], "lat_sum": [0, 0], "lat_min": [MASK, MASK],
-               "lat_max": [0, 0], "fsyncs": 0}
+               "lat_max": [0, 0], "fsyncs": 0, "checksums": 0}
         errors: list = []
         stop, lock = threading.Event(), threading.Lock()
         start = time.monotonic_ns()
         deadline = None if runtime_s is None else start + int(runtime_s * 1e9)
-        threads = [threading.Thread(target=_worker, args=(job, cfg, pattern, deadline, stop, out, errors, lock),
+        threads = [threading.Thread(target=_worker, args=(job, cfg, pattern, deadline, stop, out, errors, lock,
+                                                         verify_pattern),
                                     daemon=True)
                    for job in job_objs for _ in range(cfg["iodepth"])]
         for t in threads:
@@ -437,7 +516,8 @@ def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, 
     finally:
         for fd in fds:
             os.close(fd)
-    result = {"elapsed_s": elapsed, "fsyncs": out["fsyncs"], "implementation": IMPLEMENTATION}
+    result = {"elapsed_s": elapsed, "fsyncs": out["fsyncs"], "checksums": out["checksums"],
+              "implementation": IMPLEMENTATION}
     for d, name in enumerate(("read", "write")):
         result[name] = _direction_result(out["ops"][d], out["bytes"][d], out["hist"][d], out["lat_min"][d],
                                          out["lat_max"][d], out["lat_sum"][d])

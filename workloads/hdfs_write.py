@@ -4,11 +4,14 @@ and its `.meta` checksum sidecar.
 The model, per phase (engine-neutral, so fio and the builtin engine run the same thing):
 - "blocks": `replication` jobs (a job = one DataNode's copy of the pipeline) each write `blocks` block files
   sequentially in `packet_size` writes, buffered and fsynced at the end (a DataNode flushes a finalized block;
-  fsynced writes are what blkio throttles see, background writeback is not).
+  fsynced writes are what blkio throttles see, background writeback is not). The builtin engine computes the
+  CRC32C of every `bytes_per_checksum` chunk of every packet (`checksum_chunk`), the DataNode's CPU work; fio
+  only moves the bytes.
 - "meta": the same jobs write one `.meta` file per block: a 7-byte header (version 2 bytes, checksum type
   1 byte, bytes per checksum 4 bytes) and one 4-byte CRC32C per `bytes_per_checksum` bytes of the block,
   i.e. about block/128 with the default 512-byte chunks. Files hold whole 4 KiB blocks (the meta size is
-  rounded up), which both engines need.
+  rounded up), which both engines need. Its content is the engine's fill, not the CRCs: only its I/O is
+  modelled here (the CRC work is counted in "blocks").
 Defaults are Hadoop's: dfs.blocksize 128 MiB, dfs.client-write-packet-size 64 KiB, dfs.replication 3,
 dfs.bytes-per-checksum 512.
 """
@@ -51,13 +54,17 @@ class HdfsWriteParams:
                 raise ValueError(f"{name} must be positive, not {getattr(self, name)}")
         if self.block_size % self.packet_size:
             raise ValueError(f"block_size {self.block_size} is not a whole number of packets of {self.packet_size}")
+        if self.packet_size % self.bytes_per_checksum or self.bytes_per_checksum % 512:
+            raise ValueError(f"bytes_per_checksum {self.bytes_per_checksum} must be a multiple of 512 that divides "
+                             f"packet_size {self.packet_size}")
 
 
 def build(p: HdfsWriteParams) -> Pattern:
     meta = meta_file_bytes_aligned(p.block_size, p.bytes_per_checksum)
     return Pattern("hdfs-write", (
         Phase(name="blocks", rw="write", bs=p.packet_size, size=p.blocks * p.block_size, nrfiles=p.blocks,
-              numjobs=p.replication, fileset="blocks", role="data", direct=p.direct, end_fsync=True),
+              numjobs=p.replication, fileset="blocks", role="data", direct=p.direct, end_fsync=True,
+              checksum_chunk=p.bytes_per_checksum),
         Phase(name="meta", rw="write", bs=META_ALIGN, size=p.blocks * meta, nrfiles=p.blocks,
               numjobs=p.replication, fileset="meta", role="data", direct=p.direct, end_fsync=True),
     ))
