@@ -6,6 +6,7 @@ no O_DIRECT), so those tests use a scratch folder under /var/tmp and skip, sayin
 from __future__ import annotations
 
 import errno
+import importlib
 import json
 import os
 import shutil
@@ -155,6 +156,7 @@ def test_kernel_matches_reference(scratch, rw, bs, file_size, njobs, nfiles, iod
         assert got["write"]["ops"] == 0
     if rw in ("randrw", "rw"):
         assert got["read"]["ops"] and got["write"]["ops"]
+    assert got["checksums"] == want["checksums"] == 0
     wrote = got["write"]["ops"] > 0
     assert got["fsyncs"] == want["fsyncs"] == (njobs * nfiles if wrote else 0)   # end_fsync: each written file
     for kpaths, rpaths in zip(kjobs, rjobs):
@@ -244,6 +246,105 @@ def test_gil_is_released(scratch):
         spins += 1
     runner.join()
     assert spins > 10_000
+
+
+# ---- checksums: a CRC32C per chunk, written and verified ------------------------------------------------
+
+CHECKSUM_CASES = [
+    # rw, bs, file_size, chunk, written_bs (None: the read's bs), njobs, nfiles, iodepth
+    ("read", 8 * KIB, 6 * 8 * KIB, 512, None, 1, 2, 2),
+    ("read", 4 * KIB, 8 * 4 * KIB, 512, 16 * KIB, 2, 1, 3),      # laid out in larger blocks than it is read
+    ("randread", 8 * KIB, 4 * 8 * KIB, 4 * KIB, 32 * KIB, 1, 2, 2),
+    ("read", 64 * KIB, 2 * 64 * KIB, 64 * KIB, None, 1, 1, 1),   # the largest chunk: 128 stamps in one chunk
+]
+
+
+@pytest.mark.parametrize("rw, bs, file_size, chunk, written_bs, njobs, nfiles, iodepth", CHECKSUM_CASES)
+def test_checksums_are_computed_and_verified_like_the_reference(scratch, rw, bs, file_size, chunk, written_bs,
+                                                                 njobs, nfiles, iodepth):
+    ops = njobs * nfiles * file_size // bs
+    for engine in (ioloop, ioloop_ref):
+        jobs = _jobs(scratch, engine.IMPLEMENTATION.replace(":", "-"), njobs, nfiles)
+        wrote = engine.run_phase(jobs, "write", written_bs or bs, file_size, iodepth=iodepth, direct=False,
+                                 seed=21, checksum_chunk=chunk)
+        assert wrote["checksums"] == njobs * nfiles * file_size // chunk
+        read = engine.run_phase(jobs, rw, bs, file_size, iodepth=iodepth, direct=False, seed=4,
+                                checksum_chunk=chunk, written_seed=21, written_bs=written_bs)
+        assert read["read"]["ops"] == ops and read["checksums"] == ops * bs // chunk
+        for j, job in enumerate(jobs):   # checksumming changes nothing that is written
+            for i, path in enumerate(job):
+                assert Path(path).read_bytes() == _expected_file(21, [nfiles] * njobs, j, i, written_bs or bs,
+                                                                 file_size)
+
+
+def test_checksummed_random_writes_match_the_reference(scratch):
+    both = _run_both(scratch, "randwrite", 4 * KIB, 16 * 4 * KIB, 2, 2, 2, "random", 50, checksum_chunk=1024)
+    (kjobs, got), (rjobs, want) = both[ioloop], both[ioloop_ref]
+    assert got["checksums"] == want["checksums"] == 2 * 2 * 16 * 4
+    for kpaths, rpaths in zip(kjobs, rjobs):
+        for kp, rp in zip(kpaths, rpaths):
+            assert Path(kp).read_bytes() == Path(rp).read_bytes()
+
+
+def test_time_based_verifying_reads_wrap_around(scratch):
+    jobs = _jobs(scratch, "c", 2, 1)
+    ioloop.run_phase(jobs, "write", 4 * KIB, 64 * KIB, direct=False, seed=2)
+    result = ioloop.run_phase(jobs, "read", 4 * KIB, 64 * KIB, iodepth=2, direct=False, runtime_s=0.1,
+                              checksum_chunk=512, written_seed=2)
+    assert result["read"]["ops"] > 2 * 16 and result["checksums"] == result["read"]["ops"] * 8
+
+
+@pytest.mark.parametrize("engine", [ioloop, ioloop_ref])
+@pytest.mark.parametrize("where", [100_001, 3 * 4096 + 512 + 3])   # in the fill; in a sector's stamp
+def test_a_flipped_byte_fails_the_verifying_read_naming_file_and_offset(scratch, engine, where):
+    crc32c_kernel = importlib.import_module("kernels.crc32c").crc32c
+    jobs = _jobs(scratch, "x", 2, 2)
+    ioloop.run_phase(jobs, "write", 32 * KIB, 128 * KIB, direct=False, seed=9)
+    bad = Path(jobs[1][0])
+    data = bytearray(bad.read_bytes())
+    data[where] ^= 0x10
+    bad.write_bytes(bytes(data))
+    chunk_at = where // 512 * 512
+    with pytest.raises(OSError) as info:
+        engine.run_phase(jobs, "read", 8 * KIB, 128 * KIB, iodepth=2, direct=False, checksum_chunk=512,
+                         written_seed=9, written_bs=32 * KIB)
+    assert info.value.errno == errno.EIO and info.value.filename == str(bad)
+    message = str(info.value)
+    assert f"CRC32C mismatch in the 512-byte chunk at offset {chunk_at} " in message
+    assert f"read: 0x{crc32c_kernel(bytes(data[chunk_at:chunk_at + 512])):08x}" in message
+    # the other files and the same file's other chunks verify
+    engine.run_phase([jobs[0]], "read", 8 * KIB, 128 * KIB, direct=False, checksum_chunk=512, written_seed=9,
+                     written_bs=32 * KIB)
+
+
+@pytest.mark.parametrize("written, first_bad", [
+    ({"written_seed": 10}, 0),
+    ({"written_seed": 9, "written_bs": 8 * KIB}, 8 * KIB),   # the blocks' first 8 KiB are alike
+])
+def test_verifying_against_another_writer_fails(scratch, written, first_bad):
+    jobs = _jobs(scratch, "o", 1, 1)
+    ioloop.run_phase(jobs, "write", 16 * KIB, 64 * KIB, direct=False, seed=9)
+    with pytest.raises(OSError, match=f"CRC32C mismatch in the 512-byte chunk at offset {first_bad} "):
+        ioloop.run_phase(jobs, "read", 8 * KIB, 64 * KIB, direct=False, checksum_chunk=512, **written)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"checksum_chunk": 1000}, "multiple of 512"),
+    ({"checksum_chunk": 1 << 17, "bs": 1 << 17, "file_size": 1 << 17}, "up to 65536"),
+    ({"checksum_chunk": -1}, "checksum_chunk"),
+    ({"checksum_chunk": 8192}, "whole number of checksum chunks"),
+    ({"checksum_chunk": 512, "rw": "randrw"}, "only reads or only writes"),
+    ({"checksum_chunk": 512, "rw": "read"}, "give that phase's seed as written_seed"),
+    ({"checksum_chunk": 512, "rw": "read", "written_seed": 0, "written_bs": 1000}, "written_bs=1000"),
+    ({"checksum_chunk": 512, "written_seed": 0}, "for read phases"),
+    ({"written_seed": 0, "rw": "read"}, "need checksum_chunk"),
+])
+@pytest.mark.parametrize("engine", [ioloop, ioloop_ref])
+def test_bad_checksum_arguments(engine, kwargs, message):
+    args = {"jobs": [["/nonexistent/x"]], "rw": "write", "bs": 4096, "file_size": 8192, "direct": False}
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=message):
+        engine.run_phase(args.pop("jobs"), args.pop("rw"), args.pop("bs"), args.pop("file_size"), **args)
 
 
 # ---- direct I/O (needs a disk filesystem) ----------------------------------------------------------------
