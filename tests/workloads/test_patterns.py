@@ -9,7 +9,7 @@ import pytest
 
 import workloads
 from bench.fio_job import render_jobfile
-from bench.pattern import Pattern
+from bench.pattern import Pattern, Phase
 from tests.conftest import needs_fio
 from workloads import hdfs_write, mr_shuffle
 from workloads._jobio import demanded_iops_per_gb, demanded_iops_per_gb_by_role, meta_header
@@ -154,6 +154,8 @@ def _run(engine, name, tmp_path):
         assert r[f"bytes_{key}"] == _expected_bytes(phase)
         assert r[f"ops_{key}"] == _expected_bytes(phase) // phase.bs
         assert r["wall_s"] > 0
+        if engine.__name__ == "bench.engine_builtin" and phase.checksum_chunk:   # fio has no HDFS checksums
+            assert r["checksums"] == _expected_bytes(phase) // phase.checksum_chunk
     metrics = {"iops": sum(r["ops_read"] + r["ops_written"] for r in out["phases"])
                / sum(r["wall_s"] for r in out["phases"])}
     assert demanded_iops_per_gb(pattern, metrics) > 0
@@ -186,3 +188,43 @@ def test_demanded_iops_per_gb():
     by_role = demanded_iops_per_gb_by_role(spill, phases)
     assert list(by_role) == ["temp"]
     assert by_role["temp"] == pytest.approx(10.0 / (spill.footprint_bytes("temp") / 1e9))
+
+
+# ---- checksums (Phase.checksum_chunk) -------------------------------------------------------------------
+
+def test_hdfs_patterns_checksum_every_512_bytes():
+    blocks, meta = build("hdfs-write").phases
+    assert (blocks.checksum_chunk, meta.checksum_chunk) == (512, 0)      # the meta files are written, not summed
+    (read,) = build("hdfs-read").phases
+    assert read.checksum_chunk == 512
+    assert build("hdfs-write", bytes_per_checksum="4096").phases[0].checksum_chunk == 4096
+    assert build("hdfs-read", bytes_per_checksum="1024").phases[0].checksum_chunk == 1024
+    for name, bad in (("hdfs-write", 1000), ("hdfs-read", 1000), ("hdfs-read", 128 * KiB), ("hdfs-read", 0)):
+        with pytest.raises(ValueError, match="bytes_per_checksum"):
+            workloads.coerce_params(workloads.get(name), {"bytes_per_checksum": bad})
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"checksum_chunk": -512}, "checksum_chunk must be 0"),
+    ({"checksum_chunk": 1000}, "multiple of 512"),
+    ({"checksum_chunk": 1 << 17, "bs": 1 << 17}, "up to 65536"),
+    ({"checksum_chunk": 8192}, "not a whole number of 8192-byte checksum chunks"),
+    ({"checksum_chunk": 512, "rw": "randrw"}, "only reads or only writes"),
+    ({"checksum_chunk": True}, "checksum_chunk must be 0"),
+])
+def test_phase_checks_checksum_chunk(changes, message):
+    args = {"name": "p", "rw": "write", "bs": 4 * KiB, "size": MiB}
+    args.update(changes)
+    with pytest.raises(ValueError, match=message):
+        Phase(**args)
+    phase = Phase("p", "read", bs=64 * KiB, size=MiB, checksum_chunk=4096)
+    assert Pattern.from_dict(Pattern("x", (phase,)).to_dict()).phases[0].checksum_chunk == 4096
+
+
+@pytest.mark.parametrize("name", ["hdfs-write", "hdfs-read"])
+def test_fio_job_file_says_checksums_are_builtin_only(name, tmp_path):
+    text = render_jobfile(build(name), {"data": str(tmp_path)})
+    comments = [line for line in text.splitlines() if "checksum_chunk" in line]
+    assert len(comments) == 1 and comments[0].startswith("; checksum_chunk=512: computed by tierbench's "
+                                                         "builtin engine only (fio ")
+    assert "verify" not in text            # fio is not asked to do anything it would time differently
