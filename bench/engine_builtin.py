@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from bench.pagecache import drop_cache
 from bench.pattern import Pattern, Phase
 
 
@@ -27,17 +28,6 @@ def _ioloop():
 def phase_files(phase: Phase, directory: str) -> list:
     return [[os.path.join(directory, f"{phase.fileset}.{job}.{f}") for f in range(phase.nrfiles)]
             for job in range(phase.numjobs)]
-
-
-def drop_cache(paths) -> None:
-    """Write back and drop the pages of `paths` (no root needed)."""
-    for path in paths:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        finally:
-            os.close(fd)
 
 
 def _needs_layout(phase: Phase, jobs: list) -> bool:

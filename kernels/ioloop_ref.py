@@ -46,10 +46,8 @@ FILE_SERVICE = ("roundrobin", "sequential", "random")
 MAX_THREADS = 4096
 
 # fio's latency histogram layout (stat.h): 2**6 sub-buckets per power of two, 29 groups.
-PLAT_BITS = 6
-PLAT_VAL = 1 << PLAT_BITS
-PLAT_GROUP_NR = 29
-PLAT_NR = PLAT_GROUP_NR * PLAT_VAL
+# fio's latency bins, one definition for both engines (bench/latency.py).
+from bench.latency import PLAT_BITS, PLAT_NR, PLAT_VAL, bin_index, bin_value, bins_from_array  # noqa: E402
 
 MASK = (1 << 64) - 1
 GOLDEN = 0x9E3779B97F4A7C15    # 2**64 / golden ratio: splitmix64's increment
@@ -120,27 +118,13 @@ def expected_chunk(pattern: np.ndarray, file_key: int, offset: int, chunk: int) 
 
 
 def bin_index_ns(value_ns: int) -> int:
-    """fio's plat_val_to_idx: the bin holding a latency of `value_ns` ns."""
-    if value_ns <= 0:
-        return 0
-    msb = value_ns.bit_length() - 1
-    if msb <= PLAT_BITS:
-        return value_ns
-    error_bits = msb - PLAT_BITS
-    index = ((error_bits + 1) << PLAT_BITS) + ((PLAT_VAL - 1) & (value_ns >> error_bits))
-    return min(index, PLAT_NR - 1)
+    """fio's plat_val_to_idx: the bin holding a latency of `value_ns` ns (negative clock steps count as 0)."""
+    return bin_index(max(0, int(value_ns)))
 
 
 def bin_value_ns(index: int) -> int:
     """fio's plat_idx_to_val: the value in ns that stands for bin `index` (the middle of the bin)."""
-    index = int(index)
-    if not 0 <= index < PLAT_NR:
-        raise ValueError(f"bin index must be in 0..{PLAT_NR - 1}, not {index}")
-    if index < (PLAT_VAL << 1):
-        return index
-    error_bits = (index >> PLAT_BITS) - 1
-    base = 1 << (error_bits + PLAT_BITS)
-    return base + ((2 * (index % PLAT_VAL) + 1) << (error_bits - 1))
+    return bin_value(index)
 
 
 def hist_to_bins(hist) -> dict:
@@ -148,7 +132,7 @@ def hist_to_bins(hist) -> dict:
     counts = np.asarray(hist)
     if counts.shape != (PLAT_NR,):
         raise ValueError(f"a latency histogram has {PLAT_NR} bins, not shape {counts.shape}")
-    return {bin_value_ns(i): int(counts[i]) for i in np.flatnonzero(counts)}
+    return bins_from_array(counts)
 
 
 # ---- argument checking and file opening, shared with kernels.ioloop ------------------------------------

@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from typing import Iterable, Mapping, Optional
 
 from bench.errors import UserError
+from bench.pagecache import drop_cache
 
 __all__ = ["IOCounts", "PhaseLog", "CountedWriter", "write_cold", "read_file", "read_range", "drop_cache",
            "write_block", "read_block", "meta_header", "check_free_space", "demanded_iops_per_gb",
@@ -224,17 +225,6 @@ def read_block(path: str, io: IOCounts, role: str, verify: bool = True) -> bytea
                             if len(got) == len(meta) - 7 else
                             f"{path}: {len(data)} bytes do not match the {len(meta) - 7} checksum bytes of its .meta")
     return data
-
-
-def drop_cache(paths: Iterable[str]) -> None:
-    """Write back and drop the pages of `paths` (no root needed), so the next read reaches the device."""
-    for path in paths:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        finally:
-            os.close(fd)
 
 
 def _fmt_bytes(n: float) -> str:
