@@ -23,7 +23,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
 from bench import __version__
-from bench.compare import across_machines, compare_runs, group_cases, metric_values
+from bench.compare import compare_runs, group_cases, metric_values
+from bench.compare_machines import across_machines
 from bench.errors import UserError
 
 __all__ = ["render_report", "latency_percentiles"]

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
+import psutil
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bench import __version__
@@ -119,6 +120,7 @@ class Runner:
                 stderr = ""
             # On KeyboardInterrupt self._proc stays set, so that run() can stop the worker.
             rc, self._proc = self._proc.returncode, None
+        _kill_leftovers(str(self.raw / f"case{case.id:03d}."))
         self._remove_case_dirs(case)
         if result_path.exists():
             result = json.loads(result_path.read_text())
@@ -167,6 +169,7 @@ class Runner:
         except KeyboardInterrupt:
             self._stop_worker()
             if current is not None:
+                _kill_leftovers(str(self.raw / f"case{current.id:03d}."))
                 self._remove_case_dirs(current)
                 self.doc["cases"].append({**current.to_dict(), "error": "interrupted", "metrics": {},
                                           "bottleneck": "unknown", "phases": []})
@@ -177,6 +180,17 @@ class Runner:
             self.doc["finished_at"] = _now()
             self._save()
         return self.doc
+
+
+def _kill_leftovers(marker: str) -> None:
+    """SIGKILL processes a dead worker left behind (fio and its jobs run in sessions of their own): those whose
+    command line names this case's files under the run's raw/ folder, which no other run shares."""
+    for proc in psutil.process_iter(["cmdline"]):
+        if any(marker in arg for arg in proc.info["cmdline"] or ()):
+            try:
+                proc.kill()
+            except psutil.NoSuchProcess:
+                pass
 
 
 def _raise_interrupt(signum, frame):

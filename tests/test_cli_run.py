@@ -185,3 +185,20 @@ def test_interrupt_removes_case_files_and_keeps_the_run(tmp_path, store, sig):
     (run,) = Path(store).iterdir()
     doc = json.loads((run / "run.json").read_text())
     assert doc["cases"][0]["error"].startswith("interrupted") and doc["status"] == "failed"
+
+
+@needs_fio
+def test_crashed_worker_fails_its_case_and_the_rest_run(tmp_path, store):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    proc = _start(["--tier", f"a={a}", "--tier", f"b={b}", "--workload", "rand-read-4k", "--param", "iodepth=1",
+                   "--param", "runtime_s=3", "--param", "size=4m", "--param", "direct=false", "--json"], store)
+    assert _wait_for(lambda: _fio_pids(f"{store}/.*/raw/case000.fio"))
+    for pid in _fio_pids(f"bench.worker {store}/.*/raw/case000.spec.json"):
+        os.kill(pid, signal.SIGKILL)
+    stdout, stderr = proc.communicate(timeout=120)
+    doc = json.loads(stdout)
+    assert proc.returncode == 1 and doc["status"] == "partial", stderr
+    assert "worker died" in doc["cases"][0]["error"] and doc["cases"][1]["error"] is None
+    assert _wait_for(lambda: not _fio_pids(f"{store}/.*/raw/case000.fio"), timeout=15)
+    assert not _leftovers(a, b)

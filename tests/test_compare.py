@@ -5,6 +5,7 @@ import json
 import pytest
 
 from bench import compare as cmp
+from bench import compare_machines
 from bench.errors import UserError
 from bench.store import Store
 from tests.compare_fixtures import OTHER_MACHINE, make_doc, make_pytest_benchmark_json, write_run
@@ -158,7 +159,7 @@ def test_fail_metric_missing_on_one_side_or_nowhere_is_bad_input():
 def test_across_machines_table_and_prices():
     a = make_doc("A", 1, repeats=3, terasort_wall_s=120.0, noise=0.0)
     b = make_doc("B", 2, repeats=3, machine=OTHER_MACHINE, terasort_wall_s=60.0, noise=0.0)
-    result = cmp.across_machines([a, b], {"A": 0.5, "B": 2.0}, "list prices, 2026-11")
+    result = compare_machines.across_machines([a, b], {"A": 0.5, "B": 2.0}, "list prices, 2026-11")
     assert result["price_source"] == "list prices, 2026-11"
     assert [r["price_usd_per_hour"] for r in result["runs"]] == [0.5, 2.0]
     rows = {(r["run_id"], r["tier"], r["workload"]): r for r in result["rows"]}
@@ -171,14 +172,14 @@ def test_across_machines_table_and_prices():
     assert sorts["A"]["usd_per_tb_sorted"] == pytest.approx(0.5 * 120 / 3600 / 0.001)
     assert sorts["B"]["usd_per_tb_sorted"] == pytest.approx(2.0 * 60 / 3600 / 0.001)
     assert sorts["A"]["data_bytes"] == 1e9
-    unpriced = cmp.across_machines([a, b])
+    unpriced = compare_machines.across_machines([a, b])
     assert all(s["usd_per_tb_sorted"] is None for s in unpriced["terasort"])
 
 
 @pytest.mark.parametrize("expr", ["A", "A=", "=1", "A=-1", "A=0", "A=cheap", "A=nan"])
 def test_malformed_prices(expr):
     with pytest.raises(UserError, match="--price"):
-        cmp.parse_price(expr)
+        compare_machines.parse_price(expr)
 
 
 def test_load_any_refuses_unknown_runs_foreign_files_and_other_schema_versions(tmp_path):

@@ -123,6 +123,7 @@ def _print_gate(result: dict) -> None:
 
 def _across(args, store, fails) -> int:
     from bench import compare as cmp
+    from bench import compare_machines
 
     if fails:
         raise UserError("--fail is a gate threshold; --across-machines compares machines and has no gate")
@@ -136,13 +137,13 @@ def _across(args, store, fails) -> int:
         refs[doc["run_id"]] = doc["run_id"]
     prices = {}
     for expr in args.price:
-        ref, price = cmp.parse_price(expr)
+        ref, price = compare_machines.parse_price(expr)
         if ref not in refs:
             raise UserError(f"--price {expr}: {ref!r} is not one of the runs compared ({', '.join(args.runs)})")
         prices[refs[ref]] = price
     if prices and not args.price_source:
         stderr_console.print("note: no --price-source given; prices are recorded without a source", style="yellow")
-    result = cmp.across_machines(docs, prices, args.price_source)
+    result = compare_machines.across_machines(docs, prices, args.price_source)
     if args.json:
         emit_json(result)
         return 0

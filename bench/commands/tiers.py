@@ -31,7 +31,7 @@ def add_arguments(p):
 
 def _tier_table(tiers: list, title: str) -> Table:
     table = Table(title=title, title_justify="left")
-    for col in ("name", "class", "path", "device", "fs", "model", "capacity GB", "IOPS/GB capacity", "why"):
+    for col in ("name", "class", "path", "device", "fs", "model", "capacity GB", "GB for IOPS/GB", "why"):
         table.add_column(col)
     for t in tiers:
         em = t.get("emulated")
