@@ -38,7 +38,7 @@ from bench.errors import UserError
 
 __all__ = ["Threshold", "parse_fail", "direction", "default_threshold", "load_any", "load_pytest_benchmark",
            "incompatibilities", "compare_runs", "compare_metric", "group_cases", "case_label",
-           "across_machines", "parse_price", "EXACT_METRICS"]
+           "EXACT_METRICS"]
 
 ALPHA = 0.05
 CONFIDENCE = 0.95
