@@ -8,7 +8,7 @@ from tests.conftest import cli_json
 
 @pytest.mark.parametrize("cpu_s,wall_s,threads,cpus,expected", [
     (1.9, 2.0, 1, 2, "cpu"), (3.0, 2.0, 2, 2, "cpu"), (3.0, 2.0, 8, 2, "cpu"),   # threads capped at the CPUs
-    (0.1, 2.0, 1, 2, "io"), (1.0, 2.0, 1, 2, "mixed"), (1.0, 2.0, 2, 2, "mixed"),
+    (0.1, 2.0, 1, 2, "io"), (1.0, 2.0, 1, 2, "mixed"), (2.0, 2.0, 2, 2, "mixed"), (1.0, 2.0, 2, 2, "io"),
     (None, 2.0, 1, 2, "unknown"), (1.0, 0.0, 1, 2, "unknown"),
 ])
 def test_rule(cpu_s, wall_s, threads, cpus, expected):
