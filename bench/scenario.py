@@ -2,7 +2,7 @@
 user's tiers. Steps (labels, see bench/findings.py):
 
   iops-<tier>  rand-read-4k QD32 on each tier: the IOPS per GB each supplies
-  a            terasort, HDFS data and MapReduce temp data both on hdd
+  a            terasort, HDFS data and MapReduce temp data both on hdd, with HDFS read traffic alongside
   b            a with the page cache left on (--cache)
   c, d         temp data on nvme, on optane
   a-half, e    a and d with the hdd tier at half its drive bandwidth (emulated: the throttle halved;
@@ -30,7 +30,8 @@ def _terasort(label: str, data: str, temp: str, records: int, workers: int = 1, 
               memory_mb: Optional[int] = None) -> Case:
     # A scaled-down sort keeps a cluster's shuffle geometry: many map tasks (1 MiB blocks, not HDFS's 128) and
     # 32 partitions, so that each reduce fetches many small segments (M x R medium-sized reads), as at scale.
-    params = {"records": records, "block_size": 1024 ** 2, "partitions": 32}
+    # One HDFS reader streams other blocks off the data tier meanwhile, as other clients do on a shared cluster.
+    params = {"records": records, "block_size": 1024 ** 2, "partitions": 32, "hdfs_readers": 1}
     return Case(0, "terasort", "job", data, "job", params, 0,
                 temp_tier=temp, workers=workers, cache=cache, label=label, memory_mb=memory_mb)
 

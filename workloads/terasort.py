@@ -18,6 +18,9 @@ Phases (each timed on its own: wall and CPU seconds, bytes and operations per ti
 - "validate" (data tier): valsort's checks on the output — records in order within and across files, the
   record count, and valsort's checksum (kernels.record_checksum) equal to the input's. Any failure raises
   CaseError: a wrong sort is never reported as a result.
+With `hdfs_readers` > 0, phase "hdfs-data" first writes other HDFS blocks on the data tier, and that many readers
+stream them (64 KiB reads, cold) for as long as map and reduce run — a shared cluster's HDFS traffic; what they
+read is reported as hdfs_read_bytes / hdfs_read_bytes_per_s, not as the sort's own I/O.
 Map tasks and reduce partitions run on a ThreadPoolExecutor of ctx["workers"] threads; each kernel call runs
 on its own thread (threads=1) so that `workers` alone sets the parallelism. Files written on either tier are
 fsynced and dropped from the page cache (unless ctx["cache"]), so every read in a later phase is cold.
@@ -30,6 +33,7 @@ from dataclasses import dataclass
 
 from bench.errors import CaseError
 from workloads import job_workload
+from workloads._hdfs_traffic import BackgroundReaders
 from workloads._jobio import (IO_CHUNK, CountedWriter, PhaseLog, check_free_space, drop_cache, read_block,
                               read_range, write_block)
 
@@ -47,11 +51,15 @@ class TeraSortParams:
     block_size: int = 128 * MiB        # dfs.blocksize: input files hold the whole records that fit
     sample_size: int = 100_000         # mapreduce.terasort.partitions.sample
     bytes_per_checksum: int = 512      # dfs.bytes-per-checksum of the .meta sidecars
+    hdfs_readers: int = 0              # other HDFS clients streaming other blocks off the data tier meanwhile
+    hdfs_read_bytes: int = 0           # the data they read (0: as much as the sort's input)
 
     def __post_init__(self):
         for name in ("records", "partitions", "block_size", "sample_size", "bytes_per_checksum"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive, not {getattr(self, name)}")
+        if self.hdfs_readers < 0 or self.hdfs_read_bytes < 0:
+            raise ValueError("hdfs_readers and hdfs_read_bytes must be >= 0")
         if self.map_tasks < 0:
             raise ValueError(f"map_tasks must be >= 0 (0: one per block), not {self.map_tasks}")
         if self.block_size < RECORD_BYTES:
@@ -78,7 +86,8 @@ def space_needed(p: TeraSortParams) -> tuple:
     data = p.records * RECORD_BYTES
     meta = _meta_bytes(p.block_size, p.bytes_per_checksum) * p.blocks
     runs = data + 4096 * (p.partitions + 2) * (p.map_tasks or p.blocks)     # Arrow framing per batch
-    return 2 * (data + meta), runs
+    other = (p.hdfs_read_bytes or data) if p.hdfs_readers else 0
+    return 2 * (data + meta) + other, runs
 
 
 class TeraSortJob:
@@ -119,6 +128,21 @@ class TeraSortJob:
             with self._pool() as pool:
                 self.input_checksum = sum(pool.map(one, self.inputs)) & CHECKSUM_MASK
             record["records"] = p.records
+
+    def other_hdfs_data(self, nbytes: int) -> list:
+        """Blocks of other HDFS data on the data tier (phase "hdfs-data"), for readers running alongside."""
+        p, k = self.p, self.kernels
+        folder = os.path.join(self.ctx["dirs"]["data"], "hdfs-other")
+        os.makedirs(folder)
+        records = max(1, nbytes // RECORD_BYTES)
+        blocks = [(os.path.join(folder, f"blk_{i:05d}"), first, min(p.records_per_block, records - first))
+                  for i, first in enumerate(range(0, records, p.records_per_block))]
+        with self.log.phase("hdfs-data", "data") as (record, io):
+            for path, first, count in blocks:
+                write_block(path, k.teragen(p.records + first, count, threads=1), io, "data", self.cache,
+                            p.bytes_per_checksum)
+            record["blocks"] = len(blocks)
+        return [path for path, _, _ in blocks]
 
     # ---- map ---------------------------------------------------------------------------------------
     def _sample(self, io) -> bytes:
@@ -330,10 +354,23 @@ def run(p: TeraSortParams, ctx: dict) -> dict:
                             f"{temp_bytes} bytes of temp runs)")
     job = TeraSortJob(p, ctx)
     job.teragen()
-    job.map()
-    job.reduce()
+    traffic = None
+    if p.hdfs_readers:
+        paths = job.other_hdfs_data(p.hdfs_read_bytes or p.records * RECORD_BYTES)
+        with BackgroundReaders(paths, p.hdfs_readers, job.cache) as traffic:
+            job.map()
+            job.reduce()
+    else:
+        job.map()
+        job.reduce()
     validated = job.validate()
-    return {"phases": job.log.records, "metrics": job.metrics(validated), "threads": job.workers,
+    metrics = job.metrics(validated)
+    if traffic is not None:
+        metrics["hdfs_read_bytes"] = traffic.bytes
+        metrics["hdfs_read_ops_count"] = traffic.ops
+        if traffic.seconds > 0:
+            metrics["hdfs_read_bytes_per_s"] = traffic.bytes / traffic.seconds
+    return {"phases": job.log.records, "metrics": metrics, "threads": job.workers,
             "implementation": job.implementation()}
 
 

@@ -191,3 +191,16 @@ def test_bad_params_rejected_when_planned():
         params(map_tasks=6)                          # 5 blocks
     with pytest.raises(ValueError, match="block_size"):
         params(block_size=99)
+
+
+def test_hdfs_read_traffic_alongside(tmp_path):
+    ctx = make_ctx(tmp_path, workers=1)
+    out = workloads.get("terasort").run(params(hdfs_readers=2, hdfs_read_bytes=300_000), ctx)
+    phases = {p["name"]: p for p in out["phases"]}
+    assert list(phases) == ["teragen", "hdfs-data", "map", "reduce", "validate"]
+    assert phases["hdfs-data"]["io"]["data"]["bytes_written"] >= 300_000
+    assert phases["validate"]["valid"] is True
+    m = out["metrics"]
+    assert m["hdfs_read_bytes"] > 0 and m["hdfs_read_ops_count"] > 0 and m["hdfs_read_bytes_per_s"] > 0
+    with pytest.raises(ValueError):
+        params(hdfs_readers=-1)
