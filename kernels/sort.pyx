@@ -10,7 +10,9 @@ their input order (the result equals a stable sort).
 sample_partition_bounds / partition_ids: TeraSort's sampled range partitioner (a key equal to a
 bound goes to the upper partition, as Hadoop's TotalOrderPartitioner). merge_runs: k-way merge.
 """
-import os
+
+
+from kernels._threads import thread_count as _thread_count
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -37,7 +39,6 @@ DEF _REC = 100
 DEF _KEY = 10
 DEF _BUCKETS = 65536
 # Below this many records per thread, starting threads costs more than it saves.
-_MIN_RECORDS_PER_THREAD = 1 << 16
 # Records ahead whose lines are prefetched in the gather (random reads from DRAM).
 DEF _GATHER_AHEAD = 16
 
@@ -193,14 +194,6 @@ def _record_count(const unsigned char[::1] buf):
     if size // _REC >= (<Py_ssize_t>1 << 32):
         raise ValueError("more than 2**32 - 1 records in one buffer: partition first")
     return size // _REC
-
-
-def _thread_count(threads, Py_ssize_t count):
-    if threads is None:
-        threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    if threads < 1:
-        raise ValueError(f"threads must be >= 1, got {threads}")
-    return max(1, min(threads, count // _MIN_RECORDS_PER_THREAD))
 
 
 def _run_parallel(worker, jobs):

@@ -7,7 +7,9 @@ top 80 bits of the next output XORed with a constant of that position. So each r
 LCG step, and a chunk starting anywhere is reached by jumping ahead, never by replaying:
 chunks are generated on several threads with the GIL released.
 """
-import os
+
+
+from kernels._threads import thread_count as _thread_count
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -49,7 +51,6 @@ _XOR_LO[:] = [0, 0xD1CC000000000000, 0xB1AC000000000000, 0x9695000000000000, 0x7
 # Records generated per batch of LCG outputs kept on the stack (16 KiB of states).
 DEF _BATCH = 1024
 # Below this many records per thread, starting threads costs more than it saves.
-_MIN_RECORDS_PER_THREAD = 1 << 16
 _U128_MASK = (1 << 128) - 1
 
 
@@ -93,14 +94,6 @@ cdef const unsigned char[::1] _as_bytes(obj):
     if view.format != "B" or view.ndim != 1:
         view = view.cast("B")
     return view
-
-
-def _thread_count(threads, Py_ssize_t count):
-    if threads is None:
-        threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    if threads < 1:
-        raise ValueError(f"threads must be >= 1, got {threads}")
-    return max(1, min(threads, count // _MIN_RECORDS_PER_THREAD))
 
 
 def _run_split(worker, Py_ssize_t count, Py_ssize_t threads):
