@@ -17,10 +17,9 @@ import traceback
 from pathlib import Path
 
 import workloads
-from workloads._jobio import demanded_iops_per_gb
 from bench.emulate import join_cgroup
 from bench.errors import TierbenchError
-from bench.metrics import case_metrics, latency_bins
+from bench.metrics import case_metrics, demanded_iops_per_gb, latency_bins
 from bench.store import atomic_write_text
 from bench.verdict import bottleneck
 

@@ -152,18 +152,24 @@ def _fio_pids(jobfile_fragment):
     return [int(p) for p in out.stdout.split()]
 
 
-@needs_fio
-def test_fio_killed_fails_its_case_and_the_run_goes_on(tmp_path, store):
+def _kill_during_first_case(tmp_path, store, victim_pattern):
+    """Run rand-read-4k on two tiers, SIGKILL the processes matching `victim_pattern` while the first case's
+    fio runs; returns (returncode, run document, stderr, tier dirs)."""
     a, b = tmp_path / "a", tmp_path / "b"
     a.mkdir(), b.mkdir()
     proc = _start(["--tier", f"a={a}", "--tier", f"b={b}", "--workload", "rand-read-4k", "--param", "iodepth=1",
                    "--param", "runtime_s=3", "--param", "size=4m", "--param", "direct=false", "--json"], store)
     assert _wait_for(lambda: _fio_pids(f"{store}/.*/raw/case000.fio"))
-    for pid in _fio_pids(f"{store}/.*/raw/case000.fio"):
+    for pid in _fio_pids(victim_pattern.format(store=store)):
         os.kill(pid, signal.SIGKILL)
     stdout, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == 1, stderr
-    doc = json.loads(stdout)
+    return proc.returncode, json.loads(stdout), stderr, (a, b)
+
+
+@needs_fio
+def test_fio_killed_fails_its_case_and_the_run_goes_on(tmp_path, store):
+    returncode, doc, stderr, (a, b) = _kill_during_first_case(tmp_path, store, "{store}/.*/raw/case000.fio")
+    assert returncode == 1, stderr
     assert doc["status"] == "partial"
     assert "killed by signal" in doc["cases"][0]["error"] and doc["cases"][1]["error"] is None
     assert not _leftovers(a, b)
@@ -189,16 +195,9 @@ def test_interrupt_removes_case_files_and_keeps_the_run(tmp_path, store, sig):
 
 @needs_fio
 def test_crashed_worker_fails_its_case_and_the_rest_run(tmp_path, store):
-    a, b = tmp_path / "a", tmp_path / "b"
-    a.mkdir(), b.mkdir()
-    proc = _start(["--tier", f"a={a}", "--tier", f"b={b}", "--workload", "rand-read-4k", "--param", "iodepth=1",
-                   "--param", "runtime_s=3", "--param", "size=4m", "--param", "direct=false", "--json"], store)
-    assert _wait_for(lambda: _fio_pids(f"{store}/.*/raw/case000.fio"))
-    for pid in _fio_pids(f"bench.worker {store}/.*/raw/case000.spec.json"):
-        os.kill(pid, signal.SIGKILL)
-    stdout, stderr = proc.communicate(timeout=120)
-    doc = json.loads(stdout)
-    assert proc.returncode == 1 and doc["status"] == "partial", stderr
+    returncode, doc, stderr, (a, b) = _kill_during_first_case(tmp_path, store,
+                                                               "bench.worker {store}/.*/raw/case000.spec.json")
+    assert returncode == 1 and doc["status"] == "partial", stderr
     assert "worker died" in doc["cases"][0]["error"] and doc["cases"][1]["error"] is None
     assert _wait_for(lambda: not _fio_pids(f"{store}/.*/raw/case000.fio"), timeout=15)
     assert not _leftovers(a, b)

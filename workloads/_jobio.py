@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from typing import Iterable, Mapping, Optional
 
 from bench.errors import UserError
+from bench.metrics import demanded_iops_per_gb, demanded_iops_per_gb_by_role  # noqa: F401 (re-exported)
 from bench.pagecache import drop_cache
 
 __all__ = ["IOCounts", "PhaseLog", "CountedWriter", "write_cold", "read_file", "read_range", "drop_cache",
@@ -253,35 +254,3 @@ def check_free_space(needs: Mapping[str, int], what: str, margin: float = 1.05) 
             raise UserError(f"{what} needs {_fmt_bytes(need)} ({need} bytes, {margin:.2f} x its data) in "
                             f"{', '.join(entry['dirs'])} but its file system has {_fmt_bytes(free)} "
                             f"({free} bytes) free: use smaller parameters or a bigger tier")
-
-
-def demanded_iops_per_gb(pattern, metrics: Mapping) -> Optional[float]:
-    """The IOPS per GB (10^9 bytes) a pattern demands of its tier: its measured operations per second
-    (metrics["iops"], or ops over wall_s) over the bytes it keeps there (Pattern.footprint_bytes()).
-    None when the rate was not measured or the pattern keeps nothing."""
-    iops = metrics.get("iops")
-    if iops is None:
-        ops = (metrics.get("ops_read") or 0) + (metrics.get("ops_written") or 0)
-        wall = metrics.get("wall_s")
-        if not ops or not wall:
-            return None
-        iops = ops / wall
-    footprint = pattern.footprint_bytes()
-    if not footprint:
-        return None
-    return iops / (footprint / 1e9)
-
-
-def demanded_iops_per_gb_by_role(pattern, phases: list) -> dict:
-    """The same figure per role ({"data": x, "temp": y}) from phase records, for cases whose data and temp
-    data sit on different tiers: the ops of the phases of that role over their wall time, over the bytes
-    the pattern keeps in that role. Roles without a measured rate are left out."""
-    out = {}
-    for role in sorted({p["role"] for p in phases if p.get("role")}):
-        mine = [p for p in phases if p.get("role") == role]
-        ops = sum(p.get("ops_read", 0) + p.get("ops_written", 0) for p in mine)
-        wall = sum(p.get("wall_s") or 0 for p in mine)
-        footprint = pattern.footprint_bytes(role)
-        if ops and wall > 0 and footprint:
-            out[role] = ops / wall / (footprint / 1e9)
-    return out
