@@ -1,8 +1,10 @@
 """The builtin engine: runs a pattern with kernels.ioloop (Cython, GIL released), no fio needed.
 
 Same semantics as the fio job file: files `<fileset>.<job>.<file>` in the phase's role directory; files a
-phase reads (or rewrites at random) are laid out first when no earlier phase wrote them (fio does the same),
-and cold phases drop the files' pages (fsync + POSIX_FADV_DONTNEED) so reads reach the device.
+phase reads (or rewrites at random) are laid out first when no earlier phase wrote them, all at once and left
+cached, as the fio engine does (bench.layout says why), and cold phases drop the files' pages (fsync +
+POSIX_FADV_DONTNEED) right before the phase so reads reach the device. Each phase record carries `cpu_s`, the
+process's user + system seconds during the phase (its threads' I/O and checksum work).
 
 Checksums (Phase.checksum_chunk): ioloop computes a CRC32C per chunk of every buffer and checks it against the
 CRC the chunk was written with. What an ioloop write leaves is defined by its seed and block size, so the
@@ -13,8 +15,10 @@ leave a mix) cannot be verified: the engine raises ValueError before that phase 
 from __future__ import annotations
 
 import os
+import resource
 from pathlib import Path
 
+from bench.layout import layout_bs, needs_layout, phase_files
 from bench.pagecache import drop_cache
 from bench.pattern import Pattern, Phase
 
@@ -25,20 +29,11 @@ def _ioloop():
     return ioloop
 
 
-def phase_files(phase: Phase, directory: str) -> list:
-    return [[os.path.join(directory, f"{phase.fileset}.{job}.{f}") for f in range(phase.nrfiles)]
-            for job in range(phase.numjobs)]
-
-
-def _needs_layout(phase: Phase, jobs: list) -> bool:
-    if phase.rw == "write":
-        return False
-    return any(not os.path.exists(p) or os.path.getsize(p) < phase.file_size for job in jobs for p in job)
-
-
-def _layout_bs(phase: Phase) -> int:
-    # Large writes make the layout quick; a file that is no whole number of MiB keeps the phase's own bs.
-    return max(phase.bs, 1 << 20) if phase.file_size % (1 << 20) == 0 else phase.bs
+def _cpu_seconds() -> float:
+    # The I/O threads are this process's: its user + system time around run_phase is the phase's CPU time
+    # (its I/O and, with checksum_chunk, its CRC32C work), without the layout and the cache drop.
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _written_by(phase: Phase, index: int, seed: int):
@@ -82,20 +77,22 @@ def run(pattern: Pattern, dirs: dict, tiers_by_role: dict, raw_dir: Path, stem: 
     for index, phase in enumerate(pattern.phases):
         jobs = phase_files(phase, dirs[phase.role])
         fileset = (phase.role, phase.fileset)
-        if _needs_layout(phase, jobs):
-            layout = (seed + index, _layout_bs(phase))
+        if needs_layout(phase, jobs):
+            layout = (seed + index, layout_bs(phase))
             ioloop.run_phase(jobs, "write", layout[1], phase.file_size, direct=False, end_fsync=True,
                              seed=layout[0])
             writers[fileset] = layout
         verify = _verify_args(phase, writers.get(fileset))
         if phase.cold:
             drop_cache(p for job in jobs for p in job if os.path.exists(p))
+        cpu0 = _cpu_seconds()
         result = ioloop.run_phase(jobs, phase.rw, phase.bs, phase.file_size, iodepth=phase.iodepth,
                                   rwmixread=phase.rwmixread, direct=phase.direct, fsync_every=phase.fsync_every,
                                   end_fsync=phase.end_fsync, runtime_s=phase.runtime_s,
                                   file_service=phase.file_service, seed=seed + index,
                                   checksum_chunk=phase.checksum_chunk, **verify)
+        cpu_s = _cpu_seconds() - cpu0
         if phase.writes:
             writers[fileset] = _written_by(phase, index, seed)
-        records.append(_record(phase, tiers_by_role.get(phase.role), result, ioloop))
+        records.append(dict(_record(phase, tiers_by_role.get(phase.role), result, ioloop), cpu_s=cpu_s))
     return {"phases": records, "implementation": "cython:kernels.ioloop", "raw": []}

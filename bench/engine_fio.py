@@ -1,4 +1,9 @@
-"""The fio engine: pattern → job file → fio (json+) → phase records. Raw output and job file are kept."""
+"""The fio engine: pattern → job file → fio (json+) → phase records. Raw output and job file are kept.
+
+Files that a phase reads without an earlier phase writing them are laid out by tierbench before fio starts
+(bench.layout), as the builtin engine lays them out, so that both engines start each phase with the same files
+and the same page-cache state; fio finds them at their size and does not lay them out itself.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,6 +11,7 @@ from pathlib import Path
 from bench.fio_job import render_jobfile
 from bench.fio_parse import parse
 from bench.fio_run import run_fio
+from bench.layout import lay_out_pattern
 from bench.pattern import Pattern
 
 
@@ -39,6 +45,7 @@ def run(pattern: Pattern, dirs: dict, tiers_by_role: dict, raw_dir: Path, stem: 
     jobfile = raw_dir / f"{stem}.fio"
     output = raw_dir / f"{stem}.fio.json"
     jobfile.write_text(render_jobfile(pattern, dirs))
+    lay_out_pattern(pattern, dirs)
     text = run_fio(str(jobfile), str(output), timeout_s=timeout_s)
     report = parse(text)
     return {"phases": phase_records(report, pattern, tiers_by_role), "implementation": report.fio_version,

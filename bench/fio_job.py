@@ -16,6 +16,17 @@ Choices that are ours, not fio's defaults:
   would replay one offset sequence and the spread between repeats (which compare's statistics rely on)
   would miss the part that comes from placement (seek distances, device caches). Each run draws fresh
   offsets; pass extra_global={"randrepeat": 1} for replayable runs.
+- `fadvise_hint=0`: fio's default advises the kernel of the access pattern (POSIX_FADV_SEQUENTIAL doubles a
+  buffered sequential read's readahead, POSIX_FADV_RANDOM turns it off); the builtin engine gives no hint, so
+  with fio's default the two engines issue different reads to the device (measured: 256 KiB vs 128 KiB
+  readahead requests on a tier whose read_ahead_kb is 128).
+- `fallocate=none`: fio's default preallocates every file it creates (unwritten extents that writeback must
+  then convert); the builtin engine and the applications the patterns model extend files by writing them.
+- `create_serialize=0`: by default fio lays out, before the first phase starts, the files of every phase that
+  reads, so the files that a later phase reads after an earlier phase writes them were laid out first and the
+  write phase overwrote them (measured on mr-spill: 1.5x the bytes written to the device, and a spill phase
+  that overwrites allocated blocks instead of extending new files). With 0, each phase sets its files up when
+  it starts, finding them as the earlier phases left them, as the builtin engine does.
 - `percentile_list=50:90:99:99.9:99.99`: the percentiles the run document reports, plus p90 and p99.99.
 - ioengine: `libaio` when a phase is direct with iodepth > 1 (the only way fio keeps several I/Os in flight
   per job), `psync` otherwise; `ioengine=` overrides it for every phase.
@@ -63,6 +74,9 @@ def render_jobfile(pattern: Pattern, dirs: Mapping[str, str], *, ioengine: Optio
         "group_reporting": 1,
         "percentile_list": ":".join(_number(q) for q in PERCENTILES),
         "randrepeat": 0,
+        "fadvise_hint": 0,
+        "fallocate": "none",
+        "create_serialize": 0,
     }
     for key, value in (extra_global or {}).items():
         if not _OPTION_NAME.match(str(key)):

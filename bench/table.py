@@ -61,9 +61,20 @@ def _case_label(params_json: str, workers, cache) -> str:
     return " ".join([t for t in [text] if t != "-"] + extra) or "-"
 
 
+CHECKSUM_MARK = " (crc)"
+CHECKSUM_NOTE = ("(crc): the builtin engine computed HDFS CRC32C checksums that fio does not, so the fio/builtin "
+                 "ratio compares different work; rerun with --param checksums=false to compare the I/O alone")
+
+
+def _computed_checksums(cases: list) -> bool:
+    """Whether a builtin case group computed checksums (its phase records count them)."""
+    return any((p.get("checksums") or 0) > 0 for c in cases if not c.get("error") for p in c.get("phases") or [])
+
+
 def run_table(doc: dict) -> Table:
     tiers = {t["name"]: t for t in doc.get("tiers", [])}
     rows = []
+    flagged = False
     groups = grouped(doc)
     supplied = supplied_iops_per_gb(doc)
     m_demand = lambda cases: median_metric(cases, "demanded_iops_per_gb")  # noqa: E731
@@ -82,6 +93,9 @@ def run_table(doc: dict) -> Table:
             mine, theirs = median_metric(cases, "iops"), median_metric(other or [], "iops")
             if mine and theirs:
                 ratio = f"{(mine / theirs if engine == 'fio' else theirs / mine):.2f}"
+                if _computed_checksums(cases if engine == "builtin" else other):
+                    ratio += CHECKSUM_MARK
+                    flagged = True
         n = f"{len(ok)}" + (f" ({len(cases) - len(ok)} failed)" if len(ok) < len(cases) else "")
         workload_text = workload + (f" [{step}]" if step else "")
         rows.append([label, workload_text, engine, _case_label(params, workers, cache), n, *cells,
@@ -90,7 +104,8 @@ def run_table(doc: dict) -> Table:
     titles = (["tier", "workload", "engine", "params", "n"] + [t for t, _, _ in COLUMNS]
               + ["bound", "fio/builtin", "tier supplies IOPS/GB"])
     keep = [i for i, title in enumerate(titles) if i < 5 or any(r[i] not in ("-", "unknown") for r in rows)]
-    table = Table(title=f"run {doc['run_id']} ({doc.get('status')})", title_justify="left")
+    table = Table(title=f"run {doc['run_id']} ({doc.get('status')})", title_justify="left",
+                  caption=CHECKSUM_NOTE if flagged else None, caption_justify="left")
     for i in keep:
         table.add_column(titles[i], justify="left" if i < 5 or titles[i] == "bound" else "right")
     for r in rows:

@@ -5,7 +5,8 @@ No earlier phase writes them: both engines lay the files out first and, the phas
 the page cache, so the reads reach the device (HDFS data is rarely read back while still cached).
 The builtin engine verifies every `bytes_per_checksum` chunk it reads against the CRC32C it was written with
 (`checksum_chunk`), as an HDFS reader checks every packet (a local short-circuit reader reads the block file
-and checks it itself; the `.meta` reads are not modelled); fio only moves the bytes.
+and checks it itself; the `.meta` reads are not modelled); fio only moves the bytes, so the two engines measure
+the same thing only with `checksums=false` (the run table flags a fio/builtin ratio taken with checksums).
 Defaults: dfs.blocksize 128 MiB, 64 KiB reads (the client's packet size), 4 concurrent readers,
 dfs.bytes-per-checksum 512.
 """
@@ -27,6 +28,7 @@ class HdfsReadParams:
     bs: int = 64 * KiB              # bytes per read
     direct: bool = False            # DataNodes read through the page cache
     bytes_per_checksum: int = 512   # dfs.bytes-per-checksum
+    checksums: bool = True          # builtin engine: CRC32C per chunk (false: bytes only, as fio)
 
     def __post_init__(self):
         for name in ("block_size", "blocks", "readers", "bs", "bytes_per_checksum"):
@@ -46,7 +48,7 @@ def build(p: HdfsReadParams) -> Pattern:
     return Pattern("hdfs-read", (
         Phase(name="read", rw="read", bs=p.bs, size=per_reader * p.block_size, nrfiles=per_reader,
               numjobs=p.readers, fileset="blocks", role="data", direct=p.direct, cold=True,
-              checksum_chunk=p.bytes_per_checksum),
+              checksum_chunk=p.bytes_per_checksum if p.checksums else 0),
     ))
 
 

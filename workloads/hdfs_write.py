@@ -6,7 +6,8 @@ The model, per phase (engine-neutral, so fio and the builtin engine run the same
   sequentially in `packet_size` writes, buffered and fsynced at the end (a DataNode flushes a finalized block;
   fsynced writes are what blkio throttles see, background writeback is not). The builtin engine computes the
   CRC32C of every `bytes_per_checksum` chunk of every packet (`checksum_chunk`), the DataNode's CPU work; fio
-  only moves the bytes.
+  only moves the bytes, so the two engines measure the same thing only with `checksums=false` (the builtin
+  engine then computes none either; the run table flags a fio/builtin ratio taken with checksums).
 - "meta": the same jobs write one `.meta` file per block: a 7-byte header (version 2 bytes, checksum type
   1 byte, bytes per checksum 4 bytes) and one 4-byte CRC32C per `bytes_per_checksum` bytes of the block,
   i.e. about block/128 with the default 512-byte chunks. Files hold whole 4 KiB blocks (the meta size is
@@ -47,6 +48,7 @@ class HdfsWriteParams:
     replication: int = 3               # dfs.replication: DataNode copies, one job each
     bytes_per_checksum: int = 512      # dfs.bytes-per-checksum
     direct: bool = False               # DataNodes write through the page cache
+    checksums: bool = True             # builtin engine: CRC32C per chunk (false: bytes only, as fio)
 
     def __post_init__(self):
         for name in ("block_size", "packet_size", "blocks", "replication", "bytes_per_checksum"):
@@ -64,7 +66,7 @@ def build(p: HdfsWriteParams) -> Pattern:
     return Pattern("hdfs-write", (
         Phase(name="blocks", rw="write", bs=p.packet_size, size=p.blocks * p.block_size, nrfiles=p.blocks,
               numjobs=p.replication, fileset="blocks", role="data", direct=p.direct, end_fsync=True,
-              checksum_chunk=p.bytes_per_checksum),
+              checksum_chunk=p.bytes_per_checksum if p.checksums else 0),
         Phase(name="meta", rw="write", bs=META_ALIGN, size=p.blocks * meta, nrfiles=p.blocks,
               numjobs=p.replication, fileset="meta", role="data", direct=p.direct, end_fsync=True),
     ))
