@@ -4,7 +4,8 @@ for each storage layout (where the temp data lives) the run measured. Pure arith
 
 Measured inputs, from the run:
   S_iops   IOPS one data-tier drive supplies: median `iops` of the run's rand-read-4k cases on that tier
-           (the highest queue depth measured);  S_bw: median bytes/s of seq-read-1m there (if measured).
+           (the highest queue depth measured);  S_bw: median bytes/s of seq-read-1m there (if measured);
+           both divided by the tier's drives when it is an emulated set of several (`tiers emulate --hdd-drives`).
   per layout (a terasort case: data tier, temp tier), per TB of input sorted (input_bytes / 10^12):
   O_tb     ops on the data tier,  B_tb: bytes read + written on the data tier,  C_tb: CPU seconds.
 Cluster parameters: stored_tb (logical), replication, drive_tb, drives_per_node, daily_tb (processed per
@@ -69,7 +70,9 @@ def supplied(doc: dict, tier: str) -> tuple:
         deepest = max(c["params"].get("iodepth", 1) for c in reads)
         iops = _median(c["metrics"].get("iops") for c in reads if c["params"].get("iodepth", 1) == deepest)
     bw = _median(c["metrics"].get("read_bytes_per_s") for c in ok if c["workload"] == "seq-read-1m")
-    return iops, bw
+    declared = next((t for t in doc.get("tiers", []) if t.get("name") == tier), {})
+    drives = (declared.get("emulated") or {}).get("drives") or 1
+    return (iops / drives if iops is not None else None), (bw / drives if bw is not None else None)
 
 
 def _tier_io(phase: dict) -> list:

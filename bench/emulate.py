@@ -1,7 +1,8 @@
 """Emulated tiers (root only): loop devices, ext4, mounts, and cgroup v1 blkio throttles.
 
     hdd     loop on a disk file (direct I/O to the backing file), throttled to --hdd-iops / --hdd-mbps per
-            direction (defaults 150 IOPS, 180 MB/s: a 7200 rpm drive);
+            direction per drive (defaults 150 IOPS, 180 MB/s: a 7200 rpm drive) times --hdd-drives (default
+            1): a node's set of data drives, as HDFS stripes blocks over its data directories;
     nvme    loop on a disk file, unthrottled (whatever the machine's disk gives);
     optane  loop on a tmpfs file (RAM speed behind a block device).
 
@@ -150,11 +151,14 @@ def _make_tier(em: Emulation, name: str, backing_dir: Path, size: int, direct_io
 
 
 def emulate(base_dir: Optional[str] = None, ram_dir: Optional[str] = None, size: int = 2 * 1024 ** 3,
-            hdd_iops: int = DEFAULT_HDD_IOPS, hdd_mbps: float = DEFAULT_HDD_MBPS) -> Emulation:
-    """Build the hdd, nvme and optane tiers; on any failure, remove what was made and raise."""
+            hdd_iops: int = DEFAULT_HDD_IOPS, hdd_mbps: float = DEFAULT_HDD_MBPS, hdd_drives: int = 1) -> Emulation:
+    """Build the hdd, nvme and optane tiers; on any failure, remove what was made and raise. The hdd tier is
+    `hdd_drives` drives of `hdd_iops` / `hdd_mbps` each: throttled to their sum, nominally their capacity."""
     check_can_emulate()
     if hdd_iops <= 0 or hdd_mbps <= 0:
         raise UserError("--hdd-iops and --hdd-mbps must be positive")
+    if isinstance(hdd_drives, bool) or not isinstance(hdd_drives, int) or hdd_drives < 1:
+        raise UserError(f"--hdd-drives must be a whole number of drives, at least 1 (not {hdd_drives})")
     existing = Emulation.load(base_dir)
     if existing is not None:
         raise UserError(f"emulated tiers already exist (state {existing.path}); "
@@ -174,13 +178,14 @@ def emulate(base_dir: Optional[str] = None, ram_dir: Optional[str] = None, size:
             if name == "optane":
                 em.record("dir", path=str(ram))
             device, mnt = _make_tier(em, name, backing_dir, size, direct)
+            drives = hdd_drives if name == "hdd" else 1
             params = {"backing": "tmpfs file" if name == "optane" else "disk file", "loop": device,
-                      "size_bytes": size, "iops": None, "mbps": None}
-            tier = detect(name, mnt, name, nominal_capacity_bytes=NOMINAL_CAPACITY[name], emulated=params)
+                      "size_bytes": size, "iops": None, "mbps": None, "drives": drives}
+            tier = detect(name, mnt, name, nominal_capacity_bytes=NOMINAL_CAPACITY[name] * drives, emulated=params)
             tiers.append(tier.to_dict())
         em.state["tiers"] = tiers
         em.save()
-        set_throttle(em, "hdd", hdd_iops, hdd_mbps)
+        set_throttle(em, "hdd", hdd_iops * hdd_drives, hdd_mbps * hdd_drives)
         return em
     except BaseException:
         teardown_emulation(em)

@@ -18,12 +18,26 @@ from dataclasses import replace
 from typing import Optional
 
 from bench import emulate as emu
-from bench.findings import findings
+from bench.findings import CONTAINER_JOB_MB, findings
 from bench.plan import Case
 from bench.runner import Runner
 
-QUICK_RECORDS = 500_000       # 50 MB: a quick run in a few minutes on 2 cores
+QUICK_RECORDS = 1_000_000     # 100 MB: the quick run takes about a minute on 2 cores
 DEFAULT_RECORDS = 2_000_000   # 200 MB
+CACHE_SHARE = 16              # default container: page cache room for 1/16 of the temp data (the case: temp >> memory)
+EMULATED_HDD_DRIVES = 4       # the emulated node's data drives (see README: scenario): 600 IOPS, 720 MB/s
+HDFS_READ_MBPS = 20.0         # the other HDFS clients' steady read load on the data tier: 1/9 of a 7200 rpm drive
+
+
+def default_container_mb(records: int, available: Optional[bool] = None) -> Optional[int]:
+    """The memory limit each sort runs under by default where containers can be made (`available`; default:
+    root and cgroup v1 memory): the sort's own CONTAINER_JOB_MB plus page cache for 1/CACHE_SHARE of its temp
+    data, as a YARN container can cache only a small part of a node's temp data; None where they cannot."""
+    if available is None:
+        available = os.geteuid() == 0 and (emu.MEMORY / "cgroup.procs").exists()
+    if not available:
+        return None
+    return CONTAINER_JOB_MB + -(-records * 100 // (CACHE_SHARE * 1024 ** 2))
 
 
 def _terasort(label: str, data: str, temp: str, records: int, workers: int = 1, cache: bool = False,
@@ -31,7 +45,8 @@ def _terasort(label: str, data: str, temp: str, records: int, workers: int = 1, 
     # A scaled-down sort keeps a cluster's shuffle geometry: many map tasks (1 MiB blocks, not HDFS's 128) and
     # 32 partitions, so that each reduce fetches many small segments (M x R medium-sized reads), as at scale.
     # One HDFS reader streams other blocks off the data tier meanwhile, as other clients do on a shared cluster.
-    params = {"records": records, "block_size": 1024 ** 2, "partitions": 32, "hdfs_readers": 1}
+    params = {"records": records, "block_size": 1024 ** 2, "partitions": 32, "hdfs_readers": 1,
+              "hdfs_read_mbps": HDFS_READ_MBPS}
     return Case(0, "terasort", "job", data, "job", params, 0,
                 temp_tier=temp, workers=workers, cache=cache, label=label, memory_mb=memory_mb)
 

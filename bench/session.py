@@ -16,8 +16,10 @@ from bench.tiers import detect, parse_tier_spec
 class TierSession:
     """Context manager: `.tiers` (list of Tier) and `.cgroup`; tears down what it built on exit."""
 
-    def __init__(self, cfg: Config, tier_flags: list, emulate_flag: bool = False, emulate_size: Optional[int] = None):
+    def __init__(self, cfg: Config, tier_flags: list, emulate_flag: bool = False, emulate_size: Optional[int] = None,
+                 hdd_drives: int = 1):
         self.cfg = cfg
+        self.hdd_drives = hdd_drives
         self.tier_flags = tier_flags or []
         self.emulate_flag = emulate_flag
         self.emulate_size = emulate_size
@@ -48,7 +50,7 @@ class TierSession:
         if existing is not None and not self.emulate_flag:
             return existing
         kwargs = {"size": self.emulate_size} if self.emulate_size else {}
-        self.built = emu.emulate(**kwargs)
+        self.built = emu.emulate(hdd_drives=self.hdd_drives, **kwargs)
         return self.built
 
     def _resolve(self) -> None:

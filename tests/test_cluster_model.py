@@ -52,6 +52,15 @@ def test_hand_computed_layouts():
     assert moved["usd_per_tb"] == pytest.approx(((300 * 200 + 30 * 5500) / 365 + 30 * 24) / 100)
 
 
+def test_an_emulated_set_of_drives_supplies_per_drive_figures():
+    # The same measurements on an hdd tier emulated as 3 drives: one drive supplies a third of them.
+    doc = _doc()
+    doc["tiers"][0]["emulated"] = {"drives": 3}
+    base = model(doc, PARAMS)["layouts"][0]
+    assert base["supplied_iops_per_gb"] == pytest.approx(50 / 10000)
+    assert base["cpu_bound_threads_per_drive"] == pytest.approx(1e4 / (2.5e6 / 50))
+
+
 def test_iops_bound_cluster():
     params = ClusterParams(**{**PARAMS.__dict__, "daily_tb": 10000})
     layout = model(_doc(), params)["layouts"][0]

@@ -51,8 +51,14 @@ def test_teardown_removes_exactly_what_was_made(tmp_path):
     env = {"TIERBENCH_EMULATE_DIR": str(base)}
     bystander = tmp_path / "keep.txt"
     bystander.write_text("not ours")
-    doc = cli_json("tiers", "emulate", "--size", "64m", "--hdd-iops", "90", env=env)
+    doc = cli_json("tiers", "emulate", "--size", "64m", "--hdd-iops", "90", "--hdd-drives", "2", env=env)
     devices = [t["device"] for t in doc["tiers"]]
+    # Two drives of 90 IOPS / 180 MB/s: the tier is throttled to their sum and nominally twice an 8 TB drive.
+    hdd = next(t for t in doc["tiers"] if t["name"] == "hdd")
+    assert hdd["emulated"]["drives"] == 2 and hdd["nominal_capacity_bytes"] == 16 * 10 ** 12
+    st = os.stat(hdd["device"])
+    throttle = Path(doc["cgroup"], "blkio.throttle.read_iops_device").read_text()
+    assert f"{os.major(st.st_rdev)}:{os.minor(st.st_rdev)} 180" in throttle
     state = json.loads((base / "state.json").read_text())
     assert {r["kind"] for r in state["resources"]} >= {"cgroup", "file", "loop", "mount", "dir"}
     cli("tiers", "teardown", env=env, check=0)

@@ -64,9 +64,59 @@ def test_repeats_that_disagree_are_inconclusive():
     assert f["fewer_hdds"]["verdict"] == "inconclusive" and "not measured" in f["fewer_hdds"]["reason"]
 
 
+def test_fewer_hdds_hurting_less_is_the_finding_and_harmless_is_reported():
+    # Halving the drives adds 100% with temp on hdd and 50% once temp has moved: hurts less, not harmless.
+    base = [_sort("a", 10.0), _sort("a-half", 20.0), _sort("d", 4.0, temp="optane")]
+    f = _by_id(_doc(base + [_sort("e", 6.0, temp="optane")]))["fewer_hdds"]
+    assert f["verdict"] == "confirmed" and f["values"]["share"] == pytest.approx(0.5)
+    assert f["values"]["harmless"] is False and "not harmless" in f["reason"] and "harmless (< 10%): no" in f["figure"]
+    f = _by_id(_doc(base + [_sort("e", 4.2, temp="optane")]))["fewer_hdds"]
+    assert f["verdict"] == "confirmed" and f["values"]["harmless"] is True and "not harmless" not in f["reason"]
+    f = _by_id(_doc(base + [_sort("e", 7.5, temp="optane")]))["fewer_hdds"]     # adds 87.5%: share 0.875
+    assert f["verdict"] == "not confirmed"
+    # Halving did not hurt even with temp data on the drives: the test cannot speak to the case.
+    f = _by_id(_doc([_sort("a", 10.0), _sort("a-half", 9.9), _sort("d", 4.0), _sort("e", 4.0)]))["fewer_hdds"]
+    assert f["verdict"] == "inconclusive" and "does not bound" in f["reason"]
+    # Repeats whose share straddles the threshold.
+    cases = [_sort("a", 10.0), _sort("a", 10.0), _sort("a-half", 20.0), _sort("a-half", 20.0),
+             _sort("d", 4.0), _sort("d", 4.0), _sort("e", 5.0), _sort("e", 8.0)]
+    f = _by_id(_doc(cases))["fewer_hdds"]
+    assert f["verdict"] == "inconclusive" and "repeats disagree" in f["reason"]
+
+
+def test_bottleneck_moving_toward_the_cpu():
+    # CPU share 10% -> 40%: moved toward the CPU (4x, +30 points) without being CPU-bound.
+    f = _by_id(_doc([_sort("a", 10.0, cpu_s=1.0), _sort("d", 4.0, cpu_s=1.6, temp="optane")]))["bottleneck"]
+    assert f["verdict"] == "confirmed" and f["values"]["cpu_bound"] is False and "CPU-bound (>= 75%): no" in f["figure"]
+    # 10% -> 18%: less than 2x.
+    f = _by_id(_doc([_sort("a", 10.0, cpu_s=1.0), _sort("d", 5.0, cpu_s=0.9, temp="optane")]))["bottleneck"]
+    assert f["verdict"] == "not confirmed"
+    # 1% -> 10%: 10x but not 15 points.
+    f = _by_id(_doc([_sort("a", 10.0, cpu_s=0.1), _sort("d", 5.0, cpu_s=0.5, temp="optane")]))["bottleneck"]
+    assert f["verdict"] == "not confirmed"
+
+
+def test_cache_room_in_a_container_is_its_limit_less_the_sorts_own_memory():
+    from bench.findings import CONTAINER_JOB_MB, cache_room
+    doc = _doc([_sort("b", 5.0, cache=True, memory_mb=CONTAINER_JOB_MB + 10)])
+    assert cache_room(doc, "b") == (2e8, 10 * 1024 ** 2)
+    doc = _doc([_sort("b", 5.0, cache=True)], memory=GB)         # no container: memory less the peak RSS
+    assert cache_room(doc, "b") == (2e8, GB - 1e8)
+
+
+def test_default_container_leaves_room_for_a_sixteenth_of_the_temp_data():
+    from bench.scenario import default_container_mb
+    # 2 M records = 200 MB of temp data: 64 MB for the sort + 12 MB (200 MB / 16 MiB, rounded up) of page cache.
+    assert default_container_mb(2_000_000, available=True) == 76
+    assert default_container_mb(2_000_000, available=False) is None
+
+
 def test_scenario_bad_input():
     for args, message in ((["--hdd", "/tmp"], "give --emulate"), (["--emulate", "--hdd", "/tmp"], "not both"),
-                          (["--emulate", "--records", "5"], "--records")):
+                          (["--emulate", "--records", "5"], "--records"),
+                          (["--emulate", "--container-mb", "10"], "--container-mb"),
+                          (["--hdd", "/tmp", "--nvme", "/tmp", "--optane", "/tmp", "--hdd-drives", "2"],
+                           "--hdd-drives"), (["--emulate", "--hdd-drives", "0"], "--hdd-drives")):
         proc = cli("scenario", "hadoop-tempdata", *args)
         assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
 

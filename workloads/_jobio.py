@@ -134,12 +134,20 @@ def read_file(path: str, io: IOCounts, role: str) -> bytearray:
     return buf
 
 
-def read_range(path: str, offset: int, length: int, io: IOCounts, role: str) -> bytearray:
-    """`length` bytes of the file at `path` from `offset`, in IO_CHUNK reads (counted)."""
+def read_range(path: str, offset: int, length: int, io: IOCounts, role: str, segment: bool = False,
+               cache: bool = False) -> bytearray:
+    """`length` bytes of the file at `path` from `offset`, in IO_CHUNK reads (counted).
+
+    `segment`: read it as Hadoop's ShuffleHandler serves a map-output segment (mapreduce.shuffle.manage.os.cache,
+    on by default): the kernel reads just the segment (POSIX_FADV_RANDOM: no readahead into the neighbouring
+    segments, which other reducers fetch at other times) and, unless `cache`, its pages are dropped once sent
+    (POSIX_FADV_DONTNEED). Each segment fetch is then one positioned read on the device: a seek on a disk."""
     buf = bytearray(length)
     view = memoryview(buf)
     fd = os.open(path, os.O_RDONLY)
     try:
+        if segment:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)
         done = ops = 0
         while done < length:
             n = os.preadv(fd, [view[done:done + IO_CHUNK]], offset + done)
@@ -147,6 +155,8 @@ def read_range(path: str, offset: int, length: int, io: IOCounts, role: str) -> 
                 raise OSError(f"{path}: {length} bytes at {offset} asked, file ends after {offset + done}")
             done += n
             ops += 1
+        if segment and not cache:
+            os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
     finally:
         os.close(fd)
     io.read(role, length, ops)

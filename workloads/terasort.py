@@ -20,13 +20,15 @@ Phases (each timed on its own: wall and CPU seconds, bytes and operations per ti
   CaseError: a wrong sort is never reported as a result.
 With `hdfs_readers` > 0, phase "hdfs-data" first writes other HDFS blocks on the data tier, and that many readers
 stream them (64 KiB reads, cold) for as long as map and reduce run — a shared cluster's HDFS traffic; what they
-read is reported as hdfs_read_bytes / hdfs_read_bytes_per_s, not as the sort's own I/O.
+read is reported as hdfs_read_bytes / hdfs_read_bytes_per_s, not as the sort's own I/O. `hdfs_read_mbps` paces
+each reader (an open-loop load that does not grow when the tier has room to spare); 0 lets them take what they can.
 Map tasks and reduce partitions run on a ThreadPoolExecutor of ctx["workers"] threads; each kernel call runs
 on its own thread (threads=1) so that `workers` alone sets the parallelism. Files written on either tier are
 fsynced and dropped from the page cache (unless ctx["cache"]), so every read in a later phase is cold.
 """
 from __future__ import annotations
 
+import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -34,10 +36,11 @@ from dataclasses import dataclass
 from bench.errors import CaseError
 from workloads import job_workload
 from workloads._hdfs_traffic import BackgroundReaders
-from workloads._jobio import (IO_CHUNK, CountedWriter, PhaseLog, check_free_space, drop_cache, read_block,
-                              read_range, write_block)
+from workloads._jobio import (IO_CHUNK, CountedWriter, PhaseLog, check_free_space, drop_cache, meta_header,
+                              read_block, read_range, write_block, write_cold)
 
 MiB = 1024 ** 2
+OTHER_BLOCK_SIZE = 128 * MiB   # the other HDFS data's blocks: dfs.blocksize's default
 RECORD_BYTES, KEY_BYTES = 100, 10
 SAMPLE_FILES = 10              # TeraInputFormat samples 10 splits
 CHECKSUM_MASK = (1 << 64) - 1  # valsort's checksum is a 64-bit sum of record CRC32s
@@ -53,13 +56,14 @@ class TeraSortParams:
     bytes_per_checksum: int = 512      # dfs.bytes-per-checksum of the .meta sidecars
     hdfs_readers: int = 0              # other HDFS clients streaming other blocks off the data tier meanwhile
     hdfs_read_bytes: int = 0           # the data they read (0: as much as the sort's input)
+    hdfs_read_mbps: float = 0.0        # each reader's rate, MB/s (0: as fast as the tier lets it)
 
     def __post_init__(self):
         for name in ("records", "partitions", "block_size", "sample_size", "bytes_per_checksum"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive, not {getattr(self, name)}")
-        if self.hdfs_readers < 0 or self.hdfs_read_bytes < 0:
-            raise ValueError("hdfs_readers and hdfs_read_bytes must be >= 0")
+        if self.hdfs_readers < 0 or self.hdfs_read_bytes < 0 or self.hdfs_read_mbps < 0:
+            raise ValueError("hdfs_readers, hdfs_read_bytes and hdfs_read_mbps must be >= 0")
         if self.map_tasks < 0:
             raise ValueError(f"map_tasks must be >= 0 (0: one per block), not {self.map_tasks}")
         if self.block_size < RECORD_BYTES:
@@ -130,19 +134,32 @@ class TeraSortJob:
             record["records"] = p.records
 
     def other_hdfs_data(self, nbytes: int) -> list:
-        """Blocks of other HDFS data on the data tier (phase "hdfs-data"), for readers running alongside."""
+        """Blocks of other HDFS data on the data tier (phase "hdfs-data"), for readers running alongside.
+        They are ordinary HDFS blocks of up to dfs.blocksize's default, 128 MiB (the sort's own scaled-down
+        block size shapes only its own map tasks), written a MiB at a time, each with its .meta sidecar."""
         p, k = self.p, self.kernels
         folder = os.path.join(self.ctx["dirs"]["data"], "hdfs-other")
         os.makedirs(folder)
         records = max(1, nbytes // RECORD_BYTES)
-        blocks = [(os.path.join(folder, f"blk_{i:05d}"), first, min(p.records_per_block, records - first))
-                  for i, first in enumerate(range(0, records, p.records_per_block))]
+        # Written in pieces of whole records and whole checksum chunks, so the .meta is the block's own.
+        unit = math.lcm(RECORD_BYTES, p.bytes_per_checksum)
+        per_piece = max(1, IO_CHUNK // unit) * unit // RECORD_BYTES
+        per_block = OTHER_BLOCK_SIZE // RECORD_BYTES
+        paths = []
         with self.log.phase("hdfs-data", "data") as (record, io):
-            for path, first, count in blocks:
-                write_block(path, k.teragen(p.records + first, count, threads=1), io, "data", self.cache,
-                            p.bytes_per_checksum)
-            record["blocks"] = len(blocks)
-        return [path for path, _, _ in blocks]
+            for i, first in enumerate(range(0, records, per_block)):
+                path = os.path.join(folder, f"blk_{i:05d}")
+                end = min(first + per_block, records)
+                meta = bytearray(meta_header(p.bytes_per_checksum))
+                with CountedWriter(path, io, "data", self.cache) as block:
+                    for start in range(first, end, per_piece):
+                        data = k.teragen(p.records + start, min(per_piece, end - start), threads=1)
+                        meta += k.crc32c_chunks(data, p.bytes_per_checksum)
+                        block.write(data)
+                write_cold(path + ".meta", meta, io, "data", self.cache)
+                paths.append(path)
+            record["blocks"] = len(paths)
+        return paths
 
     # ---- map ---------------------------------------------------------------------------------------
     def _sample(self, io) -> bytes:
@@ -244,7 +261,8 @@ class TeraSortJob:
         name = os.path.basename(run["path"])
         offset, length = run["ranges"][part]
         try:
-            message = ipc.read_message(pa.py_buffer(read_range(run["path"], offset, length, io, "temp")))
+            raw = read_range(run["path"], offset, length, io, "temp", segment=True, cache=self.cache)
+            message = ipc.read_message(pa.py_buffer(raw))
             batch = ipc.read_record_batch(message, self._schema())
         except pa.ArrowException as e:
             raise CaseError(f"terasort: run {name} partition {part} is not an Arrow record batch ({e})") from None
@@ -357,7 +375,7 @@ def run(p: TeraSortParams, ctx: dict) -> dict:
     traffic = None
     if p.hdfs_readers:
         paths = job.other_hdfs_data(p.hdfs_read_bytes or p.records * RECORD_BYTES)
-        with BackgroundReaders(paths, p.hdfs_readers, job.cache) as traffic:
+        with BackgroundReaders(paths, p.hdfs_readers, job.cache, p.hdfs_read_mbps * 10 ** 6) as traffic:
             job.map()
             job.reduce()
     else:

@@ -7,7 +7,7 @@ from bench.config import Config, TierDecl
 from bench.errors import UserError
 from bench.output import emit_json, stderr_console
 from bench.runner import Runner
-from bench.scenario import DEFAULT_RECORDS, QUICK_RECORDS, run_scenario
+from bench.scenario import DEFAULT_RECORDS, EMULATED_HDD_DRIVES, QUICK_RECORDS, default_container_mb, run_scenario
 from bench.session import TierSession
 from bench.store import Store
 from bench.table import failures, run_table
@@ -25,11 +25,14 @@ def add_arguments(p):
     p.add_argument("--nvme", metavar="PATH", help="an NVMe tier for temp data")
     p.add_argument("--optane", metavar="PATH", help="an Optane-class tier for temp data")
     p.add_argument("--hdd-half", metavar="PATH", help="a data directory on half of the hdd tier's drives")
+    p.add_argument("--hdd-drives", type=int, metavar="N",
+                   help=f"with --emulate: data drives behind the emulated hdd tier (default {EMULATED_HDD_DRIVES})")
     p.add_argument("--records", type=int, help=f"terasort records (default {DEFAULT_RECORDS}, quick {QUICK_RECORDS})")
     p.add_argument("--repeat", type=int, help="repeats of every step (default 3, quick 1)")
     p.add_argument("--quick", action="store_true", help="one repeat of a small sort: a few minutes")
     p.add_argument("--container-mb", type=int, metavar="MB",
-                   help="run each sort in a memory-capped container (root; page cache included), like YARN")
+                   help="memory limit of the container each sort runs in (page cache included), like YARN's; "
+                        "default as root: 64 MB for the sort plus page cache for 1/16 of its temp data; 0: none")
     p.add_argument("--results", metavar="DIR")
     p.add_argument("--json", action="store_true")
 
@@ -54,8 +57,11 @@ def run(args) -> int:
     repeats = args.repeat or (1 if args.quick else 3)
     if records < 1000 or repeats < 1:
         raise UserError("scenario: --records must be at least 1000 and --repeat at least 1")
-    if args.container_mb is not None and args.container_mb < 64:
-        raise UserError("scenario: --container-mb must be at least 64")
+    if args.container_mb is not None and (args.container_mb < 0 or 0 < args.container_mb < 64):
+        raise UserError("scenario: --container-mb must be at least 64 (or 0: no container)")
+    container_mb = default_container_mb(records) if args.container_mb is None else (args.container_mb or None)
+    if args.hdd_drives is not None and (not args.emulate or args.hdd_drives < 1):
+        raise UserError("scenario: --hdd-drives is for --emulate and must be at least 1")
     cfg = Config(results=args.results, emulate=args.emulate)
     tier_flags = []
     if not args.emulate:
@@ -63,14 +69,15 @@ def run(args) -> int:
         if args.hdd_half:
             cfg.tiers.append(TierDecl("hdd-half", args.hdd_half, "hdd"))
     store = Store(args.results)
-    with TierSession(cfg, tier_flags, emulate_flag=args.emulate) as session:
+    with TierSession(cfg, tier_flags, emulate_flag=args.emulate,
+                     hdd_drives=args.hdd_drives or EMULATED_HDD_DRIVES) as session:
         runner = Runner(store, session.tiers, cgroup=session.cgroup, extra={"scenario": {"name": args.name}})
         stderr_console.print(f"scenario {args.name}, run {runner.run_id}: terasort of {records} records, "
                              f"{repeats} repeat(s), tiers " + ", ".join(t.name for t in session.tiers))
         doc = run_scenario(runner, [t.name for t in session.tiers], records=records, quick=args.quick,
                            repeats=repeats, emulation=session.emulation if args.emulate else None,
                            half_path_tier="hdd-half" if args.hdd_half else None,
-                           container_mb=args.container_mb)
+                           container_mb=container_mb)
     if args.json:
         emit_json(doc)
     else:

@@ -21,8 +21,10 @@ def add_arguments(p):
     e = sub.add_parser("emulate", help="build emulated hdd, nvme and optane tiers (root)")
     e.add_argument("--dir", help=f"folder for backing files and mounts (default {emu.DEFAULT_DIR})")
     e.add_argument("--size", default="2g", help="size of each tier's loop device (default 2g)")
-    e.add_argument("--hdd-iops", type=int, default=emu.DEFAULT_HDD_IOPS, help="hdd throttle, IOPS per direction")
-    e.add_argument("--hdd-mbps", type=float, default=emu.DEFAULT_HDD_MBPS, help="hdd throttle, MB/s per direction")
+    e.add_argument("--hdd-iops", type=int, default=emu.DEFAULT_HDD_IOPS, help="hdd throttle per drive, IOPS per direction")
+    e.add_argument("--hdd-mbps", type=float, default=emu.DEFAULT_HDD_MBPS, help="hdd throttle per drive, MB/s per direction")
+    e.add_argument("--hdd-drives", type=int, default=1,
+                   help="drives behind the hdd tier (a node's data drives): throttles and capacity times this")
     e.add_argument("--json", action="store_true")
     t = sub.add_parser("teardown", help="remove the emulated tiers (exactly what `emulate` made)")
     t.add_argument("--dir", help="the folder given to `emulate --dir`")
@@ -38,7 +40,8 @@ def _tier_table(tiers: list, title: str) -> Table:
         why = t.get("reason", "")
         if em:
             why = (f"emulated: loop on {em.get('backing')}"
-                   + (f", throttled {em['iops']} IOPS / {em['mbps']} MB/s" if em.get("iops") else ""))
+                   + (f", throttled {em['iops']} IOPS / {em['mbps']:g} MB/s" if em.get("iops") else "")
+                   + (f" ({em['drives']} drives)" if (em.get("drives") or 1) > 1 else ""))
         table.add_row(t["name"], t["class"], t["path"], str(t.get("device") or "-"), str(t.get("filesystem") or "-"),
                       str(t.get("model") or "-"), fmt_number((t.get("capacity_bytes") or 0) / 1e9 or None),
                       fmt_number((t.get("nominal_capacity_bytes") or t.get("capacity_bytes") or 0) / 1e9 or None),
@@ -76,7 +79,8 @@ def run(args) -> int:
             size = parse_size(args.size)
         except ValueError as e:
             raise UserError(f"--size: {e}") from None
-        em = emu.emulate(base_dir=args.dir, size=size, hdd_iops=args.hdd_iops, hdd_mbps=args.hdd_mbps)
+        em = emu.emulate(base_dir=args.dir, size=size, hdd_iops=args.hdd_iops, hdd_mbps=args.hdd_mbps,
+                         hdd_drives=args.hdd_drives)
         tiers = [t.to_dict() for t in em.tiers()]
         if args.json:
             emit_json({"state": str(em.path), "cgroup": em.cgroup, "tiers": tiers})

@@ -204,3 +204,59 @@ def test_hdfs_read_traffic_alongside(tmp_path):
     assert m["hdfs_read_bytes"] > 0 and m["hdfs_read_ops_count"] > 0 and m["hdfs_read_bytes_per_s"] > 0
     with pytest.raises(ValueError):
         params(hdfs_readers=-1)
+
+
+def test_paced_hdfs_readers_keep_their_rate(tmp_path):
+    """An open-loop load: with a rate, each reader reads about rate x time, not what the tier could give."""
+    from workloads._hdfs_traffic import BackgroundReaders
+    path = tmp_path / "blk"
+    path.write_bytes(os.urandom(4 << 20))
+    import time
+    with BackgroundReaders([str(path)], 1, cache=True, rate_bytes_per_s=2e6) as traffic:
+        time.sleep(1.0)
+    rate = traffic.bytes / traffic.seconds
+    assert 1.2e6 < rate < 2.4e6          # 2 MB/s asked; page-cache reads could go 1000x faster
+    with pytest.raises(ValueError, match="rate"):
+        BackgroundReaders([str(path)], 1, rate_bytes_per_s=-1)
+    with pytest.raises(ValueError, match="hdfs_read_mbps"):
+        params(hdfs_readers=1, hdfs_read_mbps=-1)
+
+
+def test_other_hdfs_data_is_whole_blocks_with_their_checksums(tmp_path, monkeypatch):
+    """The readers' data: blocks of up to OTHER_BLOCK_SIZE written in pieces, each .meta the block's own."""
+    from workloads._jobio import read_block
+    monkeypatch.setattr(terasort, "OTHER_BLOCK_SIZE", 100_000)
+    monkeypatch.setattr(terasort, "IO_CHUNK", 30_000)        # several pieces per block
+    job = terasort.TeraSortJob(params(hdfs_readers=1), make_ctx(tmp_path))
+    paths = job.other_hdfs_data(250_000)
+    assert [os.path.getsize(p) for p in paths] == [100_000, 100_000, 50_000]
+    for p in paths:
+        read_block(p, IOCounts(), "data", verify=True)          # raises CaseError on a wrong .meta
+    assert job.log.get("hdfs-data")["blocks"] == 3
+
+
+def test_segment_reads_do_not_read_ahead_or_stay_cached(emulated):
+    """A shuffle segment is read as Hadoop's ShuffleHandler serves it: the device reads just the segment, and
+    its pages are dropped once read (unless cache); a plain read from the start of the file reads ahead
+    (measured on the emulated nvme tier's loop device: sectors read in /sys/block/loopN/stat)."""
+    from workloads._jobio import drop_cache, read_range
+    tier = next(t for t in emulated["doc"]["tiers"] if t["name"] == "nvme")
+    stat = Path(f"/sys/block/{os.path.basename(tier['device'])}/stat")
+    path = Path(tier["path"]) / "segment-test"
+
+    def bytes_from_device(cold=True, **kwargs):
+        if cold:
+            drop_cache([str(path)])
+        before = int(stat.read_text().split()[2])
+        assert len(read_range(str(path), 0, 32768, IOCounts(), "temp", **kwargs)) == 32768
+        return (int(stat.read_text().split()[2]) - before) * 512
+
+    try:
+        path.write_bytes(os.urandom(8 << 20))
+        assert bytes_from_device() >= 65536                               # readahead: more than asked
+        assert 32768 <= bytes_from_device(segment=True) <= 36864          # the segment (+ at most a page)
+        assert bytes_from_device(cold=False, segment=True) >= 32768       # dropped: from the device again
+        bytes_from_device(segment=True, cache=True)
+        assert bytes_from_device(cold=False, segment=True, cache=True) == 0   # kept: from the page cache
+    finally:
+        path.unlink(missing_ok=True)
