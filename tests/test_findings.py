@@ -10,10 +10,11 @@ from tests.conftest import cli, cli_json, needs_emulation, needs_fio
 GB = 10 ** 9
 
 
-def _sort(label, sort_s, cpu_s=None, workers=1, cache=False, temp="hdd", memory_mb=None, bottleneck="io"):
+def _sort(label, sort_s, cpu_s=None, workers=1, cache=False, temp="hdd", memory_mb=None, bottleneck="io",
+          repeat=None):
     cpu = cpu_s if cpu_s is not None else sort_s * 0.1
     return {"label": label, "workload": "terasort", "tier": "hdd", "temp_tier": temp, "workers": workers,
-            "cache": cache, "memory_mb": memory_mb, "error": None,
+            "cache": cache, "memory_mb": memory_mb, "error": None, "repeat": repeat,
             "metrics": {"sort_s": sort_s, "input_bytes": 2e8, "temp_bytes": 2e8, "peak_rss_bytes": 1e8},
             "phases": [{"name": "map", "wall_s": sort_s / 2, "cpu_s": cpu / 2, "bottleneck": bottleneck},
                        {"name": "reduce", "wall_s": sort_s / 2, "cpu_s": cpu / 2, "bottleneck": bottleneck}]}
@@ -82,6 +83,11 @@ def test_fewer_hdds_hurting_less_is_the_finding_and_harmless_is_reported():
              _sort("d", 4.0), _sort("d", 4.0), _sort("e", 5.0), _sort("e", 8.0)]
     f = _by_id(_doc(cases))["fewer_hdds"]
     assert f["verdict"] == "inconclusive" and "repeats disagree" in f["reason"]
+    # Paired within repeats (the second repeat ran on a machine twice as slow): a share of 0.25 in each.
+    cases = [_sort(label, t * k, repeat=r) for r, k in enumerate((1, 2))
+             for label, t in (("a", 10.0), ("a-half", 20.0), ("d", 4.0), ("e", 5.0))]
+    f = _by_id(_doc(cases))["fewer_hdds"]
+    assert f["verdict"] == "confirmed" and f["values"]["share"] == pytest.approx(0.25)
 
 
 def test_bottleneck_moving_toward_the_cpu():
@@ -109,6 +115,28 @@ def test_default_container_leaves_room_for_a_sixteenth_of_the_temp_data():
     # 2 M records = 200 MB of temp data: 64 MB for the sort + 12 MB (200 MB / 16 MiB, rounded up) of page cache.
     assert default_container_mb(2_000_000, available=True) == 76
     assert default_container_mb(2_000_000, available=False) is None
+
+
+def test_ratios_are_paired_within_repeats():
+    # The machine got slower from repeat to repeat; within each repeat temp on nvme took 70% of temp on hdd.
+    cases = [_sort("a", 10.0 * k, repeat=r) for r, k in enumerate((1.0, 1.5, 2.0))]
+    cases += [_sort("c", 7.0 * k, temp="nvme", repeat=r) for r, k in enumerate((1.0, 1.5, 2.0))]
+    f = _by_id(_doc(cases))["temp_on_nvme"]
+    assert f["verdict"] == "confirmed" and f["values"]["range"] == pytest.approx((0.7, 0.7))
+    # Unpaired (no repeat numbers), the same figures straddle the threshold: 7/20 .. 14/10.
+    for c in cases:
+        c["repeat"] = None
+    assert _by_id(_doc(cases))["temp_on_nvme"]["verdict"] == "inconclusive"
+
+
+def test_scaling_with_repeats_that_disagree_is_inconclusive():
+    cases = [_sort("scale-1", 4.0, repeat=r) for r in range(3)]
+    cases += [_sort("scale-2", t, workers=2, repeat=r) for r, t in enumerate((2.5, 2.6, 4.4))]
+    f = _by_id(_doc(cases))["scaling"]
+    assert f["verdict"] == "inconclusive" and "repeats disagree" in f["reason"]
+    assert f["values"]["speedup"][2] == pytest.approx(4.0 / 2.6)
+    cases[-1]["metrics"]["sort_s"] = 2.7
+    assert _by_id(_doc(cases))["scaling"]["verdict"] == "confirmed"
 
 
 def test_scenario_bad_input():
