@@ -42,10 +42,10 @@ def default_container_mb(records: int, available: Optional[bool] = None) -> Opti
 
 def _terasort(label: str, data: str, temp: str, records: int, workers: int = 1, cache: bool = False,
               memory_mb: Optional[int] = None) -> Case:
-    # A scaled-down sort keeps a cluster's shuffle geometry: many map tasks (1 MiB blocks, not HDFS's 128) and
-    # 32 partitions, so that each reduce fetches many small segments (M x R medium-sized reads), as at scale.
-    # One HDFS reader streams other blocks off the data tier meanwhile, as other clients do on a shared cluster.
-    params = {"records": records, "block_size": 1024 ** 2, "partitions": 32, "hdfs_readers": 1,
+    # A scaled-down sort keeps a cluster's shuffle geometry: many map tasks (1 MiB input splits of 128 MiB HDFS
+    # blocks) and 32 partitions, so that each reduce fetches many small segments (M x R medium-sized reads), as
+    # at scale. One HDFS reader streams other blocks off the data tier meanwhile, as other clients do.
+    params = {"records": records, "split_size": 1024 ** 2, "partitions": 32, "hdfs_readers": 1,
               "hdfs_read_mbps": HDFS_READ_MBPS}
     return Case(0, "terasort", "job", data, "job", params, 0,
                 temp_tier=temp, workers=workers, cache=cache, label=label, memory_mb=memory_mb)

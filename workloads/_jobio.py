@@ -27,7 +27,7 @@ from bench.metrics import demanded_iops_per_gb, demanded_iops_per_gb_by_role  # 
 from bench.pagecache import drop_cache
 
 __all__ = ["IOCounts", "PhaseLog", "CountedWriter", "write_cold", "read_file", "read_range", "drop_cache",
-           "write_block", "read_block", "meta_header", "check_free_space", "demanded_iops_per_gb",
+           "write_block", "write_block_pieces", "read_block", "meta_header", "check_free_space", "demanded_iops_per_gb",
            "demanded_iops_per_gb_by_role", "IO_CHUNK"]
 
 IO_CHUNK = 1 << 20          # bytes per read()/write() call: one counted operation
@@ -212,29 +212,59 @@ def meta_header(bytes_per_checksum: int) -> bytes:
 
 def write_block(path: str, data, io: IOCounts, role: str, cache: bool, bytes_per_checksum: int = 512) -> int:
     """Write an HDFS-like block file and its `<path>.meta` (both cold); returns the bytes written."""
+    return write_block_pieces(path, [data], io, role, cache, bytes_per_checksum)
+
+
+def write_block_pieces(path: str, pieces: Iterable, io: IOCounts, role: str, cache: bool,
+                       bytes_per_checksum: int = 512) -> int:
+    """write_block for a block made piece by piece (a piece in memory at a time, as a DataNode receives
+    packets): every piece but the last must be a whole number of checksum chunks. Returns the bytes written."""
     from kernels import crc32c_chunks
-    meta = meta_header(bytes_per_checksum) + bytes(crc32c_chunks(data, bytes_per_checksum))
-    return write_cold(path, data, io, role, cache) + write_cold(path + ".meta", meta, io, role, cache)
+    meta = bytearray(meta_header(bytes_per_checksum))
+    ragged = False
+    with CountedWriter(path, io, role, cache) as block:
+        for piece in pieces:
+            if ragged:
+                raise ValueError(f"{path}: a block piece that is not whole {bytes_per_checksum}-byte chunks "
+                                 "must be the last")
+            meta += crc32c_chunks(piece, bytes_per_checksum)
+            block.write(piece)
+            ragged = len(memoryview(piece).cast("B")) % bytes_per_checksum != 0
+        size = block.tell()
+    return size + write_cold(path + ".meta", meta, io, role, cache)
 
 
-def read_block(path: str, io: IOCounts, role: str, verify: bool = True) -> bytearray:
-    """Read an HDFS-like block file; with `verify`, check it against its .meta (as a DataNode and the HDFS
-    client do) and raise CaseError naming the first bad chunk."""
+def read_block(path: str, io: IOCounts, role: str, verify: bool = True, offset: int = 0,
+               length: Optional[int] = None) -> bytearray:
+    """Read an HDFS-like block file, or `length` bytes of it from `offset` (a map task's split: `offset` a
+    whole number of checksum chunks); with `verify`, check them against the .meta (as a DataNode and the HDFS
+    client do: its header, then the checksums of just those chunks) and raise CaseError naming the first bad
+    chunk."""
     from bench.errors import CaseError
-    data = read_file(path, io, role)
+    whole = offset == 0 and length is None
+    data = read_file(path, io, role) if whole else read_range(path, offset, length, io, role)
     if verify:
         from kernels import crc32c_chunks
-        meta = read_file(path + ".meta", io, role)
-        version, kind, chunk = struct.unpack(">HBI", meta[:7])
+        meta_path = path + ".meta"
+        header = read_range(meta_path, 0, 7, io, role)
+        version, kind, chunk = struct.unpack(">HBI", header)
         if (version, kind) != (META_VERSION, CHECKSUM_CRC32C) or chunk < 1:
-            raise CaseError(f"{path}.meta: not a CRC32C block checksum file (version {version}, type {kind})")
+            raise CaseError(f"{meta_path}: not a CRC32C block checksum file (version {version}, type {kind})")
+        if offset % chunk:
+            raise CaseError(f"{path}: a read from byte {offset} does not start on a {chunk}-byte checksum chunk")
+        first = offset // chunk
+        want = 4 * -(-len(data) // chunk)
+        if whole:
+            sums = read_range(meta_path, 7, os.path.getsize(meta_path) - 7, io, role)
+        else:
+            sums = read_range(meta_path, 7 + 4 * first, want, io, role)
         got = bytes(crc32c_chunks(data, chunk))
-        if got != bytes(meta[7:]):
-            bad = next((i for i in range(0, min(len(got), len(meta) - 7), 4)
-                        if got[i:i + 4] != bytes(meta[7 + i:11 + i])), min(len(got), len(meta) - 7))
-            raise CaseError(f"{path}: checksum error in chunk {bad // 4} (bytes {bad // 4 * chunk}..)"
-                            if len(got) == len(meta) - 7 else
-                            f"{path}: {len(data)} bytes do not match the {len(meta) - 7} checksum bytes of its .meta")
+        if got != bytes(sums):
+            bad = next((i for i in range(0, min(len(got), len(sums)), 4)
+                        if got[i:i + 4] != bytes(sums[i:i + 4])), min(len(got), len(sums)))
+            raise CaseError(f"{path}: checksum error in chunk {first + bad // 4} (bytes {(first + bad // 4) * chunk}..)"
+                            if len(got) == len(sums) else
+                            f"{path}: {len(data)} bytes do not match the {len(sums)} checksum bytes of its .meta")
     return data
 
 

@@ -3,10 +3,10 @@
 Phases (each timed on its own: wall and CPU seconds, bytes and operations per tier):
 - "teragen" (data tier): `records` gensort records (kernels.teragen, identical to Hadoop's TeraGen) written as
   HDFS-like block files `part-m-NNNNN` of the whole records that fit in `block_size`, each with its `.meta`
-  sidecar (CRC32C per 512 bytes, kernels.crc32c_chunks). valsort's checksum of the input is kept.
+  sidecar (CRC32C per 512 bytes, kernels.crc32c_chunks), a piece at a time. valsort's checksum is kept.
 - "map" (reads data, writes temp): TeraSort's sampled range partitioner (kernels.sample_partition_bounds over
-  keys read from up to 10 input files, as TeraInputFormat samples 10 splits), then each map task reads its
-  blocks (verifying their checksums), sorts them (kernels.sort_records), cuts the sorted records at the
+  keys read from up to 10 input splits, as TeraInputFormat samples 10 splits), then each map task reads its
+  splits (a block each, or `split_size` bytes of one, verifying their chunks' checksums), sorts them (kernels.sort_records), cuts the sorted records at the
   partition bounds (kernels.partition_ids) and writes ONE run file on the temp tier: an Arrow IPC file with
   one record batch per partition (partition p = batch p, possibly empty), one column `record` of
   fixed_size_binary(100) holding whole records (key = first 10 bytes). Like Hadoop's map output (one file,
@@ -31,13 +31,13 @@ from __future__ import annotations
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bench.errors import CaseError
 from workloads import job_workload
 from workloads._hdfs_traffic import BackgroundReaders
-from workloads._jobio import (IO_CHUNK, CountedWriter, PhaseLog, check_free_space, drop_cache, meta_header,
-                              read_block, read_range, write_block, write_cold)
+from workloads._jobio import (IO_CHUNK, CountedWriter, PhaseLog, check_free_space, drop_cache, read_block,
+                              read_range, write_block, write_block_pieces)
 
 MiB = 1024 ** 2
 OTHER_BLOCK_SIZE = 128 * MiB   # the other HDFS data's blocks: dfs.blocksize's default
@@ -50,8 +50,11 @@ CHECKSUM_MASK = (1 << 64) - 1  # valsort's checksum is a 64-bit sum of record CR
 class TeraSortParams:
     records: int = 10_000_000          # 100-byte records: 10 M = 1 GB
     partitions: int = 8                # reduce partitions (output files)
-    map_tasks: int = 0                 # 0: one per input block, as Hadoop makes one split per block
+    map_tasks: int = 0                 # 0: one per input split
     block_size: int = 128 * MiB        # dfs.blocksize: input files hold the whole records that fit
+    split_size: int = 0                # bytes per map input split (0: a block, Hadoop's default; smaller, as
+                                       # mapreduce.input.fileinputformat.split.maxsize, is rounded down to whole
+                                       # records and checksum chunks)
     sample_size: int = 100_000         # mapreduce.terasort.partitions.sample
     bytes_per_checksum: int = 512      # dfs.bytes-per-checksum of the .meta sidecars
     hdfs_readers: int = 0              # other HDFS clients streaming other blocks off the data tier meanwhile
@@ -65,12 +68,17 @@ class TeraSortParams:
         if self.hdfs_readers < 0 or self.hdfs_read_bytes < 0 or self.hdfs_read_mbps < 0:
             raise ValueError("hdfs_readers, hdfs_read_bytes and hdfs_read_mbps must be >= 0")
         if self.map_tasks < 0:
-            raise ValueError(f"map_tasks must be >= 0 (0: one per block), not {self.map_tasks}")
+            raise ValueError(f"map_tasks must be >= 0 (0: one per split), not {self.map_tasks}")
         if self.block_size < RECORD_BYTES:
             raise ValueError(f"block_size {self.block_size} holds no 100-byte record")
-        if self.map_tasks > self.blocks:
-            raise ValueError(f"map_tasks {self.map_tasks} is more than the {self.blocks} input blocks "
-                             "(a map task reads whole blocks)")
+        if self.split_size and not (self.piece_bytes <= self.split_size):
+            raise ValueError(f"split_size {self.split_size} is less than {self.piece_bytes} bytes, the smallest "
+                             f"whole number of 100-byte records and {self.bytes_per_checksum}-byte checksum chunks")
+        if self.split_size < 0:
+            raise ValueError(f"split_size must be >= 0 (0: one split per block), not {self.split_size}")
+        if self.map_tasks > self.splits:
+            raise ValueError(f"map_tasks {self.map_tasks} is more than the {self.splits} input splits "
+                             "(a map task reads whole splits)")
 
     @property
     def records_per_block(self) -> int:
@@ -79,6 +87,26 @@ class TeraSortParams:
     @property
     def blocks(self) -> int:
         return -(-self.records // self.records_per_block)
+
+    @property
+    def piece_bytes(self) -> int:
+        """The smallest run of whole records that is also whole checksum chunks: splits start on one."""
+        return math.lcm(RECORD_BYTES, self.bytes_per_checksum)
+
+    @property
+    def records_per_split(self) -> int:
+        if not self.split_size:
+            return self.records_per_block
+        return min(self.records_per_block, self.split_size // self.piece_bytes * self.piece_bytes // RECORD_BYTES)
+
+    def block_records(self, total: int) -> list:
+        """(first record, records) of each block holding `total` records."""
+        return [(first, min(self.records_per_block, total - first))
+                for first in range(0, total, self.records_per_block)]
+
+    @property
+    def splits(self) -> int:
+        return sum(-(-count // self.records_per_split) for _, count in self.block_records(self.records))
 
 
 def _meta_bytes(nbytes: int, bytes_per_checksum: int) -> int:
@@ -89,7 +117,7 @@ def space_needed(p: TeraSortParams) -> tuple:
     """(bytes kept on the data tier, bytes kept on the temp tier) at the job's peak."""
     data = p.records * RECORD_BYTES
     meta = _meta_bytes(p.block_size, p.bytes_per_checksum) * p.blocks
-    runs = data + 4096 * (p.partitions + 2) * (p.map_tasks or p.blocks)     # Arrow framing per batch
+    runs = data + 4096 * (p.partitions + 2) * (p.map_tasks or p.splits)     # Arrow framing per batch
     other = (p.hdfs_read_bytes or data) if p.hdfs_readers else 0
     return 2 * (data + meta) + other, runs
 
@@ -107,7 +135,8 @@ class TeraSortJob:
         self.input_dir = os.path.join(ctx["dirs"]["data"], "terasort-input")
         self.output_dir = os.path.join(ctx["dirs"]["data"], "terasort-output")
         self.runs_dir = os.path.join(ctx["dirs"]["temp"], "terasort-runs")
-        self.inputs: list = []          # (path, first record, records)
+        self.inputs: list = []          # per block: (path, first record, records)
+        self.splits: list = []          # per split: (block path, byte offset in the block, records)
         self.input_checksum = 0
         self.bounds = b""
         self.runs: list = []            # per map task: {"path", "bytes", and per partition "counts", "crcs", "ranges"}
@@ -117,67 +146,71 @@ class TeraSortJob:
         return ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="terasort")
 
     # ---- teragen -----------------------------------------------------------------------------------
-    def teragen(self) -> None:
+    def _write_blocks(self, folder: str, name: str, first_record: int, records: int, io) -> tuple:
+        """Records first_record.. (gensort's, kernels.teragen) as HDFS-like block files `<name>NNNNN` of
+        block_size, each with its .meta, written a piece (about a MiB) at a time, blocks in parallel.
+        Returns ([(path, first record, records)], valsort checksum)."""
         p, k = self.p, self.kernels
+        per_piece = max(1, IO_CHUNK // p.piece_bytes) * p.piece_bytes // RECORD_BYTES
+        blocks = [(os.path.join(folder, f"{name}{i:05d}"), first, count)
+                  for i, (first, count) in enumerate(p.block_records(records))]
+        sums = [0] * len(blocks)
+
+        def one(index):
+            path, first, count = blocks[index]
+
+            def pieces():
+                for start in range(first, first + count, per_piece):
+                    data = k.teragen(first_record + start, min(per_piece, first + count - start), threads=1)
+                    sums[index] += k.record_checksum(data, threads=1)
+                    yield data
+            write_block_pieces(path, pieces(), io, "data", self.cache, p.bytes_per_checksum)
+
+        with self._pool() as pool:
+            list(pool.map(one, range(len(blocks))))
+        return blocks, sum(sums) & CHECKSUM_MASK
+
+    def teragen(self) -> None:
+        p = self.p
         os.makedirs(self.input_dir)
-        self.inputs = [(os.path.join(self.input_dir, f"part-m-{i:05d}"), first,
-                        min(p.records_per_block, p.records - first))
-                       for i, first in enumerate(range(0, p.records, p.records_per_block))]
         with self.log.phase("teragen", "data") as (record, io):
-            def one(item):
-                path, first, count = item
-                data = k.teragen(first, count, threads=1)
-                write_block(path, data, io, "data", self.cache, p.bytes_per_checksum)
-                return k.record_checksum(data, threads=1)
-            with self._pool() as pool:
-                self.input_checksum = sum(pool.map(one, self.inputs)) & CHECKSUM_MASK
+            self.inputs, self.input_checksum = self._write_blocks(self.input_dir, "part-m-", 0, p.records, io)
             record["records"] = p.records
+        self.splits = [(path, start * RECORD_BYTES, min(p.records_per_split, count - start))
+                       for path, _, count in self.inputs for start in range(0, count, p.records_per_split)]
 
     def other_hdfs_data(self, nbytes: int) -> list:
-        """Blocks of other HDFS data on the data tier (phase "hdfs-data"), for readers running alongside.
-        They are ordinary HDFS blocks of up to dfs.blocksize's default, 128 MiB (the sort's own scaled-down
-        block size shapes only its own map tasks), written a MiB at a time, each with its .meta sidecar."""
-        p, k = self.p, self.kernels
+        """Blocks of other HDFS data on the data tier (phase "hdfs-data"), for readers running alongside:
+        ordinary blocks of up to dfs.blocksize's default, 128 MiB, whatever the sort's own block size."""
         folder = os.path.join(self.ctx["dirs"]["data"], "hdfs-other")
         os.makedirs(folder)
         records = max(1, nbytes // RECORD_BYTES)
-        # Written in pieces of whole records and whole checksum chunks, so the .meta is the block's own.
-        unit = math.lcm(RECORD_BYTES, p.bytes_per_checksum)
-        per_piece = max(1, IO_CHUNK // unit) * unit // RECORD_BYTES
-        per_block = OTHER_BLOCK_SIZE // RECORD_BYTES
-        paths = []
-        with self.log.phase("hdfs-data", "data") as (record, io):
-            for i, first in enumerate(range(0, records, per_block)):
-                path = os.path.join(folder, f"blk_{i:05d}")
-                end = min(first + per_block, records)
-                meta = bytearray(meta_header(p.bytes_per_checksum))
-                with CountedWriter(path, io, "data", self.cache) as block:
-                    for start in range(first, end, per_piece):
-                        data = k.teragen(p.records + start, min(per_piece, end - start), threads=1)
-                        meta += k.crc32c_chunks(data, p.bytes_per_checksum)
-                        block.write(data)
-                write_cold(path + ".meta", meta, io, "data", self.cache)
-                paths.append(path)
-            record["blocks"] = len(paths)
-        return paths
+        own, self.p = self.p, replace(self.p, block_size=OTHER_BLOCK_SIZE)
+        try:
+            with self.log.phase("hdfs-data", "data") as (record, io):
+                blocks, _ = self._write_blocks(folder, "blk_", own.records, records, io)
+                record["blocks"] = len(blocks)
+        finally:
+            self.p = own
+        return [path for path, _, _ in blocks]
 
     # ---- map ---------------------------------------------------------------------------------------
     def _sample(self, io) -> bytes:
-        """Records from the start of up to 10 evenly spaced input files (what TeraSort samples)."""
-        step = max(1, len(self.inputs) // SAMPLE_FILES)
-        chosen = self.inputs[::step][:SAMPLE_FILES]
-        per_file = -(-self.p.sample_size // len(chosen))
-        parts = [read_range(path, 0, min(per_file, count) * RECORD_BYTES, io, "data")
-                 for path, _, count in chosen]
+        """Records from the start of up to 10 evenly spaced input splits (what TeraSort samples)."""
+        step = max(1, len(self.splits) // SAMPLE_FILES)
+        chosen = self.splits[::step][:SAMPLE_FILES]
+        per_split = -(-self.p.sample_size // len(chosen))
+        parts = [read_range(path, offset, min(per_split, count) * RECORD_BYTES, io, "data")
+                 for path, offset, count in chosen]
         if not self.cache:      # the map tasks' reads of these files must be cold too
-            drop_cache(path for path, _, _ in chosen)
+            drop_cache({path for path, _, _ in chosen})
         return b"".join(parts)
 
     def _map_groups(self) -> list:
-        blocks = len(self.inputs)
-        tasks = self.p.map_tasks or blocks
-        cuts = [blocks * t // tasks for t in range(tasks + 1)]
-        return [self.inputs[cuts[t]:cuts[t + 1]] for t in range(tasks)]
+        splits = len(self.splits)
+        tasks = self.p.map_tasks or splits
+        cuts = [splits * t // tasks for t in range(tasks + 1)]
+        return [self.splits[cuts[t]:cuts[t + 1]] for t in range(tasks)]
 
     @staticmethod
     def _schema():
@@ -216,8 +249,9 @@ class TeraSortJob:
             self.bounds = k.sample_partition_bounds(self._sample(io), p.partitions, p.sample_size, seed=0)
 
             def one(task):
-                index, files = task
-                blocks = [read_block(path, io, "data") for path, _, _ in files]
+                index, splits = task
+                blocks = [read_block(path, io, "data", offset=offset, length=count * RECORD_BYTES)
+                          for path, offset, count in splits]
                 data = blocks[0] if len(blocks) == 1 else b"".join(blocks)
                 ordered = k.sort_records(data, threads=1)
                 del data, blocks

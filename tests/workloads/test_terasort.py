@@ -32,7 +32,8 @@ def params(**overrides):
     return workloads.coerce_params(workloads.get("terasort"), {**SMALL, **overrides})
 
 
-@pytest.mark.parametrize("overrides,workers,cache", [({}, 2, False), ({"map_tasks": 2}, 1, True)])
+@pytest.mark.parametrize("overrides,workers,cache", [({}, 2, False), ({"map_tasks": 2}, 1, True),
+                                                     ({"block_size": 250_000, "split_size": 40_000}, 2, False)])
 def test_terasort_end_to_end(tmp_path, overrides, workers, cache):
     ctx = make_ctx(tmp_path, workers, cache)
     out = workloads.get("terasort").run(params(**overrides), ctx)
@@ -51,7 +52,9 @@ def test_terasort_end_to_end(tmp_path, overrides, workers, cache):
     assert phases["map"]["tier"] == "nvme" and phases["teragen"]["tier"] == "hdd"
     m = out["metrics"]
     assert m["records_count"] == 5000 and m["input_bytes"] == 500_000
-    assert m["map_tasks_count"] == overrides.get("map_tasks", 5)
+    # one map per 1000-record block, or per split: 40,000 bytes round down to 3 x 12,800 (whole records and
+    # checksum chunks) = 384 records, 7 splits in each 2500-record block
+    assert m["map_tasks_count"] == overrides.get("map_tasks", 14 if "split_size" in overrides else 5)
     assert m["sorted_bytes_per_s"] > 0
     for name in m:
         assert name.endswith(("_bytes", "_s", "_count")), name
@@ -260,3 +263,21 @@ def test_segment_reads_do_not_read_ahead_or_stay_cached(emulated):
         assert bytes_from_device(cold=False, segment=True, cache=True) == 0   # kept: from the page cache
     finally:
         path.unlink(missing_ok=True)
+
+
+def test_a_split_read_checks_just_its_chunks(tmp_path):
+    """A map task reading a split checks that split's chunks against the block's .meta: a flipped byte fails
+    the split that holds it, naming the chunk, and not its neighbours."""
+    from workloads._jobio import read_block
+    path = tmp_path / "blk"
+    data = bytearray(kernels.teragen(0, 1024))                  # 102,400 bytes = 200 chunks
+    write_block(str(path), bytes(data), IOCounts(), "data", cache=True)
+    data[51_300] ^= 1                                          # chunk 100 (bytes 51,200..51,711)
+    path.write_bytes(bytes(data))
+    assert read_block(str(path), IOCounts(), "data", offset=0, length=51_200) == data[:51_200]
+    with pytest.raises(CaseError, match="chunk 100 "):
+        read_block(str(path), IOCounts(), "data", offset=51_200, length=25_600)
+    with pytest.raises(CaseError, match="checksum chunk"):
+        read_block(str(path), IOCounts(), "data", offset=100, length=512)
+    with pytest.raises(ValueError, match="split_size"):
+        params(split_size=1000)                                # less than 12,800: no whole records and chunks
