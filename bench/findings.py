@@ -245,6 +245,9 @@ def f6_scaling(doc) -> dict:
         low, high = ratios[w]["range"]
         why = f"repeats disagree: {w} workers give {1 / high:.2f}x..{1 / low:.2f}x, across {SCALING_SPEEDUP:g}x"
     figure = ", ".join(f"{n} workers {x:.2f}x ({x / n:.0%} efficiency)" for n, x in speedups.items())
+    stopped = sorted({p.get("bottleneck") or "unknown" for c in _cases(doc, f"scale-{max(ratios)}")
+                      for p in c.get("phases", []) if p.get("name") in SORT_PHASES})
+    figure += f"; sort phases at {max(ratios)} workers: {'/'.join(stopped)}"
     return {"id": "scaling", "claim": claim, "figure": figure, "values": {"speedup": speedups},
             "verdict": verdict, "reason": why or f"threshold: {w} workers >= {SCALING_SPEEDUP:g}x of 1"}
 
