@@ -91,7 +91,8 @@ ctypedef struct JobSlot:
     uint64_t key
     int first              # index of the job's first file in Shared.files
     int nfiles
-    uint64_t _pad2[6]
+    uint64_t active        # the job's threads still running: the last one to stop end-fsyncs its files
+    uint64_t _pad2[5]
 
 ctypedef struct Shared:
     int stop
@@ -106,6 +107,7 @@ ctypedef struct Shared:
     int service
     int rwmix              # % of reads: 100 read-only, 0 write-only
     int fsync_every
+    int end_fsync          # each job fsyncs its written files when its last thread stops (fio's end_fsync)
     uint64_t chunk         # bytes per CRC32C chunk; 0: no checksums
     uint64_t vbs           # block size of the write the checksums are checked against
     uint32_t* base         # vbs / chunk: CRC32C of each chunk of the write pattern with its stamps zeroed
@@ -309,13 +311,29 @@ cdef void* _worker(void* arg) noexcept nogil:
                     w.fsyncs += 1
         if timed and t1 >= deadline:
             break
+    if iol_fetch_add(&job.active, <uint64_t>-1) == 1 and sh.end_fsync:
+        _end_fsync(sh, w, job)
     return NULL
 
 
-cdef int _run_threads(Shared* sh, Worker** workers, int nworkers, pthread_t* tids, int nfiles,
-                      bint end_fsync, uint64_t runtime_ns, uint64_t* elapsed_ns,
-                      uint64_t* end_fsyncs) noexcept nogil:
-    """Start, join, end-fsync: the timed part of a run. Returns 0 or the errno of pthread_create."""
+cdef void _end_fsync(Shared* sh, Worker* w, JobSlot* job) noexcept nogil:
+    """fio's end_fsync: a job, once all its I/O is done, fsyncs each file it wrote, while the other jobs
+    still run or sync theirs (not after every job has ended, one file after the other)."""
+    cdef int i
+    for i in range(job.first, job.first + job.nfiles):
+        if iol_load(&sh.err_code) != 0:
+            return
+        if iol_load(&sh.files[i].written):
+            if fsync(sh.files[i].fd) != 0:
+                _fail(sh, errno, i, OP_FSYNC, 0)
+                return
+            w.fsyncs += 1
+
+
+cdef int _run_threads(Shared* sh, Worker** workers, int nworkers, pthread_t* tids, uint64_t runtime_ns,
+                      uint64_t* elapsed_ns) noexcept nogil:
+    """Start and join the threads (each job's last one end-fsyncs the job's files): the timed part of a run.
+    Returns 0 or the errno of pthread_create."""
     cdef int i, started = 0, rc = 0
     cdef uint64_t start = iol_now_ns()
     if runtime_ns:
@@ -328,13 +346,6 @@ cdef int _run_threads(Shared* sh, Worker** workers, int nworkers, pthread_t* tid
         started += 1
     for i in range(started):
         pthread_join(tids[i], NULL)
-    if rc == 0 and sh.err_code == 0 and end_fsync:
-        for i in range(nfiles):
-            if sh.files[i].written:
-                if fsync(sh.files[i].fd) != 0:
-                    _fail(sh, errno, i, OP_FSYNC, 0)
-                    break
-                end_fsyncs[0] += 1
     elapsed_ns[0] = iol_now_ns() - start
     return rc
 
@@ -422,7 +433,8 @@ def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, 
     moves file_size bytes per file (sequential phases touch every block once; random ones do as many ops at
     random blocks); time-based: ops until runtime_s seconds have passed (sequential phases wrap around).
     file_service: how a job picks the file of each op (roundrobin, sequential, random). fsync_every: fsync
-    after every N writes of a thread; end_fsync: fsync every written file at the end (timed).
+    after every N writes of a thread; end_fsync: each job fsyncs every file it wrote once its I/O is done
+    (its last thread does, while other jobs may still run: fio's end_fsync), inside the timed part.
     checksum_chunk: bytes per CRC32C chunk (a multiple of 512 dividing bs; 0: none), for phases that only
     write or only read; every op's buffer is checksummed after the transfer and checked against the CRC32C
     its chunks were written with. A read checks the files as the ioloop write phase over the same jobs with
@@ -453,7 +465,7 @@ def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, 
     cdef Worker** workers = NULL
     cdef pthread_t* tids = NULL
     cdef unsigned char* pattern = NULL
-    cdef uint64_t elapsed_ns = 0, end_fsyncs = 0
+    cdef uint64_t elapsed_ns = 0
     cdef int i, j, rc = 0, first = 0
     cdef Worker* w
     memset(&sh, 0, sizeof(Shared))
@@ -468,6 +480,7 @@ def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, 
             sh.jobs[j].key = job_keys[j]
             sh.jobs[j].first = first
             sh.jobs[j].nfiles = sizes[j]
+            sh.jobs[j].active = <uint64_t>cfg["iodepth"]
             for i in range(sizes[j]):
                 sh.files[first + i].fd = fds[first + i]
                 sh.files[first + i].key = file_keys[j][i]
@@ -479,6 +492,7 @@ def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, 
         sh.service = cfg["service"]
         sh.rwmix = cfg["rwmix"]
         sh.fsync_every = cfg["fsync_every"]
+        sh.end_fsync = sync_at_end
         sh.chunk = cfg["chunk"]
         if sh.chunk:
             sh.vbs = cfg["written_bs"] or nbs
@@ -505,14 +519,13 @@ def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, 
                 raise MemoryError()
             memcpy(w.wbuf, pattern, buflen)
         with nogil:
-            rc = _run_threads(&sh, workers, nworkers, tids, nfiles, sync_at_end, runtime_ns,
-                              &elapsed_ns, &end_fsyncs)
+            rc = _run_threads(&sh, workers, nworkers, tids, runtime_ns, &elapsed_ns)
         if rc != 0:
             raise OSError(rc, f"cannot start {nworkers} I/O threads: {os.strerror(rc)}")
         if sh.err_code != 0:
             _raise_io_error(sh.err_code, paths[sh.err_file], sh.err_op, sh.err_offset, sh.chunk,
                             sh.err_got, sh.err_want)
-        return _collect(workers, nworkers, elapsed_ns, end_fsyncs)
+        return _collect(workers, nworkers, elapsed_ns)
     finally:
         for fd in fds:
             os.close(fd)
@@ -532,9 +545,9 @@ def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, 
         free(sh.ctab)
 
 
-cdef dict _collect(Worker** workers, int nworkers, uint64_t elapsed_ns, uint64_t end_fsyncs):
+cdef dict _collect(Worker** workers, int nworkers, uint64_t elapsed_ns):
     """Merge the threads' counts and histograms into run_phase's result."""
-    cdef uint64_t ops, nbytes, lat_sum, lat_min, lat_max, fsyncs = end_fsyncs, checksums = 0
+    cdef uint64_t ops, nbytes, lat_sum, lat_min, lat_max, fsyncs = 0, checksums = 0
     cdef uint64_t[::1] view
     cdef int d, i, b
     cdef Worker* w

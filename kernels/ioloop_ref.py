@@ -300,6 +300,7 @@ class _Job:
         self.rwmix = cfg["rwmix"]
         self.chunks: dict = {}
         self.written = [False] * self.nfiles
+        self.active = cfg["iodepth"]   # threads still running: the last one to stop end-fsyncs the job's files
         self.verify_keys = None   # file keys of the write phase that a verifying read checks
 
     def chunk(self, number: int) -> tuple:
@@ -321,7 +322,7 @@ class _Stop(Exception):
 
 
 def _worker(job: _Job, cfg: dict, pattern: np.ndarray, deadline_ns, stop: threading.Event, out: dict,
-            errors: list, lock: threading.Lock, verify_pattern) -> None:
+            errors: list, lock: threading.Lock, verify_pattern, end_fsync: bool) -> None:
     bs, nb, nfiles, total, service = cfg["bs"], job.nb, job.nfiles, job.total, cfg["service"]
     rbuf = mmap.mmap(-1, max(bs, mmap.PAGESIZE))   # page-aligned, as O_DIRECT needs
     wbuf = mmap.mmap(-1, max(bs, mmap.PAGESIZE))
@@ -439,6 +440,29 @@ def _worker(job: _Job, cfg: dict, pattern: np.ndarray, deadline_ns, stop: thread
             out["lat_max"][d] = max(out["lat_max"][d], lat_max[d])
         out["fsyncs"] += fsyncs
         out["checksums"] += checksums
+        job.active -= 1
+        last = job.active == 0
+    if last and end_fsync:
+        _end_fsync(job, out, errors, lock, stop)
+
+
+def _end_fsync(job: _Job, out: dict, errors: list, lock: threading.Lock, stop: threading.Event) -> None:
+    """fio's end_fsync: a job, once all its I/O is done, fsyncs each file it wrote, while the other jobs
+    still run or sync theirs."""
+    for f, written in enumerate(job.written):
+        if errors:
+            return
+        if written:
+            try:
+                os.fsync(job.fds[f])
+            except OSError as exc:
+                with lock:
+                    if not any(isinstance(e, tuple) for e in errors):
+                        errors.append((exc.errno, job.paths[f], 2, 0))
+                stop.set()
+                return
+            with lock:
+                out["fsyncs"] += 1
 
 
 def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, fsync_every=0,
@@ -475,7 +499,7 @@ def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, 
         start = time.monotonic_ns()
         deadline = None if runtime_s is None else start + int(runtime_s * 1e9)
         threads = [threading.Thread(target=_worker, args=(job, cfg, pattern, deadline, stop, out, errors, lock,
-                                                         verify_pattern),
+                                                         verify_pattern, bool(end_fsync)),
                                     daemon=True)
                    for job in job_objs for _ in range(cfg["iodepth"])]
         for t in threads:
@@ -487,15 +511,6 @@ def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, 
                 raise failure
         if errors:
             _raise_io_error(*errors[0])
-        if end_fsync:
-            for job in job_objs:
-                for f, written in enumerate(job.written):
-                    if written:
-                        try:
-                            os.fsync(job.fds[f])
-                        except OSError as exc:
-                            _raise_io_error(exc.errno, job.paths[f], 2, 0)
-                        out["fsyncs"] += 1
         elapsed = (time.monotonic_ns() - start) / 1e9
     finally:
         for fd in fds:

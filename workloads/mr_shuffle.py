@@ -6,7 +6,9 @@ segment files: file `map-output.<r>.<m>` is map m's segment for reducer r. The d
 makes it do — M x R segment-sized reads spread over the temp tier, R x parallel_copies in flight — and the
 bytes are the same (M x map_output_bytes).
 Phases, on the temp tier:
-- "map-output": the map outputs written (M x R segment files), buffered, fsynced at the end.
+- "map-output": the map outputs written (M x R segment files), buffered as a map task writes its output
+  (`direct_map_output=true`: O_DIRECT, which compares engines on the device rather than on the page cache),
+  fsynced at the end.
 - "fetch": `reducers` jobs, each reading its M segments (rw=randread, bs=segment), iodepth=parallel_copies.
   Direct by default: fio keeps iodepth reads in flight only with direct I/O (libaio); buffered, each reducer
   would fetch one segment at a time.
@@ -36,6 +38,7 @@ class MrShuffleParams:
     map_output_bytes: int = 128 * MiB  # bytes of one map output
     parallel_copies: int = 5           # mapreduce.reduce.shuffle.parallelcopies
     direct: bool = True                # for the fetches (see the module docstring)
+    direct_map_output: bool = False    # map tasks write their outputs through the page cache
 
     def __post_init__(self):
         for name in ("maps", "reducers", "map_output_bytes", "parallel_copies"):
@@ -47,7 +50,8 @@ def build(p: MrShuffleParams) -> Pattern:
     segment = segment_bytes(p.map_output_bytes, p.reducers)
     return Pattern("mr-shuffle", (
         Phase(name="map-output", rw="write", bs=segment, size=p.maps * segment, nrfiles=p.maps,
-              numjobs=p.reducers, fileset="map-output", role="temp", direct=False, end_fsync=True),
+              numjobs=p.reducers, fileset="map-output", role="temp", direct=p.direct_map_output,
+              end_fsync=True),
         Phase(name="fetch", rw="randread", bs=segment, size=p.maps * segment, nrfiles=p.maps,
               numjobs=p.reducers, iodepth=p.parallel_copies, fileset="map-output", role="temp",
               direct=p.direct, file_service="roundrobin", cold=True),

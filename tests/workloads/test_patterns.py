@@ -109,6 +109,9 @@ def test_mr_shuffle_model():
     assert fetch.numjobs * fetch.nrfiles * fetch.file_size // fetch.bs == 16 * 64
     assert mr_shuffle.segment_bytes(10 * MiB, 3) % 4096 == 0
     assert mr_shuffle.segment_bytes(1000, 64) == 4096
+    assert not out.direct and fetch.direct      # map outputs through the page cache, fetches O_DIRECT
+    out_direct, _ = build("mr-shuffle", direct_map_output="true").phases
+    assert out_direct.direct and out_direct.end_fsync
 
 
 @pytest.mark.parametrize("name,bad", [
