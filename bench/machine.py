@@ -51,6 +51,19 @@ def _package_version(name: str) -> Optional[str]:
         return None
 
 
+def free_page_reporting(base: str = "/sys/module/page_reporting/parameters") -> Optional[dict]:
+    """Whether this (virtual) machine hands freed memory back to its host (virtio-balloon free page reporting)
+    and how: then memory the guest has not freed recently costs a host page fault per page on first touch, so
+    buffered writes on fast tiers time differently depending on what ran just before (see README, "Engines
+    agree"). None when the kernel has no page reporting; `active` when it has reported memory."""
+    order, reported = _read(f"{base}/page_reporting_order"), _read(f"{base}/reported_kib")
+    if order is None:
+        return None
+    min_free = _read(f"{base}/min_free_ms")
+    return {"order": int(order), "min_free_ms": int(min_free) if min_free else None,
+            "active": bool(reported and int(reported) > 0)}
+
+
 def fingerprint() -> dict:
     """hostname, CPU, memory, kernel, DMI product name (clouds put the instance type there), tool versions."""
     return {
@@ -60,6 +73,7 @@ def fingerprint() -> dict:
         "memory_bytes": memory_bytes(),
         "kernel": platform.release(),
         "product_name": _read("/sys/class/dmi/id/product_name"),
+        "free_page_reporting": free_page_reporting(),
         "fio_version": fio_version(),
         "python": platform.python_version(),
         "pyarrow": _package_version("pyarrow"),

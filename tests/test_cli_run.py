@@ -30,7 +30,7 @@ def test_run_json_document_and_store(tmp_path, store):
     assert len(doc["cases"]) == 4 and {c["params"]["iodepth"] for c in doc["cases"]} == {1, 4}
     for key in ("hostname", "cpu_model", "cpus", "kernel", "fio_version", "python", "pyarrow", "polars"):
         assert doc["machine"][key], key
-    assert "product_name" in doc["machine"]
+    assert "product_name" in doc["machine"] and "free_page_reporting" in doc["machine"]
     case = doc["cases"][0]
     for metric in ("iops", "read_iops", "read_bytes_per_s", "lat_p50_us", "lat_p99_us", "lat_p999_us",
                    "iops_per_gb", "wall_s", "cpu_util"):
@@ -201,3 +201,14 @@ def test_crashed_worker_fails_its_case_and_the_rest_run(tmp_path, store):
     assert "worker died" in doc["cases"][0]["error"] and doc["cases"][1]["error"] is None
     assert _wait_for(lambda: not _fio_pids(f"{store}/.*/raw/case000.fio"), timeout=15)
     assert not _leftovers(a, b)
+
+
+def test_free_page_reporting_is_read_from_the_kernel(tmp_path):
+    from bench.machine import free_page_reporting
+    assert free_page_reporting(str(tmp_path / "absent")) is None
+    (tmp_path / "page_reporting_order").write_text("9\n")
+    (tmp_path / "min_free_ms").write_text("0\n")
+    (tmp_path / "reported_kib").write_text("0\n")
+    assert free_page_reporting(str(tmp_path)) == {"order": 9, "min_free_ms": 0, "active": False}
+    (tmp_path / "reported_kib").write_text("2048\n")
+    assert free_page_reporting(str(tmp_path))["active"] is True
