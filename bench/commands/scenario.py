@@ -72,8 +72,13 @@ def run(args) -> int:
     with TierSession(cfg, tier_flags, emulate_flag=args.emulate,
                      hdd_drives=args.hdd_drives or EMULATED_HDD_DRIVES) as session:
         runner = Runner(store, session.tiers, cgroup=session.cgroup, extra={"scenario": {"name": args.name}})
-        stderr_console.print(f"scenario {args.name}, run {runner.run_id}: terasort of {records} records, "
-                             f"{repeats} repeat(s), tiers " + ", ".join(t.name for t in session.tiers))
+        setup = [f"terasort of {records} records", f"{repeats} repeat(s)",
+                 "tiers " + ", ".join(t.name for t in session.tiers),
+                 f"each sort in a {container_mb} MB container" if container_mb else "no container"]
+        hdd = session.emulation.tier("hdd").emulated if args.emulate and session.emulation else None
+        if hdd:
+            setup.append(f"emulated hdd: {hdd.get('drives') or 1} drive(s), {hdd['iops']} IOPS, {hdd['mbps']:g} MB/s")
+        stderr_console.print(f"scenario {args.name}, run {runner.run_id}: " + "; ".join(setup))
         doc = run_scenario(runner, [t.name for t in session.tiers], records=records, quick=args.quick,
                            repeats=repeats, emulation=session.emulation if args.emulate else None,
                            half_path_tier="hdd-half" if args.hdd_half else None,
