@@ -4,7 +4,8 @@ per phase, phases separated by `stonewall`); the builtin engine (kernels.ioloop)
 Vocabulary follows fio's so that a user can read a pattern as a job file:
 - `rw`: read, write (sequential), randread, randwrite, randrw (random mix, `rwmixread` % reads), rw (sequential mix).
 - `size`: bytes per job, spread over `nrfiles` files (as fio's `size`); `bs`: bytes per operation.
-- `iodepth`: operations in flight per job (fio: libaio queue depth when `direct`, builtin: threads per job);
+- `iodepth`: operations in flight per job (direct: a Linux AIO queue on both engines, fio's libaio and the
+  builtin engine's io_submit; buffered: fio's psync keeps one, the builtin engine runs `iodepth` threads);
   `numjobs`: independent jobs, each with its own files.
 - `fileset`: phases naming the same fileset use the same files (write them in one phase, read them in the next);
   files are named `<fileset>.<job>.<file>` under the directory of the phase's `role` ("data" or "temp").

@@ -1,9 +1,12 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-"""The builtin I/O engine of tierbench: fio's psync model in C threads, driven from bench.engine_builtin.
+"""The builtin I/O engine of tierbench: fio's psync and libaio models in C threads, driven from
+bench.engine_builtin.
 
-`run_phase` runs one phase of an engine-neutral pattern (bench.pattern, fio vocabulary): each of the
-`len(jobs)` jobs has `iodepth` POSIX threads, each with one pread/pwrite in flight (fio's psync engine with
-`iodepth` threads, which is how this engine models queue depth). The whole run is C with the GIL
+`run_phase` runs one phase of an engine-neutral pattern (bench.pattern, fio vocabulary). Direct I/O with
+iodepth > 1 runs each of the `len(jobs)` jobs on one POSIX thread that keeps `iodepth` operations in flight
+with Linux AIO (io_submit / io_getevents by system call, kernels/ioloop_aio.h: what fio's libaio engine does,
+the engine the fio job files use there); otherwise each job has `iodepth` threads, each with one pread/pwrite
+in flight (fio's psync engine, which fio uses for buffered I/O). The whole run is C with the GIL
 released; per-op latencies (CLOCK_MONOTONIC, ns) go into thread-local histograms in fio's bin layout,
 merged at the end, so bench computes percentiles the same way for both engines (`hist_to_bins`).
 
@@ -25,10 +28,10 @@ import os
 
 import numpy as np
 
-from libc.stdint cimport uint32_t, uint64_t
+from libc.stdint cimport int64_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free
 from libc.string cimport memcpy, memset
-from libc.errno cimport errno, EINTR, EAGAIN
+from libc.errno cimport errno, EINTR, EAGAIN, ENOMEM, ENOSPC
 from posix.unistd cimport pread, pwrite, fsync
 from posix.stdlib cimport posix_memalign
 
@@ -47,6 +50,20 @@ cdef extern from "ioloop_clock.h" nogil:
     uint64_t iol_plat_val(unsigned idx)
     uint64_t IOL_GOLDEN
     unsigned IOL_PLAT_NR
+
+cdef extern from "ioloop_aio.h" nogil:
+    ctypedef unsigned long iol_aio_ctx
+    ctypedef struct iol_iocb:
+        uint64_t aio_data
+    ctypedef struct iol_io_event:
+        uint64_t data
+    int iol_aio_setup(unsigned nr, iol_aio_ctx* ctx)
+    void iol_aio_destroy(iol_aio_ctx ctx)
+    void iol_aio_prep(iol_iocb* cb, int fd, void* buf, uint64_t n, uint64_t off, int is_read, uint64_t data)
+    long iol_aio_submit(iol_aio_ctx ctx, long nr, iol_iocb** cbs)
+    long iol_aio_getevents(iol_aio_ctx ctx, long min_nr, long nr, iol_io_event* events)
+    uint64_t iol_event_data(const iol_io_event* e)
+    int64_t iol_event_res(const iol_io_event* e)
 
 cdef extern from "<pthread.h>" nogil:
     ctypedef unsigned long pthread_t
@@ -114,14 +131,16 @@ ctypedef struct Shared:
     uint32_t* ctab         # chunk / SECTOR x 8 x 256 stamp-byte contributions
     uint32_t err_got       # CRC32C found and expected at the first ERR_CHECKSUM
     uint32_t err_want
+    int aio_depth          # > 0: one thread per job keeps this many ops in flight with Linux AIO
     FileSlot* files
     JobSlot* jobs
 
 ctypedef struct Worker:
     Shared* sh
     int job
-    unsigned char* rbuf
+    unsigned char* rbuf    # one buffer per op in flight (aio_depth of them, buflen apart, with AIO)
     unsigned char* wbuf
+    uint64_t buflen
     uint64_t* hist         # 2 x PLAT_NR: reads, then writes
     uint64_t ops[2]
     uint64_t nbytes[2]
@@ -201,117 +220,258 @@ cdef int _transfer(int fd, unsigned char* buf, uint64_t n, uint64_t off, bint is
     return 0
 
 
+cdef inline int _pick(Shared* sh, JobSlot* job, FileSlot* files, uint64_t c, uint64_t* f_out,
+                      uint64_t* blk_out, int* d_out) noexcept nogil:
+    """File, block and direction of op c of a job (a function of the seed, the job and c alone, as in
+    ioloop_ref). Returns 0, or 1 when the op has no block left (file_service=random, size-based)."""
+    cdef uint64_t nfiles = <uint64_t>job.nfiles
+    cdef uint64_t nb = sh.nb
+    cdef uint64_t total = nb * nfiles
+    cdef uint64_t h = iol_mix64(job.key + c * IOL_GOLDEN)
+    cdef uint64_t h2 = iol_mix64(h)
+    cdef uint64_t cc = c % total   # time-based runs wrap around
+    cdef uint64_t rwmix = <uint64_t>sh.rwmix
+    cdef uint64_t blk = 0, f = 0, k
+    if sh.random:
+        blk = h % nb
+        if sh.service == SVC_ROUNDROBIN:
+            f = cc % nfiles
+        elif sh.service == SVC_SEQUENTIAL:
+            f = cc // nb
+        else:
+            f = (h2 >> 32) % nfiles
+    elif sh.service == SVC_ROUNDROBIN:
+        f = cc % nfiles
+        blk = cc // nfiles
+    elif sh.service == SVC_SEQUENTIAL:
+        f = cc // nb
+        blk = cc % nb
+    else:
+        f = (h2 >> 32) % nfiles
+        if sh.deadline_ns != 0:
+            blk = iol_fetch_add(&files[f].cursor, 1) % nb
+        else:
+            # The job cursor reserved one block somewhere: take the first file with one left.
+            for k in range(nfiles):
+                blk = iol_fetch_add(&files[f].cursor, 1)
+                if blk < nb:
+                    break
+                f = (f + 1) % nfiles
+            if blk >= nb:
+                return 1
+    if rwmix >= 100:
+        d_out[0] = OP_READ
+    elif rwmix == 0:
+        d_out[0] = OP_WRITE
+    elif h2 % 100 < rwmix:
+        d_out[0] = OP_READ
+    else:
+        d_out[0] = OP_WRITE
+    f_out[0] = f
+    blk_out[0] = blk
+    return 0
+
+
+cdef inline void _stamp(unsigned char* buf, uint64_t bs, uint64_t key) noexcept nogil:
+    """Every sector of a block to be written starts with its stamp: the file's key + the byte offset."""
+    cdef uint64_t s = 0
+    while s + 8 <= bs:
+        iol_store_le64(buf + s, key + s)
+        s += 512
+
+
+cdef inline int _done(Shared* sh, Worker* w, FileSlot* fs, int file_index, int d, unsigned char* buf,
+                      uint64_t off, uint64_t lat, int* since_fsync) noexcept nogil:
+    """The bookkeeping after a transfer: checksums, counts, latency bins, fsync_every. Returns 0, or -1 after
+    recording a failure."""
+    cdef uint64_t bad
+    cdef uint32_t got, want
+    if sh.chunk:
+        if _checksum_block(sh, buf, off, fs.vkey, &w.checksums, &bad, &got, &want):
+            _fail_checksum(sh, file_index, d, bad, got, want)
+            return -1
+    w.hist[d * IOL_PLAT_NR + iol_plat_idx(lat)] += 1
+    w.ops[d] += 1
+    w.nbytes[d] += sh.bs
+    w.lat_sum[d] += lat
+    if lat < w.lat_min[d]:
+        w.lat_min[d] = lat
+    if lat > w.lat_max[d]:
+        w.lat_max[d] = lat
+    if d == OP_WRITE:
+        if not iol_load(&fs.written):
+            iol_store(&fs.written, 1)
+        if sh.fsync_every > 0:
+            since_fsync[0] += 1
+            if since_fsync[0] >= sh.fsync_every:
+                since_fsync[0] = 0
+                if fsync(fs.fd) != 0:
+                    _fail(sh, errno, file_index, OP_FSYNC, off)
+                    return -1
+                w.fsyncs += 1
+    return 0
+
+
 cdef void* _worker(void* arg) noexcept nogil:
+    """One thread of a job with one pread/pwrite in flight (fio's psync model)."""
     cdef Worker* w = <Worker*>arg
     cdef Shared* sh = w.sh
     cdef JobSlot* job = &sh.jobs[w.job]
     cdef FileSlot* files = sh.files + job.first
-    cdef int first = job.first
-    cdef uint64_t nfiles = <uint64_t>job.nfiles
-    cdef uint64_t key = job.key
-    cdef uint64_t nb = sh.nb
-    cdef uint64_t bs = sh.bs
-    cdef uint64_t total = nb * nfiles
-    cdef uint64_t deadline = sh.deadline_ns
-    cdef bint timed = deadline != 0
-    cdef bint rnd = sh.random
-    cdef int service = sh.service
-    cdef uint64_t rwmix = <uint64_t>sh.rwmix
-    cdef int fsync_every = sh.fsync_every
-    cdef uint64_t c, cc, h, h2, off, s, t0, t1, lat, k
-    cdef uint64_t blk = 0
-    cdef uint64_t f = 0
+    cdef uint64_t total = sh.nb * <uint64_t>job.nfiles
+    cdef bint timed = sh.deadline_ns != 0
+    cdef uint64_t c, f, blk, off, t0, t1
     cdef int d, rc
     cdef int since_fsync = 0
-    cdef uint64_t bad
-    cdef uint32_t got, want
     cdef FileSlot* fs
     cdef unsigned char* buf
     while not iol_load(&sh.stop):
         c = iol_fetch_add(&job.cursor, 1)
         if not timed and c >= total:
             break
-        h = iol_mix64(key + c * IOL_GOLDEN)
-        h2 = iol_mix64(h)
-        cc = c % total   # time-based runs wrap around
-        if rnd:
-            blk = h % nb
-            if service == SVC_ROUNDROBIN:
-                f = cc % nfiles
-            elif service == SVC_SEQUENTIAL:
-                f = cc // nb
-            else:
-                f = (h2 >> 32) % nfiles
-        elif service == SVC_ROUNDROBIN:
-            f = cc % nfiles
-            blk = cc // nfiles
-        elif service == SVC_SEQUENTIAL:
-            f = cc // nb
-            blk = cc % nb
-        else:
-            f = (h2 >> 32) % nfiles
-            if timed:
-                blk = iol_fetch_add(&files[f].cursor, 1) % nb
-            else:
-                # The job cursor reserved one block somewhere: take the first file with one left.
-                for k in range(nfiles):
-                    blk = iol_fetch_add(&files[f].cursor, 1)
-                    if blk < nb:
-                        break
-                    f = (f + 1) % nfiles
-                if blk >= nb:
-                    break
-        if rwmix >= 100:
-            d = OP_READ
-        elif rwmix == 0:
-            d = OP_WRITE
-        elif h2 % 100 < rwmix:
-            d = OP_READ
-        else:
-            d = OP_WRITE
+        if _pick(sh, job, files, c, &f, &blk, &d):
+            break
         fs = &files[f]
-        off = blk * bs
+        off = blk * sh.bs
         if d == OP_WRITE:
             buf = w.wbuf
-            s = 0
-            while s + 8 <= bs:
-                iol_store_le64(buf + s, fs.key + off + s)
-                s += 512
+            _stamp(buf, sh.bs, fs.key + off)
         else:
             buf = w.rbuf
         t0 = iol_now_ns()
-        rc = _transfer(fs.fd, buf, bs, off, d == OP_READ)
+        rc = _transfer(fs.fd, buf, sh.bs, off, d == OP_READ)
         t1 = iol_now_ns()
         if rc != 0:
-            _fail(sh, rc, first + <int>f, d, off)
+            _fail(sh, rc, job.first + <int>f, d, off)
             break
-        if sh.chunk:
-            if _checksum_block(sh, buf, off, fs.vkey, &w.checksums, &bad, &got, &want):
-                _fail_checksum(sh, first + <int>f, d, bad, got, want)
-                break
-        lat = t1 - t0
-        w.hist[d * IOL_PLAT_NR + iol_plat_idx(lat)] += 1
-        w.ops[d] += 1
-        w.nbytes[d] += bs
-        w.lat_sum[d] += lat
-        if lat < w.lat_min[d]:
-            w.lat_min[d] = lat
-        if lat > w.lat_max[d]:
-            w.lat_max[d] = lat
-        if d == OP_WRITE:
-            if not iol_load(&fs.written):
-                iol_store(&fs.written, 1)
-            if fsync_every > 0:
-                since_fsync += 1
-                if since_fsync >= fsync_every:
-                    since_fsync = 0
-                    if fsync(fs.fd) != 0:
-                        _fail(sh, errno, first + <int>f, OP_FSYNC, off)
-                        break
-                    w.fsyncs += 1
-        if timed and t1 >= deadline:
+        if _done(sh, w, fs, job.first + <int>f, d, buf, off, t1 - t0, &since_fsync):
+            break
+        if timed and t1 >= sh.deadline_ns:
             break
     if iol_fetch_add(&job.active, <uint64_t>-1) == 1 and sh.end_fsync:
+        _end_fsync(sh, w, job)
+    return NULL
+
+
+cdef void* _aio_worker(void* arg) noexcept nogil:
+    """A whole job on one thread with sh.aio_depth operations in flight through Linux AIO (fio's libaio
+    model, used for direct I/O with iodepth > 1): submit until the queue is full, reap at least one
+    completion, repeat; an op's latency runs from its submission to its reaping, as fio's clat does."""
+    cdef Worker* w = <Worker*>arg
+    cdef Shared* sh = w.sh
+    cdef JobSlot* job = &sh.jobs[w.job]
+    cdef FileSlot* files = sh.files + job.first
+    cdef uint64_t total = sh.nb * <uint64_t>job.nfiles
+    cdef bint timed = sh.deadline_ns != 0
+    cdef int depth = sh.aio_depth
+    cdef uint64_t buflen = w.buflen
+    cdef iol_aio_ctx ctx
+    cdef iol_iocb* cbs = <iol_iocb*>calloc(depth, sizeof(iol_iocb))
+    cdef iol_iocb** queue = <iol_iocb**>calloc(depth, sizeof(iol_iocb*))
+    cdef iol_io_event* events = <iol_io_event*>calloc(depth, sizeof(iol_io_event))
+    cdef uint64_t* slot_f = <uint64_t*>calloc(depth, sizeof(uint64_t))
+    cdef uint64_t* slot_off = <uint64_t*>calloc(depth, sizeof(uint64_t))
+    cdef uint64_t* slot_t0 = <uint64_t*>calloc(depth, sizeof(uint64_t))
+    cdef int* slot_d = <int*>calloc(depth, sizeof(int))
+    cdef int* free_slots = <int*>calloc(depth, sizeof(int))
+    cdef int nfree = depth, nqueued = 0, inflight = 0, since_fsync = 0, i, d, slot, rc
+    cdef bint more = True, failed = False, ctx_ok = False
+    cdef long n, k
+    cdef int64_t res
+    cdef uint64_t c, f, blk, off, t0, t1
+    cdef FileSlot* fs
+    cdef unsigned char* buf
+    if cbs == NULL or queue == NULL or events == NULL or slot_f == NULL or slot_off == NULL or \
+            slot_t0 == NULL or slot_d == NULL or free_slots == NULL:
+        _fail(sh, ENOMEM, job.first, OP_READ, 0)
+        failed = True
+    else:
+        rc = iol_aio_setup(<unsigned>depth, &ctx)
+        if rc != 0:
+            _fail(sh, -rc, job.first, OP_READ, 0)
+            failed = True
+        else:
+            ctx_ok = True
+    for i in range(depth):
+        if free_slots != NULL:
+            free_slots[i] = depth - 1 - i
+    while not failed:
+        # Fill the queue.
+        while more and nfree > 0 and not iol_load(&sh.stop):
+            c = iol_fetch_add(&job.cursor, 1)
+            if (not timed and c >= total) or _pick(sh, job, files, c, &f, &blk, &d):
+                more = False
+                break
+            nfree -= 1
+            slot = free_slots[nfree]
+            fs = &files[f]
+            off = blk * sh.bs
+            if d == OP_WRITE:
+                buf = w.wbuf + <uint64_t>slot * buflen
+                _stamp(buf, sh.bs, fs.key + off)
+            else:
+                buf = w.rbuf + <uint64_t>slot * buflen
+            slot_f[slot], slot_off[slot], slot_d[slot] = f, off, d
+            iol_aio_prep(&cbs[slot], fs.fd, buf, sh.bs, off, d == OP_READ, <uint64_t>slot)
+            queue[nqueued] = &cbs[slot]
+            nqueued += 1
+        if iol_load(&sh.stop):
+            more = False
+        if nqueued:
+            t0 = iol_now_ns()
+            for i in range(nqueued):
+                slot_t0[<int>queue[i].aio_data] = t0
+            n = iol_aio_submit(ctx, nqueued, queue)
+            if n < 0:
+                _fail(sh, <int>-n, job.first + <int>slot_f[<int>queue[0].aio_data],
+                      slot_d[<int>queue[0].aio_data], slot_off[<int>queue[0].aio_data])
+                failed = True
+                break
+            inflight += <int>n
+            for i in range(<int>n, nqueued):     # not taken this time: keep them queued, in order
+                queue[i - <int>n] = queue[i]
+            nqueued -= <int>n
+        if inflight == 0:
+            if nqueued == 0 and not more:
+                break
+            continue
+        n = iol_aio_getevents(ctx, 1, depth, events)
+        if n < 0:
+            _fail(sh, <int>-n, job.first, OP_READ, 0)
+            failed = True
+            break
+        t1 = iol_now_ns()
+        for k in range(n):
+            slot = <int>iol_event_data(&events[k])
+            res = iol_event_res(&events[k])
+            inflight -= 1
+            d, off = slot_d[slot], slot_off[slot]
+            fs = &files[slot_f[slot]]
+            if res < 0 or <uint64_t>res != sh.bs:
+                # A short direct transfer is the file's end (reads) or a full device (writes).
+                _fail(sh, <int>-res if res < 0 else (ERR_EOF if d == OP_READ else ENOSPC),
+                      job.first + <int>slot_f[slot], d, off)
+                failed = True
+                break
+            buf = (w.rbuf if d == OP_READ else w.wbuf) + <uint64_t>slot * buflen
+            if _done(sh, w, fs, job.first + <int>slot_f[slot], d, buf, off, t1 - slot_t0[slot], &since_fsync):
+                failed = True
+                break
+            free_slots[nfree] = slot
+            nfree += 1
+        if timed and t1 >= sh.deadline_ns:
+            more = False
+    if ctx_ok:
+        iol_aio_destroy(ctx)   # waits for whatever is still in flight before the buffers can go
+    free(cbs)
+    free(queue)
+    free(events)
+    free(slot_f)
+    free(slot_off)
+    free(slot_t0)
+    free(slot_d)
+    free(free_slots)
+    if iol_fetch_add(&job.active, <uint64_t>-1) == 1 and sh.end_fsync and not failed:
         _end_fsync(sh, w, job)
     return NULL
 
@@ -339,7 +499,7 @@ cdef int _run_threads(Shared* sh, Worker** workers, int nworkers, pthread_t* tid
     if runtime_ns:
         sh.deadline_ns = start + runtime_ns
     for i in range(nworkers):
-        rc = pthread_create(&tids[i], NULL, _worker, workers[i])
+        rc = pthread_create(&tids[i], NULL, _aio_worker if sh.aio_depth else _worker, workers[i])
         if rc != 0:
             iol_store(&sh.stop, 1)
             break
@@ -427,8 +587,8 @@ def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, 
               written_seed=None, written_bs=None):
     """Run one I/O phase; returns its counts, latency histograms and elapsed time.
 
-    jobs: list of jobs, each a list of its own file paths (numjobs = len(jobs)); every job runs `iodepth`
-    threads with one op each in flight. rw: read, write, randread, randwrite, randrw, rw (fio's names);
+    jobs: list of jobs, each a list of its own file paths (numjobs = len(jobs)); every job keeps `iodepth`
+    ops in flight: with Linux AIO on one thread when direct and iodepth > 1, else on `iodepth` threads. rw: read, write, randread, randwrite, randrw, rw (fio's names);
     bs and file_size in bytes (file_size a whole number of blocks). Size-based (runtime_s None): each job
     moves file_size bytes per file (sequential phases touch every block once; random ones do as many ops at
     random blocks); time-based: ops until runtime_s seconds have passed (sequential phases wrap around).
@@ -456,7 +616,12 @@ def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, 
         _, verify_keys, verify_pattern_key = seed_keys(cfg["written_seed"], sizes)
     cdef int njobs = len(sizes)
     cdef int nfiles = len(paths)
-    cdef int nworkers = njobs * cfg["iodepth"]
+    # Direct I/O with several ops in flight: one thread per job with Linux AIO, as fio's libaio; otherwise
+    # iodepth threads per job, each with one op in flight.
+    cdef bint aio = bool(direct) and cfg["iodepth"] > 1
+    cdef int per_job = 1 if aio else cfg["iodepth"]
+    cdef int slots = cfg["iodepth"] if aio else 1
+    cdef int nworkers = njobs * per_job
     cdef uint64_t nbs = cfg["bs"]
     cdef size_t buflen = (nbs + PAGE - 1) // PAGE * PAGE
     cdef uint64_t runtime_ns = 0 if runtime_s is None else max(<uint64_t>1, <uint64_t>(float(runtime_s) * 1e9))
@@ -480,7 +645,7 @@ def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, 
             sh.jobs[j].key = job_keys[j]
             sh.jobs[j].first = first
             sh.jobs[j].nfiles = sizes[j]
-            sh.jobs[j].active = <uint64_t>cfg["iodepth"]
+            sh.jobs[j].active = <uint64_t>per_job
             for i in range(sizes[j]):
                 sh.files[first + i].fd = fds[first + i]
                 sh.files[first + i].key = file_keys[j][i]
@@ -493,6 +658,7 @@ def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, 
         sh.rwmix = cfg["rwmix"]
         sh.fsync_every = cfg["fsync_every"]
         sh.end_fsync = sync_at_end
+        sh.aio_depth = slots if aio else 0
         sh.chunk = cfg["chunk"]
         if sh.chunk:
             sh.vbs = cfg["written_bs"] or nbs
@@ -510,14 +676,16 @@ def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, 
             if w == NULL:
                 raise MemoryError()
             w.sh = &sh
-            w.job = i // cfg["iodepth"]
+            w.job = i // per_job
             w.lat_min[0] = w.lat_min[1] = <uint64_t>-1
             w.hist = <uint64_t*>calloc(2 * IOL_PLAT_NR, sizeof(uint64_t))
-            w.rbuf = <unsigned char*>_aligned(buflen)
-            w.wbuf = <unsigned char*>_aligned(buflen)
+            w.buflen = buflen
+            w.rbuf = <unsigned char*>_aligned(buflen * slots)
+            w.wbuf = <unsigned char*>_aligned(buflen * slots)
             if w.hist == NULL or w.rbuf == NULL or w.wbuf == NULL:
                 raise MemoryError()
-            memcpy(w.wbuf, pattern, buflen)
+            for j in range(slots):
+                memcpy(w.wbuf + <size_t>j * buflen, pattern, buflen)
         with nogil:
             rc = _run_threads(&sh, workers, nworkers, tids, runtime_ns, &elapsed_ns)
         if rc != 0:

@@ -365,6 +365,30 @@ def test_direct_io_on_disk(disk_scratch):
     assert read["read"]["ops"] == ref["read"]["ops"] == 128
 
 
+def test_direct_io_with_a_queue_uses_aio_slots_correctly(disk_scratch):
+    """Direct I/O with iodepth > 1 runs each job on one thread with Linux AIO, `iodepth` ops in flight, each in
+    its own buffer: what it writes is byte for byte the sequential write phase's content, its reads verify
+    every chunk's CRC32C, and a time-based mix does both reads and writes."""
+    jobs = _jobs(disk_scratch, "q", 2, 2)
+    try:
+        written = ioloop.run_phase(jobs, "write", 8 * KIB, 512 * KIB, iodepth=4, seed=5, checksum_chunk=512)
+    except OSError as exc:
+        if exc.errno == errno.EINVAL:
+            pytest.skip(f"O_DIRECT is not supported under /var/tmp here: {exc}")
+        raise
+    assert written["write"]["ops"] == 2 * 2 * 64 and written["checksums"] == 2 * 2 * 64 * 16
+    for j, job in enumerate(jobs):
+        for i, path in enumerate(job):
+            assert Path(path).read_bytes() == _expected_file(5, [2, 2], j, i, 8 * KIB, 512 * KIB)
+    read = ioloop.run_phase(jobs, "randread", 8 * KIB, 512 * KIB, iodepth=8, checksum_chunk=1024,
+                            written_seed=5)
+    assert read["read"]["ops"] == 256 and read["checksums"] == 256 * 8
+    assert read["read"]["lat_min_ns"] > 0 and sum(read["read"]["hist"]) == 256
+    mixed = ioloop.run_phase(jobs, "randrw", 8 * KIB, 512 * KIB, iodepth=6, runtime_s=0.2, rwmixread=50)
+    assert mixed["read"]["ops"] > 0 and mixed["write"]["ops"] > 0
+    assert 0.2 <= mixed["elapsed_s"] < 5
+
+
 def test_direct_io_on_tmpfs_names_the_problem(scratch):
     path = str(scratch / "x")
     try:
