@@ -312,32 +312,48 @@ cdef inline int _done(Shared* sh, Worker* w, FileSlot* fs, int file_index, int d
     return 0
 
 
+cdef inline unsigned char* _slot_buf(Worker* w, int d, uint64_t slot) noexcept nogil:
+    """The buffer of an op in flight slot `slot` (the psync model has one slot per thread)."""
+    return (w.rbuf if d == OP_READ else w.wbuf) + slot * w.buflen
+
+
+cdef inline int _claim(Shared* sh, JobSlot* job, FileSlot* files, Worker* w, uint64_t slot, uint64_t* f,
+                       uint64_t* off, int* d, unsigned char** buf) noexcept nogil:
+    """The job's next op: its file, offset and direction, and slot `slot`'s buffer for it (a write's is
+    stamped). Returns 1 when the job has no op left."""
+    cdef uint64_t blk
+    cdef uint64_t c = iol_fetch_add(&job.cursor, 1)
+    if (sh.deadline_ns == 0 and c >= sh.nb * <uint64_t>job.nfiles) or _pick(sh, job, files, c, f, &blk, d):
+        return 1
+    off[0] = blk * sh.bs
+    buf[0] = _slot_buf(w, d[0], slot)
+    if d[0] == OP_WRITE:
+        _stamp(buf[0], sh.bs, files[f[0]].key + off[0])
+    return 0
+
+
+cdef inline void _thread_end(Shared* sh, Worker* w, JobSlot* job, bint ok) noexcept nogil:
+    """A job's thread is done: the job's last one end-fsyncs the files it wrote (fio's end_fsync)."""
+    if iol_fetch_add(&job.active, <uint64_t>-1) == 1 and sh.end_fsync and ok:
+        _end_fsync(sh, w, job)
+
+
 cdef void* _worker(void* arg) noexcept nogil:
     """One thread of a job with one pread/pwrite in flight (fio's psync model)."""
     cdef Worker* w = <Worker*>arg
     cdef Shared* sh = w.sh
     cdef JobSlot* job = &sh.jobs[w.job]
     cdef FileSlot* files = sh.files + job.first
-    cdef uint64_t total = sh.nb * <uint64_t>job.nfiles
     cdef bint timed = sh.deadline_ns != 0
-    cdef uint64_t c, f, blk, off, t0, t1
+    cdef uint64_t f, off, t0, t1
     cdef int d, rc
     cdef int since_fsync = 0
     cdef FileSlot* fs
     cdef unsigned char* buf
     while not iol_load(&sh.stop):
-        c = iol_fetch_add(&job.cursor, 1)
-        if not timed and c >= total:
-            break
-        if _pick(sh, job, files, c, &f, &blk, &d):
+        if _claim(sh, job, files, w, 0, &f, &off, &d, &buf):
             break
         fs = &files[f]
-        off = blk * sh.bs
-        if d == OP_WRITE:
-            buf = w.wbuf
-            _stamp(buf, sh.bs, fs.key + off)
-        else:
-            buf = w.rbuf
         t0 = iol_now_ns()
         rc = _transfer(fs.fd, buf, sh.bs, off, d == OP_READ)
         t1 = iol_now_ns()
@@ -348,8 +364,7 @@ cdef void* _worker(void* arg) noexcept nogil:
             break
         if timed and t1 >= sh.deadline_ns:
             break
-    if iol_fetch_add(&job.active, <uint64_t>-1) == 1 and sh.end_fsync:
-        _end_fsync(sh, w, job)
+    _thread_end(sh, w, job, True)
     return NULL
 
 
@@ -361,10 +376,8 @@ cdef void* _aio_worker(void* arg) noexcept nogil:
     cdef Shared* sh = w.sh
     cdef JobSlot* job = &sh.jobs[w.job]
     cdef FileSlot* files = sh.files + job.first
-    cdef uint64_t total = sh.nb * <uint64_t>job.nfiles
     cdef bint timed = sh.deadline_ns != 0
     cdef int depth = sh.aio_depth
-    cdef uint64_t buflen = w.buflen
     cdef iol_aio_ctx ctx
     cdef iol_iocb* cbs = <iol_iocb*>calloc(depth, sizeof(iol_iocb))
     cdef iol_iocb** queue = <iol_iocb**>calloc(depth, sizeof(iol_iocb*))
@@ -378,7 +391,7 @@ cdef void* _aio_worker(void* arg) noexcept nogil:
     cdef bint more = True, failed = False, ctx_ok = False
     cdef long n, k
     cdef int64_t res
-    cdef uint64_t c, f, blk, off, t0, t1
+    cdef uint64_t f, off, t0, t1
     cdef FileSlot* fs
     cdef unsigned char* buf
     if cbs == NULL or queue == NULL or events == NULL or slot_f == NULL or slot_off == NULL or \
@@ -386,33 +399,24 @@ cdef void* _aio_worker(void* arg) noexcept nogil:
         _fail(sh, ENOMEM, job.first, OP_READ, 0)
         failed = True
     else:
+        for i in range(depth):
+            free_slots[i] = depth - 1 - i
         rc = iol_aio_setup(<unsigned>depth, &ctx)
         if rc != 0:
             _fail(sh, -rc, job.first, OP_READ, 0)
             failed = True
         else:
             ctx_ok = True
-    for i in range(depth):
-        if free_slots != NULL:
-            free_slots[i] = depth - 1 - i
     while not failed:
         # Fill the queue.
         while more and nfree > 0 and not iol_load(&sh.stop):
-            c = iol_fetch_add(&job.cursor, 1)
-            if (not timed and c >= total) or _pick(sh, job, files, c, &f, &blk, &d):
+            slot = free_slots[nfree - 1]
+            if _claim(sh, job, files, w, <uint64_t>slot, &f, &off, &d, &buf):
                 more = False
                 break
             nfree -= 1
-            slot = free_slots[nfree]
-            fs = &files[f]
-            off = blk * sh.bs
-            if d == OP_WRITE:
-                buf = w.wbuf + <uint64_t>slot * buflen
-                _stamp(buf, sh.bs, fs.key + off)
-            else:
-                buf = w.rbuf + <uint64_t>slot * buflen
             slot_f[slot], slot_off[slot], slot_d[slot] = f, off, d
-            iol_aio_prep(&cbs[slot], fs.fd, buf, sh.bs, off, d == OP_READ, <uint64_t>slot)
+            iol_aio_prep(&cbs[slot], files[f].fd, buf, sh.bs, off, d == OP_READ, <uint64_t>slot)
             queue[nqueued] = &cbs[slot]
             nqueued += 1
         if iol_load(&sh.stop):
@@ -453,7 +457,7 @@ cdef void* _aio_worker(void* arg) noexcept nogil:
                       job.first + <int>slot_f[slot], d, off)
                 failed = True
                 break
-            buf = (w.rbuf if d == OP_READ else w.wbuf) + <uint64_t>slot * buflen
+            buf = _slot_buf(w, d, <uint64_t>slot)
             if _done(sh, w, fs, job.first + <int>slot_f[slot], d, buf, off, t1 - slot_t0[slot], &since_fsync):
                 failed = True
                 break
@@ -471,8 +475,7 @@ cdef void* _aio_worker(void* arg) noexcept nogil:
     free(slot_t0)
     free(slot_d)
     free(free_slots)
-    if iol_fetch_add(&job.active, <uint64_t>-1) == 1 and sh.end_fsync and not failed:
-        _end_fsync(sh, w, job)
+    _thread_end(sh, w, job, not failed)
     return NULL
 
 

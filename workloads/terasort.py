@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from bench.errors import CaseError
 from workloads import job_workload
@@ -99,10 +99,11 @@ class TeraSortParams:
             return self.records_per_block
         return min(self.records_per_block, self.split_size // self.piece_bytes * self.piece_bytes // RECORD_BYTES)
 
-    def block_records(self, total: int) -> list:
-        """(first record, records) of each block holding `total` records."""
-        return [(first, min(self.records_per_block, total - first))
-                for first in range(0, total, self.records_per_block)]
+    def block_records(self, total: int, block_size: int = 0) -> list:
+        """(first record, records) of each block holding `total` records, in blocks of block_size
+        (default: the input's)."""
+        per_block = (block_size // RECORD_BYTES) if block_size else self.records_per_block
+        return [(first, min(per_block, total - first)) for first in range(0, total, per_block)]
 
     @property
     def splits(self) -> int:
@@ -146,14 +147,15 @@ class TeraSortJob:
         return ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="terasort")
 
     # ---- teragen -----------------------------------------------------------------------------------
-    def _write_blocks(self, folder: str, name: str, first_record: int, records: int, io) -> tuple:
+    def _write_blocks(self, folder: str, name: str, first_record: int, records: int, io,
+                      block_size: int = 0) -> tuple:
         """Records first_record.. (gensort's, kernels.teragen) as HDFS-like block files `<name>NNNNN` of
-        block_size, each with its .meta, written a piece (about a MiB) at a time, blocks in parallel.
+        block_size (default: the input's), each with its .meta, written a piece (about a MiB) at a time, blocks in parallel.
         Returns ([(path, first record, records)], valsort checksum)."""
         p, k = self.p, self.kernels
         per_piece = max(1, IO_CHUNK // p.piece_bytes) * p.piece_bytes // RECORD_BYTES
         blocks = [(os.path.join(folder, f"{name}{i:05d}"), first, count)
-                  for i, (first, count) in enumerate(p.block_records(records))]
+                  for i, (first, count) in enumerate(p.block_records(records, block_size))]
         sums = [0] * len(blocks)
 
         def one(index):
@@ -185,13 +187,9 @@ class TeraSortJob:
         folder = os.path.join(self.ctx["dirs"]["data"], "hdfs-other")
         os.makedirs(folder)
         records = max(1, nbytes // RECORD_BYTES)
-        own, self.p = self.p, replace(self.p, block_size=OTHER_BLOCK_SIZE)
-        try:
-            with self.log.phase("hdfs-data", "data") as (record, io):
-                blocks, _ = self._write_blocks(folder, "blk_", own.records, records, io)
-                record["blocks"] = len(blocks)
-        finally:
-            self.p = own
+        with self.log.phase("hdfs-data", "data") as (record, io):
+            blocks, _ = self._write_blocks(folder, "blk_", self.p.records, records, io, OTHER_BLOCK_SIZE)
+            record["blocks"] = len(blocks)
         return [path for path, _, _ in blocks]
 
     # ---- map ---------------------------------------------------------------------------------------
