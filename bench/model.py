@@ -22,6 +22,7 @@ CASE_METRICS = {
     "lat_p50_us": "us", "lat_p99_us": "us", "lat_p999_us": "us", "lat_max_us": "us", "lat_mean_us": "us",
     "iops_per_gb": "iops_per_gb", "demanded_iops_per_gb": "iops_per_gb",
     "wall_s": "s", "cpu_util": "percent", "device_util": "percent",
+    "device_read_request_bytes": "bytes", "device_write_request_bytes": "bytes",
     "bytes_read": "bytes", "bytes_written": "bytes", "ops_read": "count", "ops_written": "count",
 }
 

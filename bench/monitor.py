@@ -69,14 +69,26 @@ class Monitor:
             last_t, last_core, last_cpu, last_dev = now, core, cpu, dev
 
     def summary(self) -> dict:
-        """cpu_util: all cores' busy share (percent); device_util: busiest device's busy share (percent)."""
+        """cpu_util: all cores' busy share (percent); device_util: busiest device's busy share (percent);
+        device_read_request_bytes / device_write_request_bytes: the devices' average request size (iostat's
+        rareq-sz / wareq-sz), left out for a direction with no request. The request size shows how the block
+        layer split the engine's I/O: a large direct read becomes one request per `max_segments` pages of
+        its buffer that are not physically contiguous, so the same reads can cost different request counts."""
         out = {}
         wall = self._t1 - self._t0
         out["cpu_util"] = _busy_percent(self._cpu0, self._cpu1)
+        seen = [d for d in self.devices if d in self._dev0 and d in self._dev1]
         utils = [min(100.0, (self._dev1[d].busy_time - self._dev0[d].busy_time) / (wall * 1000) * 100)
-                 for d in self.devices if d in self._dev0 and d in self._dev1 and wall > 0]
+                 for d in seen if wall > 0]
         if utils:
             out["device_util"] = max(utils)
+        for direction in ("read", "write"):
+            count = sum(getattr(self._dev1[d], f"{direction}_count") - getattr(self._dev0[d], f"{direction}_count")
+                        for d in seen)
+            nbytes = sum(getattr(self._dev1[d], f"{direction}_bytes") - getattr(self._dev0[d], f"{direction}_bytes")
+                         for d in seen)
+            if count > 0:
+                out[f"device_{direction}_request_bytes"] = nbytes / count
         return out
 
 
