@@ -3,9 +3,12 @@
 Files that a phase reads without an earlier phase writing them are laid out by tierbench before fio starts
 (bench.layout), as the builtin engine lays them out, so that both engines start each phase with the same files
 and the same page-cache state; fio finds them at their size and does not lay them out itself.
+fio runs in a scratch directory next to the raw files, where the start barrier of multi-job phases
+(bench/fio_barrier.sh) keeps its state and fio its prerun output; it is removed after the run.
 """
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from bench.fio_job import render_jobfile
@@ -42,11 +45,18 @@ def phase_records(report, pattern: Pattern, tiers_by_role: dict) -> list:
 def run(pattern: Pattern, dirs: dict, tiers_by_role: dict, raw_dir: Path, stem: str, timeout_s: float) -> dict:
     """Run the pattern with fio in `dirs` ({role: directory}); returns phases and the raw files written."""
     raw_dir.mkdir(parents=True, exist_ok=True)
+    raw_dir = raw_dir.resolve()     # fio runs in the scratch directory
     jobfile = raw_dir / f"{stem}.fio"
     output = raw_dir / f"{stem}.fio.json"
-    jobfile.write_text(render_jobfile(pattern, dirs))
+    scratch = raw_dir / f"{stem}.fio-cwd"
+    shutil.rmtree(scratch, ignore_errors=True)
+    jobfile.write_text(render_jobfile(pattern, dirs, barrier_dir=str(scratch / "barrier")))
     lay_out_pattern(pattern, dirs)
-    text = run_fio(str(jobfile), str(output), timeout_s=timeout_s)
+    scratch.mkdir()
+    try:
+        text = run_fio(str(jobfile), str(output), timeout_s=timeout_s, cwd=str(scratch))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     report = parse(text)
     return {"phases": phase_records(report, pattern, tiers_by_role), "implementation": report.fio_version,
             "raw": [jobfile.name, output.name]}

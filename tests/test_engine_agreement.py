@@ -67,6 +67,9 @@ def test_engines_move_the_same_bytes_to_the_device(name, emulated, tmp_path):
     assert all(p["wall_s"] > 0 for p in fio_phases + b_phases)
     assert all(p["cpu_s"] >= 0 for p in b_phases)          # the builtin engine's per-phase CPU seconds
     assert not any(p.get("checksums") for p in b_phases)   # checksums=false: both engines only move bytes
+    # fio ran its multi-job phases through the start barrier, in a scratch directory it left no trace of
+    assert "exec_prerun=" in (tmp_path / "fio" / "case000.fio").read_text()
+    assert sorted(p.name for p in (tmp_path / "fio").iterdir()) == ["case000.fio", "case000.fio.json"]
 
     # Writes: the phases' bytes plus the layout of what is read before anything writes it, once per engine
     # (fio used to lay out a later phase's fileset up front and then overwrite it: 1.5x on mr-spill).

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from bench.errors import UserError
-from bench.fio_job import RUN_HINT, render_jobfile
+from bench.fio_job import BARRIER_SCRIPT, EXPORT_BARRIER_DIR, RUN_HINT, render_jobfile
 from bench.fio_parse import parse, phase_metrics
 from bench.fio_run import run_fio
 from bench.pattern import Pattern, Phase
@@ -84,6 +84,18 @@ def test_extra_global_adds_and_replaces():
         render_jobfile(SPILL, DIRS, extra_global={"description": "two\nlines"})
 
 
+def test_multi_job_phases_start_through_the_barrier():
+    """Each phase with several jobs runs the start barrier as its exec_prerun, in a directory of its own."""
+    ini = sections(render_jobfile(SPILL, DIRS, barrier_dir="/runs/b"))
+    assert ini["spill-write"]["exec_prerun"] == f"sh {BARRIER_SCRIPT} /runs/b/0-spill-write 2"
+    assert ini["spill-read"]["exec_prerun"] == f"sh {BARRIER_SCRIPT} /runs/b/1-spill-read 2"
+    assert "exec_prerun" not in ini["output"]                  # one job: nothing to wait for
+    assert sections(render_jobfile(SPILL, DIRS))["spill-read"]["exec_prerun"].endswith(
+        f" {EXPORT_BARRIER_DIR}/1-spill-read 2")                # exported files: relative to fio's cwd
+    plain = sections(render_jobfile(SPILL, DIRS, barrier_dir=None))
+    assert all("exec_prerun" not in plain[name] for name in plain.sections())
+
+
 def test_header_says_what_and_how():
     text = render_jobfile(SPILL, DIRS)
     header = text[:text.index("[global]")]
@@ -139,6 +151,11 @@ def test_rendered_file_runs_with_plain_fio(tmp_path):
     # the read phase read the write phase's files: two jobs x two files, nothing else
     assert sorted(p.name for p in (tmp_path / "files").iterdir()) == \
         ["shared.0.0", "shared.0.1", "shared.1.0", "shared.1.1"]
+    # both jobs of each phase passed the start barrier, which kept its state in fio's working directory
+    barrier = tmp_path / EXPORT_BARRIER_DIR
+    assert sorted(p.name for p in barrier.iterdir()) == ["0-put", "1-get"]
+    assert all(len(list(d.glob("arrived.*"))) == 2 for d in barrier.iterdir())
+    shutil.rmtree(barrier)
     # and run_fio (json+) gives the same structure, with bins
     report = parse(run_fio(str(job), str(tmp_path / "plus.json"), timeout_s=120, cwd=str(tmp_path)))
     assert [j.name for j in report.jobs] == ["put", "get"]
