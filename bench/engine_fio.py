@@ -28,6 +28,8 @@ def phase_records(report, pattern: Pattern, tiers_by_role: dict) -> list:
             continue
         rec = {"name": phase.name, "tier": tiers_by_role.get(phase.role), "role": phase.role,
                "ops_read": 0, "ops_written": 0, "bytes_read": 0, "bytes_written": 0, "wall_s": 0.0}
+        if job.cpu_s is not None:
+            rec["cpu_s"] = job.cpu_s        # fio's own accounting of its jobs' user + system time
         for direction, d in job.directions.items():
             if d.ops == 0:
                 continue

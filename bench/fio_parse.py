@@ -69,6 +69,8 @@ class FioJob:
     document: which JSON document of the input (0-based) the entry came from.
     options: the job's options over the document's global options, as fio printed them (strings).
     error: fio's error number for the job (0: none).
+    cpu_s: CPU seconds the entry's jobs used (user + system), from fio's usr_cpu / sys_cpu (percent of the
+    jobs' summed runtime) and job_runtime (ms); None when fio did not report them.
     """
     name: str
     host: Optional[str]
@@ -78,6 +80,7 @@ class FioJob:
     document: int = 0
     options: Mapping[str, str] = field(default_factory=dict)
     error: int = 0
+    cpu_s: Optional[float] = None
 
 
 @dataclass(frozen=True)
@@ -180,8 +183,15 @@ def _document_jobs(doc: dict, number: int) -> list:
         options = {str(k): str(v) for k, v in global_options.items()}
         options.update({str(k): str(v) for k, v in (entry.get("job options") or {}).items()})
         jobs.append(FioJob(name, host, groupid, group_sizes[(host, groupid)], directions, number, options,
-                           int(entry.get("error", 0))))
+                           int(entry.get("error", 0)), _cpu_seconds(entry)))
     return jobs
+
+
+def _cpu_seconds(entry: dict) -> Optional[float]:
+    try:
+        return (float(entry["usr_cpu"]) + float(entry["sys_cpu"])) / 100.0 * float(entry["job_runtime"]) / 1000.0
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _direction(d: dict, jobname: str) -> FioDirection:

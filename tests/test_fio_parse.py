@@ -152,6 +152,15 @@ def test_group_reporting_numjobs():
     assert [j.jobs_in_group for j in parse(text("two-jobs.plus.json")).jobs] == [2, 2]
 
 
+def test_cpu_seconds_from_fios_own_accounting():
+    """usr_cpu + sys_cpu are percent of the group's summed job runtime: two 1 s jobs, 26% + 73.25% of 2 s."""
+    assert parse(text("group-numjobs2.plus.json")).jobs[0].cpu_s == pytest.approx(0.9925 * 2.0)
+    assert parse(text("randread-4k.json")).jobs[0].cpu_s == pytest.approx(0.997 * 1.0)
+    doc = json.loads(text("randread-4k.json"))
+    del doc["jobs"][0]["usr_cpu"]
+    assert parse(json.dumps(doc)).jobs[0].cpu_s is None       # not reported: missing, not 0
+
+
 # ---- phases: sequential groups ----------------------------------------------------------------------------
 
 def test_two_phase_per_phase_and_time_weighted_total():
