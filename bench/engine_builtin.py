@@ -15,7 +15,6 @@ leave a mix) cannot be verified: the engine raises ValueError before that phase 
 from __future__ import annotations
 
 import os
-import resource
 from pathlib import Path
 
 from bench.layout import layout_bs, needs_layout, phase_files
@@ -27,13 +26,6 @@ def _ioloop():
     # Imported here so that the fio engine never needs the compiled kernels; a missing build is an error.
     from kernels import ioloop
     return ioloop
-
-
-def _cpu_seconds() -> float:
-    # The I/O threads are this process's: its user + system time around run_phase is the phase's CPU time
-    # (its I/O and, with checksum_chunk, its CRC32C work), without the layout and the cache drop.
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def _written_by(phase: Phase, index: int, seed: int):
@@ -85,14 +77,14 @@ def run(pattern: Pattern, dirs: dict, tiers_by_role: dict, raw_dir: Path, stem: 
         verify = _verify_args(phase, writers.get(fileset))
         if phase.cold:
             drop_cache(p for job in jobs for p in job if os.path.exists(p))
-        cpu0 = _cpu_seconds()
         result = ioloop.run_phase(jobs, phase.rw, phase.bs, phase.file_size, iodepth=phase.iodepth,
                                   rwmixread=phase.rwmixread, direct=phase.direct, fsync_every=phase.fsync_every,
                                   end_fsync=phase.end_fsync, runtime_s=phase.runtime_s,
                                   file_service=phase.file_service, seed=seed + index,
                                   checksum_chunk=phase.checksum_chunk, **verify)
-        cpu_s = _cpu_seconds() - cpu0
         if phase.writes:
             writers[fileset] = _written_by(phase, index, seed)
-        records.append(dict(_record(phase, tiers_by_role.get(phase.role), result, ioloop), cpu_s=cpu_s))
+        # cpu_s: this process's CPU over the timed part: the I/O threads' work (and, with checksum_chunk, their
+        # CRC32C), not the setup of buffers and files, as fio's accounting of its jobs
+        records.append(dict(_record(phase, tiers_by_role.get(phase.role), result, ioloop), cpu_s=result["cpu_s"]))
     return {"phases": records, "implementation": "cython:kernels.ioloop", "raw": []}

@@ -33,6 +33,7 @@ from libc.stdlib cimport calloc, free
 from libc.string cimport memcpy, memset
 from libc.errno cimport errno, EINTR, EAGAIN, ENOMEM, ENOSPC
 from posix.unistd cimport pread, pwrite, fsync
+from posix.resource cimport getrusage, rusage, RUSAGE_SELF
 from posix.stdlib cimport posix_memalign
 
 from kernels.crc32c cimport crc32c_update
@@ -493,11 +494,21 @@ cdef void _end_fsync(Shared* sh, Worker* w, JobSlot* job) noexcept nogil:
             w.fsyncs += 1
 
 
+cdef uint64_t _process_cpu_ns() noexcept nogil:
+    """User + system time of this process (all its threads), in nanoseconds."""
+    cdef rusage ru
+    getrusage(RUSAGE_SELF, &ru)
+    return <uint64_t>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000 + \
+        <uint64_t>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000
+
+
 cdef int _run_threads(Shared* sh, Worker** workers, int nworkers, pthread_t* tids, uint64_t runtime_ns,
-                      uint64_t* elapsed_ns) noexcept nogil:
+                      uint64_t* elapsed_ns, uint64_t* cpu_ns) noexcept nogil:
     """Start and join the threads (each job's last one end-fsyncs the job's files): the timed part of a run.
-    Returns 0 or the errno of pthread_create."""
+    cpu_ns: the process's CPU time over that part (the I/O threads', not the setup's: buffers, files), the
+    part of each job that fio's usr/sys accounting covers. Returns 0 or the errno of pthread_create."""
     cdef int i, started = 0, rc = 0
+    cdef uint64_t cpu0 = _process_cpu_ns()
     cdef uint64_t start = iol_now_ns()
     if runtime_ns:
         sh.deadline_ns = start + runtime_ns
@@ -510,6 +521,7 @@ cdef int _run_threads(Shared* sh, Worker** workers, int nworkers, pthread_t* tid
     for i in range(started):
         pthread_join(tids[i], NULL)
     elapsed_ns[0] = iol_now_ns() - start
+    cpu_ns[0] = _process_cpu_ns() - cpu0
     return rc
 
 
@@ -603,7 +615,8 @@ def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, 
     its chunks were written with. A read checks the files as the ioloop write phase over the same jobs with
     seed `written_seed` (required) and bs `written_bs` (default: bs) left them.
 
-    Returns {"elapsed_s": seconds, "read": {"ops", "bytes", "hist" (uint64[PLAT_NR], fio's bins),
+    Returns {"elapsed_s": seconds, "cpu_s": the process's CPU seconds over the timed part (the I/O
+    threads' work, not the setup of buffers and files), "read": {"ops", "bytes", "hist" (uint64[PLAT_NR], fio's bins),
     "lat_min_ns", "lat_max_ns" (None without ops), "lat_sum_ns"}, "write": {...}, "fsyncs": calls,
     "checksums": CRC32C chunks computed and checked, "implementation": "cython:ioloop"}. Raises ValueError
     for bad arguments or files too short to read, and OSError (errno, file name) for the first failed
@@ -633,7 +646,7 @@ def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, 
     cdef Worker** workers = NULL
     cdef pthread_t* tids = NULL
     cdef unsigned char* pattern = NULL
-    cdef uint64_t elapsed_ns = 0
+    cdef uint64_t elapsed_ns = 0, cpu_ns = 0
     cdef int i, j, rc = 0, first = 0
     cdef Worker* w
     memset(&sh, 0, sizeof(Shared))
@@ -690,13 +703,15 @@ def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, 
             for j in range(slots):
                 memcpy(w.wbuf + <size_t>j * buflen, pattern, buflen)
         with nogil:
-            rc = _run_threads(&sh, workers, nworkers, tids, runtime_ns, &elapsed_ns)
+            rc = _run_threads(&sh, workers, nworkers, tids, runtime_ns, &elapsed_ns, &cpu_ns)
         if rc != 0:
             raise OSError(rc, f"cannot start {nworkers} I/O threads: {os.strerror(rc)}")
         if sh.err_code != 0:
             _raise_io_error(sh.err_code, paths[sh.err_file], sh.err_op, sh.err_offset, sh.chunk,
                             sh.err_got, sh.err_want)
-        return _collect(workers, nworkers, elapsed_ns)
+        result = _collect(workers, nworkers, elapsed_ns)
+        result["cpu_s"] = cpu_ns / 1e9
+        return result
     finally:
         for fd in fds:
             os.close(fd)

@@ -470,7 +470,7 @@ def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, 
               written_seed=None, written_bs=None) -> dict:
     """Run one I/O phase in Python threads; the same contract as kernels.ioloop.run_phase.
 
-    Returns {"elapsed_s", "read": {...}, "write": {...}, "fsyncs", "checksums",
+    Returns {"elapsed_s", "cpu_s", "read": {...}, "write": {...}, "fsyncs", "checksums",
     "implementation": "python:ioloop_ref"}.
     """
     cfg = _check_args(jobs, rw, bs, file_size, iodepth, rwmixread, direct, fsync_every, runtime_s,
@@ -496,6 +496,7 @@ def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, 
                "lat_max": [0, 0], "fsyncs": 0, "checksums": 0}
         errors: list = []
         stop, lock = threading.Event(), threading.Lock()
+        cpu0 = time.process_time()
         start = time.monotonic_ns()
         deadline = None if runtime_s is None else start + int(runtime_s * 1e9)
         threads = [threading.Thread(target=_worker, args=(job, cfg, pattern, deadline, stop, out, errors, lock,
@@ -512,10 +513,11 @@ def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, 
         if errors:
             _raise_io_error(*errors[0])
         elapsed = (time.monotonic_ns() - start) / 1e9
+        cpu_s = time.process_time() - cpu0
     finally:
         for fd in fds:
             os.close(fd)
-    result = {"elapsed_s": elapsed, "fsyncs": out["fsyncs"], "checksums": out["checksums"],
+    result = {"elapsed_s": elapsed, "cpu_s": cpu_s, "fsyncs": out["fsyncs"], "checksums": out["checksums"],
               "implementation": IMPLEMENTATION}
     for d, name in enumerate(("read", "write")):
         result[name] = _direction_result(out["ops"][d], out["bytes"][d], out["hist"][d], out["lat_min"][d],
