@@ -72,8 +72,8 @@ class Monitor:
         """cpu_util: all cores' busy share (percent); device_util: busiest device's busy share (percent);
         device_read_request_bytes / device_write_request_bytes: the devices' average request size (iostat's
         rareq-sz / wareq-sz), left out for a direction with no request. The request size shows how the block
-        layer split the engine's I/O: a large direct read becomes one request per `max_segments` pages of
-        its buffer that are not physically contiguous, so the same reads can cost different request counts."""
+        layer split the engine's I/O: a direct read of more pages than the device's `max_segments` is split
+        by how its buffer's pages lie in physical memory, so the same reads can cost different request counts."""
         out = {}
         wall = self._t1 - self._t0
         out["cpu_util"] = _busy_percent(self._cpu0, self._cpu1)
