@@ -4,7 +4,8 @@ Same semantics as the fio job file: files `<fileset>.<job>.<file>` in the phase'
 phase reads (or rewrites at random) are laid out first when no earlier phase wrote them, all at once and left
 cached, as the fio engine does (bench.layout says why), and cold phases drop the files' pages (fsync +
 POSIX_FADV_DONTNEED) right before the phase so reads reach the device. Each phase record carries `cpu_s`, the
-process's user + system seconds during the phase (its threads' I/O and checksum work).
+process's user + system seconds over the phase's timed part (its threads' I/O and checksum work, not the setup
+of buffers and files), the scope of fio's accounting of its jobs.
 
 Checksums (Phase.checksum_chunk): ioloop computes a CRC32C per chunk of every buffer and checks it against the
 CRC the chunk was written with. What an ioloop write leaves is defined by its seed and block size, so the
@@ -84,7 +85,5 @@ def run(pattern: Pattern, dirs: dict, tiers_by_role: dict, raw_dir: Path, stem: 
                                   checksum_chunk=phase.checksum_chunk, **verify)
         if phase.writes:
             writers[fileset] = _written_by(phase, index, seed)
-        # cpu_s: this process's CPU over the timed part: the I/O threads' work (and, with checksum_chunk, their
-        # CRC32C), not the setup of buffers and files, as fio's accounting of its jobs
         records.append(dict(_record(phase, tiers_by_role.get(phase.role), result, ioloop), cpu_s=result["cpu_s"]))
     return {"phases": records, "implementation": "cython:kernels.ioloop", "raw": []}

@@ -10,12 +10,11 @@ their input order (the result equals a stable sort).
 sample_partition_bounds / partition_ids: TeraSort's sampled range partitioner (a key equal to a
 bound goes to the upper partition, as Hadoop's TotalOrderPartitioner). merge_runs: k-way merge.
 """
-
-
-from kernels._threads import thread_count as _thread_count
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+
+from kernels._threads import thread_count as _thread_count
 
 from libc.stdint cimport int64_t, uint16_t, uint32_t, uint64_t, uintptr_t
 from libc.stdlib cimport qsort
@@ -38,7 +37,6 @@ IMPLEMENTATION = "cython:sort/msd16-radix+introsort"
 DEF _REC = 100
 DEF _KEY = 10
 DEF _BUCKETS = 65536
-# Below this many records per thread, starting threads costs more than it saves.
 # Records ahead whose lines are prefetched in the gather (random reads from DRAM).
 DEF _GATHER_AHEAD = 16
 

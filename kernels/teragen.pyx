@@ -7,12 +7,11 @@ top 80 bits of the next output XORed with a constant of that position. So each r
 LCG step, and a chunk starting anywhere is reached by jumping ahead, never by replaying:
 chunks are generated on several threads with the GIL released.
 """
-
-
-from kernels._threads import thread_count as _thread_count
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+
+from kernels._threads import thread_count as _thread_count
 from libc.stdint cimport uint32_t, uint64_t
 
 cdef extern from "tb_lcg.h" nogil:
@@ -50,7 +49,6 @@ _XOR_LO[:] = [0, 0xD1CC000000000000, 0xB1AC000000000000, 0x9695000000000000, 0x7
 
 # Records generated per batch of LCG outputs kept on the stack (16 KiB of states).
 DEF _BATCH = 1024
-# Below this many records per thread, starting threads costs more than it saves.
 _U128_MASK = (1 << 128) - 1
 
 

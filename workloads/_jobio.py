@@ -23,12 +23,11 @@ from contextlib import contextmanager
 from typing import Iterable, Mapping, Optional
 
 from bench.errors import UserError
-from bench.metrics import demanded_iops_per_gb, demanded_iops_per_gb_by_role  # noqa: F401 (re-exported)
 from bench.pagecache import drop_cache
 
 __all__ = ["IOCounts", "PhaseLog", "CountedWriter", "write_cold", "read_file", "read_range", "drop_cache",
-           "write_block", "write_block_pieces", "read_block", "meta_header", "check_free_space", "demanded_iops_per_gb",
-           "demanded_iops_per_gb_by_role", "IO_CHUNK"]
+           "write_block", "write_block_pieces", "read_block", "meta_header", "check_free_space",
+           "IO_CHUNK"]
 
 IO_CHUNK = 1 << 20          # bytes per read()/write() call: one counted operation
 

@@ -9,10 +9,11 @@ import pytest
 
 import workloads
 from bench.fio_job import render_jobfile
+from bench.metrics import demanded_iops_per_gb, demanded_iops_per_gb_by_role
 from bench.pattern import Pattern, Phase
 from tests.conftest import needs_fio
 from workloads import hdfs_write, mr_shuffle
-from workloads._jobio import demanded_iops_per_gb, demanded_iops_per_gb_by_role, meta_header
+from workloads._jobio import meta_header
 
 KiB, MiB = 1024, 1024 ** 2
 PATTERNS = ("hdfs-write", "hdfs-read", "mr-spill", "mr-shuffle")
