@@ -9,6 +9,7 @@ from typing import Optional
 import workloads
 from bench.config import Config
 from bench.errors import UserError
+from bench.model import case_key
 
 
 @dataclass(frozen=True)
@@ -28,8 +29,7 @@ class Case:
 
     def key(self) -> tuple:
         """What identifies the case across repeats (and across runs, for compare)."""
-        return (self.workload, self.tier, self.temp_tier, self.engine, tuple(sorted(self.params.items())),
-                self.workers, self.cache, self.label, self.memory_mb)
+        return case_key(self.to_dict())
 
     def to_dict(self) -> dict:
         return asdict(self)
