@@ -28,7 +28,7 @@ setup(
     package_data={"bench": ["fio_barrier.sh"]},
     ext_modules=cythonize(kernel_extensions(), language_level=3,
                           compiler_directives={"boundscheck": False, "wraparound": False}),
-    python_requires=">=3.10",
+    python_requires=">=3.11",
     install_requires=[
         "pyarrow>=14",
         "polars>=1.0",
@@ -39,7 +39,7 @@ setup(
         "matplotlib>=3.7",
     ],
     extras_require={
-        "test": ["pytest>=7", "pytest-benchmark>=4", "crc32c>=2.3", "duckdb>=1.0"],
+        "test": ["pytest>=7", "pytest-benchmark>=4", "crc32c>=2.3", "duckdb>=1.0", "hypothesis>=6", "jsonschema>=4"],
     },
     entry_points={"console_scripts": ["tierbench = bench.cli:main"]},
     zip_safe=False,
