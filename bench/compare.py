@@ -1,7 +1,8 @@
 """Compare two runs (a regression gate) or several machines (cost-normalised figures).
 
-The gate (`compare_runs`): cases are matched by (workload, tier, engine, params); repeats of a case are its
-samples. For each metric measured on both sides it reports median(NEW) / median(BASE), a seeded percentile
+The gate (`compare_runs`): cases are matched by the one case identity, bench.model.case_key (workload, tier,
+temp tier, engine, params, workers, cache, scenario step label, container memory); repeats of a case are its
+samples, so every scenario step is its own case. For each metric measured on both sides it reports median(NEW) / median(BASE), a seeded percentile
 bootstrap CI of that ratio (bench.stats) and a two-sided Mann-Whitney U p-value, and decides:
 
     regressed     the whole CI lies beyond the threshold in the bad direction, and p < alpha
@@ -33,12 +34,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from bench import stats
+from bench import model, stats
 from bench.errors import UserError
 
 __all__ = ["Threshold", "parse_fail", "direction", "default_threshold", "load_any", "load_pytest_benchmark",
            "incompatibilities", "compare_runs", "compare_metric", "group_cases", "case_label",
-           "EXACT_METRICS"]
+           "case_key", "case_identity", "EXACT_METRICS"]
 
 ALPHA = 0.05
 CONFIDENCE = 0.95
@@ -46,6 +47,7 @@ RESAMPLES = 2000
 MIN_REPEATS = 3
 EXACT_METRICS = frozenset({"bytes_read", "bytes_written", "ops_read", "ops_written"})
 GATING_VERDICTS = frozenset({"regressed", "changed", "failed"})
+MATCHED_BY = "workload, tier, temp tier, engine, parameters, workers, cache, step label and container memory"
 
 
 def direction(metric: str) -> Optional[int]:
@@ -176,25 +178,45 @@ def load_any(ref: str, store) -> dict:
 # -- matching -----------------------------------------------------------------------------------------------
 
 def case_key(case: dict) -> tuple:
-    return (case.get("workload"), case.get("tier"), case.get("engine"),
-            json.dumps(case.get("params") or {}, sort_keys=True, default=str))
+    """The one case identity, bench.model.case_key (workload, tier, temp tier, engine, params, workers, cache,
+    step label, container memory): repeats share it, and two runs' cases match on it."""
+    return model.case_key(case)
 
 
 def case_label(key: tuple) -> str:
-    workload, tier, engine, params = key
-    parts = [str(workload)]
-    if tier:
-        parts.append(f"tier={tier}")
-    if engine:
-        parts.append(f"engine={engine}")
-    p = json.loads(params)
-    if p:
-        parts.append(",".join(f"{k}={v}" for k, v in sorted(p.items())))
+    """A case key as users read it, naming only what is set: `terasort step=d data=hdd temp=optane workers=1
+    records=...`, `rand-read-4k tier=nvme engine=fio bs=4096,iodepth=32`. A job names its tiers data= and
+    temp=; its engine ("job") goes unsaid; numjobs is left out where it is the worker count."""
+    d = model.case_key_dict(key)
+    job = d["engine"] == "job" or d["temp_tier"] is not None
+    parts = [str(d["workload"])]
+    if d["label"]:
+        parts.append(f"step={d['label']}")
+    if d["tier"]:
+        parts.append(f"{'data' if job else 'tier'}={d['tier']}")
+    if d["temp_tier"]:
+        parts.append(f"temp={d['temp_tier']}")
+    if d["engine"] and d["engine"] != "job":
+        parts.append(f"engine={d['engine']}")
+    if d["workers"] is not None:
+        parts.append(f"workers={d['workers']}")
+    if d["cache"]:
+        parts.append("cache")
+    if d["memory_mb"]:
+        parts.append(f"container={d['memory_mb']}MB")
+    params = {k: v for k, v in d["params"].items() if not (k == "numjobs" and v == d["workers"])}
+    if params:
+        parts.append(",".join(f"{k}={v}" for k, v in sorted(params.items())))
     return " ".join(parts)
 
 
+def case_identity(key: tuple) -> dict:
+    """The identity fields of a case key (model.CASE_KEY_FIELDS, params decoded) and its label, for JSON output."""
+    return dict(model.case_key_dict(key), case=case_label(key))
+
+
 def group_cases(doc: dict) -> dict:
-    """{case key: [case, ...]} in document order; repeats of one case share a key."""
+    """{model.case_key: [case, ...]} in document order; repeats of one case share a key."""
     groups: dict = {}
     for case in doc.get("cases") or []:
         groups.setdefault(case_key(case), []).append(case)
@@ -215,7 +237,7 @@ def metric_values(cases: list, metric: str) -> list:
 def incompatibilities(base: dict, new: dict, keys=None) -> list:
     """Reasons two runs cannot be gated against each other: different machine, or different tier storage.
 
-    Tiers are compared by name for the tiers the matched cases use: class, device (not for emulated tiers,
+    Tiers are compared by name for the tiers (data and temp) the matched cases use: class, device (not for emulated tiers,
     whose loop device number changes every time), emulation parameters (except the loop device and the
     throttle: an emulated drive's speed is what a gate measures), nominal
     capacity, and the path only when no device is known.
@@ -227,7 +249,8 @@ def incompatibilities(base: dict, new: dict, keys=None) -> list:
             reasons.append(f"machine {field} differs ({mb.get(field)!r} vs {mn.get(field)!r})")
     tb = {t.get("name"): t for t in base.get("tiers") or []}
     tn = {t.get("name"): t for t in new.get("tiers") or []}
-    used = {k[1] for k in keys} if keys is not None else set(tb) | set(tn)
+    used = ({d[f] for d in map(model.case_key_dict, keys) for f in ("tier", "temp_tier")} if keys is not None
+            else set(tb) | set(tn))
     for name in sorted(n for n in used if n):
         a, b = tb.get(name), tn.get(name)
         if a is None or b is None:
@@ -352,7 +375,7 @@ def compare_runs(base: dict, new: dict, fails: Optional[list] = None, across_mac
     common = [k for k in gb if k in gn]
     if not common:
         raise UserError(f"runs {base.get('run_id')} and {new.get('run_id')} have no case in common "
-                        f"(matched by workload, tier, engine and parameters)")
+                        f"(matched by {MATCHED_BY})")
     reasons = incompatibilities(base, new, common)
     if reasons and not across_machines:
         raise UserError("not comparable as a gate: " + "; ".join(reasons) + " (use --across-machines to compare machines)")
@@ -363,8 +386,7 @@ def compare_runs(base: dict, new: dict, fails: Optional[list] = None, across_mac
     for idx, key in enumerate(common):
         label = case_label(key)
         cb, cn = gb[key], gn[key]
-        entry = {"case": label, "workload": key[0], "tier": key[1], "engine": key[2], "params": json.loads(key[3]),
-                 "repeats_base": len(cb), "repeats_new": len(cn),
+        entry = {**case_identity(key), "repeats_base": len(cb), "repeats_new": len(cn),
                  "errors_base": sum(1 for c in cb if c.get("error")),
                  "errors_new": sum(1 for c in cn if c.get("error")), "metrics": []}
         all_failed = entry["errors_new"] == len(cn) or entry["errors_base"] == len(cb)

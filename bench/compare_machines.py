@@ -3,12 +3,11 @@ throughput, p99 and terasort time, and with prices IOPS per dollar-hour and doll
 (CloudSort-style), the price and its source recorded with the comparison. A comparison, never a gate."""
 from __future__ import annotations
 
-import json
 import math
 import statistics
 from typing import Optional
 
-from bench.compare import group_cases, metric_values
+from bench.compare import case_identity, group_cases, metric_values
 from bench.errors import UserError
 
 _RECORD_BYTES = 100  # a terasort record (gensort format)
@@ -59,11 +58,11 @@ def across_machines(docs: list, prices: Optional[dict] = None, price_source: Opt
                      "price_usd_per_hour": price, "price_source": price_source if price is not None else None})
         tiers = {t.get("name"): t for t in doc.get("tiers") or []}
         for key, cases in group_cases(doc).items():
-            workload, tier, engine, _ = key
+            ident = case_identity(key)
+            workload, tier = ident["workload"], ident["tier"]
             t = tiers.get(tier) or {}
-            common = {"run_id": rid, "hostname": m.get("hostname"), "tier": tier, "tier_class": t.get("class"),
-                      "emulated": bool(t.get("emulated")), "workload": workload, "engine": engine,
-                      "params": json.loads(key[3])}
+            common = {"run_id": rid, "hostname": m.get("hostname"), **ident, "tier_class": t.get("class"),
+                      "emulated": bool(t.get("emulated"))}
             if workload == "terasort":
                 wall = _median_of(cases, "wall_s")
                 if wall is None:

@@ -1,4 +1,5 @@
-"""A metric across the runs in the store: one series per case (workload, tier, engine, params), one point per
+"""A metric across the runs in the store: one series per case (the one case identity, bench.model.case_key:
+workload, tier, temp tier, engine, params, workers, cache, scenario step label, container memory), one point per
 run (the median over that run's repeats), in chronological order of `started_at`, with change points.
 
 Change points come from bench.stats.change_points (binary segmentation on the per-run medians, a split kept
@@ -7,17 +8,16 @@ Each change point says whether the shift is better or worse for the metric's dir
 """
 from __future__ import annotations
 
-import json
 import statistics
 
 from bench import stats
-from bench.compare import case_key, case_label, direction, metric_values
+from bench.compare import case_identity, direction, group_cases, metric_values
 from bench.errors import UserError
 
 __all__ = ["metric_history"]
 
 
-def metric_history(docs: list, metric: str, workload=None, tier=None, engine=None,
+def metric_history(docs: list, metric: str, workload=None, tier=None, engine=None, label=None,
                    z_threshold: float = 5.0, min_relative: float = 0.02, min_size: int = 3) -> dict:
     """{"metric", "filters", "runs", "series": [{case, points, change_points}]} from run documents.
 
@@ -27,16 +27,11 @@ def metric_history(docs: list, metric: str, workload=None, tier=None, engine=Non
     ordered = sorted(docs, key=lambda d: (str(d.get("started_at") or ""), str(d.get("run_id"))))
     series: dict = {}
     for doc in ordered:
-        groups: dict = {}
-        for case in doc.get("cases") or []:
-            if workload and case.get("workload") != workload:
+        for key, cases in group_cases(doc).items():
+            c = cases[0]
+            if (workload and c.get("workload") != workload) or (tier and c.get("tier") != tier) \
+                    or (engine and c.get("engine") != engine) or (label and c.get("label") != label):
                 continue
-            if tier and case.get("tier") != tier:
-                continue
-            if engine and case.get("engine") != engine:
-                continue
-            groups.setdefault(case_key(case), []).append(case)
-        for key, cases in groups.items():
             values = metric_values(cases, metric)
             if not values:
                 continue
@@ -46,7 +41,8 @@ def metric_history(docs: list, metric: str, workload=None, tier=None, engine=Non
                 "median": statistics.median(values), "n": len(values),
                 "min": min(values), "max": max(values)})
     if not series:
-        where = ", ".join(f"{k}={v}" for k, v in (("workload", workload), ("tier", tier), ("engine", engine)) if v)
+        where = ", ".join(f"{k}={v}" for k, v in (("workload", workload), ("tier", tier), ("engine", engine),
+                                                    ("label", label)) if v)
         raise UserError(f"no run in the store measured {metric}" + (f" for {where}" if where else "")
                         + f" ({len(docs)} run(s) read)")
     d = direction(metric)
@@ -63,11 +59,10 @@ def metric_history(docs: list, metric: str, workload=None, tier=None, engine=Non
             entry["host_changed"] = points[cp.index - 1]["hostname"] != points[cp.index]["hostname"]
             changes.append(entry)
         hosts = sorted({str(p["hostname"]) for p in points})
-        out.append({"workload": key[0], "tier": key[1], "engine": key[2], "params": json.loads(key[3]),
-                    "case": case_label(key), "hosts": hosts, "points": points, "change_points": changes})
-    out.sort(key=lambda s: (str(s["workload"]), str(s["tier"]), str(s["engine"]), json.dumps(s["params"], sort_keys=True)))
+        out.append({**case_identity(key), "hosts": hosts, "points": points, "change_points": changes})
+    out.sort(key=lambda s: s["case"])
     return {"metric": metric, "direction": {1: "higher is better", -1: "lower is better", 0: "exact"}.get(d, "info"),
-            "filters": {"workload": workload, "tier": tier, "engine": engine},
+            "filters": {"workload": workload, "tier": tier, "engine": engine, "label": label},
             "method": {"name": "binary segmentation on per-run medians", "z_threshold": z_threshold,
                        "min_relative": min_relative, "min_segment": min_size,
                        "noise": "1.4826 * MAD(successive differences) / sqrt(2)"},

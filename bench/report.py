@@ -135,8 +135,8 @@ def _section_cases(docs) -> str:
         for key, cases in group_cases(d).items():
             bottleneck = Counter(c.get("bottleneck") or "unknown" for c in cases if not c.get("error"))
             errors = sum(1 for c in cases if c.get("error"))
-            rows.append(([_e(key[0]), _e(_tier_label(d, key[1]) if key[1] else "-"), _e(key[2]),
-                          _e(", ".join(f"{k}={v}" for k, v in json.loads(key[3]).items())),
+            rows.append(([_e(key[0]), _e(_tier_label(d, key[1]) if key[1] else "-"), _e(key[3]),
+                          _e(", ".join(f"{k}={v}" for k, v in json.loads(key[4]).items())),
                           _e(len(cases)), _e(errors)]
                          + [_num(_median(cases, m) / 1e6 if m.endswith("bytes_per_s") and _median(cases, m) is not None
                                  else _median(cases, m)) for m, _ in _SUMMARY_METRICS]
@@ -230,7 +230,7 @@ def _section_latency(docs) -> str:
 
 
 def _layout(doc, key, cases) -> str:
-    params = json.loads(key[3])
+    params = json.loads(key[4])
     if params.get("data") or params.get("temp"):
         return f"data={params.get('data', '-')} temp={params.get('temp', '-')}"
     tiers = []

@@ -6,6 +6,10 @@ from __future__ import annotations
 import json
 import statistics
 
+from bench.model import CASE_KEY_FIELDS, case_key, case_key_dict
+
+SCALING_FIELDS = tuple(f for f in CASE_KEY_FIELDS if f != "workers")
+
 
 def throughput(metrics: dict):
     if metrics.get("sorted_bytes_per_s"):
@@ -17,19 +21,37 @@ def throughput(metrics: dict):
     return sum(parts) if parts else None
 
 
+def scaling_key(case: dict) -> tuple:
+    """The one case identity (bench.model.case_key) without its worker count: the cases one scaling series
+    compares. What restates the worker count goes with it: a pattern's `numjobs` param equal to `workers` (the
+    plan sets it so) and a step label's `-<workers>` suffix (the scenario's scale-1, scale-2, ...)."""
+    ident = case_key_dict(case_key(case))
+    workers = ident.pop("workers")
+    if ident["params"].get("numjobs") == workers:
+        del ident["params"]["numjobs"]
+    if isinstance(ident["label"], str) and ident["label"].endswith(f"-{workers}"):
+        ident["label"] = ident["label"][:-len(f"-{workers}")]
+    ident["params"] = json.dumps(ident["params"], sort_keys=True, default=str)
+    return tuple(ident[f] for f in SCALING_FIELDS)
+
+
+def scaling_key_dict(key: tuple) -> dict:
+    """A scaling key back as a mapping (params decoded)."""
+    d = dict(zip(SCALING_FIELDS, key))
+    d["params"] = json.loads(d["params"])
+    return d
+
+
 def scaling(doc: dict) -> list:
-    """One row per (workload, tier, temp tier, params, label) x worker count, when 2+ counts were measured."""
+    """One row per scaling series (scaling_key) x worker count, when 2+ worker counts were measured."""
     groups: dict = {}
     for c in doc.get("cases", []):
         if c.get("error") or c.get("workers") is None:
             continue
-        params = {k: v for k, v in (c.get("params") or {}).items() if k != "numjobs"}
-        label = (c.get("label") or "").split("-")[0] if (c.get("label") or "").startswith("scale-") else c.get("label")
-        key = (c["workload"], c["tier"], c.get("temp_tier"), c.get("engine"), json.dumps(params, sort_keys=True),
-               bool(c.get("cache")), label)
-        groups.setdefault(key, {}).setdefault(c["workers"], []).append(c)
+        groups.setdefault(scaling_key(c), {}).setdefault(c["workers"], []).append(c)
     rows = []
-    for (workload, tier, temp, engine, _, _, _), by_workers in groups.items():
+    for key, by_workers in groups.items():
+        ident = scaling_key_dict(key)
         if len(by_workers) < 2:
             continue
         base_workers = min(by_workers)
@@ -44,7 +66,7 @@ def scaling(doc: dict) -> list:
             tp = statistics.median(values[w])
             speedup = tp / base
             verdicts = sorted({c.get("bottleneck") or "unknown" for c in by_workers[w]})
-            rows.append({"workload": workload, "tier": tier, "temp_tier": temp, "engine": engine, "workers": w,
+            rows.append({**ident, "workers": w,
                          "throughput": tp, "throughput_unit": "bytes_per_s", "speedup": speedup,
                          "efficiency": speedup / (w / base_workers), "bottleneck": "/".join(verdicts),
                          "repeats": len(values[w])})

@@ -1,12 +1,12 @@
-"""The run table: one row per (tier, workload, engine, parameters), medians over repeats."""
+"""The run table: one row per case (the one case identity, bench.model.case_key), medians over repeats."""
 from __future__ import annotations
 
-import json
 import statistics
 from collections import OrderedDict
 
 from rich.table import Table
 
+from bench.model import case_key, case_key_dict
 from bench.output import fmt_number
 
 COLUMNS = (("IOPS", "iops", 1), ("MB/s", "bytes_per_s", 1e-6), ("p50 us", "lat_p50_us", 1),
@@ -24,12 +24,10 @@ def _value(metrics: dict, key: str):
 
 
 def grouped(doc: dict) -> "OrderedDict":
+    """{model.case_key: [case, ...]} in document order (the same groups as bench.compare.group_cases)."""
     groups = OrderedDict()
     for c in doc.get("cases", []):
-        params = json.dumps(c.get("params", {}), sort_keys=True)
-        key = (c.get("tier"), c.get("temp_tier"), c["workload"], c.get("engine"), params, c.get("workers"),
-               bool(c.get("cache")), c.get("label"))
-        groups.setdefault(key, []).append(c)
+        groups.setdefault(case_key(c), []).append(c)
     return groups
 
 
@@ -42,28 +40,36 @@ def median_metric(cases: list, key: str):
 def supplied_iops_per_gb(doc: dict) -> dict:
     """{tier: IOPS per GB it supplies}: the best median of the run's rand-read-4k groups on that tier."""
     out = {}
-    for (tier, _, workload, *_rest), cases in grouped(doc).items():
-        value = median_metric(cases, "iops_per_gb") if workload == "rand-read-4k" else None
+    for key, cases in grouped(doc).items():
+        ident = case_key_dict(key)
+        value = median_metric(cases, "iops_per_gb") if ident["workload"] == "rand-read-4k" else None
         if value is not None:
-            out[tier] = max(out.get(tier, 0.0), value)
+            out[ident["tier"]] = max(out.get(ident["tier"], 0.0), value)
     return out
 
 
-def _params_text(params_json: str) -> str:
-    params = json.loads(params_json)
+_HIDDEN_PARAMS = ("size", "runtime_s", "document", "groupid")
+
+
+def _params_text(params: dict, workers=None) -> str:
     return " ".join(f"{k}={v}" for k, v in params.items()
-                    if k not in ("size", "runtime_s", "document", "groupid") and v is not None) or "-"
+                    if k not in _HIDDEN_PARAMS and v is not None and not (k == "numjobs" and v == workers)) or "-"
 
 
-def _case_label(params_json: str, workers, cache) -> str:
-    text = _params_text(params_json)
-    extra = ([f"workers={workers}"] if workers else []) + (["cache"] if cache else [])
+def _case_label(ident: dict) -> str:
+    text = _params_text(ident["params"], ident["workers"])
+    extra = ([f"workers={ident['workers']}"] if ident["workers"] else []) + (["cache"] if ident["cache"] else []) \
+        + ([f"container={ident['memory_mb']}MB"] if ident["memory_mb"] else [])
     return " ".join([t for t in [text] if t != "-"] + extra) or "-"
 
 
 CHECKSUM_MARK = " (crc)"
 CHECKSUM_NOTE = ("(crc): the builtin engine computed HDFS CRC32C checksums that fio does not, so the fio/builtin "
                  "ratio compares different work; rerun with --param checksums=false to compare the I/O alone")
+QUEUE_MARK = " (qd)"
+QUEUE_NOTE = ("(qd): buffered I/O with iodepth > 1: fio's psync keeps one I/O in flight per job, the builtin engine "
+              "runs iodepth threads, so the fio/builtin ratio compares different concurrency; compare engines at "
+              "iodepth=1 or with direct=true (both then keep iodepth I/Os in flight)")
 
 
 def _computed_checksums(cases: list) -> bool:
@@ -71,41 +77,77 @@ def _computed_checksums(cases: list) -> bool:
     return any((p.get("checksums") or 0) > 0 for c in cases if not c.get("error") for p in c.get("phases") or [])
 
 
+def _concurrency_differs(workload: str, params: dict) -> bool:
+    """Whether the engines ran this pattern at different concurrency: a buffered phase with iodepth > 1, which
+    fio runs with psync (one I/O in flight per job, bench/fio_job.py) and the builtin engine with `iodepth`
+    threads per job (bench/pattern.py). Read from the pattern the workload builds from the case's params."""
+    import workloads
+
+    try:
+        w = workloads.get(workload)
+        if w.kind != "pattern":
+            return False
+        pattern = w.build(workloads.coerce_params(w, params))
+    except (KeyError, ValueError):
+        # A workload or parameter this version no longer has: the case's own params are all that is known.
+        return params.get("direct") is False and (params.get("iodepth") or 1) > 1
+    return any(not phase.direct and phase.iodepth > 1 for phase in pattern.phases)
+
+
+def _tier_text(ident: dict, tiers: dict) -> str:
+    tier, temp = ident["tier"], ident["temp_tier"]
+    label = str(tier) + (f" (emulated {tiers[tier]['class']})" if tiers.get(tier, {}).get("emulated") else "")
+    if temp and temp != tier:
+        label += f" / temp {temp}"
+    return label
+
+
+def _engine_ratio(groups: dict, key: tuple, ident: dict, cases: list) -> tuple:
+    """(fio/builtin IOPS ratio text with its marks, {marks}) for a fio or builtin case whose twin ran too."""
+    if ident["engine"] not in ("fio", "builtin"):
+        return "-", set()
+    twin = case_key(dict(ident, engine="builtin" if ident["engine"] == "fio" else "fio"))
+    other = groups.get(twin)
+    mine, theirs = median_metric(cases, "iops"), median_metric(other or [], "iops")
+    if not (mine and theirs):
+        return "-", set()
+    ratio = f"{(mine / theirs if ident['engine'] == 'fio' else theirs / mine):.2f}"
+    marks = set()
+    if _computed_checksums(cases if ident["engine"] == "builtin" else other):
+        ratio += CHECKSUM_MARK
+        marks.add(CHECKSUM_MARK)
+    if _concurrency_differs(ident["workload"], ident["params"]):
+        ratio += QUEUE_MARK
+        marks.add(QUEUE_MARK)
+    return ratio, marks
+
+
 def run_table(doc: dict) -> Table:
     tiers = {t["name"]: t for t in doc.get("tiers", [])}
     rows = []
-    flagged = False
+    marks: set = set()
     groups = grouped(doc)
     supplied = supplied_iops_per_gb(doc)
-    m_demand = lambda cases: median_metric(cases, "demanded_iops_per_gb")  # noqa: E731
-    for (tier, temp, workload, engine, params, workers, cache, step), cases in groups.items():
-        label = tier + (f" (emulated {tiers[tier]['class']})" if tiers.get(tier, {}).get("emulated") else "")
-        if temp and temp != tier:
-            label += f" / temp {temp}"
+    for key, cases in groups.items():
+        ident = case_key_dict(key)
         ok = [c for c in cases if not c.get("error")]
-        cells = [fmt_number(None if (m := median_metric(cases, key)) is None else m * scale)
-                 for _, key, scale in COLUMNS]
+        cells = [fmt_number(None if (m := median_metric(cases, k)) is None else m * scale)
+                 for _, k, scale in COLUMNS]
         verdicts = sorted({c.get("bottleneck") or "unknown" for c in ok}) or ["-"]
-        ratio = "-"
-        if engine in ("fio", "builtin"):
-            other = groups.get((tier, temp, workload, "builtin" if engine == "fio" else "fio", params, workers,
-                                cache, step))
-            mine, theirs = median_metric(cases, "iops"), median_metric(other or [], "iops")
-            if mine and theirs:
-                ratio = f"{(mine / theirs if engine == 'fio' else theirs / mine):.2f}"
-                if _computed_checksums(cases if engine == "builtin" else other):
-                    ratio += CHECKSUM_MARK
-                    flagged = True
+        ratio, flags = _engine_ratio(groups, key, ident, cases)
+        marks |= flags
         n = f"{len(ok)}" + (f" ({len(cases) - len(ok)} failed)" if len(ok) < len(cases) else "")
-        workload_text = workload + (f" [{step}]" if step else "")
-        rows.append([label, workload_text, engine, _case_label(params, workers, cache), n, *cells,
-                     "/".join(verdicts), ratio])
-        rows[-1].append(fmt_number(supplied.get(tier)) if m_demand(cases) is not None else "-")
+        workload_text = ident["workload"] + (f" [{ident['label']}]" if ident["label"] else "")
+        rows.append([_tier_text(ident, tiers), workload_text, ident["engine"], _case_label(ident), n, *cells,
+                     "/".join(verdicts), ratio,
+                     fmt_number(supplied.get(ident["tier"]))
+                     if median_metric(cases, "demanded_iops_per_gb") is not None else "-"])
     titles = (["tier", "workload", "engine", "params", "n"] + [t for t, _, _ in COLUMNS]
               + ["bound", "fio/builtin", "tier supplies IOPS/GB"])
     keep = [i for i, title in enumerate(titles) if i < 5 or any(r[i] not in ("-", "unknown") for r in rows)]
+    notes = [note for mark, note in ((CHECKSUM_MARK, CHECKSUM_NOTE), (QUEUE_MARK, QUEUE_NOTE)) if mark in marks]
     table = Table(title=f"run {doc['run_id']} ({doc.get('status')})", title_justify="left",
-                  caption=CHECKSUM_NOTE if flagged else None, caption_justify="left")
+                  caption="\n".join(notes) or None, caption_justify="left")
     for i in keep:
         table.add_column(titles[i], justify="left" if i < 5 or titles[i] == "bound" else "right")
     for r in rows:
@@ -121,12 +163,15 @@ def failures(doc: dict) -> list:
 def phases_table(doc: dict):
     """Per job case group: each phase's wall and CPU seconds, MB moved per tier, and its verdict (medians)."""
     rows = []
-    for (tier, temp, workload, engine, params, workers, cache, step), cases in grouped(doc).items():
+    for key, cases in grouped(doc).items():
+        ident = case_key_dict(key)
         ok = [c for c in cases if not c.get("error") and c.get("phases")]
-        if not ok or engine != "job":
+        if not ok or ident["engine"] != "job":
             continue
-        layout = (f"{workload}{f' [{step}]' if step else ''} data {tier} temp {temp or tier}"
-                  + (f" workers={workers}" if workers else "") + (" cache" if cache else ""))
+        step, tier = ident["label"], ident["tier"]
+        layout = (f"{ident['workload']}{f' [{step}]' if step else ''} data {tier} temp {ident['temp_tier'] or tier}"
+                  + (f" workers={ident['workers']}" if ident["workers"] else "") + (" cache" if ident["cache"] else "")
+                  + (f" container={ident['memory_mb']}MB" if ident["memory_mb"] else ""))
         for i, phase in enumerate(ok[0]["phases"]):
             same = [c["phases"][i] for c in ok if len(c["phases"]) > i]
             med = lambda key: statistics.median([p.get(key) or 0 for p in same])  # noqa: E731
@@ -155,6 +200,6 @@ def scaling_table(doc: dict):
         table.add_column(col, justify="right" if col in ("workers", "MB/s", "speedup", "efficiency") else "left")
     for r in rows:
         tier = r["tier"] + (f" / temp {r['temp_tier']}" if r.get("temp_tier") and r["temp_tier"] != r["tier"] else "")
-        table.add_row(r["workload"], tier, str(r["workers"]), fmt_number(r["throughput"] / 1e6),
+        table.add_row(r["workload"] + (f" [{r['label']}]" if r.get("label") else ""), tier, str(r["workers"]), fmt_number(r["throughput"] / 1e6),
                       f"{r['speedup']:.2f}x", f"{r['efficiency']:.0%}", r["bottleneck"])
     return table

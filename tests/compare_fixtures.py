@@ -47,7 +47,7 @@ def make_doc(run_id: str, seed: int, repeats: int = 5, machine: dict = MACHINE, 
                        "iops_per_gb": iops / (cap[tier] / 1e9), "wall_s": wall,
                        "cpu_util": float(rng.uniform(2, 20)), "device_util": float(rng.uniform(60, 99)),
                        "bytes_read": 64 * 2 ** 20, "bytes_written": 0}
-            case = {"id": f"{workload}-{tier}-{rep}", "workload": workload, "tier": tier, "engine": "fio",
+            case = {"id": len(cases), "workload": workload, "tier": tier, "engine": "fio",
                     "params": {"bs": bs, "iodepth": 1}, "repeat": rep, "error": None, "metrics": metrics,
                     "bottleneck": "io" if tier == "hdd" else "cpu",
                     "phases": [{"name": workload, "tier": tier, "wall_s": wall, "bytes_read": 64 * 2 ** 20,
@@ -63,7 +63,7 @@ def make_doc(run_id: str, seed: int, repeats: int = 5, machine: dict = MACHINE, 
                        "cpu_s": wall * f * 0.8, "bottleneck": b}
                       for n, t, f, b in (("read", "hdd", 0.2, "io"), ("map-spill", "nvme", 0.3, "cpu"),
                                          ("shuffle", "nvme", 0.2, "cpu"), ("reduce-write", "hdd", 0.3, "io"))]
-            cases.append({"id": f"terasort-{rep}", "workload": "terasort", "tier": "hdd", "engine": "job",
+            cases.append({"id": len(cases), "workload": "terasort", "tier": "hdd", "engine": "job",
                           "params": {"size": 10 ** 9, "data": "hdd", "temp": "nvme"}, "repeat": rep, "error": None,
                           "metrics": {"wall_s": wall, "read_bytes_per_s": 2e9 / wall, "write_bytes_per_s": 2e9 / wall,
                                       "cpu_util": 85.0, "bytes_read": 2 * 10 ** 9, "bytes_written": 2 * 10 ** 9},

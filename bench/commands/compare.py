@@ -12,7 +12,8 @@ from bench.store import Store
 NAME = "compare"
 HELP = "compare two runs (exit 0 pass, 1 regression, 2 bad input) or several machines"
 DESCRIPTION = (
-    "Gate: compare BASE NEW matches cases by workload, tier, engine and parameters and, per metric, reports "
+    "Gate: compare BASE NEW matches cases by workload, tier, temp tier, engine, parameters, workers, cache, "
+    "scenario step label and container memory (every scenario step is its own case) and, per metric, reports "
     "median(NEW)/median(BASE) with a 95% bootstrap CI and a Mann-Whitney U p-value. A metric regresses when its "
     "whole CI lies beyond the threshold in the bad direction and p < 0.05 (this needs 4+ repeats a side; fewer "
     "than 3 is always inconclusive). Defaults: iops/throughput -5%, latency +10%, wall/cpu time +5%; with "
@@ -154,13 +155,13 @@ def _across(args, store, fails) -> int:
 def _print_across(result: dict) -> None:
     con = _console()
     priced = any(r["price_usd_per_hour"] for r in result["runs"])
-    t = Table(title="per machine, tier and workload (medians over repeats)")
-    cols = ["machine", "run", "tier", "workload", "IOPS", "IOPS/GB", "MB/s", "p99 us"] + (["$/h", "IOPS per $/h"] if priced else [])
+    t = Table(title="per machine, tier and case (medians over repeats)")
+    cols = ["machine", "run", "tier", "case", "IOPS", "IOPS/GB", "MB/s", "p99 us"] + (["$/h", "IOPS per $/h"] if priced else [])
     for c in cols:
-        t.add_column(c, justify="left" if c in ("machine", "run", "tier", "workload") else "right")
+        t.add_column(c, justify="left" if c in ("machine", "run", "tier", "case") else "right")
     for r in result["rows"]:
         tier = f"{r['tier']} ({r['tier_class']}{', emulated' if r['emulated'] else ''})" if r["tier"] else "-"
-        cells = [str(r["hostname"]), str(r["run_id"]), tier, str(r["workload"]), fmt_number(r["iops"]),
+        cells = [str(r["hostname"]), str(r["run_id"]), tier, str(r["case"]), fmt_number(r["iops"]),
                  fmt_number(r["iops_per_gb"]), fmt_number(None if r["bytes_per_s"] is None else r["bytes_per_s"] / 1e6),
                  fmt_number(r["lat_p99_us"])]
         if priced:
@@ -169,10 +170,10 @@ def _print_across(result: dict) -> None:
     con.print(t)
     if result["terasort"]:
         s = Table(title="terasort")
-        for c in ("machine", "run", "tier", "data", "wall s", "$/h", "$ per TB sorted"):
+        for c in ("machine", "run", "case", "data", "wall s", "$/h", "$ per TB sorted"):
             s.add_column(c)
         for r in result["terasort"]:
-            s.add_row(str(r["hostname"]), str(r["run_id"]), str(r["tier"] or "-"),
+            s.add_row(str(r["hostname"]), str(r["run_id"]), str(r["case"]),
                       "-" if r["data_bytes"] is None else f"{r['data_bytes'] / 1e9:g} GB", fmt_number(r["wall_s"]),
                       fmt_number(r["price_usd_per_hour"]), fmt_number(r["usd_per_tb_sorted"]))
         con.print(s)

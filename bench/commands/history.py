@@ -10,7 +10,8 @@ from bench.store import Store
 
 NAME = "history"
 HELP = "a metric across the runs in the store (median per run), with change points"
-DESCRIPTION = ("Lists METRIC for each case (workload, tier, engine, params) across the runs in the store, oldest "
+DESCRIPTION = ("Lists METRIC for each case (workload, tier, temp tier, engine, params, workers, cache, scenario "
+               "step label, container memory) across the runs in the store, oldest "
                "first by started_at, as the median over each run's repeats, and flags change points: binary "
                "segmentation on the medians, a split kept when the level shifts by more than 5 noise units "
                "(noise from the MAD of successive differences) and by at least 2%.")
@@ -21,6 +22,7 @@ def add_arguments(p):
     p.add_argument("--workload", metavar="W", help="only this workload")
     p.add_argument("--tier", metavar="T", help="only this tier")
     p.add_argument("--engine", metavar="E", help="only this engine (fio, builtin, job)")
+    p.add_argument("--label", metavar="STEP", help="only this scenario step (e.g. d, scale-2)")
     p.add_argument("--results", metavar="DIR", help="results store (default: $TIERBENCH_RESULTS or results/)")
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
@@ -37,7 +39,7 @@ def run(args) -> int:
         docs.append(store.load(summary["run_id"]))
     if not docs:
         raise UserError(f"no readable runs in {store.root}")
-    result = metric_history(docs, args.metric, args.workload, args.tier, args.engine)
+    result = metric_history(docs, args.metric, args.workload, args.tier, args.engine, args.label)
     result["skipped_runs"] = [{"run_id": s["run_id"], "error": s["error"]} for s in skipped]
     if args.json:
         emit_json(result)
