@@ -54,6 +54,8 @@ class Config:
     export_jobs: Optional[str] = None
     results: Optional[str] = None
     timeout_s: float = 600.0
+    allow_system_path: bool = False    # --allow-system-path: a tier may be a system path (bench.tier_guard)
+    allow_shared_tier: bool = False    # --allow-shared-tier: run even if another run holds a tier's lock
 
 
 def _as_list(value) -> list:

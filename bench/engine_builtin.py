@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from bench.layout import layout_bs, needs_layout, phase_files
+from bench.layout import check_space, layout_bs, needs_layout, phase_files
 from bench.pagecache import drop_cache
 from bench.pattern import Pattern, Phase
 
@@ -67,6 +67,7 @@ def run(pattern: Pattern, dirs: dict, tiers_by_role: dict, raw_dir: Path, stem: 
     ioloop = _ioloop()
     records = []
     writers: dict = {}   # (role, fileset) -> (seed, bs) of what last wrote all of it, or None
+    check_space(pattern, dirs, tiers_by_role)   # before the first byte: free space changes after the plan's check
     for index, phase in enumerate(pattern.phases):
         jobs = phase_files(phase, dirs[phase.role])
         fileset = (phase.role, phase.fileset)

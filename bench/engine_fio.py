@@ -53,7 +53,7 @@ def run(pattern: Pattern, dirs: dict, tiers_by_role: dict, raw_dir: Path, stem: 
     scratch = raw_dir / f"{stem}.fio-cwd"
     shutil.rmtree(scratch, ignore_errors=True)
     jobfile.write_text(render_jobfile(pattern, dirs, barrier_dir=str(scratch / "barrier")))
-    lay_out_pattern(pattern, dirs)
+    lay_out_pattern(pattern, dirs, tiers_by_role)
     scratch.mkdir()
     try:
         text = run_fio(str(jobfile), str(output), timeout_s=timeout_s, cwd=str(scratch))

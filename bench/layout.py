@@ -13,12 +13,18 @@ is cold (the builtin engine's drop_cache, fio's `invalidate=1` at job start).
 
 The builtin engine writes the layout with kernels.ioloop (its checksums check that content); the fio engine
 with `write_files` below (fio needs no particular content, and no compiled kernel).
+
+Before anything is written, `check_space` checks the pattern's files against the tiers' free space again (the
+parent checked the whole plan before the run; free space changes meanwhile): a case that does not fit fails
+with the numbers, before its first byte.
 """
 from __future__ import annotations
 
 import os
 
+from bench.errors import CaseError
 from bench.pattern import Pattern, Phase
+from bench.tier_guard import check_needs, pattern_needs
 
 MiB = 1 << 20
 
@@ -66,10 +72,19 @@ def write_files(jobs: list, file_size: int, bs: int) -> None:
             os.close(fd)
 
 
-def lay_out_pattern(pattern: Pattern, dirs: dict) -> list:
+def check_space(pattern: Pattern, dirs: dict, tiers_by_role: dict = None) -> None:
+    """Raise CaseError unless the file systems of `dirs` ({role: directory}) have room for every file the
+    pattern keeps (bench.tier_guard: the same check and message as the parent's, with the numbers)."""
+    names = {dirs[role]: name for role, name in (tiers_by_role or {}).items() if role in dirs}
+    check_needs(pattern_needs(pattern, dirs), names, f"pattern {pattern.name}", error=CaseError)
+
+
+def lay_out_pattern(pattern: Pattern, dirs: dict, tiers_by_role: dict = None) -> list:
     """Lay out, before a whole pattern runs (the fio engine: one fio process runs every phase), the files of
     every phase that needs them: filesets that no earlier phase of the pattern writes and that are not on disk
-    at their phase's size. Returns the names of the phases laid out for."""
+    at their phase's size. The free space is checked first (check_space), also when nothing needs laying
+    out. Returns the names of the phases laid out for."""
+    check_space(pattern, dirs, tiers_by_role)
     touched = set()     # filesets an earlier phase writes or reads: their files exist by then
     done = []
     for phase in pattern.phases:

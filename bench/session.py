@@ -10,6 +10,9 @@ from typing import Optional
 from bench import emulate as emu
 from bench.config import Config
 from bench.errors import UserError
+from bench.output import stderr_console
+from bench.store import Store
+from bench.tier_guard import TierLocks, check_places
 from bench.tiers import detect, parse_tier_spec
 
 
@@ -27,16 +30,25 @@ class TierSession:
         self.emulation: Optional[emu.Emulation] = None   # the emulation in use (built here or found)
         self.scratch: Optional[str] = None
         self.tiers, self.cgroup = [], None
+        self.locks = TierLocks()
 
     def __enter__(self):
         try:
             self._resolve()
+            # Guards (bench.tier_guard): no system path or device as a tier, one run per tier root.
+            check_places(self.tiers, allow_system_path=getattr(self.cfg, "allow_system_path", False),
+                         store_root=str(Store(self.cfg.results).root))
+            self.locks.acquire(self.tiers, shared=getattr(self.cfg, "allow_shared_tier", False))
+            for name, pids in self.locks.shared_with.items():
+                stderr_console.print(f"tier {name} is shared with another run (pid {', '.join(map(str, pids)) or '?'})"
+                                     f": --allow-shared-tier, so both runs' figures include the other's load")
         except BaseException:
             self.__exit__(None, None, None)
             raise
         return self
 
     def __exit__(self, *exc):
+        self.locks.release()
         if self.built is not None:
             emu.teardown_emulation(self.built)
             self.built = None

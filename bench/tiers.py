@@ -81,12 +81,11 @@ def parse_tier_spec(spec: str) -> tuple:
 
 
 def check_path(name: str, path: str) -> str:
-    """The tier's directory, resolved; bad paths are a UserError (exists, is a directory, writable)."""
+    """The tier's directory, resolved; bad paths are a UserError (exists, is a directory and not a device,
+    writable). Whether it is a system path is the run's check (bench.tier_guard.check_places)."""
+    from bench.tier_guard import check_place
     p = Path(path).expanduser()
-    if not p.exists():
-        raise UserError(f"tier {name}: path {path} does not exist")
-    if not p.is_dir():
-        raise UserError(f"tier {name}: path {path} is not a directory")
+    check_place(name, str(p), allow_system_path=True)
     if not os.access(p, os.W_OK | os.X_OK):
         raise UserError(f"tier {name}: path {path} is not writable")
     return str(p.resolve())

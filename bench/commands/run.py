@@ -13,6 +13,7 @@ from bench.output import emit_json, stderr_console
 from bench.runner import Runner
 from bench.session import TierSession
 from bench.store import Store
+from bench.tier_guard import check_plan_space
 from bench.table import failures, phases_table, run_table, scaling_table
 
 NAME = "run"
@@ -34,6 +35,10 @@ def add_run_arguments(p, workload_flags: bool = True):
     p.add_argument("--quick", action="store_true", help="small sizes and short runtimes (about a minute)")
     p.add_argument("--emulate", action="store_true", help="build emulated hdd/nvme/optane tiers for this run (root)")
     p.add_argument("--results", metavar="DIR", help="results store (default: $TIERBENCH_RESULTS or results/)")
+    p.add_argument("--allow-system-path", action="store_true",
+                   help="let a tier be a system path (/, /etc, /usr, the store, ...), refused otherwise")
+    p.add_argument("--allow-shared-tier", action="store_true",
+                   help="run even if another run is using a tier (their figures disturb each other)")
     p.add_argument("--json", action="store_true", help="print the run document as JSON on stdout")
 
 
@@ -72,6 +77,8 @@ def config_from_args(args) -> Config:
         cfg.timeout_s = args.timeout
     cfg.emulate = args.emulate
     cfg.results = args.results
+    cfg.allow_system_path = args.allow_system_path
+    cfg.allow_shared_tier = args.allow_shared_tier
     return validate(cfg)
 
 
@@ -109,6 +116,7 @@ def execute(cfg: Config, tier_flags: list, *, json_out: bool, extra: dict = None
         tiers = {t.name: t for t in session.tiers}
         cases = plan.build(cfg, list(tiers))
         check_fio(cfg, cases)
+        check_plan_space(cases, session.tiers)
         if cfg.export_jobs:
             for path in export_jobs(cases, tiers, cfg.export_jobs):
                 stderr_console.print(f"wrote {path}")
