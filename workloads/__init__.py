@@ -7,12 +7,13 @@ on one tier and its temp data on another). Adding a workload is adding one modul
 from __future__ import annotations
 
 import importlib
+import math
 import re
 import pkgutil
 from dataclasses import dataclass, fields, replace
 from typing import Any, Callable, Mapping, Optional
 
-__all__ = ["Workload", "pattern_workload", "job_workload", "get", "names", "all_workloads", "coerce_params"]
+__all__ = ["Workload", "pattern_workload", "job_workload", "get", "names", "all_workloads", "coerce_params", "parse_size", "PARAM_RANGES"]
 
 
 @dataclass(frozen=True)
@@ -75,41 +76,118 @@ def get(name: str) -> Workload:
     return _REGISTRY[name][0]
 
 
+# ---- parameter values: types and ranges ----------------------------------------------------------------
+#
+# Every parameter of every workload has its range here, by name (one place: a workload's __post_init__ adds
+# only the rules that tie its parameters together, such as blocks splitting evenly over readers). The plan
+# checks every swept combination with these in the parent process, so a bad value is a UserError (exit 2)
+# before any run folder exists, never a failed case. Sizes are bytes, times seconds; the maxima are sanity
+# bounds (far above any machine this runs on), there so that a typo cannot plan a petabyte or a year.
+
+KiB, MiB, GiB, TiB, PiB = 1024, 1024 ** 2, 1024 ** 3, 1024 ** 4, 1024 ** 5
+DAY_S = 86400.0
+
+
+@dataclass(frozen=True)
+class Range:
+    """Allowed values of one parameter: minimum <= value <= maximum, a multiple of `multiple` (ints)."""
+    minimum: float
+    maximum: float
+    multiple: int = 1
+    unit: str = ""
+
+    def check(self, key: str, value) -> None:
+        unit = f" {self.unit}" if self.unit else ""
+        if not self.minimum <= value <= self.maximum:
+            raise ValueError(f"{key} must be between {self.minimum:g} and {self.maximum:g}{unit}, not {value!r}")
+        if self.multiple > 1 and value % self.multiple:
+            raise ValueError(f"{key} must be a multiple of {self.multiple}{unit}, not {value!r}")
+
+
+_BYTES = Range(1, PiB, unit="bytes")
+_BLOCK = Range(512, 1 * GiB, multiple=512, unit="bytes")      # O_DIRECT needs whole 512-byte sectors
+_COUNT = Range(1, 2 ** 40)                                   # records, rows, keys, samples
+_JOBS = Range(1, 4096)                                       # concurrent processes/threads/jobs
+PARAM_RANGES = {
+    # device baselines
+    "bs": _BLOCK, "size": _BYTES, "iodepth": Range(1, 65536), "numjobs": Range(1, 1024),
+    "runtime_s": Range(0.001, 7 * DAY_S, unit="seconds"),
+    # HDFS patterns and terasort
+    "block_size": _BYTES, "packet_size": _BLOCK, "blocks": Range(1, 2 ** 30), "readers": _JOBS,
+    "replication": Range(1, 64), "bytes_per_checksum": Range(1, 1 * MiB, unit="bytes"),
+    # MapReduce patterns
+    "maps": _JOBS, "reducers": _JOBS, "map_output_bytes": _BYTES, "parallel_copies": Range(1, 1024),
+    "spills_per_map": Range(1, 1024), "spill_bytes": _BYTES, "merge_factor": Range(2, 1024),
+    # terasort
+    "records": _COUNT, "partitions": Range(1, 65536), "map_tasks": Range(0, 2 ** 30), "split_size": Range(0, PiB),
+    "sample_size": _COUNT, "hdfs_readers": Range(0, 1024), "hdfs_read_bytes": Range(0, PiB, unit="bytes"),
+    "hdfs_read_mbps": Range(0, 1e7, unit="MB/s"),
+    # aggregate
+    "rows": _COUNT, "distinct_keys": _COUNT, "memory_budget_mb": Range(1, 2 ** 30, unit="MB"),
+    "zipf_exponent": Range(0, 100), "rows_per_file": _COUNT, "seed": Range(0, 2 ** 63 - 1),
+}
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
 def _coerce(value: Any, kind: type, key: str):
-    if isinstance(value, str):
-        text = value.strip()
-        if kind is bool:
-            if text.lower() in ("1", "true", "yes", "on"):
-                return True
-            if text.lower() in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(f"{key}: expected true/false, got {value!r}")
-        if kind is int:
-            return parse_size(text)
-        if kind is float:
-            return float(text)
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+    """`value` (a CLI string, or a TOML string/number/boolean) as `kind`; ValueError names the parameter.
+    Booleans are booleans: a number is not one, and a boolean is not a number."""
+    text = value.strip() if isinstance(value, str) else None
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if text is not None and text.lower() in _TRUE + _FALSE:
+            return text.lower() in _TRUE
+        raise ValueError(f"{key}: expected true or false, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ValueError(f"{key}: expected a {'number' if kind is float else 'whole number'}, got {value!r}")
+    if kind is int:
+        if isinstance(value, float):
+            if not math.isfinite(value) or value != int(value):
+                raise ValueError(f"{key}: expected a whole number, got {value!r}")
+            return int(value)
+        return value if isinstance(value, int) else parse_size(text)
+    if kind is float:
+        try:
+            number = float(text if text is not None else value)
+        except (ValueError, OverflowError):
+            raise ValueError(f"{key}: expected a number, got {value!r}") from None
+        if not math.isfinite(number):
+            raise ValueError(f"{key}: expected a finite number, got {value!r}")
+        return number
     return value
 
 
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
-_MULTIPLIER = {"": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3, "t": 1024 ** 4}
+_SIZE = re.compile(r"^\s*(\d+)(?:\.(\d+))?\s*([kmgtp]?)(?:i?b)?\s*$", re.IGNORECASE)
+_MULTIPLIER = {"": 1, "k": KiB, "m": MiB, "g": GiB, "t": TiB, "p": PiB}
 
 
 def parse_size(text) -> int:
-    """An integer with an optional binary suffix: 4k, 64KiB, 128m, 1g (fio's convention: k = 1024)."""
+    """An integer with an optional binary suffix: 4k, 64KiB, 128m, 1g, 1.5m (fio's convention: k = 1024).
+    Exact (integer arithmetic, no float rounding); ValueError for anything else."""
     match = _SIZE.match(str(text))
-    if not match:
+    if not match or len(match.group(1)) + len(match.group(2) or "") > 30:
         raise ValueError(f"not a number or size: {text!r}")
-    value = float(match.group(1)) * _MULTIPLIER[match.group(2).lower()]
-    if value != int(value):
+    whole, fraction, suffix = match.group(1), match.group(2) or "", match.group(3).lower()
+    scaled = int(whole + fraction) * _MULTIPLIER[suffix]
+    divisor = 10 ** len(fraction)
+    if scaled % divisor:
         raise ValueError(f"not a whole number of bytes: {text!r}")
-    return int(value)
+    return scaled // divisor
+
+
+def check_value(key: str, value) -> None:
+    """ValueError unless `value` is within PARAM_RANGES[key] (booleans and strings have no range)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return
+    if key not in PARAM_RANGES:
+        raise ValueError(f"parameter {key!r} has no range in workloads.PARAM_RANGES")
+    PARAM_RANGES[key].check(key, value)
 
 
 def coerce_params(workload: Workload, overrides: Mapping[str, Any]):
-    """The workload's params dataclass with `overrides` applied; unknown keys and bad values raise ValueError."""
+    """The workload's params dataclass with `overrides` applied; unknown keys and bad values raise ValueError
+    (types, PARAM_RANGES, then the workload's own cross-parameter rules in its __post_init__)."""
     params = workload.default_params()
     kinds = {f.name: f.type for f in fields(params)}
     changes = {}
@@ -120,4 +198,5 @@ def coerce_params(workload: Workload, overrides: Mapping[str, Any]):
         default = getattr(params, key)
         kind = type(default) if default is not None else str
         changes[key] = _coerce(value, kind, key)
+        check_value(key, changes[key])
     return replace(params, **changes)

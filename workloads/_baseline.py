@@ -17,6 +17,10 @@ class BaselineParams:
     runtime_s: float = 10.0      # time-based, as device baselines usually are
     direct: bool = True
 
+    def __post_init__(self):
+        if self.size < self.bs:
+            raise ValueError(f"size {self.size} is less than one block of bs={self.bs} bytes")
+
 
 def baseline(name: str, rw: str, bs: int, description: str, default_sweep=None, quick_size=64 * MiB):
     from workloads import pattern_workload
