@@ -96,12 +96,21 @@ class Range:
     multiple: int = 1
     unit: str = ""
 
+    def _show(self, n) -> str:
+        if self.unit == "bytes":
+            for size, suffix in ((PiB, "PiB"), (GiB, "GiB"), (MiB, "MiB"), (KiB, "KiB")):
+                if n >= size and n % size == 0:
+                    return f"{n // size} {suffix}"
+            return f"{n} bytes"
+        return f"{n:g}{' ' + self.unit if self.unit else ''}" if isinstance(n, float) else \
+            f"{n}{' ' + self.unit if self.unit else ''}"
+
     def check(self, key: str, value) -> None:
-        unit = f" {self.unit}" if self.unit else ""
         if not self.minimum <= value <= self.maximum:
-            raise ValueError(f"{key} must be between {self.minimum:g} and {self.maximum:g}{unit}, not {value!r}")
+            raise ValueError(f"{key} must be from {self._show(self.minimum)} to {self._show(self.maximum)}, "
+                             f"not {value!r}")
         if self.multiple > 1 and value % self.multiple:
-            raise ValueError(f"{key} must be a multiple of {self.multiple}{unit}, not {value!r}")
+            raise ValueError(f"{key} must be a multiple of {self._show(self.multiple)}, not {value!r}")
 
 
 _BYTES = Range(1, PiB, unit="bytes")
@@ -146,7 +155,12 @@ def _coerce(value: Any, kind: type, key: str):
             if not math.isfinite(value) or value != int(value):
                 raise ValueError(f"{key}: expected a whole number, got {value!r}")
             return int(value)
-        return value if isinstance(value, int) else parse_size(text)
+        if isinstance(value, int):
+            return value
+        try:
+            return parse_size(text)
+        except ValueError as e:
+            raise ValueError(f"{key}: {e}") from None
     if kind is float:
         try:
             number = float(text if text is not None else value)

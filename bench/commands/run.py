@@ -7,7 +7,7 @@ from pathlib import Path
 
 import workloads
 from bench import plan
-from bench.config import Config, from_toml, load_toml, parse_param_flag, parse_workers, validate
+from bench.config import Config, check_timeout, from_toml, load_toml, parse_param_flag, parse_workers, validate
 from bench.errors import UserError
 from bench.output import emit_json, stderr_console
 from bench.runner import Runner
@@ -73,8 +73,8 @@ def config_from_args(args) -> Config:
         cfg.workers = parse_workers(args.workers)
     cfg.cache = cfg.cache or getattr(args, "cache", False)
     cfg.quick = cfg.quick or args.quick
-    if getattr(args, "timeout", None):
-        cfg.timeout_s = args.timeout
+    if getattr(args, "timeout", None) is not None:
+        cfg.timeout_s = check_timeout(args.timeout, "--timeout")
     cfg.emulate = args.emulate
     cfg.results = args.results
     cfg.allow_system_path = args.allow_system_path
@@ -111,6 +111,7 @@ def export_jobs(cases: list, tiers: dict, directory: str) -> list:
 
 def execute(cfg: Config, tier_flags: list, *, json_out: bool, extra: dict = None) -> dict:
     """Resolve tiers, build the plan, run it, print the table; returns the run document."""
+    plan.check(cfg, len(tier_flags) or len(cfg.tiers) or 1)   # bad parameters: refused before tiers are resolved
     store = Store(cfg.results)
     with TierSession(cfg, tier_flags, emulate_flag=cfg.emulate) as session:
         tiers = {t.name: t for t in session.tiers}
