@@ -1,4 +1,5 @@
-"""Emulated tiers (root only): loop devices, ext4, mounts, and cgroup v1 blkio throttles.
+"""Emulated tiers (root only): loop devices, ext4, mounts, and I/O throttles in a cgroup (v1 blkio or v2 io.max,
+whichever the host has: bench.cgroups).
 
     hdd     loop on a disk file (direct I/O to the backing file), throttled to --hdd-iops / --hdd-mbps per
             direction per drive (defaults 150 IOPS, 180 MB/s: a 7200 rpm drive) times --hdd-drives (default
@@ -22,13 +23,14 @@ import time
 from pathlib import Path
 from typing import Optional
 
+from bench import cgroups
 from bench.errors import UserError
 from bench.store import atomic_write_text
 from bench.tiers import Tier, detect
 
 DEFAULT_DIR = "/var/tmp/tierbench-emulated"
 RAM_ROOT = "/dev/shm"  # the optane tier's backing file lives in /dev/shm/<name of the emulation folder>
-BLKIO = Path("/sys/fs/cgroup/blkio")
+BLKIO = Path("/sys/fs/cgroup/blkio")     # where cgroup v1 blkio usually is (bench.cgroups finds the real one)
 DEFAULT_HDD_IOPS = 150
 DEFAULT_HDD_MBPS = 180
 # Nominal device capacities for IOPS per GB: a common drive of each class (the loop file is far smaller).
@@ -47,17 +49,17 @@ def _run(cmd: list) -> str:
     return proc.stdout.strip()
 
 
-def check_can_emulate() -> None:
-    """Root, losetup/mkfs.ext4/mount and cgroup v1 blkio, or a UserError saying what is missing."""
+def check_can_emulate():
+    """Root, losetup/mkfs.ext4/mount and a cgroup backend (v1 blkio or v2 io): the backend, or a UserError
+    saying what is missing."""
     if os.geteuid() != 0:
-        raise UserError("emulated tiers need root (loop devices, mounts, blkio cgroups): run as root, "
+        raise UserError("emulated tiers need root (loop devices, mounts, cgroups): run as root, "
                         "or give real tiers with --tier NAME=PATH")
     for tool in ("losetup", "mkfs.ext4", "mount", "umount"):
         if not any(os.access(os.path.join(d, tool), os.X_OK) for d in os.environ.get("PATH", "").split(":")
                    + ["/sbin", "/usr/sbin"]):
             raise UserError(f"emulated tiers need {tool} (util-linux / e2fsprogs)")
-    if not (BLKIO / "cgroup.procs").exists():
-        raise UserError(f"emulated tiers need cgroup v1 blkio at {BLKIO} (not mounted here)")
+    return cgroups.backend()
 
 
 class Emulation:
@@ -89,11 +91,14 @@ class Emulation:
         return item
 
     @property
+    def cgroup_resource(self) -> Optional[dict]:
+        return next((r for r in self.state["resources"] if r["kind"] == "cgroup"), None)
+
+    @property
     def cgroup(self) -> Optional[str]:
-        for r in self.state["resources"]:
-            if r["kind"] == "cgroup":
-                return r["path"]
-        return None
+        """The group measured processes join (v1: the blkio group; v2: the `workers` leaf of the group)."""
+        r = self.cgroup_resource
+        return (r.get("join") or r["path"]) if r else None
 
     def tiers(self) -> list:
         return [Tier.from_dict(t) for t in self.state.get("tiers", [])]
@@ -110,13 +115,11 @@ def _loop_devno(device: str) -> str:
 def set_throttle(emulation: Emulation, tier_name: str, iops: Optional[int], mbps: Optional[float]) -> None:
     """Set (or clear, with None) the read and write IOPS/bandwidth throttle of an emulated tier."""
     tier = emulation.tier(tier_name)
-    if tier is None or not emulation.cgroup:
+    resource = emulation.cgroup_resource
+    if tier is None or resource is None:
         raise UserError(f"no emulated tier {tier_name!r} to throttle")
-    devno = _loop_devno(tier.device)
-    group = Path(emulation.cgroup)
-    for direction in ("read", "write"):
-        (group / f"blkio.throttle.{direction}_iops_device").write_text(f"{devno} {int(iops or 0)}\n")
-        (group / f"blkio.throttle.{direction}_bps_device").write_text(f"{devno} {int((mbps or 0) * MB)}\n")
+    cgroups.for_resource(resource).set_io_limits(resource["path"], _loop_devno(tier.device), iops,
+                                                 int((mbps or 0) * MB))
     tiers = []
     for t in emulation.state["tiers"]:
         if t["name"] == tier_name:
@@ -154,7 +157,7 @@ def emulate(base_dir: Optional[str] = None, ram_dir: Optional[str] = None, size:
             hdd_iops: int = DEFAULT_HDD_IOPS, hdd_mbps: float = DEFAULT_HDD_MBPS, hdd_drives: int = 1) -> Emulation:
     """Build the hdd, nvme and optane tiers; on any failure, remove what was made and raise. The hdd tier is
     `hdd_drives` drives of `hdd_iops` / `hdd_mbps` each: throttled to their sum, nominally their capacity."""
-    check_can_emulate()
+    backend = check_can_emulate()
     if hdd_iops <= 0 or hdd_mbps <= 0:
         raise UserError("--hdd-iops and --hdd-mbps must be positive")
     if isinstance(hdd_drives, bool) or not isinstance(hdd_drives, int) or hdd_drives < 1:
@@ -170,9 +173,7 @@ def emulate(base_dir: Optional[str] = None, ram_dir: Optional[str] = None, size:
     try:
         base.mkdir(parents=True, exist_ok=True)
         em.save()
-        group = BLKIO / f"tierbench-{os.getpid()}-{int(time.time())}"
-        group.mkdir()
-        em.record("cgroup", path=str(group))
+        em.record("cgroup", **backend.make_io_group(f"tierbench-{os.getpid()}-{int(time.time())}"))
         tiers = []
         for name, backing_dir, direct in (("hdd", base, True), ("nvme", base, True), ("optane", ram, False)):
             if name == "optane":
@@ -192,34 +193,31 @@ def emulate(base_dir: Optional[str] = None, ram_dir: Optional[str] = None, size:
         raise
 
 
-MEMORY = Path("/sys/fs/cgroup/memory")
+MEMORY = Path("/sys/fs/cgroup/memory")   # where cgroup v1 memory usually is (bench.cgroups finds the real one)
 
 
-def make_container(name: str, memory_bytes: int) -> str:
-    """A cgroup v1 memory group capped at `memory_bytes` (anonymous memory and page cache together), like a
-    YARN container's: the page cache a task can keep is what its limit leaves. Root only."""
-    if os.geteuid() != 0 or not (MEMORY / "cgroup.procs").exists():
-        raise UserError("a container memory limit needs root and cgroup v1 memory")
-    group = MEMORY / name
-    group.mkdir()
-    (group / "memory.limit_in_bytes").write_text(f"{int(memory_bytes)}\n")
-    return str(group)
+def make_container(name: str, memory_bytes: int, near: Optional[str] = None) -> str:
+    """A memory group capped at `memory_bytes` (anonymous memory and page cache together), like a YARN
+    container's: the page cache a task can keep is what its limit leaves. Root only. `near`: the emulation's
+    group its workers join (cgroup v2 puts the container below the emulation's group, so the tier's throttle
+    applies inside it; v1 keeps them in separate hierarchies)."""
+    if os.geteuid() != 0:
+        raise UserError("a container memory limit needs root")
+    found = cgroups.detect()
+    if not found["memory"]:
+        raise UserError("a container memory limit needs a memory cgroup controller: " + "; ".join(found["missing"]))
+    return cgroups.backend(found).make_container(name, memory_bytes, near=near)
 
 
 def remove_container(group: str) -> None:
     """Remove a container made by make_container (its page cache charges move to the parent)."""
     path = Path(group)
-    if path.is_dir() and path.parent == MEMORY and path.name.startswith("tierbench-"):
-        for pid in (path / "cgroup.procs").read_text().split():
-            try:
-                (MEMORY / "cgroup.procs").write_text(pid + "\n")
-            except ProcessLookupError:
-                pass
-        path.rmdir()
+    if path.is_dir() and path.name.startswith("tierbench-"):
+        cgroups.backend().remove(group)
 
 
 def join_cgroup(group: Optional[str], pid: Optional[int] = None) -> None:
-    """Move a process (default: this one) into the emulation's blkio group so its I/O is throttled."""
+    """Move a process (default: this one) into a group: the emulation's (so its I/O is throttled), a container."""
     if group:
         Path(group, "cgroup.procs").write_text(f"{pid or os.getpid()}\n")
 
@@ -254,12 +252,7 @@ def teardown_emulation(em: Emulation) -> list:
                     os.rmdir(r["path"])
             elif r["kind"] == "cgroup":
                 if os.path.isdir(r["path"]):
-                    for pid in Path(r["path"], "cgroup.procs").read_text().split():
-                        try:
-                            (BLKIO / "cgroup.procs").write_text(pid + "\n")
-                        except ProcessLookupError:
-                            pass
-                    os.rmdir(r["path"])
+                    cgroups.for_resource(r).remove(r["path"])
             removed.append(r)
             em.state["resources"].remove(r)
             em.save()

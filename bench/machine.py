@@ -64,8 +64,17 @@ def free_page_reporting(base: str = "/sys/module/page_reporting/parameters") -> 
             "active": bool(reported and int(reported) > 0)}
 
 
+def cgroup_support() -> dict:
+    """Which cgroups emulated tiers and containers can use here (bench.cgroups): {"version": "v1" | "v2" |
+    "none", "missing": [what is not there, in words]}: where a run's tiers were emulated, and why not."""
+    from bench.cgroups import detect
+    found = detect()
+    return {"version": found["version"], "missing": found["missing"]}
+
+
 def fingerprint() -> dict:
-    """hostname, CPU, memory, kernel, DMI product name (clouds put the instance type there), tool versions."""
+    """hostname, CPU, memory, kernel, DMI product name (clouds put the instance type there), cgroups, tool
+    versions."""
     return {
         "hostname": socket.gethostname(),
         "cpu_model": cpu_model(),
@@ -74,6 +83,7 @@ def fingerprint() -> dict:
         "kernel": platform.release(),
         "product_name": _read("/sys/class/dmi/id/product_name"),
         "free_page_reporting": free_page_reporting(),
+        "cgroup": cgroup_support(),
         "fio_version": fio_version(),
         "python": platform.python_version(),
         "pyarrow": _package_version("pyarrow"),

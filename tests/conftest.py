@@ -1,4 +1,4 @@
-"""Shared fixtures. Tests that need root, loop devices or cgroup v1 blkio skip with the reason when those are
+"""Shared fixtures. Tests that need root, loop devices or cgroups (v1 blkio or v2 io) skip with the reason when those are
 missing; in CI (root) they run. Emulated tiers are built once per session in a private folder and always
 torn down."""
 from __future__ import annotations
@@ -20,8 +20,10 @@ def emulation_missing() -> str:
     """Why emulated tiers cannot be built here ('' when they can)."""
     if os.geteuid() != 0:
         return "needs root for loop devices, mounts and blkio cgroups"
-    if not Path("/sys/fs/cgroup/blkio/cgroup.procs").exists():
-        return "needs cgroup v1 blkio"
+    from bench.cgroups import detect
+    found = detect()
+    if found["version"] == "none":
+        return "needs cgroup v1 blkio or cgroup v2 with the io controller: " + "; ".join(found["missing"])
     if shutil.which("losetup") is None or shutil.which("mkfs.ext4") is None:
         return "needs losetup and mkfs.ext4"
     if not any(Path("/dev").glob("loop*")) and not Path("/dev/loop-control").exists():

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
+from bench import cgroups
 from bench import emulate as emu
 from bench.errors import UserError
 from bench.output import emit_json, fmt_number, stderr_console
@@ -25,6 +26,8 @@ def add_arguments(p):
     e.add_argument("--hdd-mbps", type=float, default=emu.DEFAULT_HDD_MBPS, help="hdd throttle per drive, MB/s per direction")
     e.add_argument("--hdd-drives", type=int, default=1,
                    help="drives behind the hdd tier (a node's data drives): throttles and capacity times this")
+    e.add_argument("--check", action="store_true",
+                   help="only say whether emulated tiers can be built here (cgroup v1 or v2, root, tools): exit 0 or 2")
     e.add_argument("--json", action="store_true")
     t = sub.add_parser("teardown", help="remove the emulated tiers (exactly what `emulate` made)")
     t.add_argument("--dir", help="the folder given to `emulate --dir`")
@@ -74,6 +77,17 @@ def run(args) -> int:
                           dev["class"], dev["reason"])
         stderr_console.print(table)
         return 0
+    if action == "emulate" and args.check:
+        backend = emu.check_can_emulate()
+        found = cgroups.detect()
+        if args.json:
+            emit_json({"can_emulate": True, "cgroup": found})
+        else:
+            stderr_console.print(f"emulated tiers can be built here: cgroup {backend.version} "
+                                 f"(throttles in {found['io']}"
+                                 + (f", containers in {found['memory']})" if found["memory"] else
+                                    f"; no containers: {'; '.join(found['missing'])})"))
+        return 0
     if action == "emulate":
         try:
             size = parse_size(args.size)
@@ -83,7 +97,8 @@ def run(args) -> int:
                          hdd_drives=args.hdd_drives)
         tiers = [t.to_dict() for t in em.tiers()]
         if args.json:
-            emit_json({"state": str(em.path), "cgroup": em.cgroup, "tiers": tiers})
+            emit_json({"state": str(em.path), "cgroup": em.cgroup,
+                       "cgroup_version": (em.cgroup_resource or {}).get("version", "v1"), "tiers": tiers})
         else:
             stderr_console.print(_tier_table(tiers, "emulated tiers (use them with --tier hdd, --tier nvme, ...)"))
             stderr_console.print(f"state: {em.path}; remove with `tierbench tiers teardown`")
