@@ -8,6 +8,9 @@ Pure: `parse(text)` reads no globals, flags or environment. It accepts what fio 
 - the directions read, write, trim, and `mixed` (unified_rw_reporting); a zero-op direction is kept;
 - json+ latency bins (`clat_ns.bins`, {"<ns>": count}), from which any percentile can be derived.
 Output of fio before 3.0 (latencies in microseconds under `clat`, sizes in KiB) is refused.
+Every number read is checked: a JSON number (not a string or boolean), finite (NaN, Infinity and 1e400 are
+refused: Python's json module would accept them), not negative, whole where fio writes a count, at most 2^64
+(fio's counters are 64-bit); a field of the wrong type is a UserError naming the job and field.
 
 Units after parsing: bytes, seconds, microseconds, bytes per second, operations per second; histogram bins
 stay in nanoseconds (the layout of bench.latency). fio's `bw` is KiB/s; `bw_bytes` (bytes/s) is used when
@@ -19,6 +22,7 @@ asked for `lat_percentiles` instead, `lat_ns` is used and `FioDirection.latency`
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Mapping, Optional
@@ -112,14 +116,56 @@ def parse(text: str) -> FioReport:
         jobs.extend(_document_jobs(doc, number))
     unique_versions = list(dict.fromkeys(versions))
     timestamp = documents[0].get("timestamp")
-    return FioReport(", ".join(unique_versions), int(timestamp) if timestamp is not None else None,
+    return FioReport(", ".join(unique_versions),
+                     _whole(timestamp, "fio output: 'timestamp'") if timestamp is not None else None,
                      tuple(jobs), len(documents))
+
+
+_COUNTER_MAX = 2 ** 64
+
+
+def _number(value, where: str) -> float:
+    """A finite JSON number >= 0 (fio writes no negative figure we read); UserError naming the field."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise UserError(f"{where} is not a number ({type(value).__name__} {value!r:.40})")
+    if isinstance(value, int) and not 0 <= value <= _COUNTER_MAX:
+        raise UserError(f"{where} is out of range ({value!r:.40})")
+    if not math.isfinite(value) or value < 0:
+        raise UserError(f"{where} must be a finite number >= 0, not {value!r:.40}")
+    return float(value)
+
+
+def _whole(value, where: str) -> int:
+    number = _number(value, where)
+    if number != int(number):
+        raise UserError(f"{where} must be a whole number, not {value!r:.40}")
+    return int(value)
+
+
+def _key_number(text, where: str, whole: bool):
+    """A number written as a JSON object key (json+ bins: "<ns>", percentiles: "99.000000")."""
+    try:
+        value = int(text) if whole else float(text)
+    except (TypeError, ValueError):
+        raise UserError(f"{where} has a key that is not a number ({text!r:.40})") from None
+    return _whole(value, where) if whole else _number(value, where)
+
+
+def _refuse_constant(name: str):
+    raise UserError(f"fio output holds {name}, which is not a finite number (fio writes none)")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise UserError(f"fio output holds the number {text[:40]}, which is out of range")
+    return value
 
 
 def _split_documents(text: str) -> list:
     if not isinstance(text, str):
         raise TypeError(f"parse() takes the output text, not {type(text).__name__}")
-    decoder = json.JSONDecoder()
+    decoder = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
     documents = []
     position = 0
     while True:
@@ -134,6 +180,8 @@ def _split_documents(text: str) -> list:
             doc, position = decoder.raw_decode(text, start)
         except json.JSONDecodeError as e:
             raise UserError(f"fio output is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
+        except RecursionError:
+            raise UserError("fio output is not fio's JSON: nested too deeply") from None
         if not isinstance(doc, dict) or not ("jobs" in doc or "client_stats" in doc):
             raise UserError(f"JSON document {len(documents) + 1} is not fio output (no 'jobs' or 'client_stats')")
         documents.append(doc)
@@ -162,64 +210,102 @@ def _document_jobs(doc: dict, number: int) -> list:
     entries = doc["client_stats"] if client else doc.get("jobs")
     if not isinstance(entries, list):
         raise UserError(f"fio output document {number + 1}: 'jobs' is not a list")
-    global_options = doc.get("global options") or {}
+    where = f"fio output document {number + 1}"
+    global_options = _options(doc.get("global options"), f"{where}: 'global options'")
     raw = []
     for entry in entries:
-        if not isinstance(entry, dict) or "jobname" not in entry:
-            raise UserError(f"fio output document {number + 1}: a job entry has no 'jobname'")
+        if not isinstance(entry, dict) or not isinstance(entry.get("jobname"), str):
+            raise UserError(f"{where}: a job entry has no 'jobname' string")
         host = None
         if client:
-            host = ALL_CLIENTS if entry["jobname"] == ALL_CLIENTS else str(entry.get("hostname", ""))
-        raw.append((entry, host))
+            hostname = entry.get("hostname", "")
+            if not isinstance(hostname, str):
+                raise UserError(f"{where}: job {entry['jobname']:.40}: 'hostname' is not a string")
+            host = ALL_CLIENTS if entry["jobname"] == ALL_CLIENTS else hostname
+        groupid = _whole(entry.get("groupid", 0), f"fio job {entry['jobname']:.40}: 'groupid'")
+        raw.append((entry, host, groupid))
     group_sizes: dict = {}
-    for entry, host in raw:
-        key = (host, int(entry.get("groupid", 0)))
-        group_sizes[key] = group_sizes.get(key, 0) + 1
+    for _, host, groupid in raw:
+        group_sizes[(host, groupid)] = group_sizes.get((host, groupid), 0) + 1
     jobs = []
-    for entry, host in raw:
-        groupid = int(entry.get("groupid", 0))
-        name = str(entry["jobname"])
-        directions = {d: _direction(entry[d], name) for d in DIRECTIONS if isinstance(entry.get(d), dict)}
-        options = {str(k): str(v) for k, v in global_options.items()}
-        options.update({str(k): str(v) for k, v in (entry.get("job options") or {}).items()})
+    for entry, host, groupid in raw:
+        name = entry["jobname"]
+        directions = {d: _direction(entry[d], f"{name:.40}.{d}") for d in DIRECTIONS if d in entry}
+        options = dict(global_options)
+        options.update(_options(entry.get("job options"), f"fio job {name:.40}: 'job options'"))
         jobs.append(FioJob(name, host, groupid, group_sizes[(host, groupid)], directions, number, options,
-                           int(entry.get("error", 0)), _cpu_seconds(entry)))
+                           _whole(entry.get("error", 0), f"fio job {name:.40}: 'error'"), _cpu_seconds(entry, name)))
     return jobs
 
 
-def _cpu_seconds(entry: dict) -> Optional[float]:
-    try:
-        return (float(entry["usr_cpu"]) + float(entry["sys_cpu"])) / 100.0 * float(entry["job_runtime"]) / 1000.0
-    except (KeyError, TypeError, ValueError):
+def _options(value, where: str) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise UserError(f"{where} is not an object")
+    return {str(k): str(v) for k, v in value.items()}
+
+
+def _cpu_seconds(entry: dict, name: str) -> Optional[float]:
+    """None when fio did not report the CPU figures; a UserError when it reported them wrong."""
+    if not all(k in entry for k in ("usr_cpu", "sys_cpu", "job_runtime")):
         return None
+    usr, sys_, runtime = (_number(entry[k], f"fio job {name:.40}: {k!r}") for k in ("usr_cpu", "sys_cpu", "job_runtime"))
+    return (usr + sys_) / 100.0 * runtime / 1000.0
 
 
 def _direction(d: dict, jobname: str) -> FioDirection:
+    """One direction; `jobname` is "<job>.<direction>" for messages."""
+    if not isinstance(d, dict):
+        raise UserError(f"fio job {jobname}: not an object")
     if "clat_ns" not in d:
         if "clat" in d:
             raise UserError(f"fio job {jobname}: latency in 'clat' (usec) instead of 'clat_ns': output of fio "
                             "older than 3.0, which tierbench cannot read; rerun with fio 3.x")
         raise UserError(f"fio job {jobname}: a direction without 'clat_ns' latencies")
-    try:
-        bytes_per_s = float(d["bw_bytes"]) if "bw_bytes" in d else float(d["bw"]) * 1024.0
-        ops, nbytes = int(d["total_ios"]), int(d["io_bytes"])
-        runtime_s, iops = float(d["runtime"]) / 1000.0, float(d["iops"])
-    except KeyError as e:
-        raise UserError(f"fio job {jobname}: a direction has no {e.args[0]!r}") from None
-    kind, lat = _latency_block(d)
-    samples = int(lat.get("N", 0))
+    field = f"fio job {jobname}"
+    for key in ("total_ios", "io_bytes", "runtime", "iops") + (("bw_bytes",) if "bw_bytes" in d else ("bw",)):
+        if key not in d:
+            raise UserError(f"{field}: no {key!r}")
+    bytes_per_s = _number(d["bw_bytes"], f"{field}.bw_bytes") if "bw_bytes" in d \
+        else _number(d["bw"], f"{field}.bw") * 1024.0
+    ops, nbytes = _whole(d["total_ios"], f"{field}.total_ios"), _whole(d["io_bytes"], f"{field}.io_bytes")
+    runtime_s, iops = _number(d["runtime"], f"{field}.runtime") / 1000.0, _number(d["iops"], f"{field}.iops")
+    kind, lat = _latency_block(d, field)
+    where = f"{field}.{kind}_ns"
+    samples = _whole(lat.get("N", 0), f"{where}.N")
     if not samples:
         return FioDirection(ops, nbytes, runtime_s, iops, bytes_per_s, latency=kind)
-    percentiles = {float(q): float(v) / 1000.0 for q, v in (lat.get("percentile") or {}).items()}
-    bins = {int(v): int(c) for v, c in (lat.get("bins") or {}).items() if int(c)}
+    for key in ("mean", "min", "max"):
+        if key not in lat:
+            raise UserError(f"{where}: {samples} samples but no {key!r}")
+    percentiles = {_key_number(q, f"{where}.percentile", False): _number(v, f"{where}.percentile[{q!s:.20}]") / 1000.0
+                   for q, v in _object(lat.get("percentile"), f"{where}.percentile").items()}
+    if any(q > 100 for q in percentiles):
+        raise UserError(f"{where}.percentile has a percentile above 100")
+    bins = {}
+    for v, c in _object(lat.get("bins"), f"{where}.bins").items():
+        count = _whole(c, f"{where}.bins[{v!s:.20}]")
+        if count:
+            bins[_key_number(v, f"{where}.bins", True)] = count
     return FioDirection(ops, nbytes, runtime_s, iops, bytes_per_s, samples,
-                        float(lat["mean"]) / 1000.0, float(lat["min"]) / 1000.0, float(lat["max"]) / 1000.0,
+                        _number(lat["mean"], f"{where}.mean") / 1000.0, _number(lat["min"], f"{where}.min") / 1000.0,
+                        _number(lat["max"], f"{where}.max") / 1000.0,
                         dict(sorted(percentiles.items())), dict(sorted(bins.items())), kind)
 
 
-def _latency_block(d: dict) -> tuple:
+def _object(value, where: str) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise UserError(f"{where} is not an object")
+    return value
+
+
+def _latency_block(d: dict, field: str = "fio job") -> tuple:
     """("clat", clat_ns), unless only lat_ns carries percentiles or bins (the job set lat_percentiles)."""
-    clat, lat = d.get("clat_ns") or {}, d.get("lat_ns") or {}
+    clat = _object(d.get("clat_ns"), f"{field}.clat_ns")
+    lat = _object(d.get("lat_ns"), f"{field}.lat_ns")
     if not ("percentile" in clat or "bins" in clat) and ("percentile" in lat or "bins" in lat):
         return "lat", lat
     return "clat", clat

@@ -5,8 +5,8 @@ client/server output there is one case per host and one for fio's "All clients" 
 copied into the run's raw/ as they are."""
 from __future__ import annotations
 
+import math
 import os
-import shutil
 from pathlib import Path
 
 from bench.errors import UserError
@@ -56,28 +56,43 @@ def cases_from(report, source: str, tier: Tier, first_id: int) -> list:
     return cases
 
 
+def _check_metrics(cases: list, name: str) -> None:
+    """Every figure about to be stored is a finite number (derived rates included)."""
+    for case in cases:
+        for key, value in case["metrics"].items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise UserError(f"{name}: job {case['workload']}: {key} would be {value!r}, not a finite number")
+
+
 def run(args) -> int:
+    """Read and check every input, resolve the tier and build every case first; only then create the run."""
     from bench.output import emit_json, stderr_console
     from bench.table import run_table
 
-    reports = []
+    inputs = []
     for name in args.files:
         try:
-            text = Path(name).read_text(errors="replace")
+            data = Path(name).read_bytes()
         except OSError as e:
             raise UserError(f"{name}: cannot read it ({e.strerror})") from None
         try:
-            reports.append((name, parse(text)))
+            inputs.append((name, data, parse(data.decode("utf-8", errors="replace"))))
         except UserError as e:
             raise UserError(f"{name}: {e}") from None
     tier = _tier(args.tier)
+    cases, sources = [], []
+    for name, data, report in inputs:
+        source = f"{len(cases):03d}-{Path(name).name}"
+        found = cases_from(report, source, tier, len(cases))
+        _check_metrics(found, name)
+        cases.extend(found)
+        sources.append((source, data))
     store = Store(args.results)
     folder = store.create_run()
     doc = new_document(folder.name, [tier], {"imported": True})
-    for name, report in reports:
-        source = f"{len(doc['cases']):03d}-{Path(name).name}"
-        shutil.copyfile(name, folder / "raw" / source)
-        doc["cases"].extend(cases_from(report, source, tier, len(doc["cases"])))
+    for source, data in sources:
+        (folder / "raw" / source).write_bytes(data)
+    doc["cases"] = cases
     doc["status"] = run_status(doc["cases"])
     doc["finished_at"] = doc["started_at"]
     store.write_document(doc)
@@ -86,5 +101,5 @@ def run(args) -> int:
         emit_json(doc)
     else:
         stderr_console.print(run_table(doc))
-        stderr_console.print(f"imported {len(reports)} file(s) as run {doc['run_id']} in {store.root}")
+        stderr_console.print(f"imported {len(inputs)} file(s) as run {doc['run_id']} in {store.root}")
     return 0
