@@ -251,7 +251,8 @@ def lock_holders(path: str) -> list:
 
 def _describe_pid(pid: int) -> str:
     try:
-        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        cmd = " ".join(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                       .split())
     except OSError:
         return f"pid {pid}"
     return f"pid {pid}: {cmd[:80]}" if cmd else f"pid {pid}"
