@@ -1,17 +1,26 @@
-"""The run table: one row per case (the one case identity, bench.model.case_key), medians over repeats."""
+"""The run table: one row per case (the one case identity, bench.model.case_key), medians over repeats.
+
+Rows name a scenario step by its label and show only what varies between the cases of a workload (parameters,
+workers, cache, container, engine); what is the same in every row of a workload is said once, in the table's
+title, so that a scenario run's table fits 160 columns."""
 from __future__ import annotations
 
 import statistics
 from collections import OrderedDict
 
+from rich import box
+from rich.markup import escape
 from rich.table import Table
 
 from bench.model import case_key, case_key_dict
 from bench.output import fmt_number
 
+# Two spaces between columns, a rule under the header, no frame: wide tables stay readable in 160 columns.
+_COMPACT = dict(box=box.SIMPLE_HEAD, collapse_padding=True, show_edge=False, pad_edge=False)
+
 COLUMNS = (("IOPS", "iops", 1), ("MB/s", "bytes_per_s", 1e-6), ("p50 us", "lat_p50_us", 1),
            ("p99 us", "lat_p99_us", 1), ("p99.9 us", "lat_p999_us", 1), ("IOPS/GB", "iops_per_gb", 1),
-           ("demands IOPS/GB", "demanded_iops_per_gb", 1),
+           ("demands\nIOPS/GB", "demanded_iops_per_gb", 1),
            ("wall s", "wall_s", 1), ("CPU %", "cpu_util", 1))
 
 
@@ -48,19 +57,56 @@ def supplied_iops_per_gb(doc: dict) -> dict:
     return out
 
 
-_HIDDEN_PARAMS = ("size", "runtime_s", "document", "groupid")
+_HIDDEN_PARAMS = ("document", "groupid")  # an imported fio file's name and job group: not parameters to read
+_ABSENT = object()
 
 
-def _params_text(params: dict, workers=None) -> str:
-    return " ".join(f"{k}={v}" for k, v in params.items()
-                    if k not in _HIDDEN_PARAMS and v is not None and not (k == "numjobs" and v == workers)) or "-"
+def _fields(ident: dict) -> dict:
+    """A case's identity as {name: text}, in reading order, for what may vary between rows: engine, params
+    (numjobs left out where it is the worker count), workers, cache, container; unset ones left out."""
+    out = {"engine": ident["engine"]}
+    for k, v in ident["params"].items():
+        if k not in _HIDDEN_PARAMS and v is not None and not (k == "numjobs" and v == ident["workers"]):
+            out[k] = v
+    out["workers"] = ident["workers"]
+    out["cache"] = "cache" if ident["cache"] else None
+    out["container"] = f"{ident['memory_mb']}MB" if ident["memory_mb"] else None
+    return {k: v for k, v in out.items() if v is not None}
 
 
-def _case_label(ident: dict) -> str:
-    text = _params_text(ident["params"], ident["workers"])
-    extra = ([f"workers={ident['workers']}"] if ident["workers"] else []) + (["cache"] if ident["cache"] else []) \
-        + ([f"container={ident['memory_mb']}MB"] if ident["memory_mb"] else [])
-    return " ".join([t for t in [text] if t != "-"] + extra) or "-"
+def _text(fields: dict) -> str:
+    return " ".join(v if k == "cache" else f"{k}={v}" for k, v in fields.items())
+
+
+def varying(idents: list) -> tuple:
+    """([row text of what varies within its workload], {workload: text of what all its rows share}).
+
+    A field (engine, a parameter, workers, cache, container) that has one value in every case of a workload
+    is said once for the workload; one that differs (or is set in some cases only) is said in each row."""
+    per_workload: dict = {}
+    for ident in idents:
+        per_workload.setdefault(ident["workload"], []).append(_fields(ident))
+    shared, rows = {}, []
+    for workload, all_fields in per_workload.items():
+        names = list(dict.fromkeys(k for f in all_fields for k in f))
+        same = {k for k in names if len({repr(f.get(k, _ABSENT)) for f in all_fields}) == 1}
+        shared[workload] = _text({k: all_fields[0][k] for k in names if k in same})
+    for ident in idents:
+        fields = _fields(ident)
+        group = per_workload[ident["workload"]]
+        names = {k for f in group for k in f}
+        same = {k for k in names if len({repr(f.get(k, _ABSENT)) for f in group}) == 1}
+        rows.append(_text({k: v for k, v in fields.items() if k not in same}) or "-")
+    return rows, shared
+
+
+def _tiers_text(doc: dict) -> str:
+    parts = []
+    for t in doc.get("tiers", []):
+        cls = t.get("class")
+        parts.append(f"{t['name']} ({'emulated ' if t.get('emulated') else ''}{cls})" if cls and (t.get("emulated")
+                     or cls != t["name"]) else str(t["name"]))
+    return "tiers: " + ", ".join(parts) if parts else ""
 
 
 CHECKSUM_MARK = " (crc)"
@@ -94,14 +140,6 @@ def _concurrency_differs(workload: str, params: dict) -> bool:
     return any(not phase.direct and phase.iodepth > 1 for phase in pattern.phases)
 
 
-def _tier_text(ident: dict, tiers: dict) -> str:
-    tier, temp = ident["tier"], ident["temp_tier"]
-    label = str(tier) + (f" (emulated {tiers[tier]['class']})" if tiers.get(tier, {}).get("emulated") else "")
-    if temp and temp != tier:
-        label += f" / temp {temp}"
-    return label
-
-
 def _engine_ratio(groups: dict, key: tuple, ident: dict, cases: list) -> tuple:
     """(fio/builtin IOPS ratio text with its marks, {marks}) for a fio or builtin case whose twin ran too."""
     if ident["engine"] not in ("fio", "builtin"):
@@ -123,13 +161,15 @@ def _engine_ratio(groups: dict, key: tuple, ident: dict, cases: list) -> tuple:
 
 
 def run_table(doc: dict) -> Table:
-    tiers = {t["name"]: t for t in doc.get("tiers", [])}
-    rows = []
-    marks: set = set()
+    """One row per case: step label (scenario runs), workload, tier, temp tier (jobs), what varies within the
+    workload, repeats, medians of the metrics, bottleneck verdicts, the fio/builtin IOPS ratio and the IOPS per GB
+    the tier supplies next to what a job demands. Columns nobody filled are left out."""
     groups = grouped(doc)
     supplied = supplied_iops_per_gb(doc)
-    for key, cases in groups.items():
-        ident = case_key_dict(key)
+    idents = [case_key_dict(key) for key in groups]
+    varied, shared = varying(idents)
+    rows, marks = [], set()
+    for (key, cases), ident, vary in zip(groups.items(), idents, varied):
         ok = [c for c in cases if not c.get("error")]
         cells = [fmt_number(None if (m := median_metric(cases, k)) is None else m * scale)
                  for _, k, scale in COLUMNS]
@@ -137,41 +177,45 @@ def run_table(doc: dict) -> Table:
         ratio, flags = _engine_ratio(groups, key, ident, cases)
         marks |= flags
         n = f"{len(ok)}" + (f" ({len(cases) - len(ok)} failed)" if len(ok) < len(cases) else "")
-        workload_text = ident["workload"] + (f" [{ident['label']}]" if ident["label"] else "")
-        rows.append([_tier_text(ident, tiers), workload_text, ident["engine"], _case_label(ident), n, *cells,
-                     "/".join(verdicts), ratio,
+        rows.append([ident["label"] or "-", ident["workload"], str(ident["tier"]), ident["temp_tier"] or "-", vary, n,
+                     *cells, "/".join(verdicts), ratio,
                      fmt_number(supplied.get(ident["tier"]))
                      if median_metric(cases, "demanded_iops_per_gb") is not None else "-"])
-    titles = (["tier", "workload", "engine", "params", "n"] + [t for t, _, _ in COLUMNS]
-              + ["bound", "fio/builtin", "tier supplies IOPS/GB"])
-    keep = [i for i, title in enumerate(titles) if i < 5 or any(r[i] not in ("-", "unknown") for r in rows)]
+    titles = (["step", "workload", "tier", "temp", "varies", "n"] + [t for t, _, _ in COLUMNS]
+              + ["bound", "fio/builtin", "tier\nsupplies\nIOPS/GB"])
+    left = {"step", "workload", "tier", "temp", "varies", "bound"}
+    always = {"workload", "tier", "n"}
+    keep = [i for i, title in enumerate(titles) if title in always or any(r[i] not in ("-", "unknown") for r in rows)]
     notes = [note for mark, note in ((CHECKSUM_MARK, CHECKSUM_NOTE), (QUEUE_MARK, QUEUE_NOTE)) if mark in marks]
-    table = Table(title=f"run {doc['run_id']} ({doc.get('status')})", title_justify="left",
-                  caption="\n".join(notes) or None, caption_justify="left")
+    head = [f"run {doc['run_id']} ({doc.get('status')})", _tiers_text(doc)]
+    head += [f"{workload}, every row: {text}" for workload, text in shared.items() if text]
+    table = Table(title=escape("\n".join(h for h in head if h)), title_justify="left", **_COMPACT,
+                  caption=escape("\n".join(notes)) or None, caption_justify="left")
     for i in keep:
-        table.add_column(titles[i], justify="left" if i < 5 or titles[i] == "bound" else "right")
+        table.add_column(titles[i], justify="left" if titles[i] in left else "right")
     for r in rows:
-        table.add_row(*[r[i] for i in keep])
+        table.add_row(*[escape(r[i]) for i in keep])
     return table
 
 
 def failures(doc: dict) -> list:
-    return [f"case {c['id']} {c['workload']} on {c['tier']}: {c['error']}" for c in doc.get("cases", [])
-            if c.get("error")]
+    """One line per failed case: its id, step label (scenario runs), workload, tier and error."""
+    return [f"case {c['id']}" + (f" step {c['label']}" if c.get("label") else "")
+            + f" {c['workload']} on {c['tier']}: {c['error']}" for c in doc.get("cases", []) if c.get("error")]
 
 
 def phases_table(doc: dict):
     """Per job case group: each phase's wall and CPU seconds, MB moved per tier, and its verdict (medians)."""
     rows = []
-    for key, cases in grouped(doc).items():
-        ident = case_key_dict(key)
+    groups = grouped(doc)
+    idents = [case_key_dict(key) for key in groups]
+    varied, _ = varying(idents)
+    for cases, ident, vary in zip(groups.values(), idents, varied):
         ok = [c for c in cases if not c.get("error") and c.get("phases")]
         if not ok or ident["engine"] != "job":
             continue
-        step, tier = ident["label"], ident["tier"]
-        layout = (f"{ident['workload']}{f' [{step}]' if step else ''} data {tier} temp {ident['temp_tier'] or tier}"
-                  + (f" workers={ident['workers']}" if ident["workers"] else "") + (" cache" if ident["cache"] else "")
-                  + (f" container={ident['memory_mb']}MB" if ident["memory_mb"] else ""))
+        layout = " ".join([ident["label"] or "", ident["workload"], f"data {ident['tier']}",
+                           f"temp {ident['temp_tier'] or ident['tier']}", "" if vary == "-" else vary]).strip()
         for i, phase in enumerate(ok[0]["phases"]):
             same = [c["phases"][i] for c in ok if len(c["phases"]) > i]
             med = lambda key: statistics.median([p.get(key) or 0 for p in same])  # noqa: E731
@@ -183,11 +227,11 @@ def phases_table(doc: dict):
                          "/".join(sorted({p.get("bottleneck") or "unknown" for p in same}))])
     if not rows:
         return None
-    table = Table(title="phases (medians over repeats)", title_justify="left")
+    table = Table(title="phases (medians over repeats)", title_justify="left", **_COMPACT)
     for col in ("case", "phase", "wall s", "CPU s", "I/O per tier", "bound"):
         table.add_column(col, justify="right" if col in ("wall s", "CPU s") else "left")
     for r in rows:
-        table.add_row(*r)
+        table.add_row(*map(escape, r))
     return table
 
 
@@ -195,11 +239,12 @@ def scaling_table(doc: dict):
     rows = doc.get("scaling") or []
     if not rows:
         return None
-    table = Table(title="scaling with workers", title_justify="left")
+    table = Table(title="scaling with workers", title_justify="left", **_COMPACT)
     for col in ("workload", "tier", "workers", "MB/s", "speedup", "efficiency", "bound"):
         table.add_column(col, justify="right" if col in ("workers", "MB/s", "speedup", "efficiency") else "left")
     for r in rows:
         tier = r["tier"] + (f" / temp {r['temp_tier']}" if r.get("temp_tier") and r["temp_tier"] != r["tier"] else "")
-        table.add_row(r["workload"] + (f" [{r['label']}]" if r.get("label") else ""), tier, str(r["workers"]), fmt_number(r["throughput"] / 1e6),
+        name = r["workload"] + (f" {r['label']}-N" if r.get("label") else "")
+        table.add_row(escape(name), escape(tier), str(r["workers"]), fmt_number(r["throughput"] / 1e6),
                       f"{r['speedup']:.2f}x", f"{r['efficiency']:.0%}", r["bottleneck"])
     return table

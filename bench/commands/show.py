@@ -1,9 +1,19 @@
-"""tierbench show RUN: one stored run as a table, or its document as JSON."""
-from bench.commands.run import report
+"""tierbench show RUN: one stored run as tables (cases, job phases, scaling, failures), or its document as JSON.
+
+The tables name scenario steps by their labels and show only what varies between rows; what every row of a
+workload shares is said once above the table. Off a terminal (logs, pipes) they are laid out in 160 columns."""
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+
+from bench.output import emit_json, stderr_console
 from bench.store import Store
+from bench.table import failures, phases_table, run_table, scaling_table
 
 NAME = "show"
 HELP = "show a stored run (table, or --json for the run document)"
+WIDTH = 160  # columns off a terminal
 
 
 def add_arguments(p):
@@ -12,8 +22,24 @@ def add_arguments(p):
     p.add_argument("--json", action="store_true")
 
 
+def _console() -> Console:
+    if stderr_console.is_terminal:
+        return stderr_console
+    return Console(stderr=True, highlight=False, width=WIDTH)
+
+
 def run(args) -> int:
     store = Store(args.results)
     doc = store.load(args.run)
-    report(doc, args.json, store.root)
+    if args.json:
+        emit_json(doc)
+        return 0
+    con = _console()
+    con.print(run_table(doc))
+    for extra in (phases_table(doc), scaling_table(doc)):
+        if extra is not None:
+            con.print(extra)
+    for line in failures(doc):
+        con.print(f"[red]failed[/red] {escape(line)}")
+    con.print(escape(f"stored in {Path(store.root) / doc['run_id']}"), soft_wrap=True)
     return 0
