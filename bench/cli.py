@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import re
 import sys
 
 from bench import __version__
@@ -16,6 +17,15 @@ from bench.errors import TierbenchError, UserError
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
         raise UserError(f"{self.prog.removeprefix('tierbench').strip() + ': ' if self.prog != 'tierbench' else ''}{message}")
+
+
+_LINE_BREAKS = re.compile("[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
+def one_line(text: str) -> str:
+    """An error message as one line: line breaks that came in with the input (a file name, a --tier spec, a
+    TOML key) are shown escaped, as repr() would, so that a refusal is always exactly one line on stderr."""
+    return _LINE_BREAKS.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 def _commands():
@@ -48,13 +58,13 @@ def main(argv=None) -> int:
             return 2
         return int(args._run(args) or 0)
     except UserError as e:
-        print(f"tierbench: error: {e}", file=sys.stderr)
+        print(f"tierbench: error: {one_line(str(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("tierbench: interrupted", file=sys.stderr)
         return 130
     except TierbenchError as e:
-        print(f"tierbench: error: {e}", file=sys.stderr)
+        print(f"tierbench: error: {one_line(str(e))}", file=sys.stderr)
         return 1
     except BrokenPipeError:
         return 1

@@ -101,7 +101,7 @@ class Range:
             for size, suffix in ((PiB, "PiB"), (GiB, "GiB"), (MiB, "MiB"), (KiB, "KiB")):
                 if n >= size and n % size == 0:
                     return f"{n // size} {suffix}"
-            return f"{n} bytes"
+            return f"{n} byte{'s' if n != 1 else ''}"
         return f"{n:g}{' ' + self.unit if self.unit else ''}" if isinstance(n, float) else \
             f"{n}{' ' + self.unit if self.unit else ''}"
 

@@ -1,0 +1,424 @@
+"""The concrete bad inputs of issue 12 (and their neighbours), each named, and the script that counts how
+tierbench answers them.
+
+Every entry is one `tierbench` command line against a private workspace (a tier directory, a results store
+holding two real runs made by `tierbench import` of captured fio output, config and fio JSON files written
+from the entry). The expected answer is "refused" (exit 2, one line on stderr starting "tierbench: error:",
+no run folder added) or, for a store holding one bad run document, "reported" (exit 0, the good run still
+listed, exactly one line on stderr naming the bad one).
+
+    .venv/bin/python -m tests.fuzz.bad_inputs            # every entry through the real CLI, one process each
+    .venv/bin/python -m tests.fuzz.bad_inputs -v         # and one line per entry
+
+prints: tried / answered as expected (exit 2 and one line, or reported) / wrong exit code or answer /
+tracebacks / hangs (no answer within 60 s). tests/fuzz/test_bad_inputs.py runs the same table in-process.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping, Union
+
+ROOT = Path(__file__).resolve().parents[2]
+FIO_DATA = ROOT / "tests" / "data" / "fio"
+REAL_FIO = FIO_DATA / "randread-4k.json"          # fio 3.33, json (tests/data/fio/README.md)
+HANG_S = 60.0
+
+Content = Union[str, bytes, Callable[[], bytes]]
+
+
+@dataclass(frozen=True)
+class BadInput:
+    name: str
+    argv: tuple                       # templates: {tier} {store} {dir} {file} {good_run} {bad_run}
+    files: Mapping[str, Content] = field(default_factory=dict)   # written into {dir}; "file" is the first
+    expect: str = "refused"           # or "reported"
+    run_doc: Callable = None          # for "reported": mutates the bad run's run.json (a dict)
+
+
+# -- building blocks ------------------------------------------------------------------------------------
+
+RUN = ("run", "--tier", "t={tier}", "--workload", "seq-read-1m", "--engine", "builtin", "--results", "{store}")
+SMALL = ("--param", "size=1m", "--param", "runtime_s=0.2")     # if a bad input were accepted: a short run
+
+
+def _run(*extra) -> tuple:
+    return RUN + SMALL + tuple(extra)
+
+
+def _config(text: Content, *extra) -> tuple:
+    return ("run", "{file}", "--tier", "t={tier}", "--results", "{store}") + tuple(extra)
+
+
+def _fio_doc() -> dict:
+    return json.loads(REAL_FIO.read_text())
+
+
+def _fio(mutate: Callable[[dict], None]) -> Callable[[], bytes]:
+    """The real fio document, changed by `mutate`; NaN/Infinity written as Python's json writes them."""
+    def make() -> bytes:
+        doc = _fio_doc()
+        mutate(doc)
+        return json.dumps(doc, indent=2).encode()
+    return make
+
+
+def _fio_text(old: str, new: str) -> Callable[[], bytes]:
+    def make() -> bytes:
+        text = REAL_FIO.read_text()
+        assert old in text, old
+        return text.replace(old, new, 1).encode()
+    return make
+
+
+def _set(path: str, value):
+    """A mutation setting doc[...] at a dotted path ("jobs.0.read.iops")."""
+    def mutate(doc):
+        *head, last = path.split(".")
+        node = doc
+        for key in head:
+            node = node[int(key)] if isinstance(node, list) else node[key]
+        if value is _DELETE:
+            del node[last]
+        else:
+            node[int(last) if isinstance(node, list) else last] = value
+    return mutate
+
+
+_DELETE = object()
+
+
+def _import(content: Content) -> tuple:
+    return ("import", "{file}", "--results", "{store}")
+
+
+# -- the table ------------------------------------------------------------------------------------------
+
+def _entries() -> list:
+    e = []
+
+    def config(name, text, *extra):
+        e.append(BadInput(name, _config(text, *extra), {"c.toml": text}))
+
+    def config_run(name, text):   # a config whose [run] decides the workloads: keep the rest small
+        config(name, text, "--param", "size=1m", "--param", "runtime_s=0.2")
+
+    # config files: not TOML, not UTF-8, missing
+    config("config-random-bytes", bytes(range(256)) * 3)
+    config("config-bad-utf8", b'[run]\nworkloads = ["seq-read-1m\xff"]\n')
+    config("config-nul-bytes", b"\x00\x00\x00")
+    config("config-not-toml", "[run\n")
+    config("config-nested-too-deep", "a = " + "[" * 5000 + "]" * 5000 + "\n")
+    e.append(BadInput("config-missing", ("run", "{dir}/no-such.toml", "--tier", "t={tier}", "--results", "{store}")))
+    e.append(BadInput("config-is-a-directory", ("run", "{dir}", "--tier", "t={tier}", "--results", "{store}")))
+    # config: sections and tiers of the wrong type
+    config("config-tiers-5", "tiers = 5\n")
+    config("config-params-5", "params = 5\n")
+    config("config-run-5", "run = 5\n")
+    config("config-unknown-section", "[bogus]\n")
+    config("config-tier-not-table", "[tiers]\na = 5\n")
+    config("config-tier-path-5", "[tiers.a]\npath = 5\n")
+    config("config-tier-path-empty", '[tiers.a]\npath = ""\n')
+    config("config-tier-path-nul", '[tiers.a]\npath = "/tmp/a\\u0000b"\n')
+    config("config-tier-class-5", "[tiers.a]\npath = \"/tmp\"\nclass = 5\n")
+    config("config-tier-class-unknown", '[tiers.a]\npath = "/tmp"\nclass = "floppy"\n')
+    config("config-tier-name-space", '[tiers."a b"]\npath = "/tmp"\n')
+    config("config-tier-unknown-key", '[tiers.a]\nsize = 3\n')
+    config("config-capacity-1e400T", '[tiers.t]\ncapacity = "1e400T"\n')
+    config("config-capacity-minus-5T", '[tiers.t]\ncapacity = "-5T"\n')
+    config("config-capacity-0", '[tiers.t]\ncapacity = 0\n')
+    config("config-capacity-nan", "[tiers.t]\ncapacity = nan\n")
+    config("config-capacity-bool", "[tiers.t]\ncapacity = true\n")
+    config("config-capacity-words", '[tiers.t]\ncapacity = "lots"\n')
+    # config: [run] keys of the wrong type or range
+    config_run("config-cache-string-false", '[run]\nworkloads = ["seq-read-1m"]\nengine = "builtin"\ncache = "false"\n')
+    config_run("config-cache-1", '[run]\nworkloads = ["seq-read-1m"]\nengine = "builtin"\ncache = 1\n')
+    config_run("config-quick-string", '[run]\nworkloads = ["seq-read-1m"]\nengine = "builtin"\nquick = "yes"\n')
+    config_run("config-repeat-0", "[run]\nrepeat = 0\n")
+    config_run("config-repeat-huge", "[run]\nrepeat = 9223372036854775807\n")
+    config_run("config-repeat-float", "[run]\nrepeat = 1.5\n")
+    config_run("config-repeat-string", '[run]\nrepeat = "3"\n')
+    config_run("config-repeat-bool", "[run]\nrepeat = true\n")
+    config_run("config-workers-0", "[run]\nworkers = [0]\n")
+    config_run("config-workers-2000", "[run]\nworkers = 2000\n")
+    config_run("config-workers-string", '[run]\nworkers = "1,2"\n')
+    config_run("config-workers-empty", "[run]\nworkers = []\n")
+    config_run("config-timeout-0", "[run]\ntimeout_s = 0\n")
+    config_run("config-timeout-negative", "[run]\ntimeout_s = -1.0\n")
+    config_run("config-timeout-nan", "[run]\ntimeout_s = nan\n")
+    config_run("config-timeout-inf", "[run]\ntimeout_s = inf\n")
+    config_run("config-timeout-string", '[run]\ntimeout_s = "10"\n')
+    config_run("config-engine-5", "[run]\nengine = 5\n")
+    config_run("config-engine-dd", '[run]\nengine = "dd"\n')
+    config_run("config-engine-empty", "[run]\nengine = []\n")
+    config_run("config-workloads-5", "[run]\nworkloads = 5\n")
+    config_run("config-workloads-empty", "[run]\nworkloads = []\n")
+    config_run("config-workloads-unknown", '[run]\nworkloads = ["nope"]\n')
+    config_run("config-data-5", "[run]\ndata = 5\n")
+    config("config-data-unknown-tier", '[run]\nworkloads = ["terasort"]\ndata = "elsewhere"\n[params]\nrecords = 1000\n')
+    config_run("config-run-unknown-key", "[run]\ncolour = 1\n")
+    # config: [params]
+    base = '[run]\nworkloads = ["seq-read-1m"]\nengine = "builtin"\n[params]\nruntime_s = 0.2\n'
+    config("config-param-nested-table", base + "[params.x]\ny = 1\n")
+    config("config-param-empty-array", base + "iodepth = []\n")
+    config("config-param-iodepth-0", base + "iodepth = 0\n")
+    config("config-param-direct-1", base + "direct = 1\n")
+    config("config-param-direct-string", base + 'direct = "maybe"\n')
+    config("config-param-size-negative", base + "size = -1\n")
+    config("config-param-size-float", base + "size = 1.5\n")
+    config("config-param-bs-3", base + "bs = 3\n")
+    config("config-param-iodepth-bool", base + "iodepth = true\n")
+    config("config-param-date", base + "size = 1979-05-27\n")
+    config("config-param-unknown", base + "colour = 1\n")
+    config("config-param-runtime-nan", '[run]\nworkloads = ["seq-read-1m"]\n[params]\nruntime_s = nan\n')
+    config("config-param-runtime-inf", '[run]\nworkloads = ["seq-read-1m"]\n[params]\nruntime_s = inf\n')
+
+    # --param values
+    for name, value in [("size-0", "size=0"), ("size-negative", "size=-1"), ("size-1e400", "size=1e400"),
+                        ("size-10x", "size=10x"), ("size-not-whole", "size=1.3"), ("size-10p", "size=10p"),
+                        ("size-huge-digits", "size=" + "9" * 400), ("size-below-bs", "size=4k"),
+                        ("iodepth-0", "iodepth=0"), ("iodepth-negative", "iodepth=-1"),
+                        ("iodepth-huge", "iodepth=99999999"), ("bs-3", "bs=3"), ("bs-1000", "bs=1000"),
+                        ("bs-0", "bs=0"), ("runtime-nan", "runtime_s=nan"), ("runtime-inf", "runtime_s=inf"),
+                        ("runtime-0", "runtime_s=0"), ("runtime-negative", "runtime_s=-1"),
+                        ("runtime-1e400", "runtime_s=1e400"), ("direct-maybe", "direct=maybe"),
+                        ("direct-2", "direct=2"), ("numjobs-0", "numjobs=0"), ("numjobs-5000", "numjobs=5000"),
+                        ("unknown-key", "colour=red"), ("no-equals", "size"), ("no-value", "size="),
+                        ("no-key", "=1"), ("one-bad-in-sweep", "size=1m,0")]:
+        e.append(BadInput(f"param-{name}", _run("--param", value)))
+    e.append(BadInput("param-hdfs-read-blocks-uneven",
+                      RUN[:4] + ("hdfs-read",) + RUN[5:] + ("--param", "blocks=5", "--param", "readers=2")))
+    e.append(BadInput("param-terasort-records-0", ("run", "--tier", "t={tier}", "--workload", "terasort",
+                                                   "--param", "records=0", "--results", "{store}")))
+    e.append(BadInput("param-aggregate-zipf-nan", ("run", "--tier", "t={tier}", "--workload", "aggregate",
+                                                    "--param", "zipf_exponent=nan", "--results", "{store}")))
+    # CLI numbers and names
+    for name, extra in [("repeat-0", ("--repeat", "0")), ("repeat-negative", ("--repeat", "-1")),
+                        ("repeat-huge", ("--repeat", "9223372036854775807")), ("repeat-1001", ("--repeat", "1001")),
+                        ("repeat-word", ("--repeat", "x")), ("workers-0", ("--workers", "0")),
+                        ("workers-2000", ("--workers", "2000")), ("workers-word", ("--workers", "x")),
+                        ("workers-empty", ("--workers", ",")), ("workers-negative", ("--workers", "1,-1")),
+                        ("timeout-0", ("--timeout", "0")), ("timeout-negative", ("--timeout", "-1")),
+                        ("timeout-nan", ("--timeout", "nan")), ("timeout-inf", ("--timeout", "inf")),
+                        ("timeout-1e400", ("--timeout", "1e400")), ("timeout-word", ("--timeout", "x")),
+                        ("engine-dd", ("--engine", "dd")), ("workload-unknown", ("--workload", "nope")),
+                        ("plan-too-large", ("--repeat", "1000", "--param", "size=" + ",".join(f"{i}m" for i in range(1, 40)))),
+                        ("workers-on-hdfs-read", ("--workload", "hdfs-read", "--workers", "2"))]:
+        e.append(BadInput(f"cli-{name}", _run(*extra)))
+    # --tier specs
+    for name, spec in [("empty", ""), ("no-name", "=/tmp"), ("name-digit", "1a={tier}"),
+                       ("empty-path", "a="), ("class-unknown", "a={tier}:floppy"), ("missing-path", "a={dir}/nope"),
+                       ("file-not-dir", "a={dir}/plain-file"), ("unknown-name", "ghost"),
+                       ("newline-name", "a\nb={tier}"), ("long-path", "a=/" + "x" * 5000),
+                       ("long-name", "a" * 100 + "={tier}")]:
+        e.append(BadInput(f"tier-{name}", ("run", "--tier", spec, "--workload", "seq-read-1m", "--engine", "builtin")
+                          + SMALL + ("--results", "{store}"), {"plain-file": b"x"}))
+    e.append(BadInput("tier-repeated-name", ("run", "--tier", "a={tier}", "--tier", "a={tier}") + RUN[3:] + SMALL))
+
+    # fio JSON for import
+    def fio(name, content):
+        e.append(BadInput(f"import-{name}", _import(content), {"out.json": content}))
+
+    fio("infinity-iops", _fio(_set("jobs.0.read.iops", float("inf"))))
+    fio("nan-bw", _fio(_set("jobs.0.read.bw_bytes", float("nan"))))
+    fio("minus-infinity-lat", _fio(_set("jobs.0.read.clat_ns.mean", float("-inf"))))
+    fio("1e400-runtime", _fio_text('"runtime" : 1001', '"runtime" : 1e400'))
+    fio("negative-iops", _fio(_set("jobs.0.read.iops", -5.0)))
+    fio("negative-total-ios", _fio(_set("jobs.0.read.total_ios", -1)))
+    fio("string-iops", _fio(_set("jobs.0.read.iops", "fast")))
+    fio("bool-io-bytes", _fio(_set("jobs.0.read.io_bytes", True)))
+    fio("float-total-ios", _fio(_set("jobs.0.read.total_ios", 1.5)))
+    fio("huge-total-ios", _fio(_set("jobs.0.read.total_ios", 10 ** 30)))
+    fio("no-total-ios", _fio(_set("jobs.0.read.total_ios", _DELETE)))
+    fio("no-iops", _fio(_set("jobs.0.read.iops", _DELETE)))
+    fio("no-clat", _fio(_set("jobs.0.read.clat_ns", _DELETE)))
+    fio("no-jobs", _fio(_set("jobs", _DELETE)))
+    fio("jobs-not-list", _fio(_set("jobs", {"a": 1})))
+    fio("job-not-object", _fio(_set("jobs.0", 5)))
+    fio("no-jobname", _fio(_set("jobs.0.jobname", _DELETE)))
+    fio("jobname-object", _fio(_set("jobs.0.jobname", {"x": 1})))
+    fio("groupid-string", _fio(_set("jobs.0.groupid", "one")))
+    fio("error-string", _fio(_set("jobs.0.error", "EIO")))
+    fio("read-not-object", _fio(_set("jobs.0.read", [1, 2])))
+    fio("clat-not-object", _fio(_set("jobs.0.read.clat_ns", 7)))
+    fio("samples-string", _fio(_set("jobs.0.read.clat_ns.N", "many")))
+    fio("percentile-key-word", _fio(_set("jobs.0.read.clat_ns.percentile", {"ninety": 5})))
+    fio("percentile-not-object", _fio(_set("jobs.0.read.clat_ns.percentile", [1])))
+    fio("percentile-above-100", _fio(_set("jobs.0.read.clat_ns.percentile", {"150.0": 5})))
+    fio("no-mean-with-samples", _fio(_set("jobs.0.read.clat_ns.mean", _DELETE)))
+    fio("usr-cpu-string", _fio(_set("jobs.0.usr_cpu", "busy")))
+    fio("job-options-list", _fio(_set("jobs.0.job options", [1])))
+    fio("timestamp-string", _fio(_set("timestamp", "now")))
+    fio("version-fio2", _fio(_set("fio version", "fio-2.2")))
+    fio("version-number", _fio(_set("fio version", 3)))
+    fio("truncated", lambda: REAL_FIO.read_bytes()[:500])
+    fio("empty", b"")
+    fio("random-bytes", bytes(range(256)) * 4)
+    fio("not-fio-json", b'{"hello": 1}')
+    fio("json-array", b"[1, 2, 3]")
+    fio("deeply-nested", b'{"jobs": ' + b"[" * 100000 + b"]" * 100000 + b"}")
+    e.append(BadInput("import-missing-file", ("import", "{dir}/nope.json", "--results", "{store}")))
+    e.append(BadInput("import-directory", ("import", "{dir}", "--results", "{store}")))
+    e.append(BadInput("import-second-file-bad", ("import", str(REAL_FIO), "{file}", "--results", "{store}"),
+                      {"bad.json": _fio(_set("jobs.0.read.iops", float("inf")))}))
+    e.append(BadInput("import-tier-bad", ("import", str(REAL_FIO), "--tier", "=x", "--results", "{store}")))
+
+    # other commands' numbers
+    e.append(BadInput("model-drive-tb-nan", ("model", "{good_run}", "--drive-tb", "nan", "--results", "{store}")))
+    e.append(BadInput("model-drive-tb-negative", ("model", "{good_run}", "--drive-tb", "-1", "--results", "{store}")))
+
+    # a store with one bad run document next to a good one: reported in one line, the rest still works
+    def store(name, mutate):
+        for command in (("list",), ("list", "--json"), ("history", "--metric", "iops")):
+            e.append(BadInput(f"store-{name}-{'-'.join(command).replace('--', '')}",
+                              command + ("--results", "{store}"), expect="reported", run_doc=mutate))
+
+    store("machine-null", lambda d: d.__setitem__("machine", None))
+    store("cases-string", lambda d: d.__setitem__("cases", "none"))
+    store("metrics-string", lambda d: d["cases"][0].__setitem__("metrics", "fast"))
+    store("not-json", "not json")
+    return e
+
+
+BAD_INPUTS = _entries()
+
+
+# -- the workspace -------------------------------------------------------------------------------------
+
+@dataclass
+class Workspace:
+    dir: Path
+    tier: Path
+    store: Path
+    good_run: str
+    bad_run: str
+
+
+def make_workspace(base: Path, invoke_cli: Callable[[list], None]) -> Workspace:
+    """A tier directory and a store with two real runs (`tierbench import` of the captured fio output).
+    `invoke_cli(argv)` runs the CLI (a subprocess for the script, in-process for the tests)."""
+    tier, store = base / "tier", base / "store"
+    tier.mkdir(parents=True)
+    for _ in range(2):
+        invoke_cli(["import", str(REAL_FIO), "--results", str(store)])
+    runs = sorted(p.name for p in store.iterdir() if p.is_dir() and not p.name.startswith("."))
+    assert len(runs) == 2, runs
+    return Workspace(base, tier, store, runs[0], runs[1])
+
+
+def prepare(entry: BadInput, ws: Workspace, scratch: Path) -> list:
+    """Write the entry's files into `scratch` (and mutate the bad run's document); return its argv."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    names = list(entry.files)
+    for name, content in entry.files.items():
+        data = content() if callable(content) else content
+        (scratch / name).write_bytes(data.encode() if isinstance(data, str) else data)
+    if entry.run_doc is not None:
+        path = ws.store / ws.bad_run / "run.json"
+        if isinstance(entry.run_doc, str):
+            path.write_text(entry.run_doc)
+        else:
+            doc = json.loads(path.read_text())
+            entry.run_doc(doc)
+            path.write_text(json.dumps(doc))
+    values = {"tier": ws.tier, "store": ws.store, "dir": scratch, "good_run": ws.good_run,
+              "bad_run": ws.bad_run, "file": scratch / names[0] if names else ""}
+    return [a.format(**values) if "{" in a and "}" in a and not a.startswith("{\"") else a for a in entry.argv]
+
+
+def restore(entry: BadInput, ws: Workspace, saved: bytes) -> None:
+    if entry.run_doc is not None:
+        (ws.store / ws.bad_run / "run.json").write_bytes(saved)
+
+
+# -- the verdict ---------------------------------------------------------------------------------------
+
+def verdict(entry: BadInput, code, stdout: str, stderr: str, runs_before: set, runs_after: set,
+            ws: Workspace) -> str:
+    """"ok", "traceback", "hang" or "wrong: <why>" for one answer."""
+    if code == "hang":
+        return "hang"
+    if "Traceback" in stderr or code == "traceback":
+        return "traceback"
+    one_line = stderr.endswith("\n") and stderr.count("\n") == 1 and "\r" not in stderr
+    if entry.expect == "refused":
+        if code != 2:
+            return f"wrong: exit {code}"
+        if not one_line or not stderr.startswith("tierbench: error: "):
+            return f"wrong: stderr is not one error line ({stderr[:200]!r})"
+        if runs_after != runs_before:
+            return f"wrong: stored {sorted(runs_after - runs_before)}"
+        return "ok"
+    if code != 0:
+        return f"wrong: exit {code} ({stderr[:200]!r})"
+    lines = [line for line in stderr.splitlines() if ws.bad_run in line]
+    if len(lines) != 1:
+        return f"wrong: {len(lines)} stderr lines name the bad run ({stderr[:300]!r})"
+    if ws.good_run not in stdout + stderr:
+        return "wrong: the good run is not shown"
+    return "ok"
+
+
+def _store_runs(store: Path) -> set:
+    return {p.name for p in store.iterdir()} if store.is_dir() else set()
+
+
+def main(argv=None) -> int:
+    import tempfile
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    python = [sys.executable, "-m", "bench"]
+    env = dict(os.environ, TIERBENCH_EMULATE_DIR=tempfile.mkdtemp(prefix="tierbench-bad-emu-"))
+    base = Path(tempfile.mkdtemp(prefix="tierbench-bad-inputs-"))
+    try:
+        def setup_cli(a):
+            subprocess.run(python + a, cwd=ROOT, env=env, check=True, capture_output=True, timeout=HANG_S)
+
+        ws = make_workspace(base / "ws", setup_cli)
+        counts = {"ok": 0, "wrong": 0, "traceback": 0, "hang": 0}
+        problems = []
+        for i, entry in enumerate(BAD_INPUTS):
+            saved = (ws.store / ws.bad_run / "run.json").read_bytes()
+            command = prepare(entry, ws, base / f"e{i:03d}")
+            before = _store_runs(ws.store)
+            try:
+                proc = subprocess.run(python + command, cwd=base, env=env, capture_output=True, text=True,
+                                      errors="backslashreplace", timeout=HANG_S)
+                code, out, err = proc.returncode, proc.stdout, proc.stderr
+            except subprocess.TimeoutExpired as ex:
+                code, out, err = "hang", "", str(ex)
+            result = verdict(entry, code, out, err, before, _store_runs(ws.store), ws)
+            restore(entry, ws, saved)
+            for extra in _store_runs(ws.store) - before:      # a wrongly stored run: keep the table independent
+                shutil.rmtree(ws.store / extra, ignore_errors=True)
+            counts[result.split(":")[0]] += 1
+            if result != "ok":
+                problems.append(f"{entry.name}: {result}" + (f"\n    {err.strip().splitlines()[-1][:300]}"
+                                                               if err.strip() else ""))
+            if args.verbose:
+                print(f"{entry.name:45s} {result:10.60s} {err.strip().splitlines()[-1][:110] if err.strip() else ''}")
+        refused = sum(1 for e in BAD_INPUTS if e.expect == "refused")
+        print(f"bad inputs tried: {len(BAD_INPUTS)} ({refused} to refuse, {len(BAD_INPUTS) - refused} bad run "
+              f"documents to report)")
+        print(f"answered as expected (exit 2 and one line / reported in one line): {counts['ok']}")
+        print(f"wrong exit code or answer: {counts['wrong']}")
+        print(f"tracebacks: {counts['traceback']}")
+        print(f"hangs (no answer in {HANG_S:g} s): {counts['hang']}")
+        for line in problems:
+            print("  " + line)
+        return 0 if counts["ok"] == len(BAD_INPUTS) else 1
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+        shutil.rmtree(env["TIERBENCH_EMULATE_DIR"], ignore_errors=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
