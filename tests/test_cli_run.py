@@ -101,7 +101,9 @@ def test_read_only_tier_is_refused(tmp_path, store):
 
 @needs_fio
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to mount a small tmpfs")
-def test_enospc_fails_that_case_and_keeps_the_other(tmp_path, store):
+def test_a_case_bigger_than_its_tier_is_refused_before_anything_runs(tmp_path, store):
+    """The plan's free-space check (bench/tier_guard.py): no case runs, nothing is stored or left on a tier.
+    (A tier that fills up during a case, after this check, is a fault test's.)"""
     small, ok = tmp_path / "small", tmp_path / "ok"
     small.mkdir(), ok.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tbsmall", str(small)], check=True)
@@ -109,13 +111,10 @@ def test_enospc_fails_that_case_and_keeps_the_other(tmp_path, store):
         proc = cli("run", "--tier", f"small={small}", "--tier", f"ok={ok}", "--workload", "seq-write-1m",
                    "--param", "size=8m", "--param", "runtime_s=0.5", "--param", "direct=false",
                    "--json", "--results", store)
-        assert proc.returncode == 1, proc.stderr
-        doc = json.loads(proc.stdout)
-        assert doc["status"] == "partial"
-        by_tier = {c["tier"]: c for c in doc["cases"]}
-        assert by_tier["small"]["error"] and not by_tier["small"]["metrics"].get("iops")
-        assert by_tier["ok"]["error"] is None and by_tier["ok"]["metrics"]["iops"] > 0
-        assert not _leftovers(small, ok)
+        assert proc.returncode == 2, proc.stderr
+        assert "tier small: case 0 (seq-write-1m" in proc.stderr and "needs 8.4 MiB" in proc.stderr
+        assert "2.0 MiB free" in proc.stderr and proc.stdout == ""
+        assert not store.exists() and not _leftovers(small, ok)
     finally:
         subprocess.run(["umount", str(small)], check=True)
 
