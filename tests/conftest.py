@@ -74,3 +74,100 @@ def emulated():
         down = cli("tiers", "teardown", env=env)
         shutil.rmtree(base, ignore_errors=True)
         assert down.returncode == 0, down.stderr
+
+
+@pytest.fixture(scope="session")
+def scenario_run(tmp_path_factory):
+    """One real quick `scenario hadoop-tempdata --emulate` run (root), in a private store and emulation folder,
+    for the whole session: {"doc": run document, "store": results folder, "run_id"}. Skips (with the reason)
+    where emulated tiers cannot be built."""
+    reason = emulation_missing()
+    if reason:
+        pytest.skip(reason)
+    results = tmp_path_factory.mktemp("scenario") / "results"
+    base = tempfile.mkdtemp(prefix="tierbench-test-scenario-", dir="/var/tmp")
+    try:
+        proc = cli("scenario", "hadoop-tempdata", "--emulate", "--quick", "--records", "200000", "--json",
+                   "--results", results, env={"TIERBENCH_EMULATE_DIR": base}, timeout=900)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        doc = json.loads(proc.stdout)
+        yield {"doc": doc, "store": results, "run_id": doc["run_id"]}
+    finally:
+        cli("tiers", "teardown", env={"TIERBENCH_EMULATE_DIR": base})
+        shutil.rmtree(base, ignore_errors=True)
+
+
+# -- every run document a test stores is checked against docs/run-document.schema.json -------------------------
+
+SCHEMA_PATH = ROOT / "docs" / "run-document.schema.json"
+_validated: dict = {}   # run.json path -> hash of the text that was checked
+
+
+def run_document_validator():
+    """A jsonschema validator of docs/run-document.schema.json (draft 2020-12), the schema itself checked."""
+    if "validator" not in _validated:
+        import jsonschema
+
+        schema = json.loads(SCHEMA_PATH.read_text())
+        cls = jsonschema.validators.validator_for(schema)
+        cls.check_schema(schema)
+        _validated["validator"] = cls(schema, format_checker=cls.FORMAT_CHECKER)
+    return _validated["validator"]
+
+
+def schema_errors(doc) -> list:
+    """Where a run document breaks the schema: 'path/to/field: message' lines (empty when it matches)."""
+    errors = sorted(run_document_validator().iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path])
+    return [f"{'/'.join(map(str, e.absolute_path)) or '(document)'}: {e.message[:300]}" for e in errors]
+
+
+def check_stored_documents(folder: Path) -> list:
+    """Validate every run.json under `folder` not yet checked in its current version; returns the failures."""
+    failures = []
+    for path in sorted(Path(folder).rglob("run.json")) if Path(folder).is_dir() else []:
+        if any(off in path.parents for off in _OFF_SCHEMA_FOLDERS):
+            continue
+        try:
+            text = path.read_bytes()
+            stamp = hash(text)
+            if _validated.get(path) == stamp:
+                continue
+            doc = json.loads(text)
+        except (OSError, ValueError) as e:   # run.json is replaced atomically: a torn or non-JSON one is a bug
+            failures.append(f"{path}: unreadable ({e})")
+            continue
+        _validated[path] = stamp
+        failures += [f"{path}: {line}" for line in schema_errors(doc)[:10]]
+    return failures
+
+
+_OFF_SCHEMA_FOLDERS: set = set()   # tmp_paths of tests marked off_schema: left out of the session-end check
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "off_schema(reason): the test stores run documents that break "
+                                       "docs/run-document.schema.json on purpose (to test their refusal)")
+
+
+@pytest.fixture(autouse=True)
+def _stored_run_documents_match_the_schema(request):
+    """After each test that used tmp_path (the stores tests write to), every run.json it left there matches
+    docs/run-document.schema.json; a test marked off_schema(reason) is left out."""
+    # Asked for here (not after the test) so that tmp_path is torn down after this check.
+    folder = request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
+    if folder is not None and request.node.get_closest_marker("off_schema"):
+        _OFF_SCHEMA_FOLDERS.add(Path(folder))
+        folder = None
+    yield
+    if folder is not None:
+        failures = check_stored_documents(folder)
+        assert not failures, "stored run document breaks docs/run-document.schema.json:\n" + "\n".join(failures)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _all_stored_run_documents_match_the_schema(tmp_path_factory):
+    """At the end of the session, the same for every run.json under pytest's temporary folders (stores made by
+    module- and session-scoped fixtures through tmp_path_factory too)."""
+    yield
+    failures = check_stored_documents(tmp_path_factory.getbasetemp())
+    assert not failures, "stored run document breaks docs/run-document.schema.json:\n" + "\n".join(failures)
