@@ -30,9 +30,9 @@ class _Hang(BaseException):
 class WouldRun(BaseException):
     """The plan passed every check and the runner was about to measure `cases`."""
 
-    def __init__(self, cases):
+    def __init__(self, cases, options):
         super().__init__(f"would run {len(cases)} cases")
-        self.cases = cases
+        self.cases, self.options = cases, options
 
 
 @dataclass
@@ -43,6 +43,7 @@ class Answer:
     kind: str                    # "exit", "traceback", "hang", "would-run"
     detail: str = ""             # the traceback, for the assertion message
     cases: list = field(default_factory=list)
+    options: dict = field(default_factory=dict)   # would-run: what the runner was given (timeout_s, ...)
 
     @property
     def one_line(self) -> bool:
@@ -74,7 +75,7 @@ def invoke(argv: list, timeout_s: float = 30.0) -> Answer:
     except _Hang:
         return Answer(None, out.getvalue(), err.getvalue(), "hang", f"still running after {timeout_s} s")
     except WouldRun as e:
-        return Answer(None, out.getvalue(), err.getvalue(), "would-run", cases=e.cases)
+        return Answer(None, out.getvalue(), err.getvalue(), "would-run", cases=e.cases, options=e.options)
     except BaseException:   # noqa: B036 - what a user would see as a traceback is the finding
         return Answer(None, out.getvalue(), err.getvalue(), "traceback", traceback.format_exc())
     finally:
@@ -87,9 +88,10 @@ class _StoppingRunner:
 
     def __init__(self, store, tiers, **kwargs):
         self.run_id, self.folder = "not-created", None
+        self.options = dict(kwargs, tiers=tiers)
 
     def run(self, cases):
-        raise WouldRun(list(cases))
+        raise WouldRun(list(cases), self.options)
 
 
 @contextlib.contextmanager
