@@ -37,7 +37,7 @@ from bench.model import case_key, case_key_dict
 __all__ = ["render_report", "latency_percentiles", "group_by_case", "step_text", "case_texts"]
 
 _CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2em auto;max-width:1150px;color:#222;
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2em auto;max-width:1320px;color:#222;
      padding:0 1em;line-height:1.4}
 h1{font-size:1.6em;margin-bottom:.2em} h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}
 h3{margin-bottom:.3em} table{border-collapse:collapse;margin:.5em 0 1em;font-size:.85em}
@@ -233,7 +233,7 @@ def _findings_table(found: list) -> str:
         rows.append(([_e(f.get("claim")), _e(f.get("form")), _e(f.get("figure")),
                       _e(f.get("verdict_text") or f.get("verdict")), _e(rule), _e(reason + (f" [{noise}]" if noise else ""))],
                      _verdict_class(f.get("verdict"))))
-    return _table(["claim", "form", "figure", "verdict", "threshold", "why"], rows, left=1, wrap=(0, 2, 4, 5))
+    return _table(["claim", "form", "figure", "verdict", "threshold", "why"], rows, left=6, wrap=(0, 2, 4, 5))
 
 
 def _runtime_bars(doc) -> str:
@@ -306,14 +306,13 @@ def _section_model(docs) -> str:
         for lay in result["layouts"]:
             name = f"data {lay['data_tier']}, temp {lay['temp_tier']}" + (" + page cache" if lay.get("cache") else "")
             if "error" in lay:
-                rows.append(([_e(name), _e(lay["error"])] + ["-"] * 7, "failed"))
+                rows.append(([_e(name), _e(lay["error"])] + ["-"] * 6, "failed"))
                 continue
             rows.append([_e(name), _e(lay.get("drives")), _e(lay.get("drives_limited_by")), _e(lay.get("nodes")),
                          _num(lay.get("demanded_iops_per_gb")), _num(lay.get("supplied_iops_per_gb")),
-                         _num(lay.get("cpu_bound_threads_per_drive")), _num(lay.get("cost_per_day_usd")),
-                         _num(lay.get("usd_per_tb"))])
+                         _num(lay.get("cpu_bound_threads_per_drive")), _num(lay.get("usd_per_tb"))])
         out.append(_table(["layout", "drives", "limited by", "nodes", "IOPS/GB demanded", "IOPS/GB supplied",
-                           "CPU-bound below threads/drive", "USD/day", "USD per TB"], rows, left=1))
+                           "CPU-bound below threads/drive", "USD per TB"], rows, left=1))
         scope = result.get("scope")
         out.append('<p class="meta">' + (f"Counted: {_e(scope)}. " if scope else "")
                    + "Formulas: bench/cluster_model.py; change an assumption with "
@@ -346,7 +345,7 @@ def _section_cases(docs) -> str:
             medians = [_median(cases, m) for m, _ in _SUMMARY_METRICS]
             medians = [v / 1e6 if v is not None and m.endswith("bytes_per_s") else v
                        for v, (m, _) in zip(medians, _SUMMARY_METRICS)]
-            rows.append(([_e(k["label"]), _e(k["workload"]), _e(_tier_label(d, k["tier"]) if k["tier"] else "-"),
+            rows.append(([_e(k["label"]), _e(k["workload"]), _e(k["tier"]),
                           _e(k["temp_tier"]), _e(k["engine"]), _e(params or "-"), _e(k["workers"]),
                           "yes" if k["cache"] else "", _e(f"{k['memory_mb']} MB" if k["memory_mb"] else None),
                           _e(len(cases)), _e(errors)] + [_num(v) for v in medians]
@@ -519,8 +518,9 @@ def _section_phases(docs) -> str:
             total = sum(w for _, w, _ in phases if w is not None)
             table_rows.append([_e(label), _e(n)] + cells + [_num(total)])
         out.append(f"<h3>{_e(d.get('run_id'))}</h3>" + _img(fig, f"phases per case {d.get('run_id')}"))
-        out.append(_table(["case", "repeats"] + [f"{n} (s, bottleneck)" for n in names] + ["sum s"], table_rows,
-                          left=1, wrap=(0,)))
+        out.append(_table(["case", "repeats"] + names + ["sum s"], table_rows, left=1, wrap=(0,)))
+        out.append('<p class="meta">Each phase: median wall time over the repeats and its bottleneck verdict '
+                   '(bench/verdict.py).</p>')
     return "".join(out) or _na("phase breakdown (cases with two or more phases)")
 
 
@@ -675,7 +675,7 @@ def _section_compare(docs) -> str:
             result = compare_runs(base, new)
         except UserError as e:
             out.append(f'<p class="meta">No regression verdicts: {_e(e)}. Side by side instead:</p>')
-            out.append(_across_table(across_machines([base, new])))
+            out.append(_across_table(across_machines([base, new]), [base, new]))
             continue
         rows = []
         for entry in result["cases"]:
@@ -703,13 +703,19 @@ def _section_compare(docs) -> str:
     return "".join(out)
 
 
-def _across_table(result: dict) -> str:
-    rows = [[_e(r["hostname"]), _e(r["run_id"]), _e(r["tier"]), _e(r["workload"]), _num(r["iops"]),
-             _num(r["iops_per_gb"]), _num(None if r["bytes_per_s"] is None else r["bytes_per_s"] / 1e6),
-             _num(r["lat_p99_us"])] for r in result["rows"]]
-    rows += [[_e(r["hostname"]), _e(r["run_id"]), _e(r["tier"]), "terasort", "-", "-", "-",
-              f"wall {_num(r['wall_s'])} s"] for r in result["terasort"]]
-    return _table(["machine", "run", "tier", "workload", "IOPS", "IOPS/GB", "MB/s", "p99 us"], rows, 4)
+def _across_table(result: dict, docs: list) -> str:
+    """bench.compare_machines rows side by side, each case named as elsewhere in the report (step_text)."""
+    texts = {d.get("run_id"): case_texts(d) for d in docs}
+
+    def name(r):
+        return texts.get(r["run_id"], {}).get(case_key(r)) or r.get("case") or r["workload"]
+
+    rows = [[_e(r["hostname"]), _e(r["run_id"]), _e(name(r)), _num(r["iops"]), _num(r["iops_per_gb"]),
+             _num(None if r["bytes_per_s"] is None else r["bytes_per_s"] / 1e6), _num(r["lat_p99_us"]), "-"]
+            for r in result["rows"]]
+    rows += [[_e(r["hostname"]), _e(r["run_id"]), _e(name(r)), "-", "-", "-", "-", _num(r["wall_s"])]
+             for r in result["terasort"]]
+    return _table(["machine", "run", "case", "IOPS", "IOPS/GB", "MB/s", "p99 us", "wall s"], rows, 3)
 
 
 def render_report(docs: list, title: str = "tierbench report") -> str:
