@@ -64,6 +64,11 @@ def _compare(store, base, new) -> dict:
     return json.loads(proc.stdout)
 
 
+def _identity(entry: dict) -> dict:
+    """A compare entry's identity fields without the step label."""
+    return {f: entry.get(f) for f in CASE_KEY_FIELDS if f != "label"}
+
+
 def _run_table_lines(text: str) -> list:
     """The lines of `show`'s case table (it comes before the phases table)."""
     lines = text.splitlines()
@@ -109,6 +114,9 @@ def test_compare_finds_every_scenario_step_with_its_repeats(scenario_runs, other
     d, a, b, e = (by_label[k] for k in ("d", "a", "b", "e"))
     assert (a["temp_tier"], d["temp_tier"]) == ("hdd", "optane") and b["cache"] and not a["cache"]
     assert e["tier"] == "hdd-half"
+    # scale-1 is step c or d again (same tiers, workers, params): only its label tells them apart.
+    same = [k for k in ("c", "d") if _identity(by_label[k]) == _identity(by_label.get("scale-1") or {})]
+    assert same or moved, "scale-1 should repeat c or d under its own label"
     if not moved:
         assert (by_label["scale-1"]["workers"], by_label["scale-2"]["workers"]) == (1, 2)
 
@@ -224,3 +232,23 @@ def test_buffered_iodepth_ratio_is_flagged(tmp_path):
     from bench.table import _concurrency_differs
     assert _concurrency_differs("rand-read-4k", {"direct": True, "iodepth": 4}) is False
     assert _concurrency_differs("rand-read-4k", {"direct": False, "iodepth": 4}) is True
+
+
+def test_emulated_scenario_steps_are_separate_cases(scenario_run):
+    """The emulated quick scenario (root; tests/conftest.py's session run): a-half and e run on the same tier
+    names as a and d (the emulated drives halved), so their label is all that tells them apart."""
+    doc, store = scenario_run["doc"], scenario_run["store"]
+    steps = _steps(doc)
+    result = _compare(store, doc, doc)
+    by_label = {e["label"]: e for e in result["cases"]}
+    assert set(by_label) == set(steps) and len(result["cases"]) == len(steps)
+    for label, entry in by_label.items():
+        assert entry["repeats_base"] == entry["repeats_new"] == len(steps[label])
+    assert _identity(by_label["a"]) == _identity(by_label["a-half"])
+    proc = cli("show", doc["run_id"], "--results", store)
+    assert proc.returncode == 0, proc.stderr
+    assert max(len(line) for line in proc.stderr.splitlines()) <= 160
+    con = Console(width=1000, record=True, file=open(os.devnull, "w"))
+    con.print(run_table(doc))
+    assert max(len(line) for line in con.export_text().splitlines()) <= 160
+    assert {line.split()[0] for line in _run_table_lines(proc.stderr) if line.split()} >= set(steps)
