@@ -6,10 +6,14 @@ into the JSON. fio runs in its own session so that a timeout can signal its proc
 processes call setsid() and outlive a SIGKILL of fio, so they are found in /proc and killed as well. When the
 caller is interrupted (Ctrl-C, or the worker's SIGTERM raised as KeyboardInterrupt) fio is stopped the same way
 before the interrupt goes on, since neither signal reaches fio's session.
+
+fio exits 0 when one of its job processes is killed (SIGKILL of a job: "fio: pid=N, got signal=9" on stderr,
+and a report with 0 bytes in 0 s for that job, tests/data/fio/killed-job.*): such a run is refused here.
 """
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -18,7 +22,7 @@ from typing import Optional
 
 from bench.errors import CaseError, UserError
 
-__all__ = ["run_fio", "fio_version", "fio_command"]
+__all__ = ["run_fio", "fio_version", "fio_command", "killed_jobs"]
 
 INSTALL_HINT = ("install it with 'sudo apt-get install fio' (Debian/Ubuntu), 'sudo dnf install fio' "
                 "(Fedora/RHEL) or 'brew install fio' (macOS), or run with --engine builtin")
@@ -62,13 +66,28 @@ def run_fio(jobfile_path: str, output_path: str, *, timeout_s: float, fio: str =
         if proc.poll() is None:
             _kill_group(proc, INTERRUPT_GRACE_S)
     if proc.returncode < 0:
-        name = signal.Signals(-proc.returncode).name if -proc.returncode in _SIGNALS else str(-proc.returncode)
-        raise CaseError(f"fio was killed by signal {name}{_tail(stderr, stdout)}")
+        raise CaseError(f"fio was killed by signal {_signame(-proc.returncode)}{_tail(stderr, stdout)}")
     if proc.returncode != 0:
         raise CaseError(f"fio exited with status {proc.returncode}{_tail(stderr, stdout)}")
     if not output.is_file() or output.stat().st_size == 0:
         raise CaseError(f"fio wrote no output to {output_path}{_tail(stderr, stdout)}")
+    killed = killed_jobs(stderr)
+    if killed:
+        raise CaseError("fio exited 0 but " + ", ".join(f"its job process {pid} was killed by signal {_signame(sig)}"
+                                                        for pid, sig in killed) + _tail(stderr, stdout))
     return output.read_text(errors="replace")
+
+
+_GOT_SIGNAL = re.compile(r"^fio: pid=(\d+), got signal=(\d+)\s*$", re.MULTILINE)
+
+
+def killed_jobs(stderr: str) -> list:
+    """[(pid, signal number)] of the job processes fio says were killed ("fio: pid=N, got signal=S")."""
+    return [(int(pid), int(sig)) for pid, sig in _GOT_SIGNAL.findall(stderr or "")]
+
+
+def _signame(sig: int) -> str:
+    return signal.Signals(sig).name if sig in _SIGNALS else str(sig)
 
 
 def fio_version(fio: str = "fio") -> Optional[str]:

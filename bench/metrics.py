@@ -7,9 +7,12 @@ nothing to measure it (no reads → no read_iops) is left out, never set to 0.
 """
 from __future__ import annotations
 
+import math
 from typing import Mapping, Optional
 
+from bench.errors import CaseError
 from bench.latency import merge_bins, percentile_from_bins
+from bench.model import unit_of
 
 PERCENTILES = {"lat_p50_us": 50.0, "lat_p99_us": 99.0, "lat_p999_us": 99.9}
 
@@ -83,3 +86,68 @@ def demanded_iops_per_gb_by_role(pattern, phases: list) -> dict:
         if ops and wall > 0 and footprint:
             out[role] = ops / wall / (footprint / 1e9)
     return out
+
+
+# -- checks: a measurement that may be wrong fails its case with the reason, before it is stored -----------
+
+_COUNTS = ("ops_read", "ops_written", "bytes_read", "bytes_written")
+
+
+def check_phases(phases: list, pattern=None) -> None:
+    """CaseError unless every phase record is a plausible measurement: wall_s finite and > 0, counts whole
+    numbers >= 0, and — for a pattern, whose every phase moves bytes — the phase present, with operations and
+    bytes in the directions it does (a job process killed mid-run leaves fio reporting 0 bytes in 0 s, with
+    latency samples that look real)."""
+    if not phases:
+        raise CaseError("no phase was measured")
+    for rec in phases:
+        name = rec.get("name", "?")
+        wall = rec.get("wall_s")
+        if not _number(wall) or not math.isfinite(wall) or wall <= 0:
+            raise CaseError(f"phase {name}: ran {wall!r} s (a phase that measured something ran a time > 0)")
+        for key in _COUNTS:
+            value = rec.get(key, 0)
+            if not _number(value) or not math.isfinite(value) or value < 0 or value != int(value):
+                raise CaseError(f"phase {name}: {key} is {value!r}, not a whole number >= 0")
+        cpu = rec.get("cpu_s")
+        if cpu is not None and (not _number(cpu) or not math.isfinite(cpu) or cpu < 0):
+            raise CaseError(f"phase {name}: cpu_s is {cpu!r}, not a finite number >= 0")
+    if pattern is None:
+        return
+    by_name = {rec.get("name"): rec for rec in phases}
+    for phase in pattern.phases:
+        rec = by_name.get(phase.name)
+        if rec is None:
+            raise CaseError(f"phase {phase.name}: no measurement (the engine reported nothing for it)")
+        moved = []
+        if phase.reads:
+            moved.append(("read", rec.get("ops_read", 0), rec.get("bytes_read", 0)))
+        if phase.writes:
+            moved.append(("written", rec.get("ops_written", 0), rec.get("bytes_written", 0)))
+        if not any(ops > 0 and nbytes > 0 for _, ops, nbytes in moved):
+            what = " and ".join(f"{nbytes} bytes {d} in {ops} ops" for d, ops, nbytes in moved)
+            raise CaseError(f"phase {phase.name}: moved no data ({what} in {rec['wall_s']:g} s); "
+                            "its job was killed or failed")
+
+
+def check_metrics(metrics: Mapping) -> None:
+    """CaseError unless every metric is a finite number >= 0 (every unit tierbench stores — rates, latencies,
+    bytes, counts, seconds, IOPS per GB, percent, ratios — is non-negative) with a known unit; None (not
+    measured) is allowed and stays missing."""
+    for name, value in metrics.items():
+        if value is None:
+            continue
+        try:
+            unit_of(name)
+        except ValueError as e:
+            raise CaseError(str(e)) from None
+        if not _number(value):
+            raise CaseError(f"metric {name} is {value!r}, not a number")
+        if not math.isfinite(value):
+            raise CaseError(f"metric {name} is {value!r}, not a finite number")
+        if value < 0:
+            raise CaseError(f"metric {name} is {value!r}, below 0")
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

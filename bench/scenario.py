@@ -101,24 +101,24 @@ def run_scenario(runner: Runner, tier_names: list, *, records: int, quick: bool,
                         memory_mb=container_mb if c.workload == "terasort" else None) for c in cases]
 
     for repeat in range(repeats):
-        runner.run(numbered(plan["main"], repeat))
+        runner.run(numbered(plan["main"], repeat), finish=False)
         if "half" in plan:
             if emulation is not None:
                 hdd = emulation.tier("hdd").emulated
                 emu.set_throttle(emulation, "hdd", max(1, hdd["iops"] // 2), hdd["mbps"] / 2)
                 try:
-                    runner.run(numbered(plan["half"], repeat))
+                    runner.run(numbered(plan["half"], repeat), finish=False)
                 finally:
                     emu.set_throttle(emulation, "hdd", hdd["iops"], hdd["mbps"])
             else:
-                runner.run(numbered(plan["half"], repeat))
+                runner.run(numbered(plan["half"], repeat), finish=False)
     scale = scale_stage(best_temp(runner.doc), records, max(2, os.cpu_count() or 1))
     for repeat in range(repeats):
-        runner.run(numbered(scale, repeat))
+        runner.run(numbered(scale, repeat), finish=False)
     runner.doc["findings"] = findings(runner.doc)
     runner.doc["scenario"] = {"name": "hadoop-tempdata", "records": records, "quick": quick, "repeats": repeats,
                               "container_mb": container_mb,
                               "half": "emulated throttle halved" if emulation is not None else
                               (f"tier {half_path_tier}" if half_path_tier else None)}
-    runner.store.write_document(runner.doc)
+    runner.finish()
     return runner.doc

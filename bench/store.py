@@ -6,16 +6,23 @@
 
 Run document format history (schema_version):
     1 (2026-11): first version: run_id, status, started_at, finished_at, harness_version, machine, tiers, cases.
+       Later in 1: `process` ({pid, host, start_time}) of the runner, and the statuses `running` and
+       `interrupted` (bench.run_state says what every status means).
 
 Two runs at once never collide: a run id carries a random suffix and its folder is created exclusively.
+A run folder is never without its run.json (create_run makes both in one rename). Reading checks every
+document (types of the fields readers use, finite metrics): one bad run.json is reported and skipped by the
+listings, and refused with one line when asked for by name.
 The store only reads and writes documents; it never runs anything.
 """
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import json
 import os
 import secrets
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterable, Optional
@@ -58,13 +65,79 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
-def check_schema(doc: dict, where: str) -> dict:
+def check_schema(doc, where: str) -> dict:
+    """`doc` if it is a run document this tierbench reads (its schema version, and the fields readers use with
+    their types); else UserError with one line saying what is wrong."""
+    if not isinstance(doc, dict):
+        raise UserError(f"{where}: not a run document (a JSON {type(doc).__name__}, not an object)")
     version = doc.get("schema_version")
-    if version not in SUPPORTED_SCHEMAS:
+    if version not in SUPPORTED_SCHEMAS or isinstance(version, bool):
         raise UserError(f"{where}: run document schema_version {version!r} is not supported by this tierbench "
                         f"(it reads {', '.join(map(str, SUPPORTED_SCHEMAS))}); re-import the raw outputs with "
                         f"`tierbench import {where}/raw/*.json` or use the tierbench version that wrote it")
+    problem = document_problem(doc)
+    if problem:
+        raise UserError(f"{where}: bad run document: {problem}")
     return doc
+
+
+_TOP_FIELDS = {"run_id": (str,), "status": (str,), "cases": (list,), "started_at": (str, type(None)),
+               "finished_at": (str, type(None)), "machine": (dict,), "tiers": (list,), "process": (dict,)}
+_CASE_FIELDS = {"workload": (str,), "tier": (str,), "engine": (str,), "params": (dict,), "metrics": (dict,),
+                "error": (str, type(None)), "phases": (list,), "temp_tier": (str, type(None)),
+                "id": (int,), "repeat": (int,)}
+_REQUIRED_TOP = ("run_id", "status", "cases")
+_REQUIRED_CASE = ("workload", "tier")
+
+
+def document_problem(doc: dict) -> str:
+    """What makes `doc` unusable to the readers (list, show, history, compare, report), or '' when nothing:
+    required fields, the types of the fields they read, and metric values that are finite numbers or null."""
+    import math
+
+    for name in _REQUIRED_TOP:
+        if name not in doc:
+            return f"no {name!r}"
+    for name, types in _TOP_FIELDS.items():
+        if name in doc and not _is(doc[name], types):
+            return f"{name!r} is {_kind(doc[name])}, not {' or '.join(_kind_name(t) for t in types)}"
+    for i, tier in enumerate(doc.get("tiers") or []):
+        if not isinstance(tier, dict):
+            return f"tiers[{i}] is {_kind(tier)}, not an object"
+    for i, case in enumerate(doc["cases"]):
+        if not isinstance(case, dict):
+            return f"cases[{i}] is {_kind(case)}, not an object"
+        for name in _REQUIRED_CASE:
+            if name not in case:
+                return f"cases[{i}] has no {name!r}"
+        for name, types in _CASE_FIELDS.items():
+            if name in case and not _is(case[name], types):
+                return f"cases[{i}].{name} is {_kind(case[name])}, not {' or '.join(_kind_name(t) for t in types)}"
+        for metric, value in (case.get("metrics") or {}).items():
+            if value is None:
+                continue
+            if not _is(value, (int, float)) or not math.isfinite(value):
+                return f"cases[{i}].metrics.{metric} is {value!r}, not a finite number"
+    return ""
+
+
+def _is(value, types) -> bool:
+    if isinstance(value, bool) and bool not in types:
+        return False
+    return isinstance(value, types)
+
+
+def _kind(value) -> str:
+    return "null" if value is None else f"a {_kind_name(type(value))}"
+
+
+def _kind_name(t) -> str:
+    return {str: "string", int: "integer", float: "number", dict: "object", list: "array", bool: "boolean",
+            type(None): "null"}.get(t, t.__name__)
+
+
+def _write_json(path: Path, doc: dict) -> None:
+    atomic_write_text(path, json.dumps(doc, indent=2, sort_keys=False, default=_json_default) + "\n")
 
 
 class Store:
@@ -74,29 +147,60 @@ class Store:
         self.root = Path(root) if root is not None else default_root()
 
     # -- writing -------------------------------------------------------------------------------------
-    def create_run(self, run_id: Optional[str] = None) -> Path:
-        """Make the run's folder (and raw/) exclusively; returns the folder."""
+    def create_run(self, run_id: Optional[str] = None, doc: Optional[dict] = None) -> Path:
+        """Make the run's folder, with raw/ and run.json, in one step: they are built in a hidden temporary
+        folder and renamed into place, so that a run folder never exists without its document (an interrupt
+        at any moment leaves either nothing or a readable run). `doc` (its run_id is set here) is the first
+        document; by default a `running` one naming this process. Returns the folder."""
+        from bench.run_state import RUNNING, process_identity
+
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise UserError(f"results store {self.root}: cannot create it ({e.strerror})") from None
+        first = dict(doc) if doc is not None else {
+            "schema_version": SCHEMA_VERSION, "status": RUNNING, "process": process_identity(),
+            "started_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "finished_at": None, "cases": []}
         for _ in range(5):
             rid = run_id or new_run_id()
             folder = self.root / rid
-            try:
-                folder.mkdir()
-            except FileExistsError:
+            if folder.exists():
                 if run_id:
-                    raise UserError(f"run {run_id} already exists in {self.root}") from None
+                    raise UserError(f"run {run_id} already exists in {self.root}")
                 continue
-            (folder / "raw").mkdir()
+            tmp = self.root / f".{rid}.{secrets.token_hex(4)}.creating"
+            try:
+                tmp.mkdir()      # (not mkdtemp: the run folder gets the umask's mode, as any folder)
+            except FileExistsError:
+                continue
+            except OSError as e:
+                raise UserError(f"results store {self.root}: cannot create a run ({e.strerror})") from None
+            try:
+                (tmp / "raw").mkdir()
+                first["run_id"] = rid
+                _write_json(tmp / "run.json", first)
+                # A directory renamed onto an existing non-empty one fails: two runs never share a folder.
+                # (An existing *empty* folder would be replaced; only a foreign tool makes one.)
+                os.rename(tmp, folder)
+            except OSError as e:
+                shutil.rmtree(tmp, ignore_errors=True)
+                if e.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                    if run_id:
+                        raise UserError(f"run {run_id} already exists in {self.root}") from None
+                    continue
+                raise UserError(f"results store {self.root}: cannot create a run ({e.strerror})") from None
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+            if doc is not None:
+                doc["run_id"] = rid
             return folder
         raise UserError(f"could not allocate a run id in {self.root}")
 
     def write_document(self, doc: dict) -> Path:
-        folder = self.root / doc["run_id"]
-        path = folder / "run.json"
-        atomic_write_text(path, json.dumps(doc, indent=2, sort_keys=False, default=_json_default) + "\n")
+        path = self.root / doc["run_id"] / "run.json"
+        _write_json(path, doc)
         return path
 
     def write_samples(self, run_id: str, rows: Iterable[tuple]) -> Path:
@@ -127,9 +231,11 @@ class Store:
 
     # -- reading -------------------------------------------------------------------------------------
     def run_ids(self) -> list:
+        """The run folders (those holding a run.json; hidden folders are runs still being created)."""
         if not self.root.is_dir():
             return []
-        return sorted(p.name for p in self.root.iterdir() if (p / "run.json").is_file())
+        return sorted(p.name for p in self.root.iterdir()
+                      if not p.name.startswith(".") and (p / "run.json").is_file())
 
     def resolve(self, ref: str) -> Path:
         """A run folder from a run id, a unique prefix of one, `latest`, or a path to a run folder/run.json."""
@@ -153,14 +259,17 @@ class Store:
         raise UserError(f"no run {ref!r} in {self.root} (see `tierbench list`)")
 
     def load(self, ref: str) -> dict:
+        """The run document, checked (UserError, one line, when it cannot be used) and as readers must see it:
+        a `running` run whose process died is shown `interrupted` (bench.run_state.reconcile)."""
+        from bench.run_state import reconcile
+
         folder = self.resolve(ref)
+        path = folder / "run.json"
         try:
-            doc = json.loads((folder / "run.json").read_text())
-        except (OSError, json.JSONDecodeError) as e:
-            raise UserError(f"{folder / 'run.json'}: unreadable run document ({e})") from None
-        if not isinstance(doc, dict):
-            raise UserError(f"{folder / 'run.json'}: not a run document")
-        return check_schema(doc, str(folder))
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:   # ValueError: bad JSON and bad UTF-8 alike
+            raise UserError(f"{path}: unreadable run document ({_one_line(e)})") from None
+        return reconcile(check_schema(doc, str(folder)), folder)
 
     def samples(self, ref: str):
         """The run's samples as a polars DataFrame (empty frame if the run has none)."""
@@ -175,24 +284,32 @@ class Store:
     def raw_dir(self, ref: str) -> Path:
         return self.resolve(ref) / "raw"
 
-    def summaries(self) -> list:
-        """One small dict per readable run, oldest first (unreadable or foreign-schema runs say so)."""
+    def summaries(self, report=None) -> list:
+        """One small dict per run, oldest first. A run whose document cannot be used is listed with status
+        "unreadable" and its error (and `report`, a callable, is given one line saying which run and why); it
+        never stops the others from being listed."""
         out = []
         for rid in self.run_ids():
             try:
                 doc = self.load(rid)
             except UserError as e:
+                if report is not None:
+                    report(f"skipped run {rid}: {e}")
                 out.append({"run_id": rid, "status": "unreadable", "error": str(e)})
                 continue
-            cases = doc.get("cases", [])
+            cases = doc["cases"]
             out.append({
                 "run_id": rid, "status": doc.get("status"), "started_at": doc.get("started_at"),
-                "hostname": doc.get("machine", {}).get("hostname"),
+                "finished_at": doc.get("finished_at"), "hostname": (doc.get("machine") or {}).get("hostname"),
                 "cases": len(cases), "failed_cases": sum(1 for c in cases if c.get("error")),
-                "workloads": sorted({c.get("workload") for c in cases if c.get("workload")}),
-                "tiers": [t.get("name") for t in doc.get("tiers", [])],
+                "workloads": sorted({c["workload"] for c in cases}),
+                "tiers": [t.get("name") for t in doc.get("tiers") or []],
             })
         return out
+
+
+def _one_line(e: Exception) -> str:
+    return " ".join(str(e).split())
 
 
 def _meta_str(value) -> str:

@@ -220,8 +220,9 @@ def run(p: AggregateParams, ctx: dict) -> dict:
     input_dir = os.path.join(data_dir, "aggregate-input")
     spill_dir = os.path.join(temp_dir, "polars-spill")
     output = os.path.join(data_dir, "aggregate-output.parquet")
-    os.makedirs(input_dir)
-    os.makedirs(spill_dir, exist_ok=True)
+    os.mkdir(input_dir)    # inside the case directory: never recreates a vanished tier root
+    if not os.path.isdir(spill_dir):
+        os.mkdir(spill_dir)
     log = PhaseLog(ctx["tiers"], children=True)
 
     with log.phase("generate", "data") as (record, io):

@@ -174,7 +174,7 @@ class TeraSortJob:
 
     def teragen(self) -> None:
         p = self.p
-        os.makedirs(self.input_dir)
+        os.mkdir(self.input_dir)    # inside the case directory: never recreates a vanished tier root
         with self.log.phase("teragen", "data") as (record, io):
             self.inputs, self.input_checksum = self._write_blocks(self.input_dir, "part-m-", 0, p.records, io)
             record["records"] = p.records
@@ -185,7 +185,7 @@ class TeraSortJob:
         """Blocks of other HDFS data on the data tier (phase "hdfs-data"), for readers running alongside:
         ordinary blocks of up to dfs.blocksize's default, 128 MiB, whatever the sort's own block size."""
         folder = os.path.join(self.ctx["dirs"]["data"], "hdfs-other")
-        os.makedirs(folder)
+        os.mkdir(folder)
         records = max(1, nbytes // RECORD_BYTES)
         with self.log.phase("hdfs-data", "data") as (record, io):
             blocks, _ = self._write_blocks(folder, "blk_", self.p.records, records, io, OTHER_BLOCK_SIZE)
@@ -241,7 +241,7 @@ class TeraSortJob:
         import pyarrow.ipc as ipc
 
         p, k = self.p, self.kernels
-        os.makedirs(self.runs_dir)
+        os.mkdir(self.runs_dir)
         schema, header = self._schema(), self._ipc_header_bytes()
         with self.log.phase("map", "temp") as (record, io):
             self.bounds = k.sample_partition_bounds(self._sample(io), p.partitions, p.sample_size, seed=0)
@@ -313,7 +313,7 @@ class TeraSortJob:
 
     def reduce(self) -> None:
         p, k = self.p, self.kernels
-        os.makedirs(self.output_dir)
+        os.mkdir(self.output_dir)
         with self.log.phase("reduce", "temp") as (record, io):
             def one(part):
                 merged = k.merge_runs([self._segment(run, part, io) for run in self.runs])

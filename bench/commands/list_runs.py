@@ -1,4 +1,6 @@
-"""tierbench list: the runs in the store."""
+"""tierbench list: the runs in the store, each with its status (complete, partial, failed, running, or
+interrupted: a run whose process died, bench.run_state). A run whose document cannot be read is said in one
+line on stderr and left out; it never stops the others from being listed."""
 from rich.table import Table
 
 from bench.output import emit_json, stderr_console
@@ -6,6 +8,8 @@ from bench.store import Store
 
 NAME = "list"
 HELP = "list the runs in the results store"
+
+_STYLE = {"complete": "green", "partial": "yellow", "failed": "red", "interrupted": "bold red", "running": "cyan"}
 
 
 def add_arguments(p):
@@ -15,16 +19,21 @@ def add_arguments(p):
 
 def run(args) -> int:
     store = Store(args.results)
-    runs = store.summaries()
+    summaries = store.summaries(report=lambda line: stderr_console.print(line, style="yellow", markup=False,
+                                                                         highlight=False, soft_wrap=True))
+    runs = [r for r in summaries if r.get("status") != "unreadable"]
+    skipped = [{"run_id": r["run_id"], "error": r["error"]} for r in summaries if r.get("status") == "unreadable"]
     if args.json:
-        emit_json({"results": str(store.root), "runs": runs})
+        emit_json({"results": str(store.root), "runs": runs, "skipped": skipped})
         return 0
     table = Table(title=f"runs in {store.root}")
     for col in ("run id", "status", "started", "host", "cases", "failed", "workloads", "tiers"):
         table.add_column(col)
     for r in runs:
-        table.add_row(r["run_id"], str(r.get("status")), str(r.get("started_at") or "-"), str(r.get("hostname") or "-"),
+        status = str(r.get("status"))
+        table.add_row(r["run_id"], f"[{_STYLE[status]}]{status}[/]" if status in _STYLE else status,
+                      str(r.get("started_at") or "-"), str(r.get("hostname") or "-"),
                       str(r.get("cases", "-")), str(r.get("failed_cases", "-")),
-                      ", ".join(r.get("workloads", [])), ", ".join(t or "?" for t in r.get("tiers", [])))
+                      ", ".join(r.get("workloads", [])), ", ".join(str(t or "?") for t in r.get("tiers", [])))
     stderr_console.print(table)
     return 0
