@@ -71,6 +71,14 @@ def test_exported_job_files_run_with_plain_fio(tmp_path, store):
     (["--workers", "two"], "--workers"),
     (["--engine", "dd"], "invalid choice"),
     (["no-such-config.toml"], "does not exist"),
+    # caught by the plan in the parent, before tiers are resolved (issue 12: these ran and failed in the worker)
+    (["--workload", "seq-read-1m", "--param", "size=0"], "size must be from 1 byte"),
+    (["--workload", "seq-read-1m", "--param", "iodepth=0"], "iodepth must be from 1"),
+    (["--workload", "seq-read-1m", "--param", "bs=3"], "bs must be from 512 bytes"),
+    (["--workload", "seq-read-1m", "--param", "runtime_s=nan"], "finite"),
+    (["--workload", "seq-read-1m", "--timeout", "0"], "--timeout must be"),
+    (["--workload", "seq-read-1m", "--repeat", "9223372036854775807"], "repeat must be an integer from 1 to 1000"),
+    (["--workload", "hdfs-read", "--workers", "2"], "no numjobs"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, message, store):
     proc = cli("run", "--tier", "m=/dev/shm", *args, "--results", store) if "--tier" not in args \

@@ -292,3 +292,50 @@ def test_unknown_host_and_host_for_local_output():
         summarize(parse(text("client-server.plus.json")), host="10.0.0.9")
     with pytest.raises(UserError, match="not from a client/server run"):
         summarize(parse(text("randread-4k.json")), host="127.0.0.1")
+
+
+# ---- every number checked (NaN, Infinity, 1e400, negative, wrong types) -------------------------------------
+
+def _changed(change) -> str:
+    doc = raw_docs("randread-4k.json")[0]
+    change(doc)
+    return json.dumps(doc)
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda d: d["jobs"][0]["read"].update(iops=float("inf")), "Infinity"),
+    (lambda d: d["jobs"][0]["read"].update(bw_bytes=float("nan")), "NaN"),
+    (lambda d: d["jobs"][0]["read"]["clat_ns"].update(mean=float("-inf")), "-Infinity"),
+    (lambda d: d["jobs"][0]["read"].update(iops=-5.0), "randread.read.iops must be a finite number >= 0"),
+    (lambda d: d["jobs"][0]["read"].update(iops="fast"), "randread.read.iops is not a number"),
+    (lambda d: d["jobs"][0]["read"].update(io_bytes=True), "io_bytes is not a number"),
+    (lambda d: d["jobs"][0]["read"].update(total_ios=1.5), "total_ios must be a whole number"),
+    (lambda d: d["jobs"][0]["read"].update(total_ios=10 ** 30), "total_ios is out of range"),
+    (lambda d: d["jobs"][0]["read"].pop("total_ios"), "no 'total_ios'"),
+    (lambda d: d["jobs"][0].update(groupid="one"), "'groupid' is not a number"),
+    (lambda d: d["jobs"][0].update(read=[1]), "randread.read: not an object"),
+    (lambda d: d["jobs"][0]["read"]["clat_ns"].update(N="many"), "clat_ns.N is not a number"),
+    (lambda d: d["jobs"][0]["read"]["clat_ns"].update(percentile={"ninety": 5}), "key that is not a number"),
+    (lambda d: d["jobs"][0]["read"]["clat_ns"].update(percentile={"150.0": 5}), "above 100"),
+    (lambda d: d["jobs"][0]["read"]["clat_ns"].pop("mean"), "samples but no 'mean'"),
+    (lambda d: d["jobs"][0].update(usr_cpu="busy"), "'usr_cpu' is not a number"),
+    (lambda d: d["jobs"][0].update({"job options": [1]}), "'job options' is not an object"),
+    (lambda d: d.update(timestamp="now"), "'timestamp' is not a number"),
+])
+def test_every_number_and_field_type_is_checked(change, words):
+    with pytest.raises(UserError) as info:
+        parse(_changed(change))
+    assert words in str(info.value) and "\n" not in str(info.value)
+
+
+def test_out_of_range_literal_is_refused():
+    real = text("randread-4k.json")
+    huge = real.replace('"runtime" : 1001', '"runtime" : 1e400', 1)
+    assert huge != real
+    with pytest.raises(UserError, match="1e400"):
+        parse(huge)
+
+
+def test_deep_nesting_is_one_line_user_error():
+    with pytest.raises(UserError, match="nested too deeply"):
+        parse('{"jobs": ' + "[" * 100000 + "]" * 100000 + "}")

@@ -81,3 +81,20 @@ def test_bad_fio_files_exit_2(tmp_path, store, content, message):
 def test_missing_file_exit_2(store):
     proc = cli("import", "no-such-file.json", "--results", store)
     assert proc.returncode == 2 and "cannot read" in proc.stderr
+
+
+@pytest.mark.parametrize("change", [
+    lambda d: d["jobs"][0]["read"].update(iops=float("inf")),        # json.dumps writes Infinity
+    lambda d: d["jobs"][0]["read"].update(total_ios="many"),
+    lambda d: d["jobs"][0].update(groupid={"a": 1}),
+], ids=["infinity", "string-count", "object-groupid"])
+def test_a_bad_input_is_refused_before_the_run_is_created(tmp_path, store, change):
+    """All inputs are checked first: with a good file before the bad one, still nothing is stored."""
+    doc = json.loads((DATA / "randread-4k.json").read_text())
+    change(doc)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(doc))
+    proc = cli("import", str(DATA / "randread-4k.json"), str(bad), "--results", store)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "bad.json" in proc.stderr
+    assert not Path(store).exists() or not any(Path(store).iterdir())

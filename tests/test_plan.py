@@ -70,3 +70,69 @@ def test_flag_parsers():
             parse_param_flag(bad)
     with pytest.raises(UserError):
         parse_workers("0,x")
+
+
+# ---- parameters checked by the plan (types, ranges, the workload's own rules, the plan's size) ------------
+
+import dataclasses  # noqa: E402
+import math  # noqa: E402
+
+import workloads  # noqa: E402
+
+
+def test_every_parameter_of_every_workload_has_a_range():
+    """Adding a workload parameter means deciding its range (workloads.PARAM_RANGES); defaults, quick
+    overrides and default sweeps are within them."""
+    for w in workloads.all_workloads():
+        defaults = w.default_params()
+        for f in dataclasses.fields(defaults):
+            value = getattr(defaults, f.name)
+            if isinstance(value, bool):
+                continue
+            assert f.name in workloads.PARAM_RANGES, f"{w.name}.{f.name} has no range"
+            workloads.PARAM_RANGES[f.name].check(f.name, value)
+        workloads.coerce_params(w, dict(w.quick))
+        for key, values in w.default_sweep.items():
+            for value in values:
+                workloads.coerce_params(w, {key: value})
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"size": ["0"]}, "size must be from 1 byte"), ({"iodepth": ["0"]}, "iodepth must be from 1"),
+    ({"bs": ["3"]}, "bs must be from 512 bytes"), ({"bs": ["1000"]}, "multiple of 512"),
+    ({"runtime_s": ["nan"]}, "finite"), ({"runtime_s": [math.inf]}, "finite"), ({"runtime_s": ["0"]}, "runtime_s must be"),
+    ({"direct": ["maybe"]}, "true or false"), ({"direct": [1]}, "true or false"), ({"iodepth": [True]}, "whole number"),
+    ({"size": [1.5]}, "whole number"), ({"size": ["1.3"]}, "whole number of bytes"), ({"size": ["4k"]}, "less than one block"),
+    ({"numjobs": ["0"]}, "numjobs must be from 1"), ({"size": ["1m", "0"]}, "size=0"),
+])
+def test_bad_parameters_are_refused_by_the_plan(params, message):
+    cfg = Config(workloads=["seq-read-1m"], params=params)
+    with pytest.raises(UserError, match=message):
+        plan.check(cfg)
+    with pytest.raises(UserError, match=message):
+        plan.build(cfg, ["t"])
+
+
+def test_plan_checks_what_the_worker_would_refuse():
+    with pytest.raises(UserError, match="blocks .5. must be a multiple of readers"):
+        plan.check(Config(workloads=["hdfs-read"], params={"blocks": [5], "readers": [2]}))
+    with pytest.raises(UserError, match="hdfs-read has no numjobs"):
+        plan.check(Config(workloads=["hdfs-read"], workers=[2]))
+    with pytest.raises(UserError, match="numjobs must be from 1 to 1024"):
+        plan.check(Config(workloads=["seq-read-1m"], workers=[2000]))
+
+
+def test_plan_size_is_bounded_before_it_is_built():
+    cfg = Config(workloads=["seq-read-1m"], repeat=1000, params={"size": [f"{i}m" for i in range(1, 12)]})
+    with pytest.raises(UserError, match="11000 cases, more than 10000"):
+        plan.check(cfg)
+    small = Config(workloads=["rand-read-4k"], engines=["fio", "builtin"], workers=[1, 2], repeat=3)
+    assert plan._count(plan._selected(small), small, 2) == len(plan.build(small, ["a", "b"])) == 3 * 2 * 2 * 2 * 2
+
+
+def test_sizes_parse_exactly():
+    assert workloads.parse_size("9007199254740993") == 9007199254740993     # no float rounding
+    assert workloads.parse_size("1.5m") == 1536 * 1024 and workloads.parse_size("64KiB") == 65536
+    for bad in ("1e400", "-1", "nan", "1.3", "0x10", "9" * 40):
+        with pytest.raises(ValueError):
+            workloads.parse_size(bad)
