@@ -1,4 +1,8 @@
-"""compare through the real CLI in a subprocess (`python -m bench compare ...`), the way CI would call it."""
+"""compare through the real CLI in a subprocess (`python -m bench compare ...`), the way CI would call it.
+
+A pass and bad input are tested on two real runs the CLI makes (`real_runs`). A regression, another machine
+and machine prices need figures no run on this machine can be made to give on demand (30% fewer IOPS, another
+host name): those tests read seeded documents from tests/compare_fixtures.py."""
 import json
 import os
 import subprocess
@@ -32,18 +36,38 @@ def store(tmp_path_factory):
     return root
 
 
+@pytest.fixture(scope="module")
+def real_runs(tmp_path_factory):
+    """A store with two real runs of rand-read-4k (fio, one repeat, a directory tier): (store, id A, id B)."""
+    root = tmp_path_factory.mktemp("real")
+    (root / "t").mkdir()
+    ids = []
+    for _ in range(2):
+        proc = tierbench("run", "--tier", f"t={root / 't'}", "--workload", "rand-read-4k", "--engine", "fio",
+                         "--param", "iodepth=1", "--param", "size=4m", "--param", "runtime_s=0.3", "--json",
+                         store=root / "results")
+        assert proc.returncode == 0, proc.stderr
+        ids.append(json.loads(proc.stdout)["run_id"])
+    return root / "results", ids[0], ids[1]
+
+
 def one_error_line(proc):
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("tierbench: error: ") and "Traceback" not in proc.stderr, proc.stderr
     return lines[0]
 
 
-def test_a_a_passes_with_one_json_document(store):
-    proc = tierbench("compare", "base", "same", "--json", store=store)
+def test_a_a_passes_with_one_json_document(real_runs):
+    store, a, b = real_runs
+    proc = tierbench("compare", a, b, "--json", store=store)
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
+    # One repeat a side: every directional metric is inconclusive, nothing can regress.
     assert doc["passed"] and doc["exit_code"] == 0 and doc["regressions"] == []
-    assert doc["base"]["run_id"] == "base" and doc["new"]["run_id"] == "same"
+    assert doc["base"]["run_id"] == a and doc["new"]["run_id"] == b
+    assert [e["case"] for e in doc["cases"]] == ["rand-read-4k tier=t engine=fio iodepth=1,runtime_s=0.3,size=4194304"]
+    assert all(r["verdict"] == "inconclusive" and r["reason"] == "n<3" for r in doc["cases"][0]["metrics"]
+               if r["direction"] in ("higher", "lower"))
 
 
 def test_a_b_regression_exits_1_naming_case_and_metric(store):
@@ -71,16 +95,19 @@ def test_different_machines_refused_unless_across_machines(store):
 
 
 @pytest.mark.parametrize("args,needle", [
-    (["base", "same", "--fail", "iops:5"], "expected METRIC:[+-]N%"),
-    (["base", "same", "--fail", "iops:+5%"], "higher-is-better"),
-    (["base", "nope"], "no run 'nope'"),
-    (["base"], "takes BASE and NEW"),
-    (["base", "same", "--fail", "write_iops:-5%"], "no case in either run measured"),
-    (["base", "same", "--price", "base=1"], "--across-machines"),
-    (["sort-a", "sort-b", "--across-machines", "--price", "sort-c=1"], "not one of the runs"),
-    (["sort-a", "sort-b", "--across-machines", "--price", "sort-a=free"], "positive price"),
+    (["A", "B", "--fail", "iops:5"], "expected METRIC:[+-]N%"),
+    (["A", "B", "--fail", "iops:+5%"], "higher-is-better"),
+    (["A", "nope"], "no run 'nope'"),
+    (["A"], "takes BASE and NEW"),
+    (["A", "B", "--fail", "write_iops:-5%"], "no case in either run measured"),
+    (["A", "B", "--price", "A=1"], "--across-machines"),
+    (["A", "B", "--across-machines", "--price", "C=1"], "not one of the runs"),
+    (["A", "B", "--across-machines", "--price", "A=free"], "positive price"),
 ])
-def test_bad_input_exits_2_with_one_line(store, args, needle):
+def test_bad_input_exits_2_with_one_line(real_runs, args, needle):
+    store, a, b = real_runs
+    ids = {"A": a, "B": b}
+    args = [ids.get(x, x.replace("A=", f"{a}=")) for x in args]
     proc = tierbench("compare", *args, store=store)
     assert proc.returncode == 2
     assert needle in one_error_line(proc)
