@@ -17,6 +17,11 @@
 
     [params]                          # swept parameters: each list is swept, scalars are fixed
     iodepth = [1, 32]
+
+Every key is checked when the file is read, with one-line UserErrors (exit 2): its type (booleans are TOML
+booleans, `cache = "false"` is refused; numbers are numbers) and its range (repeat 1..1000, workers 1..1024,
+timeout_s above 0 and at most a week, capacity 1 byte..1 EB and finite). A file that is not UTF-8 or not TOML
+is refused the same way. Workload parameters are checked by the plan (bench.plan.check, workloads.PARAM_RANGES).
 """
 from __future__ import annotations
 
