@@ -433,4 +433,5 @@ def _run_ref(doc: dict) -> dict:
     m = doc.get("machine") or {}
     return {"run_id": doc.get("run_id"), "started_at": doc.get("started_at"), "status": doc.get("status"),
             "source": (doc.get("source") or {}).get("format", "store"),
+            "scenario": (doc.get("scenario") or {}).get("name"),
             "hostname": m.get("hostname"), "cpu_model": m.get("cpu_model")}

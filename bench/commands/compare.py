@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from bench.errors import UserError
@@ -96,7 +97,9 @@ def _print_gate(result: dict) -> None:
               f"({'--fail' if result['thresholds'] else 'defaults'}); · = reported, not gating")
     for entry in result["cases"]:
         errors = f"  errors {entry['errors_base']}/{entry['errors_new']}" if entry["errors_base"] or entry["errors_new"] else ""
-        table = Table(title=entry["case"] + errors, title_justify="left", box=box.SIMPLE, pad_edge=False)
+        # The case on a line of its own (a scenario step's identity is long; a table title would wrap it).
+        con.print(escape(entry["case"] + errors), style="bold", soft_wrap=True)
+        table = Table(box=box.SIMPLE, pad_edge=False)
         for col in ("metric", "n", "base", "new", "ratio", "CI", "p", "thr", "verdict"):
             table.add_column(col, justify="left" if col in ("metric", "verdict", "CI") else "right",
                              no_wrap=col != "metric")
@@ -110,13 +113,15 @@ def _print_gate(result: dict) -> None:
                           verdict, style=_STYLE.get(r["verdict"], ""))
         con.print(table)
     for label in result["only_in_base"]:
-        con.print(f"only in BASE (not compared): {label}", style="yellow")
+        con.print(escape(f"only in BASE (not compared): {label}"), style="yellow", soft_wrap=True)
     for label in result["only_in_new"]:
-        con.print(f"only in NEW (not compared): {label}", style="yellow")
+        con.print(escape(f"only in NEW (not compared): {label}"), style="yellow", soft_wrap=True)
     short = sum(1 for e in result["cases"] for r in e["metrics"] if r["reason"].startswith(("n<", "too few")))
     if short:
-        con.print(f"{short} metric(s) inconclusive for lack of repeats: gate on 4 or more repeats a side "
-                  f"(tierbench run --repeat 5)", style="yellow")
+        scenario = result["base"].get("scenario") or result["new"].get("scenario")
+        how = f"tierbench scenario {scenario} --repeat 5" if scenario else "tierbench run --repeat 5"
+        con.print(f"{short} metric(s) inconclusive for lack of repeats: gate on 4 or more repeats a side ({how})",
+                  style="yellow")
     counts = ", ".join(f"{v} {k}" for k, v in sorted(result["counts"].items()))
     con.print(f"{'PASS' if result['passed'] else 'FAIL'}: {counts}",
               style="bold green" if result["passed"] else "bold red")
