@@ -103,39 +103,49 @@ def _import(content: Content) -> tuple:
 def _entries() -> list:
     e = []
 
+    # configs run with short, small cases if a bad one were accepted (the script runs the real CLI)
     def config(name, text, *extra):
         e.append(BadInput(name, _config(text, *extra), {"c.toml": text}))
 
-    def config_run(name, text):   # a config whose [run] decides the workloads: keep the rest small
-        config(name, text, "--param", "size=1m", "--param", "runtime_s=0.2")
+    def config_small(name, text):   # the workload and engine come from flags
+        config(name, text, "--workload", "seq-read-1m", "--engine", "builtin", *SMALL)
+
+    def config_run(name, text):     # [run] keys under test; the workload comes from the flag
+        config(name, text, "--workload", "seq-read-1m", *SMALL)
+
+    def config_params(name, line):  # [params] under test; the rest of the config keeps the case small
+        head = '[run]\nworkloads = ["seq-read-1m"]\nengine = "builtin"\n[params]\n'
+        defaults = "".join(f"{k} = {v}\n" for k, v in (("size", '"1m"'), ("runtime_s", "0.2"))
+                           if not line.startswith(k))
+        config(name, head + defaults + line)
 
     # config files: not TOML, not UTF-8, missing
-    config("config-random-bytes", bytes(range(256)) * 3)
-    config("config-bad-utf8", b'[run]\nworkloads = ["seq-read-1m\xff"]\n')
-    config("config-nul-bytes", b"\x00\x00\x00")
-    config("config-not-toml", "[run\n")
-    config("config-nested-too-deep", "a = " + "[" * 5000 + "]" * 5000 + "\n")
+    config_small("config-random-bytes", bytes(range(256)) * 3)
+    config_small("config-bad-utf8", b'[run]\nworkloads = ["seq-read-1m\xff"]\n')
+    config_small("config-nul-bytes", b"\x00\x00\x00")
+    config_small("config-not-toml", "[run\n")
+    config_small("config-nested-too-deep", "a = " + "[" * 5000 + "]" * 5000 + "\n")
     e.append(BadInput("config-missing", ("run", "{dir}/no-such.toml", "--tier", "t={tier}", "--results", "{store}")))
     e.append(BadInput("config-is-a-directory", ("run", "{dir}", "--tier", "t={tier}", "--results", "{store}")))
     # config: sections and tiers of the wrong type
-    config("config-tiers-5", "tiers = 5\n")
-    config("config-params-5", "params = 5\n")
-    config("config-run-5", "run = 5\n")
-    config("config-unknown-section", "[bogus]\n")
-    config("config-tier-not-table", "[tiers]\na = 5\n")
-    config("config-tier-path-5", "[tiers.a]\npath = 5\n")
-    config("config-tier-path-empty", '[tiers.a]\npath = ""\n')
-    config("config-tier-path-nul", '[tiers.a]\npath = "/tmp/a\\u0000b"\n')
-    config("config-tier-class-5", "[tiers.a]\npath = \"/tmp\"\nclass = 5\n")
-    config("config-tier-class-unknown", '[tiers.a]\npath = "/tmp"\nclass = "floppy"\n')
-    config("config-tier-name-space", '[tiers."a b"]\npath = "/tmp"\n')
-    config("config-tier-unknown-key", '[tiers.a]\nsize = 3\n')
-    config("config-capacity-1e400T", '[tiers.t]\ncapacity = "1e400T"\n')
-    config("config-capacity-minus-5T", '[tiers.t]\ncapacity = "-5T"\n')
-    config("config-capacity-0", '[tiers.t]\ncapacity = 0\n')
-    config("config-capacity-nan", "[tiers.t]\ncapacity = nan\n")
-    config("config-capacity-bool", "[tiers.t]\ncapacity = true\n")
-    config("config-capacity-words", '[tiers.t]\ncapacity = "lots"\n')
+    config_small("config-tiers-5", "tiers = 5\n")
+    config_small("config-params-5", "params = 5\n")
+    config_small("config-run-5", "run = 5\n")
+    config_small("config-unknown-section", "[bogus]\n")
+    config_small("config-tier-not-table", "[tiers]\na = 5\n")
+    config_small("config-tier-path-5", "[tiers.a]\npath = 5\n")
+    config_small("config-tier-path-empty", '[tiers.a]\npath = ""\n')
+    config_small("config-tier-path-nul", '[tiers.a]\npath = "/tmp/a\\u0000b"\n')
+    config_small("config-tier-class-5", "[tiers.a]\npath = \"/tmp\"\nclass = 5\n")
+    config_small("config-tier-class-unknown", '[tiers.a]\npath = "/tmp"\nclass = "floppy"\n')
+    config_small("config-tier-name-space", '[tiers."a b"]\npath = "/tmp"\n')
+    config_small("config-tier-unknown-key", '[tiers.a]\nsize = 3\n')
+    config_small("config-capacity-1e400T", '[tiers.t]\ncapacity = "1e400T"\n')
+    config_small("config-capacity-minus-5T", '[tiers.t]\ncapacity = "-5T"\n')
+    config_small("config-capacity-0", '[tiers.t]\ncapacity = 0\n')
+    config_small("config-capacity-nan", "[tiers.t]\ncapacity = nan\n")
+    config_small("config-capacity-bool", "[tiers.t]\ncapacity = true\n")
+    config_small("config-capacity-words", '[tiers.t]\ncapacity = "lots"\n')
     # config: [run] keys of the wrong type or range
     config_run("config-cache-string-false", '[run]\nworkloads = ["seq-read-1m"]\nengine = "builtin"\ncache = "false"\n')
     config_run("config-cache-1", '[run]\nworkloads = ["seq-read-1m"]\nengine = "builtin"\ncache = 1\n')
@@ -159,25 +169,24 @@ def _entries() -> list:
     config_run("config-engine-empty", "[run]\nengine = []\n")
     config_run("config-workloads-5", "[run]\nworkloads = 5\n")
     config_run("config-workloads-empty", "[run]\nworkloads = []\n")
-    config_run("config-workloads-unknown", '[run]\nworkloads = ["nope"]\n')
+    config("config-workloads-unknown", '[run]\nworkloads = ["nope"]\n')
     config_run("config-data-5", "[run]\ndata = 5\n")
     config("config-data-unknown-tier", '[run]\nworkloads = ["terasort"]\ndata = "elsewhere"\n[params]\nrecords = 1000\n')
     config_run("config-run-unknown-key", "[run]\ncolour = 1\n")
     # config: [params]
-    base = '[run]\nworkloads = ["seq-read-1m"]\nengine = "builtin"\n[params]\nruntime_s = 0.2\n'
-    config("config-param-nested-table", base + "[params.x]\ny = 1\n")
-    config("config-param-empty-array", base + "iodepth = []\n")
-    config("config-param-iodepth-0", base + "iodepth = 0\n")
-    config("config-param-direct-1", base + "direct = 1\n")
-    config("config-param-direct-string", base + 'direct = "maybe"\n')
-    config("config-param-size-negative", base + "size = -1\n")
-    config("config-param-size-float", base + "size = 1.5\n")
-    config("config-param-bs-3", base + "bs = 3\n")
-    config("config-param-iodepth-bool", base + "iodepth = true\n")
-    config("config-param-date", base + "size = 1979-05-27\n")
-    config("config-param-unknown", base + "colour = 1\n")
-    config("config-param-runtime-nan", '[run]\nworkloads = ["seq-read-1m"]\n[params]\nruntime_s = nan\n')
-    config("config-param-runtime-inf", '[run]\nworkloads = ["seq-read-1m"]\n[params]\nruntime_s = inf\n')
+    config_small("config-param-nested-table", "[params.x]\ny = 1\n")
+    config_params("config-param-empty-array", "iodepth = []\n")
+    config_params("config-param-iodepth-0", "iodepth = 0\n")
+    config_params("config-param-direct-1", "direct = 1\n")
+    config_params("config-param-direct-string", 'direct = "maybe"\n')
+    config_params("config-param-size-negative", "size = -1\n")
+    config_params("config-param-size-float", "size = 1.5\n")
+    config_params("config-param-bs-3", "bs = 3\n")
+    config_params("config-param-iodepth-bool", "iodepth = true\n")
+    config_params("config-param-date", "size = 1979-05-27\n")
+    config_params("config-param-unknown", "colour = 1\n")
+    config_params("config-param-runtime-nan", "runtime_s = nan\n")
+    config_params("config-param-runtime-inf", "runtime_s = inf\n")
 
     # --param values
     for name, value in [("size-0", "size=0"), ("size-negative", "size=-1"), ("size-1e400", "size=1e400"),
