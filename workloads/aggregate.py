@@ -205,14 +205,20 @@ def validate(output: str, expected: dict, io, role: str) -> int:
 
 # ---- the job -----------------------------------------------------------------------------------------
 
+def space_needed(p: AggregateParams) -> tuple:
+    """(bytes kept on the data tier, bytes kept on the temp tier) at the job's peak: input and output, spill."""
+    input_bytes = p.rows * _INPUT_BYTES_PER_ROW
+    output_bytes = min(p.rows, p.distinct_keys) * _OUTPUT_BYTES_PER_KEY
+    return input_bytes + output_bytes, p.rows * _SPILL_BYTES_PER_ROW
+
+
 def run(p: AggregateParams, ctx: dict) -> dict:
     data_dir, temp_dir = ctx["dirs"]["data"], ctx["dirs"]["temp"]
     cache = bool(ctx.get("cache"))
     threads = max(1, int(ctx.get("workers") or 1))
     input_bytes = p.rows * _INPUT_BYTES_PER_ROW
-    output_bytes = min(p.rows, p.distinct_keys) * _OUTPUT_BYTES_PER_KEY
-    spill_bytes = p.rows * _SPILL_BYTES_PER_ROW
-    needs = {data_dir: input_bytes + output_bytes}
+    data_bytes, spill_bytes = space_needed(p)
+    needs = {data_dir: data_bytes}
     needs[temp_dir] = needs.get(temp_dir, 0) + spill_bytes
     check_free_space(needs, f"aggregate ({p.rows} rows, about {input_bytes} bytes of input and "
                              f"{spill_bytes} bytes of spill)")
