@@ -294,3 +294,17 @@ def test_one_run_may_name_one_folder_twice(tmp_path):
     finally:
         locks.release()
     assert not lock_holders(str(tmp_path))
+
+
+def test_scenario_tiers_are_guarded_too(tmp_path, store):
+    """The scenario resolves its tiers through the same session: a system path is refused, and its sorts are
+    checked against the tiers' free space before its run is created."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    line = refused(cli("scenario", "hadoop-tempdata", "--hdd", "/etc", "--nvme", a, "--optane", b,
+                       "--results", store))
+    assert "tier hdd: /etc is a system path" in line
+    line = refused(cli("scenario", "hadoop-tempdata", "--hdd", a, "--nvme", b, "--optane", b,
+                       "--records", "100000000000", "--results", store))
+    assert "tier hdd: case a (terasort" in line and "terasort's estimate" in line and "free" in line, line
+    assert nothing_stored(store) and not any(a.iterdir()) and not any(b.iterdir())
