@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, assume, event, given, settings, strategies as st
 
 import workloads
+from tests.fuzz.bad_inputs import REAL_FIO
 from tests.fuzz.harness import assert_refused_or_ok, invoke, no_run, run_folders
 from tests.fuzz.strategies import config_documents, param_flags, param_values, toml_text
 
@@ -127,27 +128,44 @@ def test_baseline_param_values(space, key, value):
         assert {type(c.params[key]) for c in answer.cases} == {type(getattr(workloads.get("seq-read-1m").default_params(), key))}
 
 
-@FUZZ
-@given(name=st.sampled_from(["t", "a", "x.y", "T-1_b"]) | st.sampled_from(["1a", "", "a b", "-", "a" * 40])
-       | st.text(max_size=8),
-       path=st.sampled_from(["tier", "tier/", "./tier", "tier//"]) | st.sampled_from(["missing", "file", "", "tier:"])
-       | st.text(max_size=12),
-       cls=st.none() | st.sampled_from(["hdd", "nvme", "memory"]) | st.sampled_from(["floppy", "", ":"])
-       | st.text(max_size=5),
-       raw=st.none() | st.none() | st.text(max_size=16))
-def test_tier_specs(space, name, path, cls, raw):
-    """--tier specs built from a name, a path relative to the fuzz directory and a class, or raw text. Paths
-    are kept inside the fuzz directory (no absolute path, no '..'), so an accepted tier is never elsewhere."""
-    base, tier, store = space
+TIER_SPEC_PARTS = dict(
+    name=st.sampled_from(["t", "a", "x.y", "T-1_b"]) | st.sampled_from(["1a", "", "a b", "-", "a" * 40])
+    | st.text(max_size=8),
+    path=st.sampled_from(["tier", "tier/", "./tier", "tier//"]) | st.sampled_from(["missing", "file", "", "tier:"])
+    | st.text(max_size=12),
+    cls=st.none() | st.sampled_from(["hdd", "nvme", "memory"]) | st.sampled_from(["floppy", "", ":"])
+    | st.text(max_size=5),
+    raw=st.none() | st.none() | st.text(max_size=16))
+
+
+def _tier_spec(base, name, path, cls, raw) -> str:
+    """A --tier spec from its parts (or raw text). Paths stay inside the fuzz directory (no absolute path, no
+    '..'), so an accepted tier is never anywhere else."""
     (base / "file").write_bytes(b"x")
     spec = raw if raw is not None else f"{name}={path}" + (f":{cls}" if cls is not None else "")
     tail = spec.split("=", 1)[1] if "=" in spec else ""
     assume(not tail.startswith(("/", "~")) and ".." not in tail and "\0" not in spec)
+    return spec
+
+
+@FUZZ
+@given(**TIER_SPEC_PARTS)
+def test_tier_specs(space, name, path, cls, raw):
+    base, tier, store = space
+    spec = _tier_spec(base, name, path, cls, raw)
     answer = _answer(["run", "--tier", spec, "--workload", "seq-read-1m", "--engine", "builtin", "--results",
                       store, *SMALL], store)
     if answer.kind == "would-run":
         for t in answer.options["tiers"]:
             assert str(t.path).startswith(str(base)), t.path
+
+
+@settings(FUZZ, max_examples=100)
+@given(**TIER_SPEC_PARTS)
+def test_import_tier_specs(space, name, path, cls, raw):
+    base, tier, store = space
+    spec = _tier_spec(base, name, path, cls, raw)
+    _answer(["import", REAL_FIO, "--tier", spec, "--results", store], store)
 
 
 @FUZZ
