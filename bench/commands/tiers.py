@@ -1,6 +1,8 @@
 """tierbench tiers detect|emulate|teardown."""
 from __future__ import annotations
 
+import os
+
 from rich.table import Table
 
 from bench import cgroups
@@ -80,6 +82,11 @@ def run(args) -> int:
     if action == "emulate" and args.check:
         backend = emu.check_can_emulate()
         found = cgroups.detect()
+        try:    # a probe group, made and removed: where a cgroup2 root cannot delegate, this is where it shows
+            probe = backend.make_io_group(f"tierbench-check-{os.getpid()}")
+            backend.remove(probe["path"])
+        except OSError as e:
+            raise UserError(f"cannot make a cgroup {backend.version} group in {found['io']}: {e.strerror}") from None
         if args.json:
             emit_json({"can_emulate": True, "cgroup": found})
         else:
