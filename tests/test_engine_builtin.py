@@ -102,3 +102,31 @@ def test_without_checksum_chunk_nothing_is_checksummed(dirs):
     pattern = _workload("hdfs-write", block_size="1m", blocks=2).replace_phases(checksum_chunk=0)
     records = _run(pattern, dirs)
     assert all("checksums" not in r for r in records.values())
+
+
+def test_its_phases_pass_the_checks_and_a_phase_that_moved_nothing_fails(dirs):
+    """The worker checks every engine's phase records (bench.metrics.check_phases) and metrics
+    (check_metrics) before storing them: real builtin records pass; the same records with nothing moved, a
+    0 s or non-finite wall time, or a negative rate fail with the reason."""
+    import math
+
+    from bench.errors import CaseError
+    from bench.metrics import case_metrics, check_metrics, check_phases
+
+    pattern = _workload("rand-read-4k", size=1 * MiB, runtime_s=0.2, direct=False)
+    out = engine_builtin.run(pattern, dirs, {"data": "t"}, Path(dirs["data"]) / "raw", "case000", 60)
+    check_phases(out["phases"], pattern)
+    metrics = case_metrics(out["phases"], 10 ** 9)
+    check_metrics(metrics)
+    (rec,) = out["phases"]
+    for change, reason in (({"bytes_read": 0, "ops_read": 0}, "moved no data"), ({"wall_s": 0.0}, "ran 0.0 s"),
+                           ({"wall_s": math.nan}, "ran nan s"), ({"ops_read": -1}, "ops_read is -1")):
+        with pytest.raises(CaseError, match=reason):
+            check_phases([{**rec, **change}], pattern)
+    with pytest.raises(CaseError, match="no measurement"):
+        check_phases([{**rec, "name": "other"}], pattern)
+    for change, reason in (({"iops_per_gb": -1.0}, "iops_per_gb is -1.0, below 0"),
+                           ({"lat_p99_us": math.inf}, "lat_p99_us is inf, not a finite number"),
+                           ({"read_iops": "many"}, "not a number"), ({"speed": 1.0}, "has no unit")):
+        with pytest.raises(CaseError, match=reason):
+            check_metrics({**metrics, **change})

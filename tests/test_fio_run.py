@@ -188,3 +188,68 @@ def test_real_fio_timeout_leaves_no_job_process(tmp_path, monkeypatch, fio_stops
     while _processes_mentioning(str(job)) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _processes_mentioning(str(job))
+
+
+# -- a killed job process: fio exits 0 (captured in tests/data/fio/killed-job.*, README (j)) -----------------
+
+DATA = Path(__file__).parent / "data" / "fio"
+
+
+def test_captured_killed_job_is_read_from_fios_stderr():
+    assert fio_run.killed_jobs((DATA / "killed-job.stderr.txt").read_text()) == [(25089, 9)]
+    assert fio_run.killed_jobs("fio: file hash not empty on exit\n") == []
+
+
+def test_captured_killed_job_fails_the_phase_check():
+    """fio's report of the killed job: error 0, no bytes in 0 s, but latency samples that look real; the
+    phase check refuses it instead of storing a latency-only "success"."""
+    from bench.engine_fio import phase_records
+    from bench.metrics import check_phases
+    from bench.pattern import Pattern, Phase
+
+    report = parse((DATA / "killed-job.plus.json").read_text())
+    assert report.jobs[0].error == 0 and report.jobs[0].directions["read"].bins_ns  # looks like a success
+    pattern = Pattern("killed", (Phase("randread", "randread", bs=4096, size=8 << 20, runtime_s=10),))
+    records = phase_records(report, pattern, {"data": "t"})
+    with pytest.raises(CaseError, match=r"phase randread: ran 0.0 s"):
+        check_phases(records, pattern)
+    records[0]["wall_s"] = 1.0     # even with a time, a phase that moved nothing fails
+    with pytest.raises(CaseError, match=r"phase randread: moved no data \(0 bytes read in \d+ ops"):
+        check_phases(records, pattern)
+
+
+@needs_fio
+def test_real_fio_job_killed_is_a_case_error(tmp_path):
+    """SIGKILL of fio's job process (fio's child): fio exits 0; run_fio raises with the job's pid."""
+    import threading
+
+    import psutil
+
+    job = tmp_path / "victim.fio"
+    job.write_text("[victim]\nrw=randread\nbs=4k\nsize=1m\nioengine=psync\ntime_based=1\nruntime=20\n"
+                   "filename_format=victim.$jobnum.$filenum\n")
+    outcome = {}
+
+    def run():
+        try:
+            run_fio(str(job), str(tmp_path / "out.json"), timeout_s=60, cwd=str(tmp_path))
+        except CaseError as e:
+            outcome["error"] = str(e)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    victim, deadline = None, time.monotonic() + 20
+    while victim is None and time.monotonic() < deadline:
+        for pid in _processes_mentioning(str(job)):
+            try:
+                if str(job) in " ".join(psutil.Process(pid).parent().cmdline()):
+                    victim = pid     # its parent is fio itself: the job process
+            except (psutil.NoSuchProcess, AttributeError):
+                continue
+        time.sleep(0.05)
+    assert victim is not None, "fio's job process never appeared"
+    time.sleep(0.3)
+    os.kill(victim, signal.SIGKILL)
+    thread.join(30)
+    assert not thread.is_alive()
+    assert f"fio exited 0 but its job process {victim} was killed by signal SIGKILL" in outcome.get("error", "")

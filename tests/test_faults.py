@@ -1,0 +1,297 @@
+"""Faults with real processes (issue 12, point 6): SIGKILL of a fio job process, of fio, of the worker and of
+tierbench itself mid-run; SIGINT in the first moments; the tier directory removed mid-case; a tier that fills
+up. Each runs the real CLI in a subprocess on plain directory tiers under tmp_path with a private store, and
+checks what a user would rely on afterwards: the stored status tells the truth, the cases that finished are
+kept, the error says what happened, no fio or worker process is left, and nothing is left on the tiers."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from bench.store import Store
+from tests.conftest import ROOT, cli, needs_fio
+
+pytestmark = needs_fio
+
+# Small files, page-cached reads: each case is about its runtime_s long.
+FIO_READ = ["--workload", "rand-read-4k", "--engine", "fio", "--param", "size=4m", "--param", "iodepth=1",
+            "--param", "direct=false"]
+
+
+def _start(store: Path, tiers: dict, *args: str) -> subprocess.Popen:
+    argv = [sys.executable, "-m", "bench", "run", *(f"--tier={n}={p}" for n, p in tiers.items()), *args,
+            "--results", str(store), "--json"]
+    return subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+
+
+def _wait_for(predicate, timeout: float = 30.0, every: float = 0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    return None
+
+
+def _strays(store: Path) -> list:
+    """Live processes working for a run of this store: its path in their command line (workers, fio and fio's
+    job processes name files under raw/), or a run id of the store in their TIERBENCH_CASE tag."""
+    runs = {p.name for p in store.iterdir()} if store.is_dir() else set()
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline", "status"]):
+        if proc.info["status"] == psutil.STATUS_ZOMBIE:
+            continue
+        try:
+            if any(str(store) in arg for arg in proc.info["cmdline"] or ()):
+                found.append(proc.info["pid"])
+                continue
+            tag = proc.environ().get("TIERBENCH_CASE", "")
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+        if tag and tag.rsplit("-c", 1)[0] in runs:
+            found.append(proc.info["pid"])
+    return found
+
+
+def _fio(store: Path, case: int):
+    """(fio's pid, [its job processes' pids]) for case `case`, once fio's job processes run; else None."""
+    marker = f"case{case:03d}.fio"
+    fios = []
+    for proc in psutil.process_iter(["pid", "ppid", "name", "cmdline"]):
+        if proc.info["name"] == "fio" and any(str(store) in a and marker in a for a in proc.info["cmdline"] or ()):
+            fios.append(proc.info)
+    pids = {p["pid"] for p in fios}
+    mains = [p["pid"] for p in fios if p["ppid"] not in pids]
+    jobs = [p["pid"] for p in fios if p["ppid"] in pids]
+    return (mains[0], jobs) if mains and jobs else None
+
+
+def _worker(store: Path, case: int):
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        cmd = " ".join(proc.info["cmdline"] or ())
+        if "bench.worker" in cmd and f"{store}" in cmd and f"case{case:03d}.spec.json" in cmd:
+            return proc.info["pid"]
+    return None
+
+
+def _finish(proc: subprocess.Popen) -> tuple:
+    stdout, stderr = proc.communicate(timeout=90)
+    return proc.returncode, stdout, stderr
+
+
+def _run_ids(store: Path) -> list:
+    return sorted(p.name for p in store.iterdir())
+
+
+def _assert_clean(store: Path, *tiers: Path) -> None:
+    assert _wait_for(lambda: not _strays(store), timeout=20), f"processes left: {_strays(store)}"
+    for tier in tiers:
+        if tier.exists():
+            assert not list(tier.iterdir()), f"left on tier {tier}: {list(tier.iterdir())}"
+    assert not [p for p in store.iterdir() if p.name.startswith(".")], "a run folder left half made"
+
+
+def _tiers(tmp_path: Path, *names: str) -> dict:
+    out = {}
+    for name in names:
+        (tmp_path / name).mkdir()
+        out[name] = tmp_path / name
+    return out
+
+
+# -- SIGKILL of fio's job process, of fio, of the worker: that case fails, the run goes on -------------------
+
+@pytest.mark.parametrize("victim", ["fio-job", "fio", "worker"])
+def test_sigkill_inside_a_case_fails_that_case_only(tmp_path, store, victim):
+    tiers = _tiers(tmp_path, "a", "b")
+    proc = _start(store, tiers, *FIO_READ, "--param", "runtime_s=2")
+    running = _wait_for(lambda: _fio(store, 0))
+    assert running, "case 0's fio never started"
+    time.sleep(0.3)     # mid-case: the job is doing I/O
+    fio_pid, jobs = running
+    pid = {"fio-job": jobs[0], "fio": fio_pid, "worker": _worker(store, 0)}[victim]
+    os.kill(pid, signal.SIGKILL)
+    returncode, stdout, stderr = _finish(proc)
+    doc = json.loads(stdout)
+    assert returncode == 1, stderr
+    assert doc["status"] == "partial" and doc["finished_at"]
+    first, second = doc["cases"]
+    expected = {"fio-job": f"its job process {pid} was killed by signal SIGKILL",
+                "fio": "fio was killed by signal SIGKILL", "worker": "worker died"}[victim]
+    assert expected in first["error"]
+    assert not first["metrics"].get("iops") and not first["metrics"].get("lat_p99_us")
+    assert second["error"] is None and second["metrics"]["iops"] > 0
+    assert Store(store).load(doc["run_id"])["status"] == "partial"
+    _assert_clean(store, *tiers.values())
+
+
+# -- SIGKILL of tierbench itself: the run reads back interrupted, with what finished --------------------------
+
+@pytest.mark.parametrize("during", [0, 1])
+def test_sigkill_of_tierbench_leaves_an_interrupted_run(tmp_path, store, during):
+    tiers = _tiers(tmp_path, "a", "b")
+    proc = _start(store, tiers, *FIO_READ, "--param", "runtime_s=1.5")
+    assert _wait_for(lambda: _fio(store, during)), f"case {during}'s fio never started"
+    time.sleep(0.3)
+    os.kill(proc.pid, signal.SIGKILL)
+    _finish(proc)
+    # The worker dies with its parent (SIGTERM from the kernel): it stops fio and removes its files.
+    _assert_clean(store, *tiers.values())
+    listed = json.loads(cli("list", "--results", store, "--json", check=0).stdout)
+    (run,) = listed["runs"]
+    assert run["status"] == "interrupted" and run["cases"] == during + 1
+    doc = json.loads(cli("show", run["run_id"], "--results", store, "--json").stdout)
+    assert doc["status"] == "interrupted" and doc["finished_at"] is None
+    *done, killed = doc["cases"]
+    assert [c["error"] for c in done] == [None] * during and all(c["metrics"]["iops"] > 0 for c in done)
+    assert killed["id"] == during and killed["error"].startswith("interrupted") and killed["recovered"]
+
+
+def test_a_result_that_reached_raw_but_not_the_document_is_recovered(tmp_path, store):
+    """tierbench stopped (SIGSTOP) while case 0's worker finishes and writes its result, then SIGKILLed: the
+    document never got case 0, raw/ did; readers recover it as measured."""
+    tiers = _tiers(tmp_path, "a")
+    proc = _start(store, tiers, *FIO_READ, "--param", "runtime_s=0.5")
+    assert _wait_for(lambda: _fio(store, 0))
+    os.kill(proc.pid, signal.SIGSTOP)
+    try:
+        result = _wait_for(lambda: next(store.glob("*/raw/case000.result.json"), None), timeout=30)
+        assert result, "the worker never wrote its result"
+        assert json.loads(result.read_text())["error"] is None
+        stored = json.loads((result.parent.parent / "run.json").read_text())
+        assert stored["status"] == "running" and stored["cases"] == []
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+    _finish(proc)
+    _assert_clean(store, *tiers.values())
+    doc = Store(store).load("latest")
+    assert doc["status"] == "interrupted"
+    (case,) = doc["cases"]
+    assert case["recovered"] and case["error"] is None and case["metrics"]["iops"] > 0
+
+
+# -- SIGINT at the very start: never a folder without its document -------------------------------------------
+
+def test_sigint_in_the_first_moments_leaves_a_valid_run_or_none(tmp_path, store):
+    tiers = _tiers(tmp_path, "a")
+    # From process start (imports, plan, tiers), and within 100 ms of the run folder appearing.
+    moments = [("start", 0.1), ("start", 0.5), ("folder", 0.0), ("folder", 0.05), ("folder", 0.1)]
+    for when, delay in moments:
+        before = set(_run_ids(store)) if store.exists() else set()
+        proc = _start(store, tiers, *FIO_READ, "--param", "runtime_s=1")
+        if when == "folder":
+            assert _wait_for(lambda: store.exists() and set(_run_ids(store)) - before, timeout=30, every=0.002)
+        time.sleep(delay)
+        os.kill(proc.pid, signal.SIGINT)
+        returncode, _, stderr = _finish(proc)
+        assert returncode != 0, f"{when}+{delay}: {stderr}"
+        if store.exists():
+            _assert_clean(store, *tiers.values())
+    listed = json.loads(cli("list", "--results", store, "--json", check=0).stdout)
+    assert listed["skipped"] == [], listed
+    assert len(listed["runs"]) >= 3    # the folder-triggered ones made a run each
+    for run in listed["runs"]:
+        assert run["status"] in ("failed", "partial", "interrupted"), run
+    for folder in store.iterdir():
+        assert (folder / "run.json").is_file() and (folder / "raw").is_dir()
+
+
+# -- the tier directory removed mid-case -------------------------------------------------------------------
+
+def test_tier_removed_mid_case_fails_and_is_never_recreated(tmp_path, store):
+    tiers = _tiers(tmp_path, "gone")
+    proc = _start(store, tiers, *FIO_READ, "--param", "runtime_s=1", "--repeat", "2")
+    assert _wait_for(lambda: _fio(store, 0))
+    time.sleep(0.2)
+    shutil.rmtree(tiers["gone"])
+    returncode, stdout, stderr = _finish(proc)
+    doc = json.loads(stdout)
+    assert returncode == 1, stderr
+    assert doc["status"] == "failed"
+    for case in doc["cases"]:
+        assert f"tier root {tiers['gone']} vanished" in case["error"]
+        assert not case["metrics"].get("iops")
+    assert not tiers["gone"].exists(), "the tier root was recreated"
+    _assert_clean(store)
+
+
+# -- a tier that fills up mid-case (a small loop-mounted ext4) ---------------------------------------------
+
+def _small_fs_missing() -> str:
+    if os.geteuid() != 0:
+        return "needs root to loop-mount a small ext4 file system"
+    if shutil.which("mkfs.ext4") is None:
+        return "needs mkfs.ext4"
+    return ""
+
+
+@pytest.fixture
+def small_tier(tmp_path):
+    """A 32 MiB ext4 file system, loop-mounted at tmp_path/small; unmounted and its image removed after."""
+    reason = _small_fs_missing()
+    if reason:
+        pytest.skip(reason)
+    image, mount = tmp_path / "small.img", tmp_path / "small"
+    with open(image, "wb") as f:
+        f.truncate(32 << 20)
+    subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], check=True, capture_output=True)
+    mount.mkdir()
+    subprocess.run(["mount", "-o", "loop", str(image), str(mount)], check=True)
+    try:
+        shutil.rmtree(mount / "lost+found")
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)   # the loop device goes with it (autoclear)
+        image.unlink()
+
+
+def _fill(path: Path) -> None:
+    """Write a file until the file system is full (ENOSPC), as another tenant of the disk would."""
+    with open(path, "wb", buffering=0) as f:
+        for chunk in (1 << 20, 4096):
+            try:
+                while True:
+                    f.write(b"\0" * chunk)
+            except OSError as e:
+                if e.errno != 28:
+                    raise
+
+
+def test_tier_filling_up_mid_case_fails_the_case(tmp_path, store, small_tier):
+    ok = _tiers(tmp_path, "ok")["ok"]
+    proc = _start(store, {"small": small_tier, "ok": ok}, "--workload", "seq-write-1m", "--engine", "fio",
+                  "--param", "size=20m", "--param", "bs=4096", "--param", "direct=true", "--param", "runtime_s=2")
+    running = _wait_for(lambda: _fio(store, 0), every=0.005)
+    assert running, "case 0's fio never started"
+    job = psutil.Process(running[1][0])
+    job.suspend()
+    filler = small_tier / "filler"
+    try:
+        written = sum(p.stat().st_size for p in small_tier.rglob("baseline*"))
+        if written >= 20 << 20:
+            pytest.fail(f"fio wrote its whole file ({written} bytes) before it could be stopped")
+        _fill(filler)
+    finally:
+        job.resume()
+    try:
+        returncode, stdout, stderr = _finish(proc)
+    finally:
+        filler.unlink()
+    doc = json.loads(stdout)
+    assert returncode == 1, stderr
+    assert doc["status"] == "partial"
+    small, okcase = doc["cases"]
+    assert "No space left on device" in small["error"] and not small["metrics"].get("iops")
+    assert okcase["error"] is None and okcase["metrics"]["write_iops"] > 0
+    _assert_clean(store, small_tier, ok)
