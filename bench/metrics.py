@@ -95,8 +95,8 @@ _COUNTS = ("ops_read", "ops_written", "bytes_read", "bytes_written")
 
 def check_phases(phases: list, pattern=None) -> None:
     """CaseError unless every phase record is a plausible measurement: wall_s finite and > 0, counts whole
-    numbers >= 0, and — for a pattern, whose every phase moves bytes — the phase present, with operations and
-    bytes in the directions it does (a job process killed mid-run leaves fio reporting 0 bytes in 0 s, with
+    numbers >= 0, a job's phases moving some data, and — for a pattern, whose every phase moves bytes — the
+    phase present, with operations and bytes in the directions it does (a job process killed mid-run leaves fio reporting 0 bytes in 0 s, with
     latency samples that look real)."""
     if not phases:
         raise CaseError("no phase was measured")
@@ -112,7 +112,9 @@ def check_phases(phases: list, pattern=None) -> None:
         cpu = rec.get("cpu_s")
         if cpu is not None and (not _number(cpu) or not math.isfinite(cpu) or cpu < 0):
             raise CaseError(f"phase {name}: cpu_s is {cpu!r}, not a finite number >= 0")
-    if pattern is None:
+    if pattern is None:     # a job: its phases together moved data (its own checks validate the output)
+        if not any(rec.get("bytes_read", 0) + rec.get("bytes_written", 0) > 0 for rec in phases):
+            raise CaseError(f"the job moved no data in its {len(phases)} phase(s)")
         return
     by_name = {rec.get("name"): rec for rec in phases}
     for phase in pattern.phases:

@@ -125,6 +125,9 @@ def test_its_phases_pass_the_checks_and_a_phase_that_moved_nothing_fails(dirs):
             check_phases([{**rec, **change}], pattern)
     with pytest.raises(CaseError, match="no measurement"):
         check_phases([{**rec, "name": "other"}], pattern)
+    check_phases(out["phases"], None)    # as a job's phases
+    with pytest.raises(CaseError, match="the job moved no data"):
+        check_phases([{**rec, "bytes_read": 0}], None)
     for change, reason in (({"iops_per_gb": -1.0}, "iops_per_gb is -1.0, below 0"),
                            ({"lat_p99_us": math.inf}, "lat_p99_us is inf, not a finite number"),
                            ({"read_iops": "many"}, "not a number"), ({"speed": 1.0}, "has no unit")):
