@@ -226,7 +226,9 @@ def test_pytest_benchmark_compare_with_raw_data(pytest_bench_files):
     result = cmp.compare_runs(base, slow)
     assert verdicts(result, "wall_s") == ["regressed"] and result["exit_code"] == 1
     same = cmp.compare_runs(base, copy.deepcopy(base))
-    assert verdicts(same, "wall_s") == ["unchanged"] and same["exit_code"] == 0
+    # The rounds are real 1 ms sleeps: on a loaded machine they spread by more than 5%, and the CI of a run
+    # against itself may then straddle the threshold. Never a regression.
+    assert verdicts(same, "wall_s") in (["unchanged"], ["inconclusive"]) and same["exit_code"] == 0
 
 
 def test_pytest_benchmark_compare_without_raw_data_uses_iqrs(pytest_bench_files):
