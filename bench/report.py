@@ -369,10 +369,10 @@ def _section_cases(docs) -> str:
 
 def _section_iops_per_gb(docs) -> str:
     bars = {}  # (run, tier) -> {series: value}
+    # Series are named by the params that vary across all the runs, so that the same case has one colour.
+    varying, _ = _varying_params([key for d in docs for key in group_by_case(d)])
     for d in docs:
-        groups = group_by_case(d)
-        varying, _ = _varying_params(groups)
-        for key, cases in groups.items():
+        for key, cases in group_by_case(d).items():
             v = _median(cases, "iops_per_gb")
             k = case_key_dict(key)
             if v is not None and v > 0:
