@@ -16,8 +16,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
-from pathlib import Path
 from typing import Optional
 
 import psutil
