@@ -108,15 +108,24 @@ def test_system_path_rules(path, refused_why):
 
 # -- free space -----------------------------------------------------------------------------------
 
-def test_ten_terabytes_on_shm_are_refused_before_any_byte(store):
+@pytest.fixture
+def shm_dir():
+    """A private folder on /dev/shm (its own tier root: runs of other tests on /dev/shm hold their own lock)."""
+    import tempfile
+    path = Path(tempfile.mkdtemp(prefix="tierbench-test-", dir="/dev/shm"))
+    yield path
+    shutil.rmtree(path)
+
+
+def test_ten_terabytes_on_shm_are_refused_before_any_byte(shm_dir, store):
     before = set(os.listdir("/dev/shm"))
-    line = refused(cli("run", "--tier", "shm=/dev/shm", "--workload", "seq-write-1m", "--param", "size=10t",
+    line = refused(cli("run", "--tier", f"shm={shm_dir}", "--workload", "seq-write-1m", "--param", "size=10t",
                        "--results", store))
     assert line.startswith("tierbench: error: tier shm: case 0 (seq-write-1m") and "size=10.0 TiB" in line
     assert "needs 10.5 TiB (1 job x 1 file of 10.0 TiB" in line and "free" in line, line
     free = int(line.split(" > ")[1].split()[0])
     assert 0 < free < 10 * 1024 ** 4
-    assert set(os.listdir("/dev/shm")) == before and nothing_stored(store)
+    assert set(os.listdir("/dev/shm")) == before and not any(shm_dir.iterdir()) and nothing_stored(store)
 
 
 def test_a_job_is_checked_with_its_own_estimate(tmp_path, store):
