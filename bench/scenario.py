@@ -18,10 +18,11 @@ from dataclasses import replace
 from typing import Optional
 
 from bench import emulate as emu
-from bench.findings import CONTAINER_JOB_MB, findings
+from bench import cgroups
 from bench.plan import Case
 from bench.runner import Runner
 
+CONTAINER_JOB_MB = 64         # the sort's own memory in a container (it runs in 64 MB); the rest is page cache
 QUICK_RECORDS = 1_000_000     # 100 MB: the quick run takes about a minute on 2 cores
 DEFAULT_RECORDS = 2_000_000   # 200 MB
 CACHE_SHARE = 16              # default container: page cache room for 1/16 of the temp data (the case: temp >> memory)
@@ -31,10 +32,10 @@ HDFS_READ_MBPS = 20.0         # the other HDFS clients' steady read load on the 
 
 def default_container_mb(records: int, available: Optional[bool] = None) -> Optional[int]:
     """The memory limit each sort runs under by default where containers can be made (`available`; default:
-    root and cgroup v1 memory): the sort's own CONTAINER_JOB_MB plus page cache for 1/CACHE_SHARE of its temp
+    root and a memory cgroup, v1 or v2): the sort's own CONTAINER_JOB_MB plus page cache for 1/CACHE_SHARE of its temp
     data, as a YARN container can cache only a small part of a node's temp data; None where they cannot."""
     if available is None:
-        available = os.geteuid() == 0 and (emu.MEMORY / "cgroup.procs").exists()
+        available = cgroups.containers_available()
     if not available:
         return None
     return CONTAINER_JOB_MB + -(-records * 100 // (CACHE_SHARE * 1024 ** 2))
@@ -90,7 +91,7 @@ def best_temp(doc: dict) -> str:
 
 def run_scenario(runner: Runner, tier_names: list, *, records: int, quick: bool, repeats: int,
                  emulation: Optional[emu.Emulation], half_path_tier: Optional[str],
-                 container_mb: Optional[int] = None) -> dict:
+                 container_mb: Optional[int] = None, hdd_drives: Optional[int] = None) -> dict:
     """Run every stage (repeats interleaved), halving the hdd throttle around the "half" stage."""
     half_tier = "hdd" if emulation is not None else half_path_tier
     plan = stages(tier_names, records, quick, half_tier, os.cpu_count() or 1)
@@ -115,9 +116,10 @@ def run_scenario(runner: Runner, tier_names: list, *, records: int, quick: bool,
     scale = scale_stage(best_temp(runner.doc), records, max(2, os.cpu_count() or 1))
     for repeat in range(repeats):
         runner.run(numbered(scale, repeat), finish=False)
+    from bench.findings import findings     # here: bench.findings reads this module's settings
     runner.doc["findings"] = findings(runner.doc)
     runner.doc["scenario"] = {"name": "hadoop-tempdata", "records": records, "quick": quick, "repeats": repeats,
-                              "container_mb": container_mb,
+                              "container_mb": container_mb, "hdd_drives": hdd_drives,
                               "half": "emulated throttle halved" if emulation is not None else
                               (f"tier {half_path_tier}" if half_path_tier else None)}
     runner.finish()

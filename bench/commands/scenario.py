@@ -5,17 +5,19 @@ from rich.table import Table
 
 from bench.config import Config, TierDecl
 from bench.errors import UserError
+from bench.findings import VERDICT_STYLE, header
 from bench.output import emit_json, stderr_console
 from bench.runner import Runner
-from bench.scenario import DEFAULT_RECORDS, EMULATED_HDD_DRIVES, QUICK_RECORDS, default_container_mb, run_scenario
+from bench.scenario import (DEFAULT_RECORDS, EMULATED_HDD_DRIVES, QUICK_RECORDS, default_container_mb, run_scenario,
+                            stages)
 from bench.session import TierSession
 from bench.store import Store
+from bench.tier_guard import check_plan_space
 from bench.table import failures, run_table
 
 NAME = "scenario"
 HELP = "reproduce a case study: hadoop-tempdata (temp data on HDD vs NVMe vs Optane, cache, CPU scaling)"
 SCENARIOS = ("hadoop-tempdata",)
-VERDICT_STYLE = {"confirmed": "green", "not confirmed": "red", "inconclusive": "yellow"}
 
 
 def add_arguments(p):
@@ -34,16 +36,22 @@ def add_arguments(p):
                    help="memory limit of the container each sort runs in (page cache included), like YARN's; "
                         "default as root: 64 MB for the sort plus page cache for 1/16 of its temp data; 0: none")
     p.add_argument("--results", metavar="DIR")
+    p.add_argument("--allow-system-path", action="store_true", help="let a tier be a system path (refused otherwise)")
+    p.add_argument("--allow-shared-tier", action="store_true", help="run even if another run is using a tier")
     p.add_argument("--json", action="store_true")
 
 
 def findings_table(found: list) -> Table:
-    table = Table(title="hadoop-tempdata: the case's findings, on this machine", title_justify="left")
-    for col in ("finding", "measured", "verdict", "why"):
+    """The findings, each with its form (the case's claim or a weaker one), figure, threshold and verdict."""
+    title = "hadoop-tempdata: the case's findings, on this machine"
+    note = header(found)
+    table = Table(title=title + (f"\n[yellow]{note}[/yellow]" if note else ""), title_justify="left")
+    for col in ("finding", "form", "measured", "threshold", "verdict", "why"):
         table.add_column(col)
     for f in found:
-        style = VERDICT_STYLE[f["verdict"]]
-        table.add_row(f["claim"], f["figure"], f"[{style}]{f['verdict']}[/{style}]", f["reason"])
+        style = VERDICT_STYLE.get(f["verdict"], "")
+        table.add_row(f["claim"], f["form"], f["figure"], (f["threshold"] or {}).get("rule", "-"),
+                      f"[{style}]{f['verdict_text']}[/{style}]", f["reason"])
     return table
 
 
@@ -53,16 +61,17 @@ def run(args) -> int:
         raise UserError("scenario: give either --emulate or the tier paths (--hdd, --nvme, --optane), not both")
     if not args.emulate and not all(real.values()):
         raise UserError("scenario: give --emulate (root) or all of --hdd PATH --nvme PATH --optane PATH")
-    records = args.records or (QUICK_RECORDS if args.quick else DEFAULT_RECORDS)
-    repeats = args.repeat or (1 if args.quick else 3)
-    if records < 1000 or repeats < 1:
-        raise UserError("scenario: --records must be at least 1000 and --repeat at least 1")
+    records = args.records if args.records is not None else (QUICK_RECORDS if args.quick else DEFAULT_RECORDS)
+    repeats = args.repeat if args.repeat is not None else (1 if args.quick else 3)
+    if records < 1000 or not 1 <= repeats <= 100:
+        raise UserError("scenario: --records must be at least 1000 and --repeat from 1 to 100")
     if args.container_mb is not None and (args.container_mb < 0 or 0 < args.container_mb < 64):
         raise UserError("scenario: --container-mb must be at least 64 (or 0: no container)")
     container_mb = default_container_mb(records) if args.container_mb is None else (args.container_mb or None)
     if args.hdd_drives is not None and (not args.emulate or args.hdd_drives < 1):
         raise UserError("scenario: --hdd-drives is for --emulate and must be at least 1")
-    cfg = Config(results=args.results, emulate=args.emulate)
+    cfg = Config(results=args.results, emulate=args.emulate, allow_system_path=args.allow_system_path,
+                 allow_shared_tier=args.allow_shared_tier)
     tier_flags = []
     if not args.emulate:
         cfg.tiers = [TierDecl(name, path, name) for name, path in real.items()]
@@ -71,6 +80,9 @@ def run(args) -> int:
     store = Store(args.results)
     with TierSession(cfg, tier_flags, emulate_flag=args.emulate,
                      hdd_drives=args.hdd_drives or EMULATED_HDD_DRIVES) as session:
+        check_plan_space([c for stage in stages([t.name for t in session.tiers], records, args.quick,
+                                                "hdd" if args.emulate else ("hdd-half" if args.hdd_half else None),
+                                                1).values() for c in stage], session.tiers)
         runner = Runner(store, session.tiers, cgroup=session.cgroup, extra={"scenario": {"name": args.name}})
         setup = [f"terasort of {records} records", f"{repeats} repeat(s)",
                  "tiers " + ", ".join(t.name for t in session.tiers),
@@ -82,7 +94,8 @@ def run(args) -> int:
         doc = run_scenario(runner, [t.name for t in session.tiers], records=records, quick=args.quick,
                            repeats=repeats, emulation=session.emulation if args.emulate else None,
                            half_path_tier="hdd-half" if args.hdd_half else None,
-                           container_mb=container_mb)
+                           container_mb=container_mb,
+                           hdd_drives=(hdd.get("drives") or 1) if hdd else None)
     if args.json:
         emit_json(doc)
     else:
