@@ -1,9 +1,11 @@
 """tierbench model RUN: what the measured per-node figures mean for a cluster (see bench/cluster_model.py)."""
+import math
 from dataclasses import fields
 
 from rich.table import Table
 
-from bench.cluster_model import ClusterParams, model
+from bench.cluster_model import ClusterParams, assumption_lines, default_params, model
+from bench.errors import UserError
 from bench.output import emit_json, fmt_number, stderr_console
 from bench.store import Store
 
@@ -14,32 +16,52 @@ HELP = "model a cluster from a run's measured figures (drives, IOPS per GB, CPU 
 def add_arguments(p):
     p.add_argument("run", metavar="RUN")
     for f in fields(ClusterParams):
-        p.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default,
-                       metavar="N", help=f"(default {f.default})")
+        extra = " or the run's own hdd drive count" if f.name == "drives_per_node" else ""
+        p.add_argument("--" + f.name.replace("_", "-"), metavar="N", help=f"(default {f.default}{extra})")
     p.add_argument("--results", metavar="DIR")
     p.add_argument("--json", action="store_true")
 
 
-def run(args) -> int:
-    params = ClusterParams(**{f.name: getattr(args, f.name) for f in fields(ClusterParams)})
-    out = model(Store(args.results).load(args.run), params)
-    if args.json:
-        emit_json(out)
-        return 0
-    table = Table(title=f"cluster model from run {out['run_id']}", title_justify="left")
+def parse_param(name: str, text: str, integer: bool):
+    """A cluster parameter from the command line: a finite number > 0 (a whole one for counts), else UserError."""
+    flag = "--" + name.replace("_", "-")
+    try:
+        value = int(text) if integer else float(text)
+    except ValueError:
+        raise UserError(f"model: {flag} must be a {'whole ' if integer else ''}number, not {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise UserError(f"model: {flag} must be a finite number greater than 0, not {text!r}")
+    return value
+
+
+def table(out: dict) -> Table:
+    t = Table(title=f"cluster model from run {out['run_id']}", title_justify="left")
     cols = ("layout", "drives", "limited by", "nodes", "IOPS/GB demanded", "IOPS/GB supplied",
             "CPU-bound below threads/drive", "USD per TB")
     for c in cols:
-        table.add_column(c, justify="left" if c in ("layout", "limited by") else "right")
+        t.add_column(c, justify="left" if c in ("layout", "limited by") else "right")
     for l in out["layouts"]:
         name = f"data {l['data_tier']}, temp {l['temp_tier']}" + (" (cache)" if l["cache"] else "")
         if "error" in l:
-            table.add_row(name, l["error"], *["-"] * (len(cols) - 2))
+            t.add_row(name, l["error"], *["-"] * (len(cols) - 2))
             continue
-        table.add_row(name, str(l["drives"]), l["drives_limited_by"], str(l["nodes"]),
-                      fmt_number(l["demanded_iops_per_gb"]), fmt_number(l["supplied_iops_per_gb"]),
-                      fmt_number(l["cpu_bound_threads_per_drive"]), fmt_number(l["usd_per_tb"]))
-    stderr_console.print(table)
-    stderr_console.print("formulas: bench/cluster_model.py; parameters: " +
-                         ", ".join(f"{k}={v}" for k, v in out["params"].items()))
+        t.add_row(name, str(l["drives"]), l["drives_limited_by"], str(l["nodes"]),
+                  fmt_number(l["demanded_iops_per_gb"]), fmt_number(l["supplied_iops_per_gb"]),
+                  fmt_number(l["cpu_bound_threads_per_drive"]), fmt_number(l["usd_per_tb"]))
+    return t
+
+
+def run(args) -> int:
+    given = {f.name: parse_param(f.name, getattr(args, f.name), isinstance(f.default, int))
+             for f in fields(ClusterParams) if getattr(args, f.name) is not None}
+    doc = Store(args.results).load(args.run)
+    params = ClusterParams(**{**default_params(doc).__dict__, **given})
+    out = model(doc, params, given=set(given))
+    if args.json:
+        emit_json(out)
+        return 0
+    stderr_console.print(table(out))
+    stderr_console.print("formulas: bench/cluster_model.py; assumptions:")
+    for line in assumption_lines(out):
+        stderr_console.print("  " + line, highlight=False, markup=False)
     return 0
