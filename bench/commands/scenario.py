@@ -55,6 +55,20 @@ def findings_table(found: list) -> Table:
     return table
 
 
+def _print_model(doc: dict) -> None:
+    """The cluster model of the run with its default assumptions (the run's own drive count), as `model` prints it."""
+    from bench.cluster_model import assumption_lines, model
+    from bench.commands.model import table
+    try:
+        out = model(doc)
+    except UserError as e:
+        stderr_console.print(f"cluster model: not computed: {e}", highlight=False, markup=False)
+        return
+    stderr_console.print(table(out))
+    for line in assumption_lines(out):
+        stderr_console.print("  " + line, highlight=False, markup=False)
+
+
 def run(args) -> int:
     real = {"hdd": args.hdd, "nvme": args.nvme, "optane": args.optane}
     if args.emulate and any(real.values()):
@@ -103,5 +117,7 @@ def run(args) -> int:
         for line in failures(doc):
             stderr_console.print(f"[red]failed[/red] {line}")
         stderr_console.print(findings_table(doc["findings"]))
-        stderr_console.print(f"stored in {store.root / doc['run_id']}; cluster model: tierbench model {doc['run_id']}")
+        _print_model(doc)
+        stderr_console.print(f"stored in {store.root / doc['run_id']}; cluster model with other assumptions: "
+                             f"tierbench model {doc['run_id']} --help")
     return 0 if doc["status"] == "complete" else 1
