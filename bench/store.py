@@ -85,7 +85,9 @@ _TOP_FIELDS = {"run_id": (str,), "status": (str,), "cases": (list,), "started_at
                "finished_at": (str, type(None)), "machine": (dict,), "tiers": (list,), "process": (dict,)}
 _CASE_FIELDS = {"workload": (str,), "tier": (str,), "engine": (str,), "params": (dict,), "metrics": (dict,),
                 "error": (str, type(None)), "phases": (list,), "temp_tier": (str, type(None)),
-                "id": (int,), "repeat": (int,)}
+                "id": (int,), "repeat": (int,),
+                # the rest of the case identity (bench.model.case_key): hashable, as readers group cases by it
+                "workers": (int, type(None)), "label": (str, type(None)), "memory_mb": (int, type(None))}
 _REQUIRED_TOP = ("run_id", "status", "cases")
 _REQUIRED_CASE = ("workload", "tier")
 

@@ -99,3 +99,15 @@ def test_a_bad_input_is_refused_before_the_run_is_created(tmp_path, store, chang
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and "bad.json" in proc.stderr
     assert not Path(store).exists() or not any(Path(store).iterdir())
+
+
+def test_a_killed_job_is_imported_as_a_failed_case(store):
+    """fio's output of a run whose job process was SIGKILLed (tests/data/fio/killed-job.*, exit 0 from fio):
+    the case is stored failed with the reason, the run is `failed`, and import exits 1."""
+    proc = cli("import", str(DATA / "killed-job.plus.json"), "--results", store, "--json")
+    assert proc.returncode == 1, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["status"] == "failed"
+    (case,) = doc["cases"]
+    assert "moved no data" in case["error"] and "got signal 9" in case["error"]
+    assert "iops" not in case["metrics"]

@@ -8,9 +8,11 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
+from typing import Optional
 
 from bench.errors import UserError
 from bench.fio_parse import ALL_CLIENTS, parse, phase_metrics
+from bench.fio_run import killed_jobs
 from bench.runner import case_samples, new_document, run_status
 from bench.store import Store
 from bench.tiers import Tier, detect, parse_tier_spec
@@ -36,7 +38,24 @@ def _tier(spec) -> Tier:
                 reason="imported: path not on this machine, device not detected")
 
 
-def cases_from(report, source: str, tier: Tier, first_id: int) -> list:
+def entry_problem(report, entry: dict, killed: list) -> Optional[str]:
+    """Why an imported entry is not a measurement to trust (its case is stored failed, with this reason), or
+    None: fio's own error number for the job, or an entry that moved nothing (a job process killed mid-run
+    leaves fio reporting 0 bytes in 0 s, with latency samples that look real; fio's "got signal" notes, when
+    the output holds them, are named)."""
+    jobs = [j for j in report.jobs if (j.document, j.groupid, j.host) == (entry["document"], entry["groupid"],
+                                                                          entry["host"])]
+    errors = sorted({j.error for j in jobs if j.error})
+    if errors:
+        return f"fio reported error {', '.join(map(str, errors))} for this job"
+    if not any(d.ops and d.bytes for j in jobs for d in j.directions.values()):
+        signals = "; fio says " + ", ".join(f"job process {pid} got signal {sig}" for pid, sig in killed) \
+            if killed else ""
+        return f"the job moved no data (0 operations): it was killed or failed{signals}"
+    return None
+
+
+def cases_from(report, source: str, tier: Tier, first_id: int, killed: Optional[list] = None) -> list:
     hosts = sorted({j.host for j in report.jobs if j.host not in (None, ALL_CLIENTS)})
     selections = [None] + hosts if hosts else [None]
     cases = []
@@ -48,7 +67,8 @@ def cases_from(report, source: str, tier: Tier, first_id: int) -> list:
             if capacity and metrics.get("iops") is not None:
                 metrics["iops_per_gb"] = metrics["iops"] / (capacity / 1e9)
             cases.append({"id": first_id + len(cases), "workload": f"fio:{entry['name']}", "kind": "import",
-                          "tier": tier.name, "engine": "fio", "repeat": 0, "error": None,
+                          "tier": tier.name, "engine": "fio", "repeat": 0,
+                          "error": entry_problem(report, entry, killed or []),
                           "params": {"file": source, "host": entry["host"] or (ALL_CLIENTS if hosts else None),
                                      "groupid": entry["groupid"], "document": entry["document"]},
                           "metrics": metrics, "bottleneck": "unknown", "phases": [], "raw": [source],
@@ -76,14 +96,15 @@ def run(args) -> int:
         except OSError as e:
             raise UserError(f"{name}: cannot read it ({e.strerror})") from None
         try:
-            inputs.append((name, data, parse(data.decode("utf-8", errors="replace"))))
+            text = data.decode("utf-8", errors="replace")
+            inputs.append((name, data, parse(text), killed_jobs(text)))
         except UserError as e:
             raise UserError(f"{name}: {e}") from None
     tier = _tier(args.tier)
     cases, sources = [], []
-    for name, data, report in inputs:
+    for name, data, report, killed in inputs:
         source = f"{len(cases):03d}-{Path(name).name}"
-        found = cases_from(report, source, tier, len(cases))
+        found = cases_from(report, source, tier, len(cases), killed)
         _check_metrics(found, name)
         cases.extend(found)
         sources.append((source, data))
@@ -101,5 +122,8 @@ def run(args) -> int:
         emit_json(doc)
     else:
         stderr_console.print(run_table(doc))
+        for case in doc["cases"]:
+            if case["error"]:
+                stderr_console.print(f"[red]failed[/red] case {case['id']} {case['workload']}: {case['error']}")
         stderr_console.print(f"imported {len(inputs)} file(s) as run {doc['run_id']} in {store.root}")
-    return 0
+    return 0 if doc["status"] == "complete" else 1
