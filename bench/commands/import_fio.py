@@ -105,6 +105,8 @@ def run(args) -> int:
     for name, data, report, killed in inputs:
         source = f"{len(cases):03d}-{Path(name).name}"
         found = cases_from(report, source, tier, len(cases), killed)
+        if not found:
+            raise UserError(f"{name}: the fio output holds no job entry ('jobs' is empty): nothing to import")
         _check_metrics(found, name)
         cases.extend(found)
         sources.append((source, data))

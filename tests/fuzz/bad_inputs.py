@@ -249,6 +249,7 @@ def _entries() -> list:
     fio("no-clat", _fio(_set("jobs.0.read.clat_ns", _DELETE)))
     fio("no-jobs", _fio(_set("jobs", _DELETE)))
     fio("jobs-not-list", _fio(_set("jobs", {"a": 1})))
+    fio("jobs-empty", _fio(_set("jobs", [])))          # found by test_fuzz_fio_json: imported as an empty run
     fio("job-not-object", _fio(_set("jobs.0", 5)))
     fio("no-jobname", _fio(_set("jobs.0.jobname", _DELETE)))
     fio("jobname-object", _fio(_set("jobs.0.jobname", {"x": 1})))

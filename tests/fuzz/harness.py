@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import signal
 import traceback
 from dataclasses import dataclass, field
@@ -21,6 +22,16 @@ from pathlib import Path
 from typing import Optional
 
 from bench import cli
+
+
+def fuzz_settings(max_examples: int):
+    """Hypothesis settings for a fuzz test: no per-example deadline (a CLI call takes ms to a second), and
+    `max_examples` times $TIERBENCH_FUZZ_SCALE (default 1: the whole suite in about 30 s; 10 for a deep search)."""
+    from hypothesis import HealthCheck, settings
+
+    scale = float(os.environ.get("TIERBENCH_FUZZ_SCALE", "1"))
+    return settings(max_examples=max(1, int(max_examples * scale)), deadline=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
 class _Hang(BaseException):

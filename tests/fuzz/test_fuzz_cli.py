@@ -10,14 +10,14 @@ import math
 import tomllib
 
 import pytest
-from hypothesis import HealthCheck, assume, event, given, settings, strategies as st
+from hypothesis import assume, event, given, strategies as st
 
 import workloads
 from tests.fuzz.bad_inputs import REAL_FIO
-from tests.fuzz.harness import assert_refused_or_ok, invoke, no_run, run_folders
+from tests.fuzz.harness import assert_refused_or_ok, fuzz_settings, invoke, no_run, run_folders
 from tests.fuzz.strategies import config_documents, param_flags, param_values, toml_text
 
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = fuzz_settings(300)
 SMALL = ["--param", "size=1m", "--param", "runtime_s=0.2"]
 ZERO_ALLOWED = {"map_tasks", "split_size", "hdfs_readers", "hdfs_read_bytes", "hdfs_read_mbps", "seed",
                 "zipf_exponent"}
@@ -160,7 +160,7 @@ def test_tier_specs(space, name, path, cls, raw):
             assert str(t.path).startswith(str(base)), t.path
 
 
-@settings(FUZZ, max_examples=100)
+@fuzz_settings(100)
 @given(**TIER_SPEC_PARTS)
 def test_import_tier_specs(space, name, path, cls, raw):
     base, tier, store = space

@@ -9,9 +9,9 @@ import math
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, currently_in_test_context, event, given, settings, strategies as st
+from hypothesis import currently_in_test_context, event, given, strategies as st
 
-from tests.fuzz.harness import assert_refused_or_ok, invoke, run_folders
+from tests.fuzz.harness import assert_refused_or_ok, fuzz_settings, invoke, run_folders
 from tests.fuzz.strategies import mutated
 
 FIO_DATA = Path(__file__).resolve().parents[1] / "data" / "fio"
@@ -24,7 +24,7 @@ def _first_document(text: str) -> dict:
 
 
 DOCS = {name: _first_document(text) for name, text in REAL.items()}
-FUZZ = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = fuzz_settings(250)
 
 
 def _non_finite(value) -> bool:

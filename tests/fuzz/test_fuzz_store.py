@@ -9,14 +9,14 @@ import json
 import shutil
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings, strategies as st
+from hypothesis import event, given, strategies as st
 
 from tests.conftest import cli
 from tests.fuzz.bad_inputs import REAL_FIO
-from tests.fuzz.harness import invoke
+from tests.fuzz.harness import fuzz_settings, invoke
 from tests.fuzz.strategies import mutated
 
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = fuzz_settings(150)
 
 
 @pytest.fixture(scope="module")
