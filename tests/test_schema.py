@@ -38,8 +38,10 @@ def test_a_real_run_matches(real_doc):
 
 
 def test_imported_fio_outputs_match(store):
-    doc = cli_json("import", *[str(p) for p in sorted(DATA.glob("*.plus.json"))], "--results", store)
+    # killed-job.plus.json is imported as a failed case (exit 1); its document must match the schema too
+    doc = cli_json("import", *[str(p) for p in sorted(DATA.glob("*.plus.json"))], "--results", store, check=1)
     assert doc["imported"] is True and schema_errors(doc) == []
+    assert [c for c in doc["cases"] if c.get("error")], "the killed job is a failed case"
 
 
 @pytest.mark.parametrize("status", ["running", "interrupted", "failed", "partial", "complete"])
