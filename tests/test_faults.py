@@ -187,6 +187,7 @@ def test_sigint_in_the_first_moments_leaves_a_valid_run_or_none(tmp_path, store)
     tiers = _tiers(tmp_path, "a")
     # From process start (imports, plan, tiers), and within 100 ms of the run folder appearing.
     moments = [("start", 0.1), ("start", 0.5), ("folder", 0.0), ("folder", 0.05), ("folder", 0.1)]
+    completed = set()
     for when, delay in moments:
         before = set(_run_ids(store)) if store.exists() else set()
         proc = _start(store, tiers, *FIO_READ, "--param", "runtime_s=1")
@@ -195,14 +196,19 @@ def test_sigint_in_the_first_moments_leaves_a_valid_run_or_none(tmp_path, store)
         time.sleep(delay)
         os.kill(proc.pid, signal.SIGINT)
         returncode, _, stderr = _finish(proc)
-        assert returncode != 0, f"{when}+{delay}: {stderr}"
+        if returncode == 0:
+            # Python drops a KeyboardInterrupt raised inside an import-lock callback ("Exception ignored in
+            # ... _get_module_lock"): the interrupt never reached tierbench, so the run must have finished whole.
+            assert "Exception ignored" in stderr, f"{when}+{delay}: exit 0 without a lost interrupt: {stderr}"
+            completed.add(Store(store).load("latest")["run_id"])
         if store.exists():
             _assert_clean(store, *tiers.values())
     listed = json.loads(cli("list", "--results", store, "--json", check=0).stdout)
     assert listed["skipped"] == [], listed
     assert len(listed["runs"]) >= 3    # the folder-triggered ones made a run each
     for run in listed["runs"]:
-        assert run["status"] in ("failed", "partial", "interrupted"), run
+        expected = ("complete",) if run["run_id"] in completed else ("failed", "partial", "interrupted")
+        assert run["status"] in expected, run
     for folder in store.iterdir():
         assert (folder / "run.json").is_file() and (folder / "raw").is_dir()
 
