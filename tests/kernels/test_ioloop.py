@@ -405,6 +405,71 @@ def test_direct_io_with_a_queue_uses_aio_slots_correctly(disk_scratch):
     assert 0.2 <= mixed["elapsed_s"] < 5
 
 
+AIO_CASES = [
+    # rw, bs, file_size, njobs, nfiles, iodepth, file_service, rwmixread: direct, iodepth > 1 (the AIO thread)
+    ("randwrite", 4 * KIB, 16 * 4 * KIB, 1, 3, 3, "random", 50),
+    ("write", 4 * KIB, 12 * 4 * KIB, 2, 2, 4, "roundrobin", 50),
+    ("read", 8 * KIB, 6 * 8 * KIB, 1, 2, 8, "sequential", 50),
+    ("randrw", 4 * KIB, 32 * 4 * KIB, 2, 1, 5, "roundrobin", 60),
+]
+
+
+def _direct_or_skip(call):
+    try:
+        return call()
+    except OSError as exc:
+        if exc.errno == errno.EINVAL:
+            pytest.skip(f"O_DIRECT is not supported under /var/tmp here: {exc}")
+        raise
+
+
+@pytest.mark.parametrize("rw, bs, file_size, njobs, nfiles, iodepth, service, mix", AIO_CASES)
+def test_aio_matches_reference(disk_scratch, rw, bs, file_size, njobs, nfiles, iodepth, service, mix):
+    """The AIO thread does the reference's ops (the same split of reads and writes, the same end fsyncs) and
+    leaves the same bytes, whatever order its completions come back in."""
+    runs = {}
+    for engine in (ioloop, ioloop_ref):
+        jobs = _jobs(disk_scratch, engine.IMPLEMENTATION.replace(":", "-"), njobs, nfiles)
+        if rw not in ("write", "randwrite"):
+            ioloop.run_phase(jobs, "write", bs, file_size, direct=False, seed=3)
+        runs[engine] = (jobs, _direct_or_skip(lambda: engine.run_phase(
+            jobs, rw, bs, file_size, iodepth=iodepth, rwmixread=mix, file_service=service, seed=3)))
+    (kjobs, got), (rjobs, want) = runs[ioloop], runs[ioloop_ref]
+    assert got["read"]["ops"] + got["write"]["ops"] == njobs * nfiles * file_size // bs
+    for d in ("read", "write"):
+        assert got[d]["ops"] == want[d]["ops"] and got[d]["bytes"] == want[d]["bytes"]
+        assert int(got[d]["hist"].sum()) == got[d]["ops"]
+        if got[d]["ops"]:
+            assert 0 < got[d]["lat_min_ns"] <= got[d]["lat_sum_ns"] / got[d]["ops"] <= got[d]["lat_max_ns"]
+    assert got["fsyncs"] == want["fsyncs"] == (njobs * nfiles if got["write"]["ops"] else 0)
+    for kpaths, rpaths in zip(kjobs, rjobs):
+        for kp, rp in zip(kpaths, rpaths):
+            assert Path(kp).read_bytes() == Path(rp).read_bytes()
+
+
+def test_aio_fsync_every_counts_the_jobs_writes(disk_scratch):
+    """With AIO a job's writes are one thread's: fsync_every=5 over 24 writes per job is 4 fsyncs per job,
+    then the end fsync of each of its 2 files."""
+    jobs = _jobs(disk_scratch, "f", 2, 2)
+    result = _direct_or_skip(lambda: ioloop.run_phase(jobs, "write", 4 * KIB, 12 * 4 * KIB, iodepth=4,
+                                                      fsync_every=5))
+    assert result["write"]["ops"] == 48 and result["fsyncs"] == 2 * 4 + 4
+
+
+def test_aio_verifying_read_of_a_flipped_byte_fails_naming_file_and_offset(disk_scratch):
+    jobs = _jobs(disk_scratch, "x", 2, 1)
+    ioloop.run_phase(jobs, "write", 8 * KIB, 64 * KIB, direct=False, seed=9)
+    bad = Path(jobs[1][0])
+    data = bytearray(bad.read_bytes())
+    data[5 * 8 * KIB + 700] ^= 0x01
+    bad.write_bytes(bytes(data))
+    with pytest.raises(OSError) as info:
+        _direct_or_skip(lambda: ioloop.run_phase(jobs, "read", 8 * KIB, 64 * KIB, iodepth=4, checksum_chunk=512,
+                                                 written_seed=9))
+    assert info.value.errno == errno.EIO and info.value.filename == str(bad)
+    assert f"512-byte chunk at offset {5 * 8 * KIB + 512} " in str(info.value)
+
+
 def test_direct_io_on_tmpfs_names_the_problem(scratch):
     path = str(scratch / "x")
     try:
