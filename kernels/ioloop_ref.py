@@ -323,127 +323,208 @@ class _Stop(Exception):
 
 def _worker(job: _Job, cfg: dict, pattern: np.ndarray, deadline_ns, stop: threading.Event, out: dict,
             errors: list, lock: threading.Lock, verify_pattern, end_fsync: bool) -> None:
-    bs, nb, nfiles, total, service = cfg["bs"], job.nb, job.nfiles, job.total, cfg["service"]
-    rbuf = mmap.mmap(-1, max(bs, mmap.PAGESIZE))   # page-aligned, as O_DIRECT needs
-    wbuf = mmap.mmap(-1, max(bs, mmap.PAGESIZE))
-    wbuf[:bs] = pattern.tobytes()
-    rview, wview = [memoryview(rbuf)[:bs]], [memoryview(wbuf)[:bs]]
-    stamps = stamp_offsets(bs)
-    hist = [[0] * PLAT_NR, [0] * PLAT_NR]
-    ops, nbytes, lat_sum = [0, 0], [0, 0], [0, 0]
-    lat_min, lat_max = [MASK, MASK], [0, 0]
-    fsyncs = since_fsync = checksums = 0
-    rwmix, rnd, fsync_every, chunk = cfg["rwmix"], cfg["random"], cfg["fsync_every"], cfg["chunk"]
-    now = time.monotonic_ns
-    chunk_number, blocks, reads, rfiles = -1, None, None, None
+    """One thread of a job (fio's psync model): sets up its buffers, runs its share of the job's ops, then
+    merges its counts into `out`; the job's last thread end-fsyncs the files the job wrote.
+
+    The first failure of the run goes into `errors` (an (errno or ERR_*, path, op, offset, ...) tuple, or
+    the exception of a bug) and stops every thread."""
+    bufs = _Buffers(cfg["bs"], pattern)
+    tally = _Tally()
     try:
-        while not stop.is_set():
-            c = next(job.counter)
-            if deadline_ns is None and c >= total:
-                break
-            if c // OP_CHUNK != chunk_number:
-                chunk_number = c // OP_CHUNK
-                blocks, reads, rfiles = job.chunk(chunk_number)
-            i = c % OP_CHUNK
-            cc = c % total
-            if rnd:
-                blk = blocks[i]
-                f = cc % nfiles if service == 0 else cc // nb if service == 1 else rfiles[i]
-            elif service == 0:
-                f, blk = cc % nfiles, cc // nfiles
-            elif service == 1:
-                f, blk = cc // nb, cc % nb
-            else:
-                f = rfiles[i]
-                if deadline_ns is not None:
-                    blk = next(job.file_cursors[f]) % nb
-                else:
-                    for _ in range(nfiles):
-                        blk = next(job.file_cursors[f])
-                        if blk < nb:
-                            break
-                        f = (f + 1) % nfiles
-            is_read = rwmix >= 100 or (rwmix > 0 and reads[i])
-            fd, off = job.fds[f], blk * bs
-            try:
-                if is_read:
-                    t0 = now()
-                    done = os.preadv(fd, rview, off)
-                    t1 = now()
-                    if done < bs:  # the kernel retries short transfers; a plain loop only sees EOF here
-                        raise _Stop((ERR_EOF, f, 0, off))
-                else:
-                    key = job.file_keys[f] + off
-                    for s in stamps:
-                        wbuf[s:s + 8] = ((key + s) & MASK).to_bytes(8, "little")
-                    t0 = now()
-                    done = os.pwritev(fd, wview, off)
-                    t1 = now()
-                    if done < bs:
-                        raise _Stop((errno.ENOSPC, f, 1, off))
-            except OSError as exc:
-                raise _Stop((exc.errno, f, 0 if is_read else 1, off)) from None
-            if chunk:   # after the clock, as a DataNode checksums a packet after receiving / before sending it
-                buf = rview[0] if is_read else wview[0]
-                for s in range(0, bs, chunk):
-                    got = _crc32c(buf[s:s + chunk])
-                    checksums += 1
-                    if is_read:
-                        want = _crc32c(expected_chunk(verify_pattern, job.verify_keys[f], off + s, chunk))
-                        if got != want:
-                            raise _Stop((ERR_CHECKSUM, f, 0, off + s, chunk, got, want))
-            d = 0 if is_read else 1
-            lat = t1 - t0
-            hist[d][lat if lat < 2 * PLAT_VAL else bin_index_ns(lat)] += 1
-            ops[d] += 1
-            nbytes[d] += bs
-            lat_sum[d] += lat
-            if lat < lat_min[d]:
-                lat_min[d] = lat
-            if lat > lat_max[d]:
-                lat_max[d] = lat
-            if not is_read:
-                job.written[f] = True
-                if fsync_every:
-                    since_fsync += 1
-                    if since_fsync >= fsync_every:
-                        since_fsync = 0
-                        try:
-                            os.fsync(fd)
-                        except OSError as exc:
-                            raise _Stop((exc.errno, f, 2, off)) from None
-                        fsyncs += 1
-            if deadline_ns is not None and t1 >= deadline_ns:
-                break
+        _run_ops(job, cfg, bufs, tally, deadline_ns, stop, verify_pattern)
     except _Stop as failure:
         code, f, op, off, *crc = failure.args[0]
-        with lock:
-            if not any(isinstance(e, tuple) for e in errors):
-                errors.append((code, job.paths[f], op, off, *crc))
-        stop.set()
+        _record_failure(errors, lock, stop, (code, job.paths[f], op, off, *crc))
     except BaseException as exc:  # a bug here must fail the run, not vanish with its thread
         with lock:
             errors.append(exc)
         stop.set()
     finally:
-        rview[0].release()
-        wview[0].release()
-        rbuf.close()
-        wbuf.close()
-    with lock:
-        for d in (0, 1):
-            out["hist"][d] += np.array(hist[d], dtype=np.uint64)
-            out["ops"][d] += ops[d]
-            out["bytes"][d] += nbytes[d]
-            out["lat_sum"][d] += lat_sum[d]
-            out["lat_min"][d] = min(out["lat_min"][d], lat_min[d])
-            out["lat_max"][d] = max(out["lat_max"][d], lat_max[d])
-        out["fsyncs"] += fsyncs
-        out["checksums"] += checksums
-        job.active -= 1
-        last = job.active == 0
-    if last and end_fsync:
+        bufs.close()
+    if tally.merge(out, job, lock) and end_fsync:
         _end_fsync(job, out, errors, lock, stop)
+
+
+def _run_ops(job: _Job, cfg: dict, bufs: _Buffers, tally: _Tally, deadline_ns, stop: threading.Event,
+             verify_pattern) -> None:
+    """The thread's transfer loop: each op of its share is transferred (timed), checksummed, counted, and
+    after every fsync_every writes the file is fsynced; until the job has no op left (size-based), an op
+    ends past `deadline_ns` (time-based) or another thread stops the run. Raises _Stop for a failed op."""
+    bs, chunk, fsync_every = cfg["bs"], cfg["chunk"], cfg["fsync_every"]
+    since_fsync = 0
+    for f, off, is_read in _op_stream(job, cfg, deadline_ns is not None, stop):
+        t0, t1 = bufs.transfer(job.fds[f], f, off, is_read, job.file_keys[f])
+        if chunk:   # after the clock, as a DataNode checksums a packet after receiving / before sending it
+            tally.checksums += _checksum_block(bufs, job, f, off, is_read, chunk, verify_pattern)
+        tally.add(0 if is_read else 1, t1 - t0, bs)
+        if not is_read:
+            job.written[f] = True
+            if fsync_every:
+                since_fsync += 1
+                if since_fsync >= fsync_every:
+                    since_fsync = 0
+                    _fsync(job.fds[f], f, off)
+                    tally.fsyncs += 1
+        if deadline_ns is not None and t1 >= deadline_ns:
+            break
+
+
+def _op_stream(job: _Job, cfg: dict, timed: bool, stop: threading.Event):
+    """The ops this thread takes from its job, as (file index, byte offset, is-read): op c is drawn from
+    the job's shared counter, and its file, block and direction depend on (seed, job, c) alone. Ends when
+    the run is stopped or, size-based, when the job's ops are all taken; time-based runs wrap around."""
+    bs, nb, nfiles, total, service = cfg["bs"], job.nb, job.nfiles, job.total, cfg["service"]
+    rwmix, rnd = cfg["rwmix"], cfg["random"]
+    chunk_number, blocks, reads, rfiles = -1, None, None, None
+    while not stop.is_set():
+        c = next(job.counter)
+        if not timed and c >= total:
+            return
+        if c // OP_CHUNK != chunk_number:
+            chunk_number = c // OP_CHUNK
+            blocks, reads, rfiles = job.chunk(chunk_number)
+        i = c % OP_CHUNK
+        cc = c % total
+        if rnd:
+            blk = blocks[i]
+            f = cc % nfiles if service == 0 else cc // nb if service == 1 else rfiles[i]
+        elif service == 0:
+            f, blk = cc % nfiles, cc // nfiles
+        elif service == 1:
+            f, blk = cc // nb, cc % nb
+        else:
+            f, blk = _next_block_of(job, rfiles[i], timed)
+        yield f, blk * bs, rwmix >= 100 or (rwmix > 0 and reads[i])
+
+
+def _next_block_of(job: _Job, f: int, timed: bool) -> tuple:
+    """(file, block) of a sequential op with file_service=random: the next block of file `f` (time-based:
+    wrapping around); size-based, the op has a block reserved by the job's counter: the next one of the
+    first file from `f` on that has one left."""
+    nb, nfiles = job.nb, job.nfiles
+    if timed:
+        return f, next(job.file_cursors[f]) % nb
+    for _ in range(nfiles):
+        blk = next(job.file_cursors[f])
+        if blk < nb:
+            break
+        f = (f + 1) % nfiles
+    return f, blk
+
+
+class _Buffers:
+    """A thread's read and write buffers of `bs` bytes, page-aligned (mmap) as O_DIRECT needs; the write
+    buffer holds the write pattern, each sector stamped before its write."""
+
+    def __init__(self, bs: int, pattern: np.ndarray):
+        self.bs = bs
+        self.rbuf = mmap.mmap(-1, max(bs, mmap.PAGESIZE))
+        self.wbuf = mmap.mmap(-1, max(bs, mmap.PAGESIZE))
+        self.wbuf[:bs] = pattern.tobytes()
+        self.rview, self.wview = [memoryview(self.rbuf)[:bs]], [memoryview(self.wbuf)[:bs]]  # preadv's lists
+        self.stamps = stamp_offsets(bs)
+
+    def transfer(self, fd: int, f: int, off: int, is_read: bool, file_key: int) -> tuple:
+        """Read or write the block at byte `off` of file index `f` (fd `fd`); a write's sectors are stamped
+        first, outside the clock. Returns (t0, t1), CLOCK_MONOTONIC ns around the system call; raises _Stop
+        for an error or a short transfer."""
+        bs, now = self.bs, time.monotonic_ns
+        try:
+            if is_read:
+                t0 = now()
+                done = os.preadv(fd, self.rview, off)
+                t1 = now()
+                if done < bs:  # the kernel retries short transfers; a plain loop only sees EOF here
+                    raise _Stop((ERR_EOF, f, 0, off))
+            else:
+                key, wbuf = file_key + off, self.wbuf
+                for s in self.stamps:
+                    wbuf[s:s + 8] = ((key + s) & MASK).to_bytes(8, "little")
+                t0 = now()
+                done = os.pwritev(fd, self.wview, off)
+                t1 = now()
+                if done < bs:
+                    raise _Stop((errno.ENOSPC, f, 1, off))
+        except OSError as exc:
+            raise _Stop((exc.errno, f, 0 if is_read else 1, off)) from None
+        return t0, t1
+
+    def close(self) -> None:
+        self.rview[0].release()
+        self.wview[0].release()
+        self.rbuf.close()
+        self.wbuf.close()
+
+
+def _checksum_block(bufs: _Buffers, job: _Job, f: int, off: int, is_read: bool, chunk: int,
+                    verify_pattern) -> int:
+    """CRC32C of each `chunk` bytes of the block just transferred; a read's are checked against what the
+    write phase it verifies left (_Stop with ERR_CHECKSUM, naming the chunk's offset, on a mismatch).
+    Returns the number of chunks checksummed."""
+    buf = bufs.rview[0] if is_read else bufs.wview[0]
+    count = 0
+    for s in range(0, bufs.bs, chunk):
+        got = _crc32c(buf[s:s + chunk])
+        count += 1
+        if is_read:
+            want = _crc32c(expected_chunk(verify_pattern, job.verify_keys[f], off + s, chunk))
+            if got != want:
+                raise _Stop((ERR_CHECKSUM, f, 0, off + s, chunk, got, want))
+    return count
+
+
+def _fsync(fd: int, f: int, off: int) -> None:
+    """fsync_every's fsync of file index `f` after the write at `off`; _Stop on an error."""
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        raise _Stop((exc.errno, f, 2, off)) from None
+
+
+class _Tally:
+    """One thread's accounting: per direction (0 read, 1 write) ops, bytes, latency sum, min and max (ns)
+    and fio's latency bins; fsyncs and checksummed chunks. Merged into the run's counts when the thread ends."""
+
+    def __init__(self):
+        self.hist = [[0] * PLAT_NR, [0] * PLAT_NR]
+        self.ops, self.nbytes, self.lat_sum = [0, 0], [0, 0], [0, 0]
+        self.lat_min, self.lat_max = [MASK, MASK], [0, 0]
+        self.fsyncs = self.checksums = 0
+
+    def add(self, d: int, lat: int, bs: int) -> None:
+        """Count one op of direction `d` that moved `bs` bytes in `lat` ns."""
+        self.hist[d][lat if lat < 2 * PLAT_VAL else bin_index_ns(lat)] += 1
+        self.ops[d] += 1
+        self.nbytes[d] += bs
+        self.lat_sum[d] += lat
+        if lat < self.lat_min[d]:
+            self.lat_min[d] = lat
+        if lat > self.lat_max[d]:
+            self.lat_max[d] = lat
+
+    def merge(self, out: dict, job: _Job, lock: threading.Lock) -> bool:
+        """Add these counts to the run's `out` and mark the thread as ended; True for the job's last thread."""
+        with lock:
+            for d in (0, 1):
+                out["hist"][d] += np.array(self.hist[d], dtype=np.uint64)
+                out["ops"][d] += self.ops[d]
+                out["bytes"][d] += self.nbytes[d]
+                out["lat_sum"][d] += self.lat_sum[d]
+                out["lat_min"][d] = min(out["lat_min"][d], self.lat_min[d])
+                out["lat_max"][d] = max(out["lat_max"][d], self.lat_max[d])
+            out["fsyncs"] += self.fsyncs
+            out["checksums"] += self.checksums
+            job.active -= 1
+            return job.active == 0
+
+
+def _record_failure(errors: list, lock: threading.Lock, stop: threading.Event, failure: tuple) -> None:
+    """Keep `failure` (errno or ERR_*, path, op, offset, ...) if it is the run's first failed operation, and
+    stop every thread."""
+    with lock:
+        if not any(isinstance(e, tuple) for e in errors):
+            errors.append(failure)
+    stop.set()
 
 
 def _end_fsync(job: _Job, out: dict, errors: list, lock: threading.Lock, stop: threading.Event) -> None:
@@ -456,10 +537,7 @@ def _end_fsync(job: _Job, out: dict, errors: list, lock: threading.Lock, stop: t
             try:
                 os.fsync(job.fds[f])
             except OSError as exc:
-                with lock:
-                    if not any(isinstance(e, tuple) for e in errors):
-                        errors.append((exc.errno, job.paths[f], 2, 0))
-                stop.set()
+                _record_failure(errors, lock, stop, (exc.errno, job.paths[f], 2, 0))
                 return
             with lock:
                 out["fsyncs"] += 1
