@@ -369,6 +369,139 @@ cdef void* _worker(void* arg) noexcept nogil:
     return NULL
 
 
+# The state of a job's AIO thread: `depth` slots, each one op in flight or idle, with its control block,
+# and what its completion needs (file, offset, direction, submission time).
+ctypedef struct AioQueue:
+    iol_aio_ctx ctx
+    bint ctx_ok            # ctx was set up: destroy it at the end
+    int depth
+    iol_iocb* cbs          # one control block per slot
+    iol_iocb** queue       # prepared, not yet taken by io_submit (in the order they were claimed)
+    iol_io_event* events
+    uint64_t* slot_f       # per slot: the op's file index in the job, offset, submission time, direction
+    uint64_t* slot_off
+    uint64_t* slot_t0
+    int* slot_d
+    int* free_slots        # idle slots (a stack)
+    int nfree
+    int nqueued
+    int inflight
+
+
+cdef int _aio_open(AioQueue* q, Shared* sh, JobSlot* job) noexcept nogil:
+    """Setup of a job's AIO thread: sh.aio_depth idle slots and an AIO context for them. Returns 0, or -1
+    after recording the failure (ENOMEM, or io_setup's errno); _aio_close frees what was set up either way."""
+    cdef int i, rc
+    cdef int depth = sh.aio_depth
+    memset(q, 0, sizeof(AioQueue))
+    q.depth = depth
+    q.cbs = <iol_iocb*>calloc(depth, sizeof(iol_iocb))
+    q.queue = <iol_iocb**>calloc(depth, sizeof(iol_iocb*))
+    q.events = <iol_io_event*>calloc(depth, sizeof(iol_io_event))
+    q.slot_f = <uint64_t*>calloc(depth, sizeof(uint64_t))
+    q.slot_off = <uint64_t*>calloc(depth, sizeof(uint64_t))
+    q.slot_t0 = <uint64_t*>calloc(depth, sizeof(uint64_t))
+    q.slot_d = <int*>calloc(depth, sizeof(int))
+    q.free_slots = <int*>calloc(depth, sizeof(int))
+    if q.cbs == NULL or q.queue == NULL or q.events == NULL or q.slot_f == NULL or q.slot_off == NULL or \
+            q.slot_t0 == NULL or q.slot_d == NULL or q.free_slots == NULL:
+        _fail(sh, ENOMEM, job.first, OP_READ, 0)
+        return -1
+    for i in range(depth):
+        q.free_slots[i] = depth - 1 - i
+    q.nfree = depth
+    rc = iol_aio_setup(<unsigned>depth, &q.ctx)
+    if rc != 0:
+        _fail(sh, -rc, job.first, OP_READ, 0)
+        return -1
+    q.ctx_ok = True
+    return 0
+
+
+cdef void _aio_close(AioQueue* q) noexcept nogil:
+    """Tear down what _aio_open set up (io_destroy first: it waits for the ops still in flight, which
+    use the thread's buffers)."""
+    if q.ctx_ok:
+        iol_aio_destroy(q.ctx)
+    free(q.cbs)
+    free(q.queue)
+    free(q.events)
+    free(q.slot_f)
+    free(q.slot_off)
+    free(q.slot_t0)
+    free(q.slot_d)
+    free(q.free_slots)
+
+
+cdef inline bint _aio_fill(Shared* sh, JobSlot* job, FileSlot* files, Worker* w, AioQueue* q) noexcept nogil:
+    """Claim the job's next ops into the idle slots and prepare their control blocks, queued for submission.
+    Returns False once the job has no op left."""
+    cdef uint64_t f, off
+    cdef int d, slot
+    cdef unsigned char* buf
+    while q.nfree > 0 and not iol_load(&sh.stop):
+        slot = q.free_slots[q.nfree - 1]
+        if _claim(sh, job, files, w, <uint64_t>slot, &f, &off, &d, &buf):
+            return False
+        q.nfree -= 1
+        q.slot_f[slot], q.slot_off[slot], q.slot_d[slot] = f, off, d
+        iol_aio_prep(&q.cbs[slot], files[f].fd, buf, sh.bs, off, d == OP_READ, <uint64_t>slot)
+        q.queue[q.nqueued] = &q.cbs[slot]
+        q.nqueued += 1
+    return True
+
+
+cdef inline int _aio_submit(Shared* sh, JobSlot* job, AioQueue* q) noexcept nogil:
+    """Submit the queued ops (their latency starts now); those io_submit does not take stay queued, in
+    order. Returns 0, or -1 after recording the failure (charged to the first queued op)."""
+    cdef int i, first
+    cdef long n
+    cdef uint64_t t0 = iol_now_ns()
+    for i in range(q.nqueued):
+        q.slot_t0[<int>q.queue[i].aio_data] = t0
+    n = iol_aio_submit(q.ctx, q.nqueued, q.queue)
+    if n < 0:
+        first = <int>q.queue[0].aio_data
+        _fail(sh, <int>-n, job.first + <int>q.slot_f[first], q.slot_d[first], q.slot_off[first])
+        return -1
+    q.inflight += <int>n
+    for i in range(<int>n, q.nqueued):     # not taken this time: keep them queued, in order
+        q.queue[i - <int>n] = q.queue[i]
+    q.nqueued -= <int>n
+    return 0
+
+
+cdef inline int _aio_reap(Shared* sh, Worker* w, JobSlot* job, FileSlot* files, AioQueue* q,
+                          int* since_fsync, uint64_t* t1_out) noexcept nogil:
+    """Wait for at least one completion; account each (its latency ends now: t1_out) and free its slot.
+    Returns 0, or -1 after recording the failure (a failed or short transfer, a checksum, an fsync)."""
+    cdef long n, k
+    cdef int64_t res
+    cdef int slot, d
+    cdef uint64_t f, off, t1
+    n = iol_aio_getevents(q.ctx, 1, q.depth, q.events)
+    if n < 0:
+        _fail(sh, <int>-n, job.first, OP_READ, 0)
+        return -1
+    t1 = iol_now_ns()
+    t1_out[0] = t1
+    for k in range(n):
+        slot = <int>iol_event_data(&q.events[k])
+        res = iol_event_res(&q.events[k])
+        q.inflight -= 1
+        f, d, off = q.slot_f[slot], q.slot_d[slot], q.slot_off[slot]
+        if res < 0 or <uint64_t>res != sh.bs:
+            # A short direct transfer is the file's end (reads) or a full device (writes).
+            _fail(sh, <int>-res if res < 0 else (ERR_EOF if d == OP_READ else ENOSPC), job.first + <int>f, d, off)
+            return -1
+        if _done(sh, w, &files[f], job.first + <int>f, d, _slot_buf(w, d, <uint64_t>slot), off,
+                 t1 - q.slot_t0[slot], since_fsync):
+            return -1
+        q.free_slots[q.nfree] = slot
+        q.nfree += 1
+    return 0
+
+
 cdef void* _aio_worker(void* arg) noexcept nogil:
     """A whole job on one thread with sh.aio_depth operations in flight through Linux AIO (fio's libaio
     model, used for direct I/O with iodepth > 1): submit until the queue is full, reap at least one
@@ -378,104 +511,29 @@ cdef void* _aio_worker(void* arg) noexcept nogil:
     cdef JobSlot* job = &sh.jobs[w.job]
     cdef FileSlot* files = sh.files + job.first
     cdef bint timed = sh.deadline_ns != 0
-    cdef int depth = sh.aio_depth
-    cdef iol_aio_ctx ctx
-    cdef iol_iocb* cbs = <iol_iocb*>calloc(depth, sizeof(iol_iocb))
-    cdef iol_iocb** queue = <iol_iocb**>calloc(depth, sizeof(iol_iocb*))
-    cdef iol_io_event* events = <iol_io_event*>calloc(depth, sizeof(iol_io_event))
-    cdef uint64_t* slot_f = <uint64_t*>calloc(depth, sizeof(uint64_t))
-    cdef uint64_t* slot_off = <uint64_t*>calloc(depth, sizeof(uint64_t))
-    cdef uint64_t* slot_t0 = <uint64_t*>calloc(depth, sizeof(uint64_t))
-    cdef int* slot_d = <int*>calloc(depth, sizeof(int))
-    cdef int* free_slots = <int*>calloc(depth, sizeof(int))
-    cdef int nfree = depth, nqueued = 0, inflight = 0, since_fsync = 0, i, d, slot, rc
-    cdef bint more = True, failed = False, ctx_ok = False
-    cdef long n, k
-    cdef int64_t res
-    cdef uint64_t f, off, t0, t1
-    cdef FileSlot* fs
-    cdef unsigned char* buf
-    if cbs == NULL or queue == NULL or events == NULL or slot_f == NULL or slot_off == NULL or \
-            slot_t0 == NULL or slot_d == NULL or free_slots == NULL:
-        _fail(sh, ENOMEM, job.first, OP_READ, 0)
-        failed = True
-    else:
-        for i in range(depth):
-            free_slots[i] = depth - 1 - i
-        rc = iol_aio_setup(<unsigned>depth, &ctx)
-        if rc != 0:
-            _fail(sh, -rc, job.first, OP_READ, 0)
-            failed = True
-        else:
-            ctx_ok = True
+    cdef AioQueue q
+    cdef bint more = True
+    cdef bint failed = _aio_open(&q, sh, job) != 0
+    cdef int since_fsync = 0
+    cdef uint64_t t1
     while not failed:
-        # Fill the queue.
-        while more and nfree > 0 and not iol_load(&sh.stop):
-            slot = free_slots[nfree - 1]
-            if _claim(sh, job, files, w, <uint64_t>slot, &f, &off, &d, &buf):
-                more = False
-                break
-            nfree -= 1
-            slot_f[slot], slot_off[slot], slot_d[slot] = f, off, d
-            iol_aio_prep(&cbs[slot], files[f].fd, buf, sh.bs, off, d == OP_READ, <uint64_t>slot)
-            queue[nqueued] = &cbs[slot]
-            nqueued += 1
+        if more:
+            more = _aio_fill(sh, job, files, w, &q)
         if iol_load(&sh.stop):
             more = False
-        if nqueued:
-            t0 = iol_now_ns()
-            for i in range(nqueued):
-                slot_t0[<int>queue[i].aio_data] = t0
-            n = iol_aio_submit(ctx, nqueued, queue)
-            if n < 0:
-                _fail(sh, <int>-n, job.first + <int>slot_f[<int>queue[0].aio_data],
-                      slot_d[<int>queue[0].aio_data], slot_off[<int>queue[0].aio_data])
-                failed = True
-                break
-            inflight += <int>n
-            for i in range(<int>n, nqueued):     # not taken this time: keep them queued, in order
-                queue[i - <int>n] = queue[i]
-            nqueued -= <int>n
-        if inflight == 0:
-            if nqueued == 0 and not more:
-                break
-            continue
-        n = iol_aio_getevents(ctx, 1, depth, events)
-        if n < 0:
-            _fail(sh, <int>-n, job.first, OP_READ, 0)
+        if q.nqueued and _aio_submit(sh, job, &q) != 0:
             failed = True
             break
-        t1 = iol_now_ns()
-        for k in range(n):
-            slot = <int>iol_event_data(&events[k])
-            res = iol_event_res(&events[k])
-            inflight -= 1
-            d, off = slot_d[slot], slot_off[slot]
-            fs = &files[slot_f[slot]]
-            if res < 0 or <uint64_t>res != sh.bs:
-                # A short direct transfer is the file's end (reads) or a full device (writes).
-                _fail(sh, <int>-res if res < 0 else (ERR_EOF if d == OP_READ else ENOSPC),
-                      job.first + <int>slot_f[slot], d, off)
-                failed = True
+        if q.inflight == 0:
+            if q.nqueued == 0 and not more:
                 break
-            buf = _slot_buf(w, d, <uint64_t>slot)
-            if _done(sh, w, fs, job.first + <int>slot_f[slot], d, buf, off, t1 - slot_t0[slot], &since_fsync):
-                failed = True
-                break
-            free_slots[nfree] = slot
-            nfree += 1
+            continue
+        if _aio_reap(sh, w, job, files, &q, &since_fsync, &t1) != 0:
+            failed = True
+            break
         if timed and t1 >= sh.deadline_ns:
             more = False
-    if ctx_ok:
-        iol_aio_destroy(ctx)   # waits for whatever is still in flight before the buffers can go
-    free(cbs)
-    free(queue)
-    free(events)
-    free(slot_f)
-    free(slot_off)
-    free(slot_t0)
-    free(slot_d)
-    free(free_slots)
+    _aio_close(&q)
     _thread_end(sh, w, job, not failed)
     return NULL
 
