@@ -11,7 +11,7 @@ import re
 import sys
 
 from bench import __version__
-from bench.errors import TierbenchError, UserError
+from bench.core.errors import TierbenchError, UserError
 
 
 class _Parser(argparse.ArgumentParser):

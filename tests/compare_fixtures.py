@@ -7,7 +7,7 @@ import datetime as dt
 
 import numpy as np
 
-from bench.store import Store
+from bench.store.runs import Store
 
 MACHINE = {"hostname": "bench-a", "cpu_model": "Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz", "cpus": 8,
            "memory_bytes": 32 * 10 ** 9, "kernel": "6.1.0-18-amd64", "product_name": None, "fio_version": "fio-3.33",

@@ -20,7 +20,7 @@ def emulation_missing() -> str:
     """Why emulated tiers cannot be built here ('' when they can)."""
     if os.geteuid() != 0:
         return "needs root for loop devices, mounts and blkio cgroups"
-    from bench.cgroups import detect
+    from bench.tiers.cgroups import detect
     found = detect()
     if found["version"] == "none":
         return "needs cgroup v1 blkio or cgroup v2 with the io controller: " + "; ".join(found["missing"])

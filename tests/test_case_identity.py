@@ -1,4 +1,4 @@
-"""One case identity (bench.model.case_key) in compare, history, show/table, scaling and the across-machines
+"""One case identity (bench.core.case.case_key) in compare, history, show/table, scaling and the across-machines
 comparison, tested on run documents the real CLI makes: a hadoop-tempdata scenario on directory tiers (a small
 sort, two repeats, no container: real steps, seconds to run, no root needed) and a terasort run over two worker
 counts. Every scenario step and every worker count must come out as its own case with n = its repeats."""
@@ -10,9 +10,9 @@ import os
 import pytest
 from rich.console import Console
 
-from bench.model import CASE_KEY_FIELDS
-from bench.store import Store
-from bench.table import QUEUE_MARK, QUEUE_NOTE, run_table
+from bench.core.case import CASE_KEY_FIELDS
+from bench.store.runs import Store
+from bench.reporting.table import QUEUE_MARK, QUEUE_NOTE, run_table
 from tests.conftest import cli, cli_json
 
 REPEATS = 2
@@ -229,7 +229,7 @@ def test_buffered_iodepth_ratio_is_flagged(tmp_path):
     assert not any(QUEUE_MARK.strip() in r for r in rows if "iodepth=1" in r)
     assert " ".join(QUEUE_NOTE.split()) in " ".join(text.split())
     # The reason is the pattern the workload builds: direct I/O at iodepth 4 is a queue on both engines.
-    from bench.table import _concurrency_differs
+    from bench.reporting.table import _concurrency_differs
     assert _concurrency_differs("rand-read-4k", {"direct": True, "iodepth": 4}) is False
     assert _concurrency_differs("rand-read-4k", {"direct": False, "iodepth": 4}) is True
 

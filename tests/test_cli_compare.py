@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.store import Store
+from bench.store.runs import Store
 from tests.compare_fixtures import OTHER_MACHINE, make_doc, make_pytest_benchmark_json, write_run
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -110,7 +110,7 @@ def test_read_only_tier_is_refused(tmp_path, store):
 @needs_fio
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to mount a small tmpfs")
 def test_a_case_bigger_than_its_tier_is_refused_before_anything_runs(tmp_path, store):
-    """The plan's free-space check (bench/tier_guard.py): no case runs, nothing is stored or left on a tier.
+    """The plan's free-space check (bench/tiers/guard.py): no case runs, nothing is stored or left on a tier.
     (A tier that fills up during a case, after this check, is a fault test's.)"""
     small, ok = tmp_path / "small", tmp_path / "ok"
     small.mkdir(), ok.mkdir()
@@ -203,7 +203,7 @@ def test_interrupt_removes_case_files_and_keeps_the_run(tmp_path, store, sig):
 @needs_fio
 def test_crashed_worker_fails_its_case_and_the_rest_run(tmp_path, store):
     returncode, doc, stderr, (a, b) = _kill_during_first_case(tmp_path, store,
-                                                               "bench.worker {store}/.*/raw/case000.spec.json")
+                                                               "bench.execution.worker {store}/.*/raw/case000.spec.json")
     assert returncode == 1 and doc["status"] == "partial", stderr
     assert "worker died" in doc["cases"][0]["error"] and doc["cases"][1]["error"] is None
     assert _wait_for(lambda: not _fio_pids(f"{store}/.*/raw/case000.fio"), timeout=15)
@@ -211,7 +211,7 @@ def test_crashed_worker_fails_its_case_and_the_rest_run(tmp_path, store):
 
 
 def test_free_page_reporting_is_read_from_the_kernel(tmp_path):
-    from bench.machine import free_page_reporting
+    from bench.execution.machine import free_page_reporting
     assert free_page_reporting(str(tmp_path / "absent")) is None
     (tmp_path / "page_reporting_order").write_text("9\n")
     (tmp_path / "min_free_ms").write_text("0\n")

@@ -1,4 +1,4 @@
-"""The cluster model against hand-computed figures (formulas in bench/cluster_model.py)."""
+"""The cluster model against hand-computed figures (formulas in bench/scenarios/hadoop_tempdata/cluster_model.py)."""
 import json
 import statistics
 from dataclasses import fields
@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.cluster_model import ClusterParams, assumption_lines, model
-from bench.errors import UserError
-from bench.store import SCHEMA_VERSION
+from bench.scenarios.hadoop_tempdata.cluster_model import ClusterParams, assumption_lines, model
+from bench.core.errors import UserError
+from bench.store.runs import SCHEMA_VERSION
 from tests.conftest import cli, cli_json
 
 PARAMS = ClusterParams(stored_tb=1000, replication=3, drive_tb=10, drives_per_node=10, daily_tb=100,

@@ -1,13 +1,13 @@
-"""bench.compare: case matching, verdicts, thresholds, refusals, across-machines figures, pytest-benchmark JSON."""
+"""bench.analysis.compare: case matching, verdicts, thresholds, refusals, across-machines figures, pytest-benchmark JSON."""
 import copy
 import json
 
 import pytest
 
-from bench import compare as cmp
-from bench import compare_machines
-from bench.errors import UserError
-from bench.store import Store
+from bench.analysis import compare as cmp
+from bench.analysis import machines as compare_machines
+from bench.core.errors import UserError
+from bench.store.runs import Store
 from tests.compare_fixtures import OTHER_MACHINE, make_doc, make_pytest_benchmark_json, write_run
 
 

@@ -1,11 +1,11 @@
-"""Config files: every key's type and range checked when read (bench.config), with one-line UserErrors."""
+"""Config files: every key's type and range checked when read (bench.execution.config), with one-line UserErrors."""
 import math
 
 import pytest
 
-from bench.config import (CAPACITY_MAX_BYTES, Config, _decimal_size, check_timeout, from_toml, load_toml,
+from bench.execution.config import (CAPACITY_MAX_BYTES, Config, _decimal_size, check_timeout, from_toml, load_toml,
                           parse_workers, validate)
-from bench.errors import UserError
+from bench.core.errors import UserError
 
 
 def _load(tmp_path, content):

@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 
 import workloads
-from bench import engine_builtin, engine_fio
-from bench.layout import lay_out_pattern, phase_files
-from bench.table import CHECKSUM_MARK, _computed_checksums
+from bench.engines import builtin as engine_builtin
+from bench.engines.fio import engine as engine_fio
+from bench.engines.layout import lay_out_pattern, phase_files
+from bench.reporting.table import CHECKSUM_MARK, _computed_checksums
 from tests.conftest import needs_emulation, needs_fio
 
 MiB = 1024 ** 2

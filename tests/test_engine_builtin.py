@@ -1,4 +1,4 @@
-"""bench.engine_builtin: patterns run with kernels.ioloop, checksums included (tiny sizes, on tmpfs when there is
+"""bench.engines.builtin: patterns run with kernels.ioloop, checksums included (tiny sizes, on tmpfs when there is
 one: the builtin engine is buffered here, and the point is the engine's behaviour, not the device)."""
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 import workloads
-from bench import engine_builtin
-from bench.pattern import Pattern, Phase
+from bench.engines import builtin as engine_builtin
+from bench.core.pattern import Pattern, Phase
 
 KiB, MiB = 1024, 1024 ** 2
 
@@ -105,13 +105,13 @@ def test_without_checksum_chunk_nothing_is_checksummed(dirs):
 
 
 def test_its_phases_pass_the_checks_and_a_phase_that_moved_nothing_fails(dirs):
-    """The worker checks every engine's phase records (bench.metrics.check_phases) and metrics
+    """The worker checks every engine's phase records (bench.analysis.metrics.check_phases) and metrics
     (check_metrics) before storing them: real builtin records pass; the same records with nothing moved, a
     0 s or non-finite wall time, or a negative rate fail with the reason."""
     import math
 
-    from bench.errors import CaseError
-    from bench.metrics import case_metrics, check_metrics, check_phases
+    from bench.core.errors import CaseError
+    from bench.analysis.metrics import case_metrics, check_metrics, check_phases
 
     pattern = _workload("rand-read-4k", size=1 * MiB, runtime_s=0.2, direct=False)
     out = engine_builtin.run(pattern, dirs, {"data": "t"}, Path(dirs["data"]) / "raw", "case000", 60)

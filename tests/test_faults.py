@@ -17,7 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from bench.store import Store
+from bench.store.runs import Store
 from tests.conftest import ROOT, cli, needs_fio
 
 pytestmark = needs_fio
@@ -80,7 +80,7 @@ def _fio(store: Path, case: int):
 def _worker(store: Path, case: int):
     for proc in psutil.process_iter(["pid", "cmdline"]):
         cmd = " ".join(proc.info["cmdline"] or ())
-        if "bench.worker" in cmd and f"{store}" in cmd and f"case{case:03d}.spec.json" in cmd:
+        if "bench.execution.worker" in cmd and f"{store}" in cmd and f"case{case:03d}.spec.json" in cmd:
             return proc.info["pid"]
     return None
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.findings import (DECIDED, MIN_REPEATS, PHYSICS_TOLERANCE, VERDICTS, against_physics, cache_room,
+from bench.scenarios.hadoop_tempdata.findings import (DECIDED, MIN_REPEATS, PHYSICS_TOLERANCE, VERDICTS, against_physics, cache_room,
                             decide, findings, header, ratio)
-from bench.scenario import CONTAINER_JOB_MB
+from bench.scenarios.hadoop_tempdata.scenario import CONTAINER_JOB_MB
 from tests.conftest import cli, cli_json, needs_emulation, needs_fio
 
 DATA = Path(__file__).parent / "data" / "scenario"
@@ -152,7 +152,7 @@ def test_cache_room_in_a_container_is_its_limit_less_the_sorts_own_memory(one):
 
 
 def test_default_container_leaves_room_for_a_sixteenth_of_the_temp_data():
-    from bench.scenario import default_container_mb
+    from bench.scenarios.hadoop_tempdata.scenario import default_container_mb
     # 2 M records = 200 MB of temp data: 64 MB for the sort + 12 MB (200 MB / 16 MiB, rounded up) of page cache.
     assert default_container_mb(2_000_000, available=True) == 76
     assert default_container_mb(2_000_000, available=False) is None

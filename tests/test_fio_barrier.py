@@ -1,11 +1,11 @@
-"""The start barrier fio's jobs run as their exec_prerun (bench/fio_barrier.sh), run for real: processes
+"""The start barrier fio's jobs run as their exec_prerun (bench/engines/fio/barrier.sh), run for real: processes
 that wait on a file lock until the last of N arrives."""
 from __future__ import annotations
 
 import subprocess
 import time
 
-from bench.fio_job import BARRIER_SCRIPT
+from bench.engines.fio.job import BARRIER_SCRIPT
 
 
 def _arrive(directory, n, timeout_s=30):

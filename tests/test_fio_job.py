@@ -1,4 +1,4 @@
-"""bench.fio_job.render_jobfile: the job file's structure, and that plain fio runs what it renders."""
+"""bench.engines.fio.job.render_jobfile: the job file's structure, and that plain fio runs what it renders."""
 from __future__ import annotations
 
 import configparser
@@ -7,11 +7,11 @@ import subprocess
 
 import pytest
 
-from bench.errors import UserError
-from bench.fio_job import BARRIER_SCRIPT, EXPORT_BARRIER_DIR, RUN_HINT, render_jobfile
-from bench.fio_parse import parse, phase_metrics
-from bench.fio_run import run_fio
-from bench.pattern import Pattern, Phase
+from bench.core.errors import UserError
+from bench.engines.fio.job import BARRIER_SCRIPT, EXPORT_BARRIER_DIR, RUN_HINT, render_jobfile
+from bench.engines.fio.parse import parse, phase_metrics
+from bench.engines.fio.run import run_fio
+from bench.core.pattern import Pattern, Phase
 
 needs_fio = pytest.mark.skipif(shutil.which("fio") is None, reason="needs fio on PATH (apt-get install fio)")
 

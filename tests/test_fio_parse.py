@@ -1,4 +1,4 @@
-"""bench.fio_parse on real fio 3.33 output (tests/data/fio, see its README for the commands).
+"""bench.engines.fio.parse on real fio 3.33 output (tests/data/fio, see its README for the commands).
 
 Expected figures are read straight from the captured JSON with the json module, independently of the parser.
 """
@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.errors import UserError
-from bench.fio_parse import ALL_CLIENTS, parse, phase_metrics, summarize
-from bench.latency import merge_bins, percentile_from_bins
+from bench.core.errors import UserError
+from bench.engines.fio.parse import ALL_CLIENTS, parse, phase_metrics, summarize
+from kernels.latency_bins import merge_bins, percentile_from_bins
 
 DATA = Path(__file__).parent / "data" / "fio"
 LOCAL_ONE_GROUP = ["randread-4k.plus.json", "randread-4k.json", "two-jobs.plus.json", "group-numjobs2.plus.json",

@@ -1,4 +1,4 @@
-"""bench.fio_run: how fio is started, timed out, and how its failures read. Most tests use a stand-in
+"""bench.engines.fio.run: how fio is started, timed out, and how its failures read. Most tests use a stand-in
 "fio" (a small shell script) so that failures, signals and timeouts are exact and fast; one runs real fio."""
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from bench.errors import CaseError, UserError
-from bench.fio_parse import parse
-from bench import fio_run
-from bench.fio_run import fio_version, run_fio
+from bench.core.errors import CaseError, UserError
+from bench.engines.fio.parse import parse
+from bench.engines.fio import run as fio_run
+from bench.engines.fio.run import fio_version, run_fio
 
 needs_fio = pytest.mark.skipif(shutil.which("fio") is None, reason="needs fio on PATH (apt-get install fio)")
 
@@ -79,7 +79,7 @@ def test_killed_by_a_signal(tmp_path, jobfile):
 
 
 def test_timeout_kills_the_whole_process_group(tmp_path, jobfile, monkeypatch):
-    monkeypatch.setattr("bench.fio_run.TERM_GRACE_S", 1.0)
+    monkeypatch.setattr("bench.engines.fio.run.TERM_GRACE_S", 1.0)
     pids = tmp_path / "pids"
     # like fio, the stand-in forks a worker; both must be gone after the timeout, the worker ignores SIGTERM
     fio = fake_fio(tmp_path, f"(trap '' TERM; sleep 60) & echo $! > {pids}; sleep 60")
@@ -203,9 +203,9 @@ def test_captured_killed_job_is_read_from_fios_stderr():
 def test_captured_killed_job_fails_the_phase_check():
     """fio's report of the killed job: error 0, no bytes in 0 s, but latency samples that look real; the
     phase check refuses it instead of storing a latency-only "success"."""
-    from bench.engine_fio import phase_records
-    from bench.metrics import check_phases
-    from bench.pattern import Pattern, Phase
+    from bench.engines.fio.engine import phase_records
+    from bench.analysis.metrics import check_phases
+    from bench.core.pattern import Pattern, Phase
 
     report = parse((DATA / "killed-job.plus.json").read_text())
     assert report.jobs[0].error == 0 and report.jobs[0].directions["read"].bins_ns  # looks like a success

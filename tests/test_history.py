@@ -1,4 +1,4 @@
-"""bench.history and `tierbench history`: a metric across runs, chronological, with change points."""
+"""bench.analysis.history and `tierbench history`: a metric across runs, chronological, with change points."""
 import json
 import os
 import random
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.errors import UserError
-from bench.history import metric_history
-from bench.store import Store
+from bench.core.errors import UserError
+from bench.analysis.history import metric_history
+from bench.store.runs import Store
 from tests.compare_fixtures import make_doc, started, write_run
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,4 +1,4 @@
-"""bench.latency: fio's bin layout and fio's percentile definition, checked on fio's own json+ output."""
+"""kernels.latency_bins: fio's bin layout and fio's percentile definition, checked on fio's own json+ output."""
 from __future__ import annotations
 
 import json
@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.latency import (PLAT_NR, PLAT_VAL, bin_index, bin_value, bins_from_array, bins_to_array, merge_bins,
+from kernels.latency_bins import (PLAT_NR, PLAT_VAL, bin_index, bin_value, bins_from_array, bins_to_array, merge_bins,
                            percentile_from_bins, percentiles_us)
 
 DATA = Path(__file__).parent / "data" / "fio"

@@ -5,7 +5,7 @@ import mmap
 import os
 from pathlib import Path
 
-from bench.monitor import Monitor
+from bench.execution.monitor import Monitor
 
 
 def _direct_reads(path: Path, size: int, total: int) -> None:

@@ -1,9 +1,9 @@
 """`tierbench report`: one self-contained HTML file, built from real runs made by the CLI (a small run on
 directory tiers; a quick hadoop-tempdata scenario on emulated tiers as root), and checked in headless Chromium.
 
-Every case is its own group (bench.model.case_key): scenario steps appear under their labels, each with its
-runtime bar, phases and monitor series; the findings and the cluster model come from bench.findings and
-bench.cluster_model on the same document."""
+Every case is its own group (bench.core.case.case_key): scenario steps appear under their labels, each with its
+runtime bar, phases and monitor series; the findings and the cluster model come from bench.scenarios.hadoop_tempdata.findings and
+bench.scenarios.hadoop_tempdata.cluster_model on the same document."""
 import html
 import json
 import re
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.model import case_key, case_key_dict
-from bench.report import case_texts, group_by_case, latency_percentiles
+from bench.core.case import case_key, case_key_dict
+from bench.reporting.html import case_texts, group_by_case, latency_percentiles
 from tests.conftest import cli, cli_json, needs_fio, schema_errors
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -115,7 +115,7 @@ def test_report_of_a_real_run_shows_each_case_its_phases_and_its_monitor_series(
 
 
 def _fmt(value):
-    from bench.report import _num
+    from bench.reporting.html import _num
     return _num(value)
 
 
@@ -171,7 +171,7 @@ def test_scenario_document_matches_the_schema(scenario_run):
 
 
 def test_scenario_report_shows_findings_runtime_per_step_and_the_model(scenario_run, scenario_report):
-    from bench.findings import findings
+    from bench.scenarios.hadoop_tempdata.findings import findings
 
     doc, (_, text) = scenario_run["doc"], scenario_report
     section = _section(text, "findings")

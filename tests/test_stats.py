@@ -1,8 +1,8 @@
-"""bench.stats: bootstrap CI of a ratio of medians, Mann-Whitney U, change points (synthetic, seeded data)."""
+"""bench.analysis.stats: bootstrap CI of a ratio of medians, Mann-Whitney U, change points (synthetic, seeded data)."""
 import numpy as np
 import pytest
 
-from bench import stats
+from bench.analysis import stats
 
 
 def test_bootstrap_ci_contains_true_ratio_on_lognormal_data():

@@ -4,14 +4,14 @@ import threading
 
 import pytest
 
-from bench.errors import UserError
-from bench.model import Sample
-from bench.store import Store
+from bench.core.errors import UserError
+from bench.core.sample import Sample
+from bench.store.runs import Store
 
 
 def _doc(run_id, **extra):
-    """A finished run's document as the runner starts it (bench.runner.new_document), with no case."""
-    from bench.runner import new_document
+    """A finished run's document as the runner starts it (bench.execution.runner.new_document), with no case."""
+    from bench.execution.runner import new_document
 
     return {**new_document(run_id, []), "status": "complete", "cases": [], **extra}
 
@@ -71,7 +71,7 @@ def test_concurrent_runs_never_collide(tmp_path):
 
 def test_an_interrupted_create_leaves_nothing(tmp_path, monkeypatch):
     """Ctrl-C while the run folder is being made: no folder at all, hidden or not (never one without run.json)."""
-    import bench.store as store_module
+    import bench.store.runs as store_module
 
     def interrupted(path, doc):
         raise KeyboardInterrupt

@@ -1,4 +1,4 @@
-"""Tiers are guarded (bench/tier_guard.py): no system path or device as a tier, free space checked before any
+"""Tiers are guarded (bench/tiers/guard.py): no system path or device as a tier, free space checked before any
 byte is written (in the parent for the whole plan, again in the worker), one run per tier root.
 
 Everything here runs the real CLI or the real engines on real directories; the small full tier is a real
@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 import workloads
-from bench.errors import CaseError, UserError
-from bench.layout import lay_out_pattern
-from bench.tier_guard import TierLocks, case_needs, fmt_bytes, job_space, lock_holders, system_path_reason
+from bench.core.errors import CaseError, UserError
+from bench.engines.layout import lay_out_pattern
+from bench.tiers.guard import TierLocks, case_needs, fmt_bytes, job_space, lock_holders, system_path_reason
 from tests.conftest import ROOT, cli, cli_json
 
 QUICK_CASE = ["--workload", "seq-read-1m", "--engine", "builtin", "--param", "size=1m", "--param", "runtime_s=0.2"]
@@ -145,7 +145,7 @@ def test_every_job_workload_has_a_space_estimate():
 @pytest.mark.parametrize("name", ["hdfs-write", "hdfs-read", "mr-shuffle", "mr-spill", "rand-write-4k"])
 def test_pattern_footprint_is_what_the_engine_writes(name, tmp_path):
     """The footprint the check uses equals the bytes the builtin engine leaves in the case's folder."""
-    from bench import engine_builtin
+    from bench.engines import builtin as engine_builtin
     w = workloads.get(name)
     params = workloads.coerce_params(w, dict(w.quick or {}, **({"runtime_s": 0.2} if "runtime_s" in
                                                                  {f for f in w.params.__dataclass_fields__}
@@ -166,7 +166,8 @@ def test_the_worker_side_check_fails_the_case_before_any_byte(engine, tmp_path):
     check): a pattern bigger than the file system fails with CaseError and the numbers, and nothing is written."""
     if engine == "fio" and shutil.which("fio") is None:
         pytest.skip("needs fio on PATH")
-    from bench import engine_builtin, engine_fio
+    from bench.engines import builtin as engine_builtin
+    from bench.engines.fio import engine as engine_fio
     w = workloads.get("rand-read-4k")
     pattern = w.build(workloads.coerce_params(w, {"size": "10t", "runtime_s": 1}))
     tier = tmp_path / "tier"
@@ -235,8 +236,8 @@ def test_small_full_tier(small_tier, store):
 
 HOLD = """
 import sys, time
-from bench.tier_guard import TierLocks
-from bench.tiers import detect
+from bench.tiers.guard import TierLocks
+from bench.tiers.detect import detect
 TierLocks().acquire([detect("t", sys.argv[1])])
 print("locked", flush=True)
 time.sleep(120)
@@ -296,7 +297,7 @@ def test_allow_shared_tier_runs_alongside_and_a_dead_holder_blocks_nothing(tmp_p
 
 def test_one_run_may_name_one_folder_twice(tmp_path):
     """Two tiers of one run on one folder (data and temp) take its lock once, not against each other."""
-    from bench.tiers import detect
+    from bench.tiers.detect import detect
     locks = TierLocks().acquire([detect("a", str(tmp_path)), detect("b", str(tmp_path))])
     try:
         assert len(locks.fds) == 1 and not locks.shared_with

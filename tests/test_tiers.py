@@ -3,8 +3,8 @@ import os
 
 import pytest
 
-from bench.errors import UserError
-from bench.tiers import classify, detect, detect_all_devices, parse_tier_spec
+from bench.core.errors import UserError
+from bench.tiers.detect import classify, detect, detect_all_devices, parse_tier_spec
 from tests.conftest import cli_json
 
 

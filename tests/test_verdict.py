@@ -1,8 +1,8 @@
-"""The bottleneck rule (bench/verdict.py), on numbers and on real cases built to be CPU-bound (tmpfs plus
+"""The bottleneck rule (bench/analysis/verdict.py), on numbers and on real cases built to be CPU-bound (tmpfs plus
 checksum work) — the I/O-bound case (the throttled hdd tier) is in tests/test_emulate.py."""
 import pytest
 
-from bench.verdict import CPU_BOUND, IO_BOUND, bottleneck, cpu_fraction
+from bench.analysis.verdict import CPU_BOUND, IO_BOUND, bottleneck, cpu_fraction
 from tests.conftest import cli_json
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.pattern import Pattern, Phase
+from bench.core.pattern import Pattern, Phase
 
 MiB = 1024 ** 2
 

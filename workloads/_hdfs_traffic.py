@@ -11,7 +11,7 @@ import os
 import threading
 import time
 
-from bench.pagecache import drop_cache
+from bench.core.pagecache import drop_cache
 
 READ_BYTES = 64 * 1024   # dfs.client read packet
 

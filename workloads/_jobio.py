@@ -1,7 +1,7 @@
 """Shared I/O plumbing of the job workloads (terasort, aggregate): timed phases, cold writes, byte and op
 counts per tier, the free-space check, and the IOPS per GB a pattern demands of its tier.
 
-A job's phase record has the shape every engine produces (bench/metrics.py): name, tier, role, wall_s,
+A job's phase record has the shape every engine produces (bench/analysis/metrics.py): name, tier, role, wall_s,
 cpu_s, ops_read, ops_written, bytes_read, bytes_written (totals over both tiers), plus `io`, the same
 counts for each role the phase touched ({"data": {...}, "temp": {...}}, each with its tier), since one job
 phase can read one tier and write the other. The record's own tier and role are the phase's main one.
@@ -22,8 +22,8 @@ import time
 from contextlib import contextmanager
 from typing import Iterable, Mapping, Optional
 
-from bench.errors import UserError
-from bench.pagecache import drop_cache
+from bench.core.errors import UserError
+from bench.core.pagecache import drop_cache
 
 __all__ = ["IOCounts", "PhaseLog", "CountedWriter", "write_cold", "read_file", "read_range", "drop_cache",
            "write_block", "write_block_pieces", "read_block", "meta_header", "check_free_space",
@@ -239,7 +239,7 @@ def read_block(path: str, io: IOCounts, role: str, verify: bool = True, offset: 
     whole number of checksum chunks); with `verify`, check them against the .meta (as a DataNode and the HDFS
     client do: its header, then the checksums of just those chunks) and raise CaseError naming the first bad
     chunk."""
-    from bench.errors import CaseError
+    from bench.core.errors import CaseError
     whole = offset == 0 and length is None
     data = read_file(path, io, role) if whole else read_range(path, offset, length, io, role)
     if verify:

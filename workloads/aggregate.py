@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.errors import CaseError
+from bench.core.errors import CaseError
 from workloads import job_workload
 from workloads._jobio import PhaseLog, check_free_space, read_file, write_cold
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.pattern import Pattern, Phase
+from bench.core.pattern import Pattern, Phase
 from workloads import pattern_workload
 
 KiB, MiB = 1024, 1024 ** 2

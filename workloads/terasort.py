@@ -33,7 +33,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from bench.errors import CaseError
+from bench.core.errors import CaseError
 from workloads import job_workload
 from workloads._hdfs_traffic import BackgroundReaders
 from workloads._jobio import (IO_CHUNK, CountedWriter, PhaseLog, check_free_space, drop_cache, read_block,

@@ -6,9 +6,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from bench.errors import UserError
-from bench.output import emit_json, fmt_number, stderr_console
-from bench.store import Store
+from bench.core.errors import UserError
+from bench.core.output import emit_json, fmt_number, stderr_console
+from bench.store.runs import Store
 
 NAME = "compare"
 HELP = "compare two runs (exit 0 pass, 1 regression, 2 bad input) or several machines"
@@ -41,7 +41,7 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from bench import compare as cmp  # numpy on demand: every command module is imported for --help
+    from bench.analysis import compare as cmp  # numpy on demand: every command module is imported for --help
 
     store = Store(args.results)
     fails = [cmp.parse_fail(e) for e in args.fail]
@@ -128,8 +128,8 @@ def _print_gate(result: dict) -> None:
 
 
 def _across(args, store, fails) -> int:
-    from bench import compare as cmp
-    from bench import compare_machines
+    from bench.analysis import compare as cmp
+    from bench.analysis import machines as compare_machines
 
     if fails:
         raise UserError("--fail is a gate threshold; --across-machines compares machines and has no gate")

@@ -4,9 +4,9 @@ from __future__ import annotations
 from rich import box
 from rich.table import Table
 
-from bench.errors import UserError
-from bench.output import emit_json, fmt_number, stderr_console
-from bench.store import Store
+from bench.core.errors import UserError
+from bench.core.output import emit_json, fmt_number, stderr_console
+from bench.store.runs import Store
 
 NAME = "history"
 HELP = "a metric across the runs in the store (median per run), with change points"
@@ -28,7 +28,7 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from bench.history import metric_history  # numpy on demand: every command module is imported for --help
+    from bench.analysis.history import metric_history  # numpy on demand: every command module is imported for --help
 
     store = Store(args.results)
     docs, skipped = [], []

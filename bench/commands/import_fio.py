@@ -10,12 +10,12 @@ import os
 from pathlib import Path
 from typing import Optional
 
-from bench.errors import UserError
-from bench.fio_parse import ALL_CLIENTS, parse, phase_metrics
-from bench.fio_run import killed_jobs
-from bench.runner import case_samples, new_document, run_status
-from bench.store import Store
-from bench.tiers import Tier, detect, parse_tier_spec
+from bench.core.errors import UserError
+from bench.engines.fio.parse import ALL_CLIENTS, parse, phase_metrics
+from bench.engines.fio.run import killed_jobs
+from bench.execution.runner import case_samples, new_document, run_status
+from bench.store.runs import Store
+from bench.tiers.detect import Tier, detect, parse_tier_spec
 
 NAME = "import"
 HELP = "import existing fio JSON outputs (fio >= 3.0) as a run in the store"
@@ -86,8 +86,8 @@ def _check_metrics(cases: list, name: str) -> None:
 
 def run(args) -> int:
     """Read and check every input, resolve the tier and build every case first; only then create the run."""
-    from bench.output import emit_json, stderr_console
-    from bench.table import run_table
+    from bench.core.output import emit_json, stderr_console
+    from bench.reporting.table import run_table
 
     inputs = []
     for name in args.files:

@@ -1,10 +1,10 @@
 """tierbench list: the runs in the store, each with its status (complete, partial, failed, running, or
-interrupted: a run whose process died, bench.run_state). A run whose document cannot be read is said in one
+interrupted: a run whose process died, bench.store.run_state). A run whose document cannot be read is said in one
 line on stderr and left out; it never stops the others from being listed."""
 from rich.table import Table
 
-from bench.output import emit_json, stderr_console
-from bench.store import Store
+from bench.core.output import emit_json, stderr_console
+from bench.store.runs import Store
 
 NAME = "list"
 HELP = "list the runs in the results store"

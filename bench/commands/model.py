@@ -1,13 +1,13 @@
-"""tierbench model RUN: what the measured per-node figures mean for a cluster (see bench/cluster_model.py)."""
+"""tierbench model RUN: what the measured per-node figures mean for a cluster (see bench/scenarios/hadoop_tempdata/cluster_model.py)."""
 import math
 from dataclasses import fields
 
 from rich.table import Table
 
-from bench.cluster_model import ClusterParams, assumption_lines, default_params, model
-from bench.errors import UserError
-from bench.output import emit_json, fmt_number, stderr_console
-from bench.store import Store
+from bench.scenarios.hadoop_tempdata.cluster_model import ClusterParams, assumption_lines, default_params, model
+from bench.core.errors import UserError
+from bench.core.output import emit_json, fmt_number, stderr_console
+from bench.store.runs import Store
 
 NAME = "model"
 HELP = "model a cluster from a run's measured figures (drives, IOPS per GB, CPU threads per drive, cost per TB)"
@@ -61,7 +61,7 @@ def run(args) -> int:
         emit_json(out)
         return 0
     stderr_console.print(table(out))
-    stderr_console.print("formulas: bench/cluster_model.py; assumptions:")
+    stderr_console.print("formulas: bench/scenarios/hadoop_tempdata/cluster_model.py; assumptions:")
     for line in assumption_lines(out):
         stderr_console.print("  " + line, highlight=False, markup=False)
     return 0

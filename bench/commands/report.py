@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.errors import UserError
-from bench.output import emit_json, stderr_console
-from bench.store import Store, atomic_write_text
+from bench.core.errors import UserError
+from bench.core.output import emit_json, stderr_console
+from bench.store.runs import Store, atomic_write_text
 
 NAME = "report"
 HELP = "write one self-contained HTML report of runs (with 2+ runs, each compared to the first)"
@@ -21,8 +21,8 @@ def add_arguments(p):
 
 def run(args) -> int:
     # Imported here: matplotlib takes a third of a second, and every command module is imported for --help.
-    from bench.compare import load_any
-    from bench.report import render_report
+    from bench.analysis.compare import load_any
+    from bench.reporting.html import render_report
 
     store = Store(args.results)
     docs = [load_any(ref, store) for ref in args.runs]

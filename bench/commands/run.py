@@ -6,15 +6,15 @@ import shutil
 from pathlib import Path
 
 import workloads
-from bench import plan
-from bench.config import Config, check_timeout, from_toml, load_toml, parse_param_flag, parse_workers, validate
-from bench.errors import UserError
-from bench.output import emit_json, stderr_console
-from bench.runner import Runner
-from bench.session import TierSession
-from bench.store import Store
-from bench.tier_guard import check_plan_space
-from bench.table import failures, phases_table, run_table, scaling_table
+from bench.execution import plan
+from bench.execution.config import Config, check_timeout, from_toml, load_toml, parse_param_flag, parse_workers, validate
+from bench.core.errors import UserError
+from bench.core.output import emit_json, stderr_console
+from bench.execution.runner import Runner
+from bench.execution.session import TierSession
+from bench.store.runs import Store
+from bench.tiers.guard import check_plan_space
+from bench.reporting.table import failures, phases_table, run_table, scaling_table
 
 NAME = "run"
 HELP = "run workloads on tiers and store the results"
@@ -89,7 +89,7 @@ def check_fio(cfg: Config, cases: list) -> None:
 
 
 def export_jobs(cases: list, tiers: dict, directory: str) -> list:
-    from bench.fio_job import render_jobfile
+    from bench.engines.fio.job import render_jobfile
 
     out = Path(directory)
     try:

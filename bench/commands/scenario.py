@@ -3,17 +3,17 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from bench.config import Config, TierDecl
-from bench.errors import UserError
-from bench.findings import VERDICT_STYLE, header
-from bench.output import emit_json, stderr_console
-from bench.runner import Runner
-from bench.scenario import (DEFAULT_RECORDS, EMULATED_HDD_DRIVES, QUICK_RECORDS, default_container_mb, run_scenario,
+from bench.execution.config import Config, TierDecl
+from bench.core.errors import UserError
+from bench.scenarios.hadoop_tempdata.findings import VERDICT_STYLE, header
+from bench.core.output import emit_json, stderr_console
+from bench.execution.runner import Runner
+from bench.scenarios.hadoop_tempdata.scenario import (DEFAULT_RECORDS, EMULATED_HDD_DRIVES, QUICK_RECORDS, default_container_mb, run_scenario,
                             stages)
-from bench.session import TierSession
-from bench.store import Store
-from bench.tier_guard import check_plan_space
-from bench.table import failures, run_table
+from bench.execution.session import TierSession
+from bench.store.runs import Store
+from bench.tiers.guard import check_plan_space
+from bench.reporting.table import failures, run_table
 
 NAME = "scenario"
 HELP = "reproduce a case study: hadoop-tempdata (temp data on HDD vs NVMe vs Optane, cache, CPU scaling)"
@@ -57,7 +57,7 @@ def findings_table(found: list) -> Table:
 
 def _print_model(doc: dict) -> None:
     """The cluster model of the run with its default assumptions (the run's own drive count), as `model` prints it."""
-    from bench.cluster_model import assumption_lines, model
+    from bench.scenarios.hadoop_tempdata.cluster_model import assumption_lines, model
     from bench.commands.model import table
     try:
         out = model(doc)

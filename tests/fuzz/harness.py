@@ -95,7 +95,7 @@ def invoke(argv: list, timeout_s: float = 30.0) -> Answer:
 
 
 class _StoppingRunner:
-    """Stands in for bench.runner.Runner: what `run` prints before measuring needs run_id and folder."""
+    """Stands in for bench.execution.runner.Runner: what `run` prints before measuring needs run_id and folder."""
 
     def __init__(self, store, tiers, **kwargs):
         self.run_id, self.folder = "not-created", None

@@ -1,4 +1,4 @@
-"""Fuzzing the store's reading of run documents (bench/store.py): a store holding a real run (made by
+"""Fuzzing the store's reading of run documents (bench/store/runs.py): a store holding a real run (made by
 `tierbench run`, a subprocess) and a real import, one of whose run.json is mutated (fields deleted, values of the
 wrong type, non-finite numbers, not JSON at all). `list`, `list --json` and `history` must still answer (exit 0,
 no traceback), show the other run, and account for every run folder exactly once: listed, or reported as

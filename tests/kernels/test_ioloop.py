@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.latency import percentile_from_bins
+from kernels.latency_bins import percentile_from_bins
 from kernels import ioloop, ioloop_ref
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "fio"

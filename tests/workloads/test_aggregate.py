@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 import workloads
-from bench.errors import CaseError, UserError
+from bench.core.errors import CaseError, UserError
 from workloads import aggregate
 from workloads._jobio import IOCounts
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 import workloads
-from bench.fio_job import render_jobfile
-from bench.metrics import demanded_iops_per_gb, demanded_iops_per_gb_by_role
-from bench.pattern import Pattern, Phase
+from bench.engines.fio.job import render_jobfile
+from bench.analysis.metrics import demanded_iops_per_gb, demanded_iops_per_gb_by_role
+from bench.core.pattern import Pattern, Phase
 from tests.conftest import needs_fio
 from workloads import hdfs_write, mr_shuffle
 from workloads._jobio import meta_header
@@ -158,7 +158,7 @@ def _run(engine, name, tmp_path):
         assert r[f"bytes_{key}"] == _expected_bytes(phase)
         assert r[f"ops_{key}"] == _expected_bytes(phase) // phase.bs
         assert r["wall_s"] > 0
-        if engine.__name__ == "bench.engine_builtin" and phase.checksum_chunk:   # fio has no HDFS checksums
+        if engine.__name__ == "bench.engines.builtin" and phase.checksum_chunk:   # fio has no HDFS checksums
             assert r["checksums"] == _expected_bytes(phase) // phase.checksum_chunk
     metrics = {"iops": sum(r["ops_read"] + r["ops_written"] for r in out["phases"])
                / sum(r["wall_s"] for r in out["phases"])}
@@ -168,14 +168,14 @@ def _run(engine, name, tmp_path):
 
 @pytest.mark.parametrize("name", PATTERNS)
 def test_builtin_engine_runs_pattern(name, tmp_path):
-    from bench import engine_builtin
+    from bench.engines import builtin as engine_builtin
     _run(engine_builtin, name, tmp_path)
 
 
 @needs_fio
 @pytest.mark.parametrize("name", PATTERNS)
 def test_fio_runs_pattern(name, tmp_path):
-    from bench import engine_fio
+    from bench.engines.fio import engine as engine_fio
     _run(engine_fio, name, tmp_path)
 
 

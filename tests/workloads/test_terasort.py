@@ -12,7 +12,7 @@ import pytest
 
 import kernels
 import workloads
-from bench.errors import CaseError, UserError
+from bench.core.errors import CaseError, UserError
 from workloads import terasort
 from workloads._jobio import IOCounts, write_block
 

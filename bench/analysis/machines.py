@@ -1,0 +1,84 @@
+"""Comparing machines (`tierbench compare --across-machines`): per machine and tier, IOPS, IOPS per GB,
+throughput, p99 and terasort time, and with prices IOPS per dollar-hour and dollars per TB sorted
+(CloudSort-style), the price and its source recorded with the comparison. A comparison, never a gate."""
+from __future__ import annotations
+
+import math
+import statistics
+from typing import Optional
+
+from bench.analysis.compare import case_identity, group_cases, metric_values
+from bench.core.errors import UserError
+
+_RECORD_BYTES = 100  # a terasort record (gensort format)
+
+
+def parse_price(expr: str) -> tuple:
+    """`RUN=USD_PER_HOUR` -> (run ref, price); UserError if malformed or not positive."""
+    run, sep, value = (expr or "").partition("=")
+    try:
+        price = float(value)
+    except ValueError:
+        price = math.nan
+    if not sep or not run.strip() or not math.isfinite(price) or price <= 0:
+        raise UserError(f"--price {expr!r}: expected RUN=USD_PER_HOUR with a positive price (e.g. {run or 'RUN'}=0.624)")
+    return run.strip(), price
+
+
+def _data_bytes(params: dict) -> Optional[float]:
+    """Bytes a terasort case sorted, from its parameters (data_bytes/size/bytes, or records/rows x 100)."""
+    for name in ("data_bytes", "size_bytes", "size", "bytes"):
+        v = params.get(name)
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0:
+            return float(v)
+    for name in ("records", "rows"):
+        v = params.get(name)
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0:
+            return float(v) * _RECORD_BYTES
+    return None
+
+
+def _median_of(cases: list, metric: str) -> Optional[float]:
+    vals = metric_values(cases, metric)
+    return statistics.median(vals) if vals else None
+
+
+def across_machines(docs: list, prices: Optional[dict] = None, price_source: Optional[str] = None) -> dict:
+    """Per run (machine) and tier and workload: median IOPS, IOPS per GB, throughput, p99 latency; terasort
+    wall time and, with a price (USD per hour, per run id), IOPS per dollar-hour and dollars per TB sorted
+    (CloudSort-style: price * wall_s / 3600 / TB sorted, TB = 10^12 bytes)."""
+    prices = dict(prices or {})
+    runs, rows, sorts = [], [], []
+    for doc in docs:
+        rid = doc.get("run_id")
+        m = doc.get("machine") or {}
+        price = prices.get(rid)
+        runs.append({"run_id": rid, "hostname": m.get("hostname"), "cpu_model": m.get("cpu_model"),
+                     "product_name": m.get("product_name"), "cpus": m.get("cpus"),
+                     "price_usd_per_hour": price, "price_source": price_source if price is not None else None})
+        tiers = {t.get("name"): t for t in doc.get("tiers") or []}
+        for key, cases in group_cases(doc).items():
+            ident = case_identity(key)
+            workload, tier = ident["workload"], ident["tier"]
+            t = tiers.get(tier) or {}
+            common = {"run_id": rid, "hostname": m.get("hostname"), **ident, "tier_class": t.get("class"),
+                      "emulated": bool(t.get("emulated"))}
+            if workload == "terasort":
+                wall = _median_of(cases, "wall_s")
+                if wall is None:
+                    continue
+                size = _data_bytes(common["params"])
+                usd_per_tb = (price * wall / 3600.0 / (size / 1e12)) if price and size else None
+                sorts.append(dict(common, wall_s=wall, data_bytes=size, usd_per_tb_sorted=usd_per_tb,
+                                  price_usd_per_hour=price))
+                continue
+            iops = _median_of(cases, "iops")
+            rd, wr = _median_of(cases, "read_bytes_per_s"), _median_of(cases, "write_bytes_per_s")
+            throughput = None if rd is None and wr is None else (rd or 0.0) + (wr or 0.0)
+            row = dict(common, iops=iops, iops_per_gb=_median_of(cases, "iops_per_gb"), bytes_per_s=throughput,
+                       lat_p99_us=_median_of(cases, "lat_p99_us"), wall_s=_median_of(cases, "wall_s"),
+                       repeats=len(cases), price_usd_per_hour=price,
+                       iops_per_usd_hour=(iops / price) if (iops is not None and price) else None)
+            rows.append(row)
+    return {"mode": "across-machines", "runs": runs, "price_source": price_source, "rows": rows,
+            "terasort": sorts, "exit_code": 0}

@@ -1,0 +1,155 @@
+"""Case metrics from phase records, the same way for every engine, so fio and builtin figures compare.
+
+A phase record (both engines produce them): name, tier, role, wall_s, ops_read, ops_written, bytes_read,
+bytes_written, and optionally bins_read / bins_write ({latency_ns: count}, fio's json+ bin layout).
+Rates are totals over the summed phase wall time; percentiles come from the merged bins. A figure with
+nothing to measure it (no reads → no read_iops) is left out, never set to 0.
+"""
+from __future__ import annotations
+
+import math
+from typing import Mapping, Optional
+
+from bench.core.errors import CaseError
+from kernels.latency_bins import merge_bins, percentile_from_bins
+from bench.core.sample import unit_of
+
+PERCENTILES = {"lat_p50_us": 50.0, "lat_p99_us": 99.0, "lat_p999_us": 99.9}
+
+
+def bins_stats(bins: dict) -> dict:
+    """p50/p99/p99.9 (us) from {ns: count} bins; empty when there is no sample."""
+    if not bins or sum(bins.values()) == 0:
+        return {}
+    return {name: percentile_from_bins(bins, q) / 1000.0 for name, q in PERCENTILES.items()}
+
+
+def case_metrics(phases: list, capacity_bytes: Optional[int]) -> dict:
+    wall = sum(p["wall_s"] for p in phases)
+    ops_r = sum(p.get("ops_read", 0) for p in phases)
+    ops_w = sum(p.get("ops_written", 0) for p in phases)
+    bytes_r = sum(p.get("bytes_read", 0) for p in phases)
+    bytes_w = sum(p.get("bytes_written", 0) for p in phases)
+    m = {"wall_s": wall, "ops_read": ops_r, "ops_written": ops_w, "bytes_read": bytes_r, "bytes_written": bytes_w}
+    if wall > 0 and ops_r + ops_w > 0:
+        m["iops"] = (ops_r + ops_w) / wall
+        if ops_r:
+            m["read_iops"] = ops_r / wall
+            m["read_bytes_per_s"] = bytes_r / wall
+        if ops_w:
+            m["write_iops"] = ops_w / wall
+            m["write_bytes_per_s"] = bytes_w / wall
+        if capacity_bytes:
+            m["iops_per_gb"] = m["iops"] / (capacity_bytes / 1e9)
+    bins = merge_bins(*[p.get("bins_read") or {} for p in phases], *[p.get("bins_write") or {} for p in phases])
+    m.update(bins_stats(bins))
+    return m
+
+
+def latency_bins(phases: list) -> dict:
+    """Merged read and write bins of a case ({"read": {ns: n}, "write": {...}}), for percentile curves."""
+    out = {}
+    for direction, key in (("read", "bins_read"), ("write", "bins_write")):
+        merged = merge_bins(*[p.get(key) or {} for p in phases])
+        if merged:
+            out[direction] = {str(k): v for k, v in sorted(merged.items())}
+    return out
+
+
+def demanded_iops_per_gb(pattern, metrics: Mapping) -> Optional[float]:
+    """The IOPS per GB (10^9 bytes) a pattern demands of its tier: its measured operations per second
+    (metrics["iops"], or ops over wall_s) over the bytes it keeps there (Pattern.footprint_bytes()).
+    None when the rate was not measured or the pattern keeps nothing."""
+    iops = metrics.get("iops")
+    if iops is None:
+        ops = (metrics.get("ops_read") or 0) + (metrics.get("ops_written") or 0)
+        wall = metrics.get("wall_s")
+        if not ops or not wall:
+            return None
+        iops = ops / wall
+    footprint = pattern.footprint_bytes()
+    if not footprint:
+        return None
+    return iops / (footprint / 1e9)
+
+
+def demanded_iops_per_gb_by_role(pattern, phases: list) -> dict:
+    """The same figure per role ({"data": x, "temp": y}) from phase records, for cases whose data and temp
+    data sit on different tiers: the ops of the phases of that role over their wall time, over the bytes
+    the pattern keeps in that role. Roles without a measured rate are left out."""
+    out = {}
+    for role in sorted({p["role"] for p in phases if p.get("role")}):
+        mine = [p for p in phases if p.get("role") == role]
+        ops = sum(p.get("ops_read", 0) + p.get("ops_written", 0) for p in mine)
+        wall = sum(p.get("wall_s") or 0 for p in mine)
+        footprint = pattern.footprint_bytes(role)
+        if ops and wall > 0 and footprint:
+            out[role] = ops / wall / (footprint / 1e9)
+    return out
+
+
+# -- checks: a measurement that may be wrong fails its case with the reason, before it is stored -----------
+
+_COUNTS = ("ops_read", "ops_written", "bytes_read", "bytes_written")
+
+
+def check_phases(phases: list, pattern=None) -> None:
+    """CaseError unless every phase record is a plausible measurement: wall_s finite and > 0, counts whole
+    numbers >= 0, a job's phases moving some data, and — for a pattern, whose every phase moves bytes — the
+    phase present, with operations and bytes in the directions it does (a job process killed mid-run leaves fio reporting 0 bytes in 0 s, with
+    latency samples that look real)."""
+    if not phases:
+        raise CaseError("no phase was measured")
+    for rec in phases:
+        name = rec.get("name", "?")
+        wall = rec.get("wall_s")
+        if not _number(wall) or not math.isfinite(wall) or wall <= 0:
+            raise CaseError(f"phase {name}: ran {wall!r} s (a phase that measured something ran a time > 0)")
+        for key in _COUNTS:
+            value = rec.get(key, 0)
+            if not _number(value) or not math.isfinite(value) or value < 0 or value != int(value):
+                raise CaseError(f"phase {name}: {key} is {value!r}, not a whole number >= 0")
+        cpu = rec.get("cpu_s")
+        if cpu is not None and (not _number(cpu) or not math.isfinite(cpu) or cpu < 0):
+            raise CaseError(f"phase {name}: cpu_s is {cpu!r}, not a finite number >= 0")
+    if pattern is None:     # a job: its phases together moved data (its own checks validate the output)
+        if not any(rec.get("bytes_read", 0) + rec.get("bytes_written", 0) > 0 for rec in phases):
+            raise CaseError(f"the job moved no data in its {len(phases)} phase(s)")
+        return
+    by_name = {rec.get("name"): rec for rec in phases}
+    for phase in pattern.phases:
+        rec = by_name.get(phase.name)
+        if rec is None:
+            raise CaseError(f"phase {phase.name}: no measurement (the engine reported nothing for it)")
+        moved = []
+        if phase.reads:
+            moved.append(("read", rec.get("ops_read", 0), rec.get("bytes_read", 0)))
+        if phase.writes:
+            moved.append(("written", rec.get("ops_written", 0), rec.get("bytes_written", 0)))
+        if not any(ops > 0 and nbytes > 0 for _, ops, nbytes in moved):
+            what = " and ".join(f"{nbytes} bytes {d} in {ops} ops" for d, ops, nbytes in moved)
+            raise CaseError(f"phase {phase.name}: moved no data ({what} in {rec['wall_s']:g} s); "
+                            "its job was killed or failed")
+
+
+def check_metrics(metrics: Mapping) -> None:
+    """CaseError unless every metric is a finite number >= 0 (every unit tierbench stores — rates, latencies,
+    bytes, counts, seconds, IOPS per GB, percent, ratios — is non-negative) with a known unit; None (not
+    measured) is allowed and stays missing."""
+    for name, value in metrics.items():
+        if value is None:
+            continue
+        try:
+            unit_of(name)
+        except ValueError as e:
+            raise CaseError(str(e)) from None
+        if not _number(value):
+            raise CaseError(f"metric {name} is {value!r}, not a number")
+        if not math.isfinite(value):
+            raise CaseError(f"metric {name} is {value!r}, not a finite number")
+        if value < 0:
+            raise CaseError(f"metric {name} is {value!r}, below 0")
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

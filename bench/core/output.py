@@ -1,0 +1,48 @@
+"""Where output goes: `--json` prints exactly one JSON document on stdout; human output (tables, progress)
+goes to stderr so that stdout stays clean for pipes."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+# Tables are wide: when stderr is not a terminal (CI logs, pipes), don't squeeze them into 80 columns.
+stderr_console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 200)
+
+
+def json_default(value):
+    """How a document's non-JSON values are written: objects by their to_dict(), paths as text, numpy scalars
+    as numbers (run documents on disk and `--json` output alike)."""
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def emit_json(doc) -> None:
+    sys.stdout.write(json.dumps(doc, indent=2, default=json_default) + "\n")
+    sys.stdout.flush()
+
+
+def fmt_number(value, digits: int = 3) -> str:
+    """A figure for a table: '-' when not measured, otherwise a compact number."""
+    if value is None:
+        return "-"
+    value = float(value)
+    if value == 0:
+        return "0"
+    magnitude = abs(value)
+    if magnitude >= 1e6:
+        return f"{value / 1e6:.{digits - 1}f}M"
+    if magnitude >= 1e4:
+        return f"{value / 1e3:.{digits - 1}f}k"
+    if magnitude >= 100:
+        return f"{value:.0f}"
+    if magnitude >= 1:
+        return f"{value:.{digits - 1}f}"
+    return f"{value:.{digits}g}"

@@ -1,0 +1,184 @@
+"""Run fio on a job file and hand back what it wrote; the only module here that starts fio.
+
+fio always writes its report to a file (`--output=FILE`), never to stdout: in client/server mode stdout held
+only one client's stats (DESIGN.md, facts verified), and notes fio prints on stdout would otherwise be mixed
+into the JSON. fio runs in its own session so that a timeout can signal its process group; its job
+processes call setsid() and outlive a SIGKILL of fio, so they are found in /proc and killed as well. When the
+caller is interrupted (Ctrl-C, or the worker's SIGTERM raised as KeyboardInterrupt) fio is stopped the same way
+before the interrupt goes on, since neither signal reaches fio's session.
+
+fio exits 0 when one of its job processes is killed (SIGKILL of a job: "fio: pid=N, got signal=9" on stderr,
+and a report with 0 bytes in 0 s for that job, tests/data/fio/killed-job.*): such a run is refused here.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+from typing import Optional
+
+from bench.core.errors import CaseError, UserError
+
+__all__ = ["run_fio", "fio_version", "fio_command", "killed_jobs"]
+
+INSTALL_HINT = ("install it with 'sudo apt-get install fio' (Debian/Ubuntu), 'sudo dnf install fio' "
+                "(Fedora/RHEL) or 'brew install fio' (macOS), or run with --engine builtin")
+STDERR_TAIL_CHARS = 2000
+TERM_GRACE_S = 5.0        # after SIGTERM fio stops its jobs and exits; SIGKILL if it has not by then
+INTERRUPT_GRACE_S = 2.0   # the same when the caller is interrupted (the runner waits 10 s for its worker)
+
+
+def fio_command(jobfile_path: str, output_path: str, fio: str = "fio") -> list:
+    """The argument list `run_fio` runs."""
+    return [fio, "--output-format=json+", f"--output={output_path}", str(jobfile_path)]
+
+
+def run_fio(jobfile_path: str, output_path: str, *, timeout_s: float, fio: str = "fio",
+            cwd: Optional[str] = None) -> str:
+    """Run `fio --output-format=json+ --output=OUTPUT JOBFILE` and return the text fio wrote to OUTPUT.
+
+    timeout_s: seconds before fio and its job processes are killed (CaseError "fio timed out after N s").
+    Raises UserError when the fio binary or the job file is missing, CaseError when fio exits non-zero,
+    is killed by a signal, or writes no output (the message ends with the tail of fio's stderr).
+    """
+    binary = shutil.which(fio)
+    if binary is None:
+        raise UserError(f"fio is not installed (no {fio!r} on PATH): {INSTALL_HINT}")
+    if not Path(jobfile_path).is_file():
+        raise UserError(f"fio job file not found: {jobfile_path}")
+    output = Path(output_path)
+    if output.exists():
+        output.unlink()  # fio appends to nothing, but a stale file must never pass for this run's output
+    proc = subprocess.Popen(fio_command(jobfile_path, output_path, binary), cwd=cwd, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace",
+                            start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc, TERM_GRACE_S)
+        raise CaseError(f"fio timed out after {_seconds(timeout_s)} s (killed)") from None
+    finally:
+        # fio runs in its own session (so a timeout can kill its group), so Ctrl-C or the worker's SIGTERM
+        # (raised here as KeyboardInterrupt) does not reach it: stop it before the interrupt goes on.
+        if proc.poll() is None:
+            _kill_group(proc, INTERRUPT_GRACE_S)
+    if proc.returncode < 0:
+        raise CaseError(f"fio was killed by signal {_signame(-proc.returncode)}{_tail(stderr, stdout)}")
+    if proc.returncode != 0:
+        raise CaseError(f"fio exited with status {proc.returncode}{_tail(stderr, stdout)}")
+    if not output.is_file() or output.stat().st_size == 0:
+        raise CaseError(f"fio wrote no output to {output_path}{_tail(stderr, stdout)}")
+    killed = killed_jobs(stderr)
+    if killed:
+        raise CaseError("fio exited 0 but " + ", ".join(f"its job process {pid} was killed by signal {_signame(sig)}"
+                                                        for pid, sig in killed) + _tail(stderr, stdout))
+    return output.read_text(errors="replace")
+
+
+_GOT_SIGNAL = re.compile(r"^fio: pid=(\d+), got signal=(\d+)\s*$", re.MULTILINE)
+
+
+def killed_jobs(stderr: str) -> list:
+    """[(pid, signal number)] of the job processes fio says were killed ("fio: pid=N, got signal=S")."""
+    return [(int(pid), int(sig)) for pid, sig in _GOT_SIGNAL.findall(stderr or "")]
+
+
+def _signame(sig: int) -> str:
+    return signal.Signals(sig).name if sig in _SIGNALS else str(sig)
+
+
+def fio_version(fio: str = "fio") -> Optional[str]:
+    """fio's version string ("fio-3.33"), or None when fio is not installed or does not answer."""
+    binary = shutil.which(fio)
+    if binary is None:
+        return None
+    proc = subprocess.run([binary, "--version"], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          errors="replace", timeout=30)
+    version = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not version:
+        return None
+    return version[0].strip()
+
+
+_SIGNALS = {s.value for s in signal.Signals}
+
+
+def _kill_group(proc: subprocess.Popen, grace_s: float) -> None:
+    """Stop fio and its job processes, then reap fio.
+
+    fio's job processes call setsid(), so they are in neither fio's process group nor its session, and they
+    outlive a SIGKILL of fio (they run on to the end of their runtime): they are listed from /proc first.
+    fio is asked with SIGTERM (it then stops its jobs itself); after grace_s seconds fio's group gets
+    SIGKILL, and so does every listed job process that is still the same process.
+    """
+    jobs = _descendants(proc.pid)
+    _signal_group(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace_s)  # not communicate(): orphaned jobs would hold its pipes open
+    except subprocess.TimeoutExpired:
+        _signal_group(proc.pid, signal.SIGKILL)
+        proc.wait()
+    _signal_group(proc.pid, signal.SIGKILL)
+    for pid, started in jobs:
+        if _start_time(pid) == started:  # not a new process that reuses the number
+            _signal_process(pid, signal.SIGKILL)
+    proc.communicate()  # every writer of fio's pipes is gone now: drain and close them
+
+
+def _descendants(pid: int) -> list:
+    """[(pid, start time)] of every process below `pid`, from /proc (empty where there is no /proc)."""
+    children: dict = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        fields = _stat_fields(stat)
+        if fields is not None:
+            children.setdefault(int(fields[1]), []).append((int(stat.parent.name), fields[19]))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child[0])
+    return found
+
+
+def _start_time(pid: int) -> Optional[str]:
+    fields = _stat_fields(Path(f"/proc/{pid}/stat"))
+    return None if fields is None else fields[19]
+
+
+def _stat_fields(path: Path) -> Optional[list]:
+    """The fields of /proc/PID/stat after the command name (state, ppid, ... start time at 19)."""
+    try:
+        text = path.read_text()
+    except OSError:
+        return None  # the process exited while /proc was read
+    return text.rsplit(")", 1)[1].split()
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        return  # every process of the group has exited: nothing to signal
+
+
+def _signal_process(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        return  # exited meanwhile
+
+
+def _tail(stderr: str, stdout: str) -> str:
+    text = (stderr or "").strip() or (stdout or "").strip()
+    if not text:
+        return " (no output on stderr)"
+    tail = text[-STDERR_TAIL_CHARS:]
+    lines = [line.rstrip() for line in tail.splitlines() if line.strip()]
+    return ": " + " | ".join(lines[-10:])
+
+
+def _seconds(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"

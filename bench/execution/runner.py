@@ -1,0 +1,261 @@
+"""The runner: executes a plan, one fresh worker process per case, the monitor alongside, and writes the
+run document after every case so that nothing measured is lost if the run is interrupted.
+
+The document exists from the start: the store creates the run folder with it (status `running`, this process's
+pid, host and start time), so a run killed at any moment is seen as `interrupted` by readers (bench.store.run_state).
+Each worker runs in a session of its own and dies with the runner (bench.execution.worker asks the kernel for SIGTERM when
+its parent dies); when a case ends, every process still carrying the case's tag in its environment (the worker,
+fio, fio's job processes — which start sessions of their own — and anything they started) is killed, with the
+worker's process group."""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from typing import Optional
+
+import psutil
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from bench import __version__
+from bench.tiers.emulate import make_container, remove_container
+from bench.execution.machine import fingerprint
+from bench.core.errors import CaseError
+from bench.analysis.metrics import check_metrics
+from bench.core.sample import Sample, unit_of
+from bench.execution.monitor import Monitor
+from bench.store.run_state import RUNNING, case_document, cases_status, process_identity, recover_cases
+from bench.analysis.scaling import scaling
+from bench.store.runs import SCHEMA_VERSION, Store
+from bench.tiers.detect import Tier
+from bench.execution.worker import case_dir_name
+
+KILL_GRACE_S = 10.0
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def new_document(run_id: Optional[str], tiers: list, extra: Optional[dict] = None) -> dict:
+    """A run's first document: status `running`, naming this process (pid, host, start time)."""
+    return {"schema_version": SCHEMA_VERSION, "run_id": run_id, "status": RUNNING, "started_at": _now(),
+            "finished_at": None, "harness_version": __version__, "machine": fingerprint(),
+            "process": process_identity(), "tiers": [t.to_dict() for t in tiers], "cases": [], **(extra or {})}
+
+
+def run_status(cases: list) -> str:
+    """complete / partial / failed from the cases (bench.store.run_state.cases_status)."""
+    return cases_status(cases)
+
+
+def case_samples(case_doc: dict) -> list:
+    meta = {"workload": case_doc["workload"], "tier": case_doc["tier"], "engine": case_doc["engine"],
+            "params": json.dumps(case_doc["params"], sort_keys=True), "repeat": case_doc["repeat"],
+            "implementation": case_doc.get("implementation") or ""}
+    if case_doc.get("temp_tier"):
+        meta["temp_tier"] = case_doc["temp_tier"]
+    return [(case_doc["id"], Sample(metric, value, unit_of(metric), meta))
+            for metric, value in (case_doc.get("metrics") or {}).items() if value is not None]
+
+
+class Runner:
+    def __init__(self, store: Store, tiers: list, cgroup: Optional[str] = None, timeout_s: float = 600.0,
+                 progress: bool = True, extra: Optional[dict] = None):
+        self.store = store
+        self.tiers = {t.name: t for t in tiers}
+        self.cgroup = cgroup
+        self.timeout_s = timeout_s
+        self.progress = progress
+        self.doc = new_document(None, tiers, extra)
+        self.folder = store.create_run(doc=self.doc)    # folder and running document in one step
+        self.raw = self.folder / "raw"
+        self._proc: Optional[subprocess.Popen] = None
+        self._worker_pgid: Optional[int] = None
+
+    @property
+    def run_id(self) -> str:
+        return self.doc["run_id"]
+
+    def _save(self, final: bool = True) -> None:
+        self.doc["status"] = run_status(self.doc["cases"]) if final else RUNNING
+        self.doc["scaling"] = scaling(self.doc)
+        self.store.write_document(self.doc)
+        rows = [row for c in self.doc["cases"] for row in case_samples(c)]
+        self.store.write_samples(self.run_id, rows)
+
+    def _tier_spec(self, tier: Tier) -> dict:
+        d = tier.to_dict()
+        d["iops_capacity_bytes"] = tier.iops_capacity_bytes
+        return d
+
+    def _remove_case_dirs(self, case) -> None:
+        for name in {case.tier, case.temp_tier or case.tier}:
+            shutil.rmtree(os.path.join(self.tiers[name].path, case_dir_name(self.run_id, case.id)),
+                          ignore_errors=True)
+
+    def run_case(self, case) -> dict:
+        container = (make_container(f"tierbench-{self.run_id}-c{case.id}", case.memory_mb * 1024 ** 2,
+                                    near=self.cgroup)
+                     if case.memory_mb else None)
+        try:
+            return self._run_case(case, container)
+        finally:
+            if container:
+                remove_container(container)
+
+    def _run_case(self, case, container: Optional[str]) -> dict:
+        spec = {"case": case.to_dict(), "run_id": self.run_id, "raw_dir": str(self.raw),
+                "tiers": {n: self._tier_spec(t) for n, t in self.tiers.items()},
+                "cgroup": self.cgroup, "memory_cgroup": container, "timeout_s": self.timeout_s,
+                "parent_pid": os.getpid()}
+        spec_path = self.raw / f"case{case.id:03d}.spec.json"
+        result_path = self.raw / f"case{case.id:03d}.result.json"
+        spec_path.write_text(json.dumps(spec, indent=1))
+        devices = {self.tiers[n].device for n in {case.tier, case.temp_tier or case.tier}} - {None}
+        error, result = None, {}
+        with Monitor(devices) as monitor:
+            tag = self._case_tag(case)
+            self._proc = subprocess.Popen([sys.executable, "-m", "bench.execution.worker", str(spec_path), str(result_path)],
+                                          start_new_session=True, stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.PIPE, text=True, env={**os.environ, CASE_TAG: tag})
+            self._worker_pgid = self._proc.pid
+            try:
+                _, stderr = self._proc.communicate(timeout=self.timeout_s + 60)
+            except subprocess.TimeoutExpired:
+                self._stop_worker()
+                error = f"timed out after {self.timeout_s + 60:.0f} s"
+                stderr = ""
+            # On KeyboardInterrupt self._proc stays set, so that run() can stop the worker.
+            rc, self._proc = self._proc.returncode, None
+        self._end_case(case)
+        if result_path.exists():
+            try:
+                result = json.loads(result_path.read_text())
+            except (OSError, ValueError) as e:
+                result = {"error": f"worker wrote an unreadable result ({e})"}
+            error = error or result.get("error")
+        elif error is None:
+            tail = (stderr or "").strip().splitlines()[-1:] or [f"exit code {rc}"]
+            error = f"worker died: {tail[0]}"
+        if not error and rc != 0:
+            error = f"worker exited with status {rc} after reporting success"
+        case_doc = case_document(case.to_dict(), result, [spec_path.name, result_path.name], error)
+        if not error:
+            summary = monitor.summary()
+            try:
+                check_metrics(summary)
+                case_doc["metrics"].update(summary)
+            except CaseError as e:
+                case_doc["error"] = f"monitor: {e}"
+        case_doc["monitor"] = {"interval_s": monitor.interval_s, "series": monitor.series}
+        return case_doc
+
+    def _case_tag(self, case) -> str:
+        return f"{self.run_id}-c{case.id}"
+
+    def _end_case(self, case) -> None:
+        """Kill whatever the case left running (its tag in the environment, its files in the command line,
+        the worker's process group), then remove its directories on the tiers."""
+        _kill_leftovers(str(self.raw / f"case{case.id:03d}."), self._case_tag(case), self._worker_pgid)
+        self._worker_pgid = None
+        self._remove_case_dirs(case)
+
+    def _stop_worker(self) -> None:
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            return
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(KILL_GRACE_S)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+    def run(self, cases: list, finish: bool = True) -> dict:
+        """Run every case; on Ctrl-C/SIGTERM stop the current worker, keep what was measured, re-raise.
+        finish=False leaves the run `running` for more cases (a scenario's stages); call finish() at the end.
+        An interrupt always finishes the run."""
+        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+        columns = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                   TimeElapsedColumn()]
+        current = None
+        try:
+            with Progress(*columns, transient=True, disable=not self.progress,
+                          console=_stderr_console()) as bar:
+                task = bar.add_task("starting", total=len(cases))
+                for case in cases:
+                    current = case
+                    bar.update(task, description=f"{case.workload} on {case.tier} ({case.engine})")
+                    self.doc["cases"].append(self.run_case(case))
+                    current = None
+                    self._save(final=False)
+                    bar.advance(task)
+        except KeyboardInterrupt:
+            finish = True
+            self._stop_worker()
+            if current is not None:
+                self._end_case(current)
+                # The worker, stopped by SIGTERM, says "interrupted" in its result (or it had finished).
+                have = {c.get("id") for c in self.doc["cases"]}
+                recovered = [c for c in recover_cases(self.raw, have) if c.get("id") == current.id]
+                if recovered:
+                    recovered[0].pop("recovered", None)
+                self.doc["cases"].append(recovered[0] if recovered else
+                                         case_document(current.to_dict(), {}, [], "interrupted"))
+            self.doc["interrupted"] = True
+            raise
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            if finish:
+                self.finish()
+        return self.doc
+
+    def finish(self) -> dict:
+        """Close the run: its final status from the cases, and finished_at."""
+        self.doc["finished_at"] = _now()
+        self._save()
+        return self.doc
+
+
+CASE_TAG = "TIERBENCH_CASE"   # environment variable naming the case a process works for (inherited by fio)
+
+
+def _kill_leftovers(marker: str, tag: Optional[str] = None, pgid: Optional[int] = None) -> list:
+    """SIGKILL what a case left running; returns the pids killed. Found: the processes whose environment
+    carries CASE_TAG=tag (the worker sets nothing: it inherits the tag, and so do fio and fio's job processes,
+    which call setsid() and leave every process group), those whose command line names this case's files
+    under the run's raw/ folder (`marker`, which no other run shares), and the worker's process group."""
+    killed = []
+    me = os.getpid()
+    for proc in psutil.process_iter(["cmdline", "pid"]):
+        if proc.info["pid"] == me:
+            continue
+        try:
+            mine = any(marker in arg for arg in proc.info["cmdline"] or ())
+            if not mine and tag is not None:
+                mine = proc.environ().get(CASE_TAG) == tag
+            if mine:
+                proc.kill()
+                killed.append(proc.info["pid"])
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            pass
+    if pgid is not None:
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    return killed
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _stderr_console():
+    from bench.core.output import stderr_console
+    return stderr_console

@@ -1,0 +1,196 @@
+"""The worker: runs one Case in a fresh process (`python -m bench.execution.worker SPEC.json RESULT.json`).
+
+It joins the emulation's blkio group (so throttles apply to it and to fio, its child), makes a private
+directory for the case on each tier it uses, runs the engine, and removes those directories at the end —
+also on SIGTERM or Ctrl-C. Its result (phases, metrics, or the error) goes to RESULT.json.
+
+It dies with the runner: the kernel sends it SIGTERM when its parent exits (PR_SET_PDEATHSIG), which stops fio
+and removes its directories as Ctrl-C does. A tier root is never made here: only the case's own directory,
+inside a root that must exist (os.mkdir); a root gone by the end of the case fails it ("tier root … vanished").
+Success is checked, not assumed: the phases (bench.analysis.metrics.check_phases) and every metric
+(bench.analysis.metrics.check_metrics) before the result is written.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sys
+import resource
+import time
+import traceback
+from pathlib import Path
+
+import workloads
+from bench.tiers.emulate import join_cgroup
+from bench.core.errors import CaseError, TierbenchError
+from bench.analysis.metrics import case_metrics, check_metrics, check_phases, demanded_iops_per_gb, latency_bins
+from bench.store.runs import atomic_write_text
+from bench.analysis.verdict import bottleneck
+
+
+def case_dir_name(run_id: str, case_id: int) -> str:
+    return f"tierbench-{run_id}-c{case_id}"
+
+
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its waited-for children (fio)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _threads(case: dict, pattern) -> int:
+    if pattern is None:
+        return case.get("workers") or 1
+    if case["engine"] == "builtin":
+        return max(p.numjobs * p.iodepth for p in pattern.phases)
+    return max(p.numjobs for p in pattern.phases)
+
+
+def _on_signal(signum, frame):
+    # The first SIGINT/SIGTERM stops the case; later ones (Ctrl-C reaches the whole process group, then the
+    # runner sends SIGTERM) must not interrupt the cleanup that the first one started.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+PR_SET_PDEATHSIG = 1   # prctl(2)
+
+
+def die_with_parent(parent_pid) -> None:
+    """Ask the kernel for SIGTERM when the runner exits (Linux; elsewhere nothing), and raise KeyboardInterrupt
+    when it has already exited (then this process has been reparented)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if parent_pid is not None and os.getppid() != parent_pid:
+        raise KeyboardInterrupt("the runner exited before the case started")
+
+
+def tier_root_check(roots: dict) -> None:
+    """CaseError "tier root PATH vanished" when a tier root of the case is gone or replaced by another
+    directory (roots: {path: (st_dev, st_ino) at the start})."""
+    for root, ident in roots.items():
+        try:
+            st = os.stat(root)
+        except FileNotFoundError:
+            raise CaseError(f"tier root {root} vanished during the case") from None
+        if (st.st_dev, st.st_ino) != ident:
+            raise CaseError(f"tier root {root} vanished during the case (a different directory is there now)")
+
+
+def _tier_dirs(spec: dict) -> dict:
+    case = spec["case"]
+    roles = {"data": case["tier"], "temp": case.get("temp_tier") or case["tier"]}
+    return {role: os.path.join(spec["tiers"][tier]["path"], case_dir_name(spec["run_id"], case["id"]))
+            for role, tier in roles.items()}, roles
+
+
+def _pattern_for(case: dict):
+    workload = workloads.get(case["workload"])
+    params = workloads.coerce_params(workload, case["params"])
+    pattern = workload.build(params)
+    if case.get("cache"):
+        pattern = pattern.replace_phases(direct=False, cold=False)
+    return pattern
+
+
+def execute(spec: dict) -> dict:
+    case = spec["case"]
+    dirs, roles = _tier_dirs(spec)
+    raw_dir = Path(spec["raw_dir"])
+    stem = f"case{case['id']:03d}"
+    capacity = spec["tiers"][case["tier"]].get("iops_capacity_bytes")
+    roots = {}
+    for d in dict.fromkeys(dirs.values()):
+        root = os.path.dirname(d)
+        try:
+            st = os.stat(root)
+        except FileNotFoundError:
+            raise CaseError(f"tier root {root} vanished (it does not exist; tierbench never creates one)") from None
+        roots[root] = (st.st_dev, st.st_ino)
+    made = []
+    try:
+        for d in dict.fromkeys(dirs.values()):
+            try:
+                os.mkdir(d)      # only the case's directory, inside the existing root
+            except FileNotFoundError:
+                raise CaseError(f"tier root {os.path.dirname(d)} vanished before the case started") from None
+            made.append(d)
+        try:
+            out, pattern, cpu_s, engine_wall = _run_engine(spec, case, dirs, roles, raw_dir, stem)
+        except Exception:
+            tier_root_check(roots)   # a vanished root is the reason, not the engine's ENOENT that followed
+            raise
+        tier_root_check(roots)
+        phases = out["phases"]
+        check_phases(phases, pattern)
+        threads = out.get("threads") or _threads(case, pattern)
+        for p in phases:
+            if p.get("cpu_s") is not None:
+                p["bottleneck"] = bottleneck(p["cpu_s"], p["wall_s"], threads)
+        metrics = case_metrics(phases, capacity)
+        metrics.update(out.get("metrics", {}))
+        if pattern is not None:
+            demanded = demanded_iops_per_gb(pattern, metrics)
+            if demanded is not None:
+                metrics["demanded_iops_per_gb"] = demanded
+        metrics["cpu_s"] = cpu_s
+        metrics["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        check_metrics(metrics)
+        return {"phases": [{k: v for k, v in p.items() if not k.startswith("bins_")} for p in phases],
+                "metrics": metrics, "latency_bins_ns": latency_bins(phases),
+                "bottleneck": bottleneck(cpu_s, engine_wall, threads), "threads": threads,
+                "implementation": out.get("implementation"), "raw": out.get("raw", []), "error": None}
+    finally:
+        for d in made:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def _run_engine(spec: dict, case: dict, dirs: dict, roles: dict, raw_dir: Path, stem: str) -> tuple:
+    """(engine output, pattern or None, CPU seconds, wall seconds) of the case's engine or job."""
+    pattern = None
+    cpu0, wall0 = cpu_seconds(), time.monotonic()
+    if case["kind"] == "pattern":
+        pattern = _pattern_for(case)
+        if case["engine"] == "fio":
+            from bench.engines.fio import engine
+        else:
+            from bench.engines import builtin as engine
+        out = engine.run(pattern, dirs, roles, raw_dir, stem, spec["timeout_s"])
+    else:
+        workload = workloads.get(case["workload"])
+        params = workloads.coerce_params(workload, case["params"])
+        out = workload.run(params, {"dirs": dirs, "tiers": roles, "workers": case.get("workers") or 1,
+                                    "cache": case.get("cache", False), "raw_dir": raw_dir, "stem": stem})
+    return out, pattern, cpu_seconds() - cpu0, time.monotonic() - wall0
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    spec_path, result_path = argv
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    spec = json.loads(Path(spec_path).read_text())
+    try:
+        die_with_parent(spec.get("parent_pid"))
+        join_cgroup(spec.get("cgroup"))
+        join_cgroup(spec.get("memory_cgroup"))
+        result = execute(spec)
+    except KeyboardInterrupt as e:
+        result = {"error": f"interrupted ({e or 'Ctrl-C'})"}
+    except (TierbenchError, OSError, ValueError) as e:
+        result = {"error": f"{type(e).__name__}: {e}"}
+    except Exception as e:  # the worker's top level: any crash fails this case only, with its trace kept
+        result = {"error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()}
+    atomic_write_text(Path(result_path), json.dumps(result, default=str) + "\n")
+    return 0 if not result.get("error") else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

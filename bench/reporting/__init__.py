@@ -1,0 +1,1 @@
+"""What a person reads: the run table and the HTML report. May import everything below commands."""

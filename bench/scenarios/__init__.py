@@ -1,0 +1,1 @@
+"""Scripted multi-step studies, one subpackage each. May import execution and below."""

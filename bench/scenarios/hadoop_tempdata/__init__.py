@@ -1,0 +1,1 @@
+"""The hadoop-tempdata scenario: its steps, findings and cluster model."""

@@ -1,0 +1,126 @@
+"""The hadoop-tempdata scenario (SEED_CASE.md): one command that measures every finding of the case on the
+user's tiers. Steps (labels, see bench/scenarios/hadoop_tempdata/findings.py):
+
+  iops-<tier>  rand-read-4k QD32 on each tier: the IOPS per GB each supplies
+  a            terasort, HDFS data and MapReduce temp data both on hdd, with HDFS read traffic alongside
+  b            a with the page cache left on (--cache)
+  c, d         temp data on nvme, on optane
+  a-half, e    a and d with the hdd tier at half its drive bandwidth (emulated: the throttle halved;
+               real hardware: --hdd-half PATH, a data directory on half the drives)
+  scale-<n>    the best of c/d with n workers (1, 2, ... up to the CPUs)
+With --container-mb every terasort runs in a memory-capped cgroup, as a YARN container does: its page cache
+is what the limit leaves, so temp data larger than that cannot stay cached (the case's situation).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from typing import Optional
+
+from bench.tiers import emulate as emu
+from bench.tiers import cgroups
+from bench.execution.plan import Case
+from bench.execution.runner import Runner
+
+CONTAINER_JOB_MB = 64         # the sort's own memory in a container (it runs in 64 MB); the rest is page cache
+QUICK_RECORDS = 1_000_000     # 100 MB: the quick run takes about a minute on 2 cores
+DEFAULT_RECORDS = 2_000_000   # 200 MB
+CACHE_SHARE = 16              # default container: page cache room for 1/16 of the temp data (the case: temp >> memory)
+EMULATED_HDD_DRIVES = 4       # the emulated node's data drives (see README: scenario): 600 IOPS, 720 MB/s
+HDFS_READ_MBPS = 20.0         # the other HDFS clients' steady read load on the data tier: 1/9 of a 7200 rpm drive
+
+
+def default_container_mb(records: int, available: Optional[bool] = None) -> Optional[int]:
+    """The memory limit each sort runs under by default where containers can be made (`available`; default:
+    root and a memory cgroup, v1 or v2): the sort's own CONTAINER_JOB_MB plus page cache for 1/CACHE_SHARE of its temp
+    data, as a YARN container can cache only a small part of a node's temp data; None where they cannot."""
+    if available is None:
+        available = cgroups.containers_available()
+    if not available:
+        return None
+    return CONTAINER_JOB_MB + -(-records * 100 // (CACHE_SHARE * 1024 ** 2))
+
+
+def _terasort(label: str, data: str, temp: str, records: int, workers: int = 1, cache: bool = False,
+              memory_mb: Optional[int] = None) -> Case:
+    # A scaled-down sort keeps a cluster's shuffle geometry: many map tasks (1 MiB input splits of 128 MiB HDFS
+    # blocks) and 32 partitions, so that each reduce fetches many small segments (M x R medium-sized reads), as
+    # at scale. One HDFS reader streams other blocks off the data tier meanwhile, as other clients do.
+    params = {"records": records, "split_size": 1024 ** 2, "partitions": 32, "hdfs_readers": 1,
+              "hdfs_read_mbps": HDFS_READ_MBPS}
+    return Case(0, "terasort", "job", data, "job", params, 0,
+                temp_tier=temp, workers=workers, cache=cache, label=label, memory_mb=memory_mb)
+
+
+def _iops(tier: str, quick: bool) -> Case:
+    params = {"iodepth": 32, "runtime_s": 2.0 if quick else 10.0, "size": (64 if quick else 256) * 1024 ** 2}
+    return Case(0, "rand-read-4k", "pattern", tier, "fio", params, 0, label=f"iops-{tier}")
+
+
+def stages(tier_names: list, records: int, quick: bool, half_tier: Optional[str], max_workers: int) -> dict:
+    """{stage: [Case template]}; the runner numbers them. Stage "half" runs with the hdd tier halved."""
+    first = [_iops(t, quick) for t in tier_names if not t.endswith("-half")]
+    first += [_terasort("a", "hdd", "hdd", records), _terasort("b", "hdd", "hdd", records, cache=True),
+              _terasort("c", "hdd", "nvme", records), _terasort("d", "hdd", "optane", records)]
+    out = {"main": first}
+    if half_tier:
+        out["half"] = [_terasort("a-half", half_tier, half_tier, records),
+                       _terasort("e", half_tier, "optane", records)]
+    return out
+
+
+def scale_stage(best_temp: str, records: int, max_workers: int) -> list:
+    counts, n = [], 1
+    while n <= max_workers:
+        counts.append(n)
+        n *= 2
+    if len(counts) == 1:
+        counts.append(2)
+    return [_terasort(f"scale-{w}", "hdd", best_temp, records, workers=w) for w in counts]
+
+
+def best_temp(doc: dict) -> str:
+    walls = {}
+    for c in doc["cases"]:
+        if c.get("label") in ("c", "d") and not c.get("error"):
+            walls.setdefault(c["temp_tier"], []).append(c["metrics"]["wall_s"])
+    if not walls:
+        return "optane"
+    return min(walls, key=lambda t: sorted(walls[t])[len(walls[t]) // 2])
+
+
+def run_scenario(runner: Runner, tier_names: list, *, records: int, quick: bool, repeats: int,
+                 emulation: Optional[emu.Emulation], half_path_tier: Optional[str],
+                 container_mb: Optional[int] = None, hdd_drives: Optional[int] = None) -> dict:
+    """Run every stage (repeats interleaved), halving the hdd throttle around the "half" stage."""
+    half_tier = "hdd" if emulation is not None else half_path_tier
+    plan = stages(tier_names, records, quick, half_tier, os.cpu_count() or 1)
+    number = iter(range(10 ** 6))
+
+    def numbered(cases, repeat):
+        return [replace(c, id=next(number), repeat=repeat,
+                        memory_mb=container_mb if c.workload == "terasort" else None) for c in cases]
+
+    for repeat in range(repeats):
+        runner.run(numbered(plan["main"], repeat), finish=False)
+        if "half" in plan:
+            if emulation is not None:
+                hdd = emulation.tier("hdd").emulated
+                emu.set_throttle(emulation, "hdd", max(1, hdd["iops"] // 2), hdd["mbps"] / 2)
+                try:
+                    runner.run(numbered(plan["half"], repeat), finish=False)
+                finally:
+                    emu.set_throttle(emulation, "hdd", hdd["iops"], hdd["mbps"])
+            else:
+                runner.run(numbered(plan["half"], repeat), finish=False)
+    scale = scale_stage(best_temp(runner.doc), records, max(2, os.cpu_count() or 1))
+    for repeat in range(repeats):
+        runner.run(numbered(scale, repeat), finish=False)
+    from bench.scenarios.hadoop_tempdata.findings import findings     # here: bench.scenarios.hadoop_tempdata.findings reads this module's settings
+    runner.doc["findings"] = findings(runner.doc)
+    runner.doc["scenario"] = {"name": "hadoop-tempdata", "records": records, "quick": quick, "repeats": repeats,
+                              "container_mb": container_mb, "hdd_drives": hdd_drives,
+                              "half": "emulated throttle halved" if emulation is not None else
+                              (f"tier {half_path_tier}" if half_path_tier else None)}
+    runner.finish()
+    return runner.doc

@@ -1,0 +1,276 @@
+"""Emulated tiers (root only): loop devices, ext4, mounts, and I/O throttles in a cgroup (v1 blkio or v2 io.max,
+whichever the host has: bench.tiers.cgroups).
+
+    hdd     loop on a disk file (direct I/O to the backing file), throttled to --hdd-iops / --hdd-mbps per
+            direction per drive (defaults 150 IOPS, 180 MB/s: a 7200 rpm drive) times --hdd-drives (default
+            1): a node's set of data drives, as HDFS stripes blocks over its data directories;
+    nvme    loop on a disk file, unthrottled (whatever the machine's disk gives);
+    optane  loop on a tmpfs file (RAM speed behind a block device).
+
+Throttles apply to direct I/O, to buffered writes that are fsynced, and to reads that miss the page cache,
+not to background writeback: measured writes are fsynced or direct and measured reads are cold.
+Measured processes must run inside the group (`join_cgroup`); the runner's workers do.
+
+Every resource is recorded in a state file as soon as it exists, so `teardown` (and crash recovery: a
+later `tiers emulate` or `tiers teardown`) removes exactly what tierbench made and nothing else.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Optional
+
+from bench.tiers import cgroups
+from bench.core.errors import UserError
+from bench.store.runs import atomic_write_text
+from bench.tiers.detect import Tier, detect
+
+DEFAULT_DIR = "/var/tmp/tierbench-emulated"
+RAM_ROOT = "/dev/shm"  # the optane tier's backing file lives in /dev/shm/<name of the emulation folder>
+BLKIO = Path("/sys/fs/cgroup/blkio")     # where cgroup v1 blkio usually is (bench.tiers.cgroups finds the real one)
+DEFAULT_HDD_IOPS = 150
+DEFAULT_HDD_MBPS = 180
+# Nominal device capacities for IOPS per GB: a common drive of each class (the loop file is far smaller).
+NOMINAL_CAPACITY = {"hdd": 8 * 10 ** 12, "nvme": 3840 * 10 ** 9, "optane": 800 * 10 ** 9}
+MB = 10 ** 6
+
+
+def state_path(base_dir: Optional[str] = None) -> Path:
+    return Path(base_dir or os.environ.get("TIERBENCH_EMULATE_DIR") or DEFAULT_DIR) / "state.json"
+
+
+def _run(cmd: list) -> str:
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise UserError(f"{' '.join(cmd[:2])} failed: {(proc.stderr or proc.stdout).strip().splitlines()[-1:]}")
+    return proc.stdout.strip()
+
+
+def check_can_emulate():
+    """Root, losetup/mkfs.ext4/mount and a cgroup backend (v1 blkio or v2 io): the backend, or a UserError
+    saying what is missing."""
+    if os.geteuid() != 0:
+        raise UserError("emulated tiers need root (loop devices, mounts, cgroups): run as root, "
+                        "or give real tiers with --tier NAME=PATH")
+    for tool in ("losetup", "mkfs.ext4", "mount", "umount"):
+        if not any(os.access(os.path.join(d, tool), os.X_OK) for d in os.environ.get("PATH", "").split(":")
+                   + ["/sbin", "/usr/sbin"]):
+            raise UserError(f"emulated tiers need {tool} (util-linux / e2fsprogs)")
+    return cgroups.backend()
+
+
+class Emulation:
+    """The resources of one emulation, persisted in its state file after every change."""
+
+    def __init__(self, path: Path, state: dict):
+        self.path = path
+        self.state = state
+
+    @classmethod
+    def load(cls, base_dir: Optional[str] = None) -> Optional["Emulation"]:
+        path = state_path(base_dir)
+        if not path.exists():
+            return None
+        try:
+            return cls(path, json.loads(path.read_text()))
+        except (OSError, json.JSONDecodeError) as e:
+            raise UserError(f"emulation state {path} is unreadable ({e}); remove it after checking "
+                            f"`losetup -a` and /proc/mounts by hand") from None
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.path, json.dumps(self.state, indent=2) + "\n")
+
+    def record(self, kind: str, **fields) -> dict:
+        item = {"kind": kind, **fields}
+        self.state["resources"].append(item)
+        self.save()
+        return item
+
+    @property
+    def cgroup_resource(self) -> Optional[dict]:
+        return next((r for r in self.state["resources"] if r["kind"] == "cgroup"), None)
+
+    @property
+    def cgroup(self) -> Optional[str]:
+        """The group measured processes join (v1: the blkio group; v2: the `workers` leaf of the group)."""
+        r = self.cgroup_resource
+        return (r.get("join") or r["path"]) if r else None
+
+    def tiers(self) -> list:
+        return [Tier.from_dict(t) for t in self.state.get("tiers", [])]
+
+    def tier(self, name: str) -> Optional[Tier]:
+        return next((t for t in self.tiers() if t.name == name), None)
+
+
+def _loop_devno(device: str) -> str:
+    st = os.stat(device)
+    return f"{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}"
+
+
+def set_throttle(emulation: Emulation, tier_name: str, iops: Optional[int], mbps: Optional[float]) -> None:
+    """Set (or clear, with None) the read and write IOPS/bandwidth throttle of an emulated tier."""
+    tier = emulation.tier(tier_name)
+    resource = emulation.cgroup_resource
+    if tier is None or resource is None:
+        raise UserError(f"no emulated tier {tier_name!r} to throttle")
+    cgroups.for_resource(resource).set_io_limits(resource["path"], _loop_devno(tier.device), iops,
+                                                 int((mbps or 0) * MB))
+    tiers = []
+    for t in emulation.state["tiers"]:
+        if t["name"] == tier_name:
+            t = dict(t, emulated=dict(t["emulated"], iops=iops, mbps=mbps))
+        tiers.append(t)
+    emulation.state["tiers"] = tiers
+    emulation.save()
+
+
+def _make_tier(em: Emulation, name: str, backing_dir: Path, size: int, direct_io: bool) -> tuple:
+    backing_dir.mkdir(parents=True, exist_ok=True)
+    backing = backing_dir / f"{name}.img"
+    if backing.exists():
+        raise UserError(f"{backing} already exists: run `tierbench tiers teardown` first")
+    em.record("file", path=str(backing))
+    with open(backing, "wb") as f:
+        try:
+            os.posix_fallocate(f.fileno(), 0, size)
+        except OSError as e:
+            raise UserError(f"cannot allocate {size} bytes for the {name} tier in {backing_dir}: {e.strerror}") \
+                from None
+    cmd = ["losetup", "--find", "--show"] + (["--direct-io=on"] if direct_io else []) + [str(backing)]
+    device = _run(cmd)
+    em.record("loop", device=device, backing=str(backing))
+    _run(["mkfs.ext4", "-q", "-F", "-m", "0", "-E", "lazy_itable_init=0,lazy_journal_init=0", device])
+    mnt = Path(em.state["dir"]) / "mnt" / name
+    mnt.mkdir(parents=True, exist_ok=True)
+    em.record("dir", path=str(mnt))
+    _run(["mount", "-o", "noatime", device, str(mnt)])
+    em.record("mount", path=str(mnt), device=device)
+    return device, str(mnt)
+
+
+def emulate(base_dir: Optional[str] = None, ram_dir: Optional[str] = None, size: int = 2 * 1024 ** 3,
+            hdd_iops: int = DEFAULT_HDD_IOPS, hdd_mbps: float = DEFAULT_HDD_MBPS, hdd_drives: int = 1) -> Emulation:
+    """Build the hdd, nvme and optane tiers; on any failure, remove what was made and raise. The hdd tier is
+    `hdd_drives` drives of `hdd_iops` / `hdd_mbps` each: throttled to their sum, nominally their capacity."""
+    backend = check_can_emulate()
+    if hdd_iops <= 0 or hdd_mbps <= 0:
+        raise UserError("--hdd-iops and --hdd-mbps must be positive")
+    if isinstance(hdd_drives, bool) or not isinstance(hdd_drives, int) or hdd_drives < 1:
+        raise UserError(f"--hdd-drives must be a whole number of drives, at least 1 (not {hdd_drives})")
+    existing = Emulation.load(base_dir)
+    if existing is not None:
+        raise UserError(f"emulated tiers already exist (state {existing.path}); "
+                        f"use them by name or run `tierbench tiers teardown`")
+    base = Path(base_dir or os.environ.get("TIERBENCH_EMULATE_DIR") or DEFAULT_DIR)
+    ram = Path(ram_dir or os.path.join(RAM_ROOT, base.name))
+    em = Emulation(state_path(str(base)), {"dir": str(base), "created_at": time.time(), "pid": os.getpid(),
+                                           "resources": [], "tiers": []})
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        em.save()
+        em.record("cgroup", **backend.make_io_group(f"tierbench-{os.getpid()}-{int(time.time())}"))
+        tiers = []
+        for name, backing_dir, direct in (("hdd", base, True), ("nvme", base, True), ("optane", ram, False)):
+            if name == "optane":
+                em.record("dir", path=str(ram))
+            device, mnt = _make_tier(em, name, backing_dir, size, direct)
+            drives = hdd_drives if name == "hdd" else 1
+            params = {"backing": "tmpfs file" if name == "optane" else "disk file", "loop": device,
+                      "size_bytes": size, "iops": None, "mbps": None, "drives": drives}
+            tier = detect(name, mnt, name, nominal_capacity_bytes=NOMINAL_CAPACITY[name] * drives, emulated=params)
+            tiers.append(tier.to_dict())
+        em.state["tiers"] = tiers
+        em.save()
+        set_throttle(em, "hdd", hdd_iops * hdd_drives, hdd_mbps * hdd_drives)
+        return em
+    except BaseException:
+        teardown_emulation(em)
+        raise
+
+
+MEMORY = Path("/sys/fs/cgroup/memory")   # where cgroup v1 memory usually is (bench.tiers.cgroups finds the real one)
+
+
+def make_container(name: str, memory_bytes: int, near: Optional[str] = None) -> str:
+    """A memory group capped at `memory_bytes` (anonymous memory and page cache together), like a YARN
+    container's: the page cache a task can keep is what its limit leaves. Root only. `near`: the emulation's
+    group its workers join (cgroup v2 puts the container below the emulation's group, so the tier's throttle
+    applies inside it; v1 keeps them in separate hierarchies)."""
+    if os.geteuid() != 0:
+        raise UserError("a container memory limit needs root")
+    found = cgroups.detect()
+    if not found["memory"]:
+        raise UserError("a container memory limit needs a memory cgroup controller: " + "; ".join(found["missing"]))
+    return cgroups.backend(found).make_container(name, memory_bytes, near=near)
+
+
+def remove_container(group: str) -> None:
+    """Remove a container made by make_container (its page cache charges move to the parent)."""
+    path = Path(group)
+    if path.is_dir() and path.name.startswith("tierbench-"):
+        cgroups.backend().remove(group)
+
+
+def join_cgroup(group: Optional[str], pid: Optional[int] = None) -> None:
+    """Move a process (default: this one) into a group: the emulation's (so its I/O is throttled), a container."""
+    if group:
+        Path(group, "cgroup.procs").write_text(f"{pid or os.getpid()}\n")
+
+
+def _mounted(path: str) -> Optional[str]:
+    for line in Path("/proc/mounts").read_text().splitlines():
+        parts = line.split()
+        if len(parts) > 1 and parts[1] == path:
+            return parts[0]
+    return None
+
+
+def teardown_emulation(em: Emulation) -> list:
+    """Remove every recorded resource, newest first; returns what was removed. Problems are raised at the
+    end, after everything removable has been removed."""
+    removed, problems = [], []
+    for r in reversed(list(em.state["resources"])):
+        try:
+            if r["kind"] == "mount":
+                if _mounted(r["path"]) == r["device"]:
+                    subprocess.run(["sync", "-f", r["path"]], capture_output=True)
+                    _run(["umount", r["path"]])
+            elif r["kind"] == "loop":
+                backing = Path(f"/sys/block/{Path(r['device']).name}/loop/backing_file")
+                if backing.exists() and backing.read_text().strip().replace(" (deleted)", "") == r["backing"]:
+                    _run(["losetup", "-d", r["device"]])
+            elif r["kind"] == "file":
+                if os.path.exists(r["path"]):
+                    os.unlink(r["path"])
+            elif r["kind"] == "dir":
+                if os.path.isdir(r["path"]) and not os.listdir(r["path"]):
+                    os.rmdir(r["path"])
+            elif r["kind"] == "cgroup":
+                if os.path.isdir(r["path"]):
+                    cgroups.for_resource(r).remove(r["path"])
+            removed.append(r)
+            em.state["resources"].remove(r)
+            em.save()
+        except (UserError, OSError) as e:
+            problems.append(f"{r['kind']} {r.get('path') or r.get('device')}: {e}")
+    if not em.state["resources"]:
+        em.path.unlink(missing_ok=True)
+        mnt_root = Path(em.state["dir"]) / "mnt"
+        for d in (mnt_root, Path(em.state["dir"])):
+            if d.is_dir() and not os.listdir(d):
+                d.rmdir()
+    if problems:
+        raise UserError("teardown left resources behind: " + "; ".join(problems))
+    return removed
+
+
+def teardown(base_dir: Optional[str] = None) -> list:
+    em = Emulation.load(base_dir)
+    if em is None:
+        return []
+    return teardown_emulation(em)

@@ -1,0 +1,302 @@
+"""Guards on the places a run writes to, checked before any byte is written.
+
+- Places: a tier is a directory that exists (tierbench never creates a tier root; only `tiers emulate` makes
+  its own), never a device, and never a system path: `/`, `/bin`, `/sbin`, `/lib*`, `/var`, `/var/lib`,
+  `/run`, `/home`, `/root` themselves, anything in `/proc`, `/sys`, `/dev` (but `/dev/shm`, the memory
+  tier), `/etc`, `/boot`, `/usr`, the results store, tierbench's own source folders — unless the user says
+  `--allow-system-path`. Both the path as given and the path its symlinks resolve to are checked.
+- Free space: a case's bytes (a pattern's files from its phases, a job's own `space_needed` estimate)
+  against what its tiers' file systems have free, with both numbers in the message; on a RAM file system
+  (tmpfs, ramfs) what the machine's memory has available bounds it too. The parent checks every case of the
+  plan before anything runs; bench.engines.layout checks again in the worker right before the first file is written,
+  since free space changes.
+- One run per tier root: an exclusive flock on the tier root directory itself, held for the run. flock
+  leaves no file anywhere, is released by the kernel when the process dies (a killed run never blocks the
+  next one), and works whichever results store or user the other run has; /proc/locks names the holder's
+  pid. Concurrent runs on one tier disturb each other's figures, so a second run is refused unless
+  `--allow-shared-tier`.
+"""
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import shutil
+import stat
+import sys
+from pathlib import Path
+from typing import Iterable, Mapping, Optional
+
+from bench.core.errors import UserError
+
+# System paths refused as tiers: these exactly, and anything inside the INSIDE ones.
+EXACT = ("/", "/bin", "/sbin", "/var", "/var/lib", "/run", "/home", "/root")
+INSIDE = ("/proc", "/sys", "/dev", "/etc", "/boot", "/usr")
+ALLOWED_INSIDE = ("/dev/shm",)      # the usual memory tier: tmpfs, meant for users' files
+SOURCE_FOLDERS = ("bench", "workloads", "kernels", "tests", ".git", ".venv")
+SPACE_MARGIN = 1.05                 # file system overhead (metadata, block rounding); as workloads/_jobio.py's
+MEMORY_FS = ("tmpfs", "ramfs")
+
+
+def fmt_bytes(n: float) -> str:
+    """Binary units, one decimal: 10.0 TiB, 11.6 GiB, 512 B."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "PiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} PiB"
+
+
+# -- places ---------------------------------------------------------------------------------------
+
+def _inside(path: str, folder: str) -> bool:
+    folder = folder.rstrip("/") or "/"
+    return path == folder or path.startswith(folder + "/") if folder != "/" else path == "/"
+
+
+def repository_root() -> Path:
+    """The folder holding tierbench's own packages (the repository, or site-packages when installed)."""
+    return Path(__file__).resolve().parents[2]
+
+
+def system_path_reason(path: str, store_root: Optional[str] = None) -> Optional[str]:
+    """Why an absolute, normalised path is no place for a tier ('a system path', 'the results store', ...),
+    or None."""
+    if any(_inside(path, a) for a in ALLOWED_INSIDE):
+        return None
+    top = path.split("/")[1] if path != "/" else ""
+    if path in EXACT or (path.count("/") == 1 and top.startswith("lib")):
+        return "a system path"
+    for folder in INSIDE:
+        if _inside(path, folder):
+            return f"a system path (inside {folder})" if path != folder else "a system path"
+    if store_root:
+        store = os.path.realpath(store_root)
+        if _inside(path, store):
+            return f"the results store {store}" if path == store else f"inside the results store {store}"
+    repo = str(repository_root())
+    if path == repo:
+        return "tierbench's own folder"
+    for name in SOURCE_FOLDERS:
+        if _inside(path, os.path.join(repo, name)):
+            return f"inside tierbench's own source folder {name}/"
+    return None
+
+
+def check_place(name: str, path: str, *, allow_system_path: bool = False, store_root: Optional[str] = None) -> None:
+    """Raise UserError unless `path` is an existing directory that may hold a tier (see the module's doc)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise UserError(f"tier {name}: {path} does not exist (tierbench never creates a tier's folder: "
+                        f"make it, or build emulated tiers with `tierbench tiers emulate`)") from None
+    except OSError as e:
+        raise UserError(f"tier {name}: {path}: {e.strerror}") from None
+    kind = ("a block device" if stat.S_ISBLK(st.st_mode) else "a character device" if stat.S_ISCHR(st.st_mode)
+            else None)
+    if kind:
+        raise UserError(f"tier {name}: {path} is {kind}; a tier is a directory on a mounted file system "
+                        f"(mount the device and give its mount point)")
+    if not stat.S_ISDIR(st.st_mode):
+        raise UserError(f"tier {name}: {path} is not a directory")
+    if allow_system_path:
+        return
+    given = os.path.normpath(os.path.abspath(os.path.expanduser(path)))
+    real = os.path.realpath(given)
+    for candidate in dict.fromkeys((given, real)):
+        reason = system_path_reason(candidate, store_root)
+        if reason:
+            via = f"{path} resolves to {candidate}, " if candidate != given else f"{path} is "
+            raise UserError(f"tier {name}: {via}{reason}, not a place for benchmark files "
+                            f"(give --allow-system-path if you really mean it)")
+
+
+def check_places(tiers: Iterable, *, allow_system_path: bool = False, store_root: Optional[str] = None) -> None:
+    for t in tiers:
+        check_place(t.name, t.path, allow_system_path=allow_system_path, store_root=store_root)
+
+
+# -- free space -----------------------------------------------------------------------------------
+
+def _memory_available() -> Optional[int]:
+    try:
+        import psutil
+        return int(psutil.virtual_memory().available)
+    except (ImportError, OSError):
+        return None
+
+
+def _fstype(path: str) -> Optional[str]:
+    from bench.tiers.detect import mount_of
+    mount = mount_of(path)
+    return mount[2] if mount else None
+
+
+def free_bytes(path: str) -> tuple:
+    """(bytes that can be written under `path`, note): the file system's free space for unprivileged users,
+    and on a RAM file system no more than the memory available (its pages are that memory)."""
+    free = shutil.disk_usage(path).free
+    if _fstype(path) in MEMORY_FS:
+        avail = _memory_available()
+        st = os.statvfs(path)
+        if avail is not None and (avail < free or st.f_blocks == 0):
+            return avail, " (memory available)"
+    return free, ""
+
+
+def pattern_needs(pattern, dirs_by_role: Mapping[str, str]) -> dict:
+    """{directory: (bytes, description)} the pattern's files take at their peak, from its phases
+    (bench.core.pattern.Pattern.footprint_bytes: per fileset, its largest phase's files, all kept until the case
+    ends)."""
+    out: dict = {}
+    for role in sorted({p.role for p in pattern.phases}):
+        nbytes = pattern.footprint_bytes(role)
+        if not nbytes:
+            continue
+        biggest: dict = {}
+        for p in pattern.phases:
+            if p.role == role and p.file_size * p.nrfiles * p.numjobs >= biggest.get(p.fileset, (0, ""))[0]:
+                biggest[p.fileset] = (p.file_size * p.nrfiles * p.numjobs,
+                                      f"{p.numjobs} job{'s' if p.numjobs > 1 else ''} x {p.nrfiles} "
+                                      f"file{'s' if p.nrfiles > 1 else ''} of {fmt_bytes(p.file_size)}")
+        desc = "; ".join(f"{fs}: {d}" if len(biggest) > 1 else d for fs, (_, d) in biggest.items())
+        d = dirs_by_role[role]
+        prev = out.get(d, (0, ""))
+        out[d] = (prev[0] + nbytes, "; ".join(x for x in (prev[1], desc) if x))
+    return out
+
+
+def check_needs(needs: Mapping[str, tuple], names: Mapping[str, str], what: str, error=UserError) -> None:
+    """Raise `error` unless each file system has room for the bytes of `needs` ({directory: (bytes,
+    description)}) meant for it, times SPACE_MARGIN. `names`: directory -> tier name, for the message."""
+    by_fs: dict = {}
+    for directory, (nbytes, desc) in needs.items():
+        entry = by_fs.setdefault(os.stat(directory).st_dev, {"dirs": [], "bytes": 0, "desc": []})
+        entry["dirs"].append(directory)
+        entry["bytes"] += nbytes
+        entry["desc"].append(desc)
+    for entry in by_fs.values():
+        need = int(entry["bytes"] * SPACE_MARGIN)
+        free, note = free_bytes(entry["dirs"][0])
+        if need > free:
+            tiers = " and ".join(dict.fromkeys(names.get(d, d) for d in entry["dirs"]))
+            raise error(f"tier {tiers}: {what} needs {fmt_bytes(need)} ({'; '.join(entry['desc'])}, "
+                        f"x {SPACE_MARGIN:.2f} for file system overhead), {fmt_bytes(free)} free{note} "
+                        f"({need} > {free} bytes): use smaller parameters or a bigger tier")
+
+
+def job_space(workload, params) -> tuple:
+    """(data bytes, temp bytes) a job keeps at its peak, from its module's own `space_needed(params)`."""
+    module = sys.modules[workload.run.__module__]
+    estimate = getattr(module, "space_needed", None)
+    if estimate is None:
+        raise TypeError(f"job workload {workload.name} ({module.__name__}) defines no space_needed(params)")
+    return estimate(params)
+
+
+def case_needs(case, tiers: Mapping) -> dict:
+    """{tier root: (bytes, description)} one case of the plan writes; `tiers`: name -> Tier."""
+    import workloads
+    w = workloads.get(case.workload)
+    params = workloads.coerce_params(w, case.params)
+    data, temp = tiers[case.tier].path, tiers[case.temp_tier or case.tier].path
+    if case.kind == "pattern":
+        return pattern_needs(w.build(params), {"data": data, "temp": temp})
+    data_b, temp_b = job_space(w, params)
+    out = {data: (data_b, f"{case.workload}'s estimate: {fmt_bytes(data_b)} of data")}
+    if temp_b:
+        prev = out.get(temp, (0, ""))
+        out[temp] = (prev[0] + temp_b, "; ".join(x for x in (prev[1], f"{fmt_bytes(temp_b)} of temp data") if x))
+    return out
+
+
+def _case_what(case) -> str:
+    params = ", ".join(f"{k}={fmt_bytes(v) if ('size' in k or 'bytes' in k) and isinstance(v, int) else v}"
+                       for k, v in sorted(case.params.items()))
+    return f"case {case.label or case.id} ({case.workload}{', ' + params if params else ''})"
+
+
+def check_plan_space(cases: Iterable, tiers: Iterable) -> None:
+    """In the parent, before anything runs: every case of the plan fits its tiers' free space (cases run one
+    after the other and each removes its files, so each is checked on its own)."""
+    by_name = {t.name: t for t in tiers}
+    names = {t.path: t.name for t in by_name.values()}
+    checked = set()
+    for case in cases:
+        key = (case.workload, case.kind, case.tier, case.temp_tier, tuple(sorted(case.params.items())))
+        if key in checked:
+            continue
+        checked.add(key)
+        check_needs(case_needs(case, by_name), names, _case_what(case))
+
+
+# -- one run per tier -----------------------------------------------------------------------------
+
+def lock_holders(path: str) -> list:
+    """Pids holding a flock on the directory `path` (from /proc/locks), except this process."""
+    st = os.stat(path)
+    ident = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    pids = []
+    try:
+        lines = Path("/proc/locks").read_text().splitlines()
+    except OSError:
+        return pids
+    for line in lines:
+        parts = line.split()
+        if len(parts) >= 6 and parts[1] == "FLOCK" and parts[5] == ident and parts[4].isdigit():
+            if int(parts[4]) != os.getpid():
+                pids.append(int(parts[4]))
+    return pids
+
+
+def _describe_pid(pid: int) -> str:
+    try:
+        cmd = " ".join(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                       .split())
+    except OSError:
+        return f"pid {pid}"
+    return f"pid {pid}: {cmd[:80]}" if cmd else f"pid {pid}"
+
+
+class TierLocks:
+    """Exclusive flocks on the tier roots of a run, held until release() (or the process's death).
+
+    A root already locked by another process is refused with a UserError naming its pid, unless `shared`:
+    then the run goes on without that lock and `shared_with` says with whom (the caller tells the user)."""
+
+    def __init__(self):
+        self.fds: dict = {}          # real path -> fd
+        self.shared_with: dict = {}  # tier name -> [pids]
+
+    def acquire(self, tiers: Iterable, shared: bool = False) -> "TierLocks":
+        try:
+            for t in tiers:
+                real = os.path.realpath(t.path)
+                if real in self.fds or t.name in self.shared_with:
+                    continue
+                fd = os.open(real, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError as e:
+                    os.close(fd)
+                    if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                        raise UserError(f"tier {t.name}: cannot lock {real} against concurrent runs "
+                                        f"({e.strerror}); give --allow-shared-tier to run without the lock") \
+                            from None
+                    pids = lock_holders(real)
+                    if shared:
+                        self.shared_with[t.name] = pids
+                        continue
+                    who = ", ".join(_describe_pid(p) for p in pids) or "a process this one cannot see"
+                    raise UserError(f"tier {t.name} ({real}) is in use by another run ({who}); concurrent runs "
+                                    f"disturb each other's figures: wait for it, or give --allow-shared-tier")
+                self.fds[real] = fd
+        except BaseException:
+            self.release()
+            raise
+        return self
+
+    def release(self) -> None:
+        for fd in self.fds.values():
+            os.close(fd)        # closing the only descriptor releases the flock
+        self.fds = {}
