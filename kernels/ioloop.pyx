@@ -281,24 +281,30 @@ cdef inline void _stamp(unsigned char* buf, uint64_t bs, uint64_t key) noexcept 
         s += 512
 
 
+cdef inline void _account(Worker* w, int d, uint64_t lat, uint64_t nbytes) noexcept nogil:
+    """Count one op of direction d that moved `nbytes` in `lat` ns: ops, bytes, latency sum, min and max,
+    and its bin of fio's latency histogram."""
+    w.hist[d * IOL_PLAT_NR + iol_plat_idx(lat)] += 1
+    w.ops[d] += 1
+    w.nbytes[d] += nbytes
+    w.lat_sum[d] += lat
+    if lat < w.lat_min[d]:
+        w.lat_min[d] = lat
+    if lat > w.lat_max[d]:
+        w.lat_max[d] = lat
+
+
 cdef inline int _done(Shared* sh, Worker* w, FileSlot* fs, int file_index, int d, unsigned char* buf,
                       uint64_t off, uint64_t lat, int* since_fsync) noexcept nogil:
-    """The bookkeeping after a transfer: checksums, counts, latency bins, fsync_every. Returns 0, or -1 after
-    recording a failure."""
+    """The bookkeeping after a transfer: checksums (a read's checked), the accounting (_account), the file
+    marked as written and fsync_every. Returns 0, or -1 after recording a failure."""
     cdef uint64_t bad
     cdef uint32_t got, want
     if sh.chunk:
         if _checksum_block(sh, buf, off, fs.vkey, &w.checksums, &bad, &got, &want):
             _fail_checksum(sh, file_index, d, bad, got, want)
             return -1
-    w.hist[d * IOL_PLAT_NR + iol_plat_idx(lat)] += 1
-    w.ops[d] += 1
-    w.nbytes[d] += sh.bs
-    w.lat_sum[d] += lat
-    if lat < w.lat_min[d]:
-        w.lat_min[d] = lat
-    if lat > w.lat_max[d]:
-        w.lat_max[d] = lat
+    _account(w, d, lat, sh.bs)
     if d == OP_WRITE:
         if not iol_load(&fs.written):
             iol_store(&fs.written, 1)
@@ -682,84 +688,27 @@ def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, 
     """
     cfg = _check_args(jobs, rw, bs, file_size, iodepth, rwmixread, direct, fsync_every, runtime_s,
                       file_service, seed, checksum_chunk, written_seed, written_bs)
-    sizes = [len(job) for job in cfg["paths"]]
     paths = [p for job in cfg["paths"] for p in job]
-    job_keys, file_keys, pattern_key = seed_keys(cfg["seed"], sizes)
-    verify_keys, verify_pattern_key = file_keys, pattern_key
-    if cfg["written_seed"] is not None:
-        _, verify_keys, verify_pattern_key = seed_keys(cfg["written_seed"], sizes)
-    cdef int njobs = len(sizes)
-    cdef int nfiles = len(paths)
     # Direct I/O with several ops in flight: one thread per job with Linux AIO, as fio's libaio; otherwise
     # iodepth threads per job, each with one op in flight.
     cdef bint aio = bool(direct) and cfg["iodepth"] > 1
     cdef int per_job = 1 if aio else cfg["iodepth"]
-    cdef int slots = cfg["iodepth"] if aio else 1
-    cdef int nworkers = njobs * per_job
-    cdef uint64_t nbs = cfg["bs"]
-    cdef size_t buflen = (nbs + PAGE - 1) // PAGE * PAGE
+    cdef int nworkers = len(cfg["paths"]) * per_job
     cdef uint64_t runtime_ns = 0 if runtime_s is None else max(<uint64_t>1, <uint64_t>(float(runtime_s) * 1e9))
-    cdef bint sync_at_end = bool(end_fsync)
     cdef Shared sh
     cdef Worker** workers = NULL
     cdef pthread_t* tids = NULL
-    cdef unsigned char* pattern = NULL
-    cdef uint64_t elapsed_ns = 0, cpu_ns = 0
-    cdef int i, j, rc = 0, first = 0
-    cdef Worker* w
+    cdef uint64_t elapsed_ns = 0, cpu_ns = 0, pattern_key = 0
+    cdef int rc = 0
     memset(&sh, 0, sizeof(Shared))
     fds = _open_files(cfg)
     try:
-        if posix_memalign(<void**>&sh.files, 64, nfiles * sizeof(FileSlot)) != 0 or \
-                posix_memalign(<void**>&sh.jobs, 64, njobs * sizeof(JobSlot)) != 0:
-            raise MemoryError()
-        memset(sh.files, 0, nfiles * sizeof(FileSlot))
-        memset(sh.jobs, 0, njobs * sizeof(JobSlot))
-        for j in range(njobs):
-            sh.jobs[j].key = job_keys[j]
-            sh.jobs[j].first = first
-            sh.jobs[j].nfiles = sizes[j]
-            sh.jobs[j].active = <uint64_t>per_job
-            for i in range(sizes[j]):
-                sh.files[first + i].fd = fds[first + i]
-                sh.files[first + i].key = file_keys[j][i]
-                sh.files[first + i].vkey = verify_keys[j][i]
-            first += sizes[j]
-        sh.nb = cfg["file_size"] // nbs
-        sh.bs = nbs
-        sh.random = cfg["random"]
-        sh.service = cfg["service"]
-        sh.rwmix = cfg["rwmix"]
-        sh.fsync_every = cfg["fsync_every"]
-        sh.end_fsync = sync_at_end
-        sh.aio_depth = slots if aio else 0
-        sh.chunk = cfg["chunk"]
-        if sh.chunk:
-            sh.vbs = cfg["written_bs"] or nbs
-            if _checksum_tables(&sh, verify_pattern_key) != 0:
-                raise MemoryError()
-        pattern = <unsigned char*>_aligned(buflen)
+        _setup_shared(&sh, cfg, fds, cfg["iodepth"] if aio else 0, per_job, bool(end_fsync), &pattern_key)
         workers = <Worker**>calloc(nworkers, sizeof(Worker*))
         tids = <pthread_t*>calloc(nworkers, sizeof(pthread_t))
-        if pattern == NULL or workers == NULL or tids == NULL:
+        if workers == NULL or tids == NULL:
             raise MemoryError()
-        _fill_pattern(pattern, buflen, pattern_key)
-        for i in range(nworkers):
-            w = <Worker*>calloc(1, sizeof(Worker))
-            workers[i] = w
-            if w == NULL:
-                raise MemoryError()
-            w.sh = &sh
-            w.job = i // per_job
-            w.lat_min[0] = w.lat_min[1] = <uint64_t>-1
-            w.hist = <uint64_t*>calloc(2 * IOL_PLAT_NR, sizeof(uint64_t))
-            w.buflen = buflen
-            w.rbuf = <unsigned char*>_aligned(buflen * slots)
-            w.wbuf = <unsigned char*>_aligned(buflen * slots)
-            if w.hist == NULL or w.rbuf == NULL or w.wbuf == NULL:
-                raise MemoryError()
-            for j in range(slots):
-                memcpy(w.wbuf + <size_t>j * buflen, pattern, buflen)
+        _setup_workers(&sh, workers, nworkers, per_job, pattern_key)
         with nogil:
             rc = _run_threads(&sh, workers, nworkers, tids, runtime_ns, &elapsed_ns, &cpu_ns)
         if rc != 0:
@@ -773,20 +722,111 @@ def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, 
     finally:
         for fd in fds:
             os.close(fd)
-        if workers != NULL:
-            for i in range(nworkers):
-                if workers[i] != NULL:
-                    free(workers[i].hist)
-                    free(workers[i].rbuf)
-                    free(workers[i].wbuf)
-                    free(workers[i])
-        free(workers)
+        _free_workers(workers, nworkers)
         free(tids)
+        _free_shared(&sh)
+
+
+cdef int _setup_shared(Shared* sh, dict cfg, list fds, int aio_depth, int per_job, bint end_fsync,
+                       uint64_t* pattern_key) except -1:
+    """Setup of the state the threads share, from run_phase's checked settings: each job's key, files and
+    thread count (`per_job`), each file's fd and keys (the stamps it writes; what its checksums are checked
+    against), the phase's parameters and the checksum tables. Sets *pattern_key, the key of the write
+    buffers' pattern. Raises MemoryError (what was allocated is freed by _free_shared)."""
+    sizes = [len(job) for job in cfg["paths"]]
+    job_keys, file_keys, key = seed_keys(cfg["seed"], sizes)
+    pattern_key[0] = key
+    verify_keys, verify_pattern_key = file_keys, key
+    if cfg["written_seed"] is not None:
+        _, verify_keys, verify_pattern_key = seed_keys(cfg["written_seed"], sizes)
+    cdef int njobs = len(sizes)
+    cdef int nfiles = len(fds)
+    cdef int i, j, first = 0
+    if posix_memalign(<void**>&sh.files, 64, nfiles * sizeof(FileSlot)) != 0 or \
+            posix_memalign(<void**>&sh.jobs, 64, njobs * sizeof(JobSlot)) != 0:
+        raise MemoryError()
+    memset(sh.files, 0, nfiles * sizeof(FileSlot))
+    memset(sh.jobs, 0, njobs * sizeof(JobSlot))
+    for j in range(njobs):
+        sh.jobs[j].key = job_keys[j]
+        sh.jobs[j].first = first
+        sh.jobs[j].nfiles = sizes[j]
+        sh.jobs[j].active = <uint64_t>per_job
+        for i in range(sizes[j]):
+            sh.files[first + i].fd = fds[first + i]
+            sh.files[first + i].key = file_keys[j][i]
+            sh.files[first + i].vkey = verify_keys[j][i]
+        first += sizes[j]
+    sh.bs = cfg["bs"]
+    sh.nb = cfg["file_size"] // sh.bs
+    sh.random = cfg["random"]
+    sh.service = cfg["service"]
+    sh.rwmix = cfg["rwmix"]
+    sh.fsync_every = cfg["fsync_every"]
+    sh.end_fsync = end_fsync
+    sh.aio_depth = aio_depth
+    sh.chunk = cfg["chunk"]
+    if sh.chunk:
+        sh.vbs = cfg["written_bs"] or sh.bs
+        if _checksum_tables(sh, verify_pattern_key) != 0:
+            raise MemoryError()
+    return 0
+
+
+cdef int _setup_workers(Shared* sh, Worker** workers, int nworkers, int per_job, uint64_t pattern_key) except -1:
+    """Setup of each thread's Worker: its job, zeroed counts and latency bins, and page-aligned buffers, one
+    read and one write buffer per op in flight (sh.aio_depth of each with AIO, else one), the write buffers
+    filled with the pattern of `pattern_key`. Raises MemoryError (what was allocated is freed by
+    _free_workers)."""
+    cdef int slots = sh.aio_depth if sh.aio_depth else 1
+    cdef size_t buflen = (sh.bs + PAGE - 1) // PAGE * PAGE
+    cdef unsigned char* pattern = <unsigned char*>_aligned(buflen)
+    cdef int i, j
+    cdef Worker* w
+    if pattern == NULL:
+        raise MemoryError()
+    try:
+        _fill_pattern(pattern, buflen, pattern_key)
+        for i in range(nworkers):
+            w = <Worker*>calloc(1, sizeof(Worker))
+            workers[i] = w
+            if w == NULL:
+                raise MemoryError()
+            w.sh = sh
+            w.job = i // per_job
+            w.lat_min[0] = w.lat_min[1] = <uint64_t>-1
+            w.hist = <uint64_t*>calloc(2 * IOL_PLAT_NR, sizeof(uint64_t))
+            w.buflen = buflen
+            w.rbuf = <unsigned char*>_aligned(buflen * slots)
+            w.wbuf = <unsigned char*>_aligned(buflen * slots)
+            if w.hist == NULL or w.rbuf == NULL or w.wbuf == NULL:
+                raise MemoryError()
+            for j in range(slots):
+                memcpy(w.wbuf + <size_t>j * buflen, pattern, buflen)
+    finally:
         free(pattern)
-        free(sh.files)
-        free(sh.jobs)
-        free(sh.base)
-        free(sh.ctab)
+    return 0
+
+
+cdef void _free_workers(Worker** workers, int nworkers) noexcept nogil:
+    """Free what _setup_workers allocated (also after it failed part way), and the array of Workers."""
+    cdef int i
+    if workers != NULL:
+        for i in range(nworkers):
+            if workers[i] != NULL:
+                free(workers[i].hist)
+                free(workers[i].rbuf)
+                free(workers[i].wbuf)
+                free(workers[i])
+    free(workers)
+
+
+cdef void _free_shared(Shared* sh) noexcept nogil:
+    """Free what _setup_shared allocated (also after it failed part way)."""
+    free(sh.files)
+    free(sh.jobs)
+    free(sh.base)
+    free(sh.ctab)
 
 
 cdef dict _collect(Worker** workers, int nworkers, uint64_t elapsed_ns):
