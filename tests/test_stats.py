@@ -79,3 +79,11 @@ def test_change_points_on_noise_free_and_short_sequences():
     assert stats.change_points([10.0] * 5 + [30.0] + [10.0] * 6) == []
     # below the minimum relative change, even a clean step is ignored
     assert stats.change_points([1000.0] * 8 + [1001.0] * 8) == []
+
+
+def test_median_is_the_middle_value_and_none_when_nothing_was_measured():
+    """The one median of tables, findings, cluster model, report and compare (hand-worked values)."""
+    assert stats.median([3.0, 1.0, 2.0]) == 2.0
+    assert stats.median([4.0, 1.0, 2.0, 3.0]) == 2.5          # even count: mean of the two middle values
+    assert stats.median(v for v in (5.0, 7.0)) == 6.0         # any iterable
+    assert stats.median([]) is None                            # not measured: no figure, never 0

@@ -29,7 +29,6 @@ import fnmatch
 import json
 import math
 import re
-import statistics
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -293,8 +292,8 @@ def compare_metric(metric: str, base_values: list, new_values: list, threshold: 
     d = direction(metric)
     out = {"metric": metric, "direction": {1: "higher", -1: "lower", 0: "exact", None: "info"}[d],
            "n_base": len(base_values), "n_new": len(new_values),
-           "median_base": statistics.median(base_values) if base_values else None,
-           "median_new": statistics.median(new_values) if new_values else None,
+           "median_base": stats.median(base_values),
+           "median_new": stats.median(new_values),
            "ratio": None, "ci_low": None, "ci_high": None, "p_value": None,
            "threshold_percent": round(-threshold * 100 if d == 1 else threshold * 100, 6),
            "verdict": "inconclusive", "reason": ""}

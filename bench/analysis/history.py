@@ -8,7 +8,6 @@ Each change point says whether the shift is better or worse for the metric's dir
 """
 from __future__ import annotations
 
-import statistics
 
 from bench.analysis import stats
 from bench.analysis.compare import case_identity, direction, group_cases, metric_values
@@ -38,7 +37,7 @@ def metric_history(docs: list, metric: str, workload=None, tier=None, engine=Non
             series.setdefault(key, []).append({
                 "run_id": doc.get("run_id"), "started_at": doc.get("started_at"),
                 "hostname": (doc.get("machine") or {}).get("hostname"),
-                "median": statistics.median(values), "n": len(values),
+                "median": stats.median(values), "n": len(values),
                 "min": min(values), "max": max(values)})
     if not series:
         where = ", ".join(f"{k}={v}" for k, v in (("workload", workload), ("tier", tier), ("engine", engine),

@@ -4,11 +4,11 @@ throughput, p99 and terasort time, and with prices IOPS per dollar-hour and doll
 from __future__ import annotations
 
 import math
-import statistics
 from typing import Optional
 
 from bench.analysis.compare import case_identity, group_cases, metric_values
 from bench.core.errors import UserError
+from bench.analysis.stats import median
 
 _RECORD_BYTES = 100  # a terasort record (gensort format)
 
@@ -39,8 +39,7 @@ def _data_bytes(params: dict) -> Optional[float]:
 
 
 def _median_of(cases: list, metric: str) -> Optional[float]:
-    vals = metric_values(cases, metric)
-    return statistics.median(vals) if vals else None
+    return median(metric_values(cases, metric))
 
 
 def across_machines(docs: list, prices: Optional[dict] = None, price_source: Optional[str] = None) -> dict:

@@ -4,8 +4,8 @@ stopped it. Throughput: terasort's `sorted_bytes_per_s` (input over map + reduce
 from __future__ import annotations
 
 import json
-import statistics
 
+from bench.analysis.stats import median
 from bench.core.case import CASE_KEY_FIELDS, case_key, case_key_dict
 
 SCALING_FIELDS = tuple(f for f in CASE_KEY_FIELDS if f != "workers")
@@ -59,11 +59,11 @@ def scaling(doc: dict) -> list:
                   for w, cases in by_workers.items()}
         if not values[base_workers]:
             continue
-        base = statistics.median(values[base_workers])
+        base = median(values[base_workers])
         for w in sorted(by_workers):
             if not values[w]:
                 continue
-            tp = statistics.median(values[w])
+            tp = median(values[w])
             speedup = tp / base
             verdicts = sorted({c.get("bottleneck") or "unknown" for c in by_workers[w]})
             rows.append({**ident, "workers": w,

@@ -18,6 +18,7 @@ the comparisons use medians and rank tests rather than means and t-tests.
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass, asdict
 from typing import Optional, Sequence
 
@@ -35,6 +36,14 @@ class RatioCI:
     high: Optional[float]
     confidence: float
     resamples: int
+
+
+def median(values) -> Optional[float]:
+    """The median of measured values, or None when there is none (a figure not measured is missing, never 0).
+    The one median of tierbench's tables, findings, cluster model and report (statistics.median: for an even
+    count, the mean of the two middle values)."""
+    values = list(values)
+    return statistics.median(values) if values else None
 
 
 def _clean(values: Sequence[float]) -> np.ndarray:

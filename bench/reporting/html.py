@@ -33,6 +33,7 @@ from bench.analysis.compare import compare_runs, metric_values
 from bench.analysis.machines import across_machines
 from bench.core.errors import UserError
 from bench.core.case import case_key, case_key_dict
+from bench.analysis.stats import median
 
 __all__ = ["render_report", "latency_percentiles", "group_by_case", "step_text", "case_texts"]
 
@@ -104,8 +105,7 @@ def _table(headers, rows, left=1, wrap=()) -> str:
 
 
 def _median(cases, metric):
-    vals = metric_values(cases, metric)
-    return statistics.median(vals) if vals else None
+    return median(metric_values(cases, metric))
 
 
 def _tier_label(doc: dict, name) -> str:
@@ -254,7 +254,7 @@ def _runtime_bars(doc) -> str:
         if not values:
             ax.text(0, i, f"  not measured ({n} failed)", va="center", fontsize=8, color="#900")
             continue
-        med, low, high = statistics.median(values), min(values), max(values)
+        med, low, high = median(values), min(values), max(values)
         ax.barh(i, med, color="#4c78a8", height=0.6)
         ax.errorbar(med, i, xerr=[[med - low], [high - med]], fmt="none", ecolor="#222", capsize=4, lw=1.2)
         ax.plot(values, [i] * len(values), "o", ms=3.5, color="#f58518", zorder=3)
@@ -480,7 +480,7 @@ def _step_phases(doc: dict) -> list:
                 if p.get("wall_s") is not None:
                     entry["wall"].append(float(p["wall_s"]))
                 entry["bottleneck"][p.get("bottleneck") or "unknown"] += 1
-        rows.append((texts[key], [(name, statistics.median(e["wall"]) if e["wall"] else None,
+        rows.append((texts[key], [(name, median(e["wall"]),
                                             e["bottleneck"].most_common(1)[0][0]) for name, e in per_phase.items()],
                      len(ok)))
     return rows

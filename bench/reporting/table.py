@@ -5,7 +5,6 @@ workers, cache, container, engine); what is the same in every row of a workload 
 title, so that a scenario run's table fits 160 columns."""
 from __future__ import annotations
 
-import statistics
 from collections import OrderedDict
 
 from rich import box
@@ -14,6 +13,7 @@ from rich.table import Table
 
 from bench.core.case import case_key, case_key_dict
 from bench.core.output import fmt_number
+from bench.analysis.stats import median
 
 # Two spaces between columns, a rule under the header, no frame: wide tables stay readable in 160 columns.
 _COMPACT = dict(box=box.SIMPLE_HEAD, collapse_padding=True, show_edge=False, pad_edge=False)
@@ -43,7 +43,7 @@ def grouped(doc: dict) -> "OrderedDict":
 def median_metric(cases: list, key: str):
     values = [v for v in (_value(c.get("metrics") or {}, key) for c in cases if not c.get("error"))
               if v is not None]
-    return statistics.median(values) if values else None
+    return median(values)
 
 
 def supplied_iops_per_gb(doc: dict) -> dict:
@@ -218,7 +218,7 @@ def phases_table(doc: dict):
                            f"temp {ident['temp_tier'] or ident['tier']}", "" if vary == "-" else vary]).strip()
         for i, phase in enumerate(ok[0]["phases"]):
             same = [c["phases"][i] for c in ok if len(c["phases"]) > i]
-            med = lambda key: statistics.median([p.get(key) or 0 for p in same])  # noqa: E731
+            med = lambda key: median([p.get(key) or 0 for p in same])  # noqa: E731
             ios = phase.get("io") or {phase.get("role", "data"): phase}
             moved = ", ".join(f"{io.get('tier')} r{(io.get('bytes_read') or 0) / 1e6:.0f}/w"
                               f"{(io.get('bytes_written') or 0) / 1e6:.0f} MB" for io in ios.values())

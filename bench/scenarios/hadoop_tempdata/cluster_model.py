@@ -31,11 +31,11 @@ Formulas (per layout):
 from __future__ import annotations
 
 import math
-import statistics
 from dataclasses import asdict, dataclass
 from typing import Optional
 
 from bench.core.errors import UserError
+from bench.analysis.stats import median
 
 SECONDS_PER_DAY = 86400
 
@@ -115,7 +115,7 @@ def assumptions(doc: dict, params: ClusterParams, given=()) -> list:
 
 def _median(values) -> Optional[float]:
     values = [v for v in values if v is not None]
-    return statistics.median(values) if values else None
+    return median(values)
 
 
 def supplied(doc: dict, tier: str) -> tuple:
@@ -163,7 +163,7 @@ def layout_demand(doc: dict) -> dict:
         groups.setdefault(key, []).append({"ops_per_tb": data_ops / tb, "bytes_per_tb": data_bytes / tb,
                                            "cpu_s_per_tb": sum(p["cpu_s"] for p in sort) / tb,
                                            "wall_s_per_tb": sum(p["wall_s"] for p in sort) / tb})
-    return {k: {**{m: statistics.median(r[m] for r in rows) for m in rows[0]}, "cases": len(rows)}
+    return {k: {**{m: median(r[m] for r in rows) for m in rows[0]}, "cases": len(rows)}
             for k, rows in groups.items()}
 
 

@@ -22,11 +22,11 @@ is "configured, not measured".
 from __future__ import annotations
 
 import itertools
-import statistics
 from typing import Optional
 
 from bench.scenarios.hadoop_tempdata.scenario import CONTAINER_JOB_MB  # noqa: F401  (cache_room's, re-exported for older callers)
 from bench.analysis.verdict import CPU_BOUND, cpu_fraction
+from bench.analysis.stats import median
 
 MIN_REPEATS = 3               # repeats a side for "confirmed"/"refuted": the same as `tierbench compare`'s gate
 IOPS_PER_GB_GAP = 10.0        # F1: flash supplies at least 10x the HDD's IOPS per GB
@@ -59,10 +59,6 @@ def _values(doc: dict, label: str, metric: str) -> list:
     return [c["metrics"][metric] for c in _cases(doc, label) if c["metrics"].get(metric) is not None]
 
 
-def _median(values: list) -> Optional[float]:
-    return statistics.median(values) if values else None
-
-
 def _by_repeat(doc: dict, label: str, metric: str) -> dict:
     return {c["repeat"]: c["metrics"][metric] for c in _cases(doc, label)
             if c.get("repeat") is not None and c["metrics"].get(metric) is not None}
@@ -83,9 +79,9 @@ def ratio(doc: dict, new: str, base: str, metric: str = RUNTIME) -> Optional[dic
     common = sorted(set(pa_) & set(pb))
     if common and len(common) == len(a) == len(b):
         paired = [pb[r] / pa_[r] for r in common]
-        return {"ratio": _median(paired), "n": (len(b), len(a)), "range": (min(paired), max(paired)),
+        return {"ratio": median(paired), "n": (len(b), len(a)), "range": (min(paired), max(paired)),
                 "per_repeat": dict(zip(common, paired))}
-    return {"ratio": _median(b) / _median(a), "n": (len(b), len(a)), "range": (min(b) / max(a), max(b) / min(a))}
+    return {"ratio": median(b) / median(a), "n": (len(b), len(a)), "range": (min(b) / max(a), max(b) / min(a))}
 
 
 def cache_room(doc: dict, label: str) -> Optional[tuple]:
@@ -182,7 +178,7 @@ def f1_iops_per_gb(doc: dict) -> dict:
     per_tier = {k: v for k, v in per_tier.items() if v}
     if "hdd" not in per_tier or not set(per_tier) - {"hdd"}:
         return _missing("iops_per_gb", claim, CASE, th, "rand-read-4k on the hdd tier and a flash tier")
-    medians = {k: _median(v) for k, v in per_tier.items()}
+    medians = {k: median(v) for k, v in per_tier.items()}
     flash = min((k for k in per_tier if k != "hdd"), key=lambda k: medians[k])   # the least favourable flash tier
     figure = ", ".join(f"{k} {v:.3g}" for k, v in medians.items()) + " IOPS/GB (4K random read, QD32)"
     n = min(len(per_tier["hdd"]), len(per_tier[flash]))
@@ -278,7 +274,7 @@ def f4_hdds_hurt_less(doc: dict) -> dict:
         shares = [(after["per_repeat"][k] - 1) / (before["per_repeat"][k] - 1) for k in same]
     else:
         shares = [(a - 1) / (b - 1) for a, b in itertools.product(after["range"], before["range"])]
-    values["share"] = statistics.median(shares) if same else (after["ratio"] - 1) / (before["ratio"] - 1)
+    values["share"] = median(shares) if same else (after["ratio"] - 1) / (before["ratio"] - 1)
     verdict, why = decide(min(shares), max(shares), n, FEWER_HDDS_LESS, holds_below=True)
     figure += f"; share {values['share']:.2f}"
     return _finding("hdds_hurt_less", claim, WEAKER, verdict, n, th, figure, values, why)
@@ -292,11 +288,11 @@ def f5_cpu_bound(doc: dict) -> dict:
     if not after:
         return _missing("cpu_bound", claim, CASE, th, "CPU seconds of the sort phases with temp on optane")
     v = list(after.values())
-    figure = (f"CPU busy {_median(v):.0%} of usable cores in the sort phases (map + reduce, step d"
+    figure = (f"CPU busy {median(v):.0%} of usable cores in the sort phases (map + reduce, step d"
               + (f", range {min(v):.0%}..{max(v):.0%}" if len(v) > 1 else "") + ")")
     verdict, why = decide(min(v), max(v), len(v), CPU_BOUND, holds_below=False)
     return _finding("cpu_bound", claim, CASE, verdict, len(v), th, figure,
-                    {"cpu_frac": _median(v), "per_repeat": after}, why)
+                    {"cpu_frac": median(v), "per_repeat": after}, why)
 
 
 def f5_toward_cpu(doc: dict) -> dict:
@@ -315,7 +311,7 @@ def f5_toward_cpu(doc: dict) -> dict:
                for b, a in pairs]
     n = min(len(before), len(after))
     verdict, why = decide(min(margins), max(margins), n, 1.0, holds_below=False)
-    b, a = _median(list(before.values())), _median(list(after.values()))
+    b, a = median(list(before.values())), median(list(after.values()))
     verdicts = {lbl: sorted({p.get("bottleneck") or "unknown" for c in _cases(doc, lbl) for p in c.get("phases", [])
                              if p.get("name") in SORT_PHASES}) for lbl in ("a", "d")}
     figure = (f"CPU busy {b:.0%} -> {a:.0%} of usable cores in the sort phases "
