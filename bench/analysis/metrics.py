@@ -12,9 +12,9 @@ from typing import Mapping, Optional
 
 from bench.core.errors import CaseError
 from kernels.latency_bins import merge_bins, percentile_from_bins
-from bench.core.sample import unit_of
+from bench.core.sample import LATENCY_PERCENTILES, unit_of
 
-PERCENTILES = {"lat_p50_us": 50.0, "lat_p99_us": 99.0, "lat_p999_us": 99.9}
+PERCENTILES = {f"lat_{name}_us": q for name, q in LATENCY_PERCENTILES.items()}
 
 
 def bins_stats(bins: dict) -> dict:
@@ -22,6 +22,12 @@ def bins_stats(bins: dict) -> dict:
     if not bins or sum(bins.values()) == 0:
         return {}
     return {name: percentile_from_bins(bins, q) / 1000.0 for name, q in PERCENTILES.items()}
+
+
+def iops_per_gb(iops: float, capacity_bytes: int) -> float:
+    """Operations per second per GB (10^9 bytes) of a tier's capacity: what a tier offers for its size (the
+    figure HDD and flash are compared by). The one formula for `run` and `import`."""
+    return iops / (capacity_bytes / 1e9)
 
 
 def case_metrics(phases: list, capacity_bytes: Optional[int]) -> dict:
@@ -40,7 +46,7 @@ def case_metrics(phases: list, capacity_bytes: Optional[int]) -> dict:
             m["write_iops"] = ops_w / wall
             m["write_bytes_per_s"] = bytes_w / wall
         if capacity_bytes:
-            m["iops_per_gb"] = m["iops"] / (capacity_bytes / 1e9)
+            m["iops_per_gb"] = iops_per_gb(m["iops"], capacity_bytes)
     bins = merge_bins(*[p.get("bins_read") or {} for p in phases], *[p.get("bins_write") or {} for p in phases])
     m.update(bins_stats(bins))
     return m

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import Optional
 
+from bench.analysis.metrics import iops_per_gb
 from bench.core.errors import UserError
 from bench.engines.fio.parse import ALL_CLIENTS, parse, phase_metrics
 from bench.engines.fio.run import killed_jobs
@@ -65,7 +66,7 @@ def cases_from(report, source: str, tier: Tier, first_id: int, killed: Optional[
                        if k not in ("name", "host", "groupid", "document") and v is not None}
             capacity = tier.iops_capacity_bytes
             if capacity and metrics.get("iops") is not None:
-                metrics["iops_per_gb"] = metrics["iops"] / (capacity / 1e9)
+                metrics["iops_per_gb"] = iops_per_gb(metrics["iops"], capacity)
             cases.append({"id": first_id + len(cases), "workload": f"fio:{entry['name']}", "kind": "import",
                           "tier": tier.name, "engine": "fio", "repeat": 0,
                           "error": entry_problem(report, entry, killed or []),

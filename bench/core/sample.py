@@ -26,6 +26,10 @@ CASE_METRICS = {
     "bytes_read": "bytes", "bytes_written": "bytes", "ops_read": "count", "ops_written": "count",
 }
 
+# The latency percentiles a case reports, {name: percentile}: metrics lat_<name>_us (and read_lat_<name>_us,
+# write_lat_<name>_us from fio), in microseconds. The one list for both engines and for imported fio output.
+LATENCY_PERCENTILES = {"p50": 50.0, "p99": 99.0, "p999": 99.9}
+
 
 def unit_of(metric: str) -> str:
     """The unit a metric name implies, or raise ValueError for a name outside the contract."""

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Mapping, Optional
 
 from bench.core.errors import UserError
+from bench.core.sample import LATENCY_PERCENTILES
 from kernels.latency_bins import merge_bins, percentile_from_bins
 
 __all__ = ["ALL_CLIENTS", "DIRECTIONS", "FioDirection", "FioJob", "FioReport", "parse", "summarize",
@@ -313,8 +314,6 @@ def _latency_block(d: dict, field: str = "fio job") -> tuple:
 
 # ---- metrics for the run document -------------------------------------------------------------------------
 
-_PERCENTILE_NAMES = (("p50", 50.0), ("p99", 99.0), ("p999", 99.9))
-
 
 def summarize(report: FioReport, host: Optional[str] = None) -> dict:
     """The run document's metrics for a whole report: {name: value} in the units the names imply.
@@ -441,7 +440,7 @@ def _latency(jobs: list, directions, prefix: str) -> dict:
            f"{prefix}max_us": max(d.lat_max_us for d in carriers)}
     with_bins = all(d.bins_ns for d in carriers)
     merged = merge_bins(*(d.bins_ns for d in carriers)) if with_bins else {}
-    for name, q in _PERCENTILE_NAMES:
+    for name, q in LATENCY_PERCENTILES.items():
         if len(carriers) == 1 and q in carriers[0].percentiles_us:
             out[f"{prefix}{name}_us"] = carriers[0].percentiles_us[q]
         elif with_bins:

@@ -1,0 +1,26 @@
+"""bench.analysis.metrics: the case metrics' formulas on hand-worked numbers, and one list of latency percentiles."""
+import pytest
+
+from bench.analysis.metrics import PERCENTILES, case_metrics, iops_per_gb
+from bench.core.sample import CASE_METRICS, LATENCY_PERCENTILES
+
+
+def test_iops_per_gb_is_per_10_to_the_9_bytes():
+    assert iops_per_gb(1000.0, 500 * 10**9) == pytest.approx(2.0)       # 1000 IOPS on 500 GB
+    assert iops_per_gb(150.0, 4 * 10**12) == pytest.approx(0.0375)      # one HDD: 150 IOPS on 4 TB
+
+
+def test_case_metrics_by_hand():
+    phases = [{"wall_s": 2.0, "ops_read": 300, "bytes_read": 300 * 4096, "ops_written": 0, "bytes_written": 0},
+              {"wall_s": 2.0, "ops_read": 0, "bytes_read": 0, "ops_written": 100, "bytes_written": 100 * 4096}]
+    m = case_metrics(phases, capacity_bytes=10**9)
+    assert m["wall_s"] == 4.0 and m["iops"] == pytest.approx(100.0)     # 400 ops over 4 s of phases
+    assert m["read_iops"] == pytest.approx(75.0) and m["write_iops"] == pytest.approx(25.0)
+    assert m["iops_per_gb"] == pytest.approx(100.0)                      # 100 IOPS on 1 GB
+    assert "lat_p99_us" not in m                                         # no bins: not measured, not 0
+    assert "iops_per_gb" not in case_metrics(phases, capacity_bytes=None)
+
+
+def test_one_list_of_latency_percentiles():
+    assert PERCENTILES == {"lat_p50_us": 50.0, "lat_p99_us": 99.0, "lat_p999_us": 99.9}
+    assert {f"lat_{name}_us" for name in LATENCY_PERCENTILES} <= set(CASE_METRICS)
