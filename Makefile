@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.tierbench-installed
 SOURCES := setup.py pyproject.toml $(wildcard kernels/*.pyx kernels/*.pxd kernels/*.h)
 
-.PHONY: run test bench fio chromium install clean
+.PHONY: run test lint bench fio chromium install clean
 
 # As root, `run` measures emulated hdd/nvme/optane tiers (cgroup v1 or v2); where they cannot be built
 # (`tiers emulate --check` says why) it falls back to directory tiers, saying so: a scratch folder here and
@@ -25,6 +25,10 @@ run: install fio
 
 test: install fio chromium
 	$(PY) -m pytest -q --ignore=tests/benchmarks tests
+
+# pyflakes, syntax and import-order rules (pyproject.toml [tool.ruff]); ruff comes with the test extras.
+lint: install
+	$(VENV)/bin/ruff check .
 
 bench: install fio
 	mkdir -p bench-results

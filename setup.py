@@ -39,7 +39,8 @@ setup(
         "matplotlib>=3.7",
     ],
     extras_require={
-        "test": ["pytest>=7", "pytest-benchmark>=4", "crc32c>=2.3", "duckdb>=1.0", "hypothesis>=6", "jsonschema>=4"],
+        "test": ["pytest>=7", "pytest-benchmark>=4", "crc32c>=2.3", "duckdb>=1.0", "hypothesis>=6", "jsonschema>=4",
+                 "ruff>=0.4"],
     },
     entry_points={"console_scripts": ["tierbench = bench.cli:main"]},
     zip_safe=False,

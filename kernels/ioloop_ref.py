@@ -47,7 +47,7 @@ MAX_THREADS = 4096
 
 # fio's latency histogram layout (stat.h): 2**6 sub-buckets per power of two, 29 groups.
 # fio's latency bins, one definition for both engines (bench/latency.py).
-from kernels.latency_bins import PLAT_BITS, PLAT_NR, PLAT_VAL, bin_index, bin_value, bins_from_array  # noqa: E402
+from kernels.latency_bins import PLAT_NR, PLAT_VAL, bin_index, bin_value, bins_from_array  # noqa: E402
 
 MASK = (1 << 64) - 1
 GOLDEN = 0x9E3779B97F4A7C15    # 2**64 / golden ratio: splitmix64's increment

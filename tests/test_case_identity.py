@@ -11,8 +11,8 @@ import pytest
 from rich.console import Console
 
 from bench.core.case import CASE_KEY_FIELDS
-from bench.store.runs import Store
 from bench.reporting.table import QUEUE_MARK, QUEUE_NOTE, run_table
+from bench.store.runs import Store
 from tests.conftest import cli, cli_json
 
 REPEATS = 2

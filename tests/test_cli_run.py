@@ -2,7 +2,6 @@
 and faults (fio killed, ENOSPC, timeouts, Ctrl-C) that fail one case and keep the rest."""
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.scenarios.hadoop_tempdata.cluster_model import ClusterParams, assumption_lines, model
 from bench.core.errors import UserError
+from bench.scenarios.hadoop_tempdata.cluster_model import ClusterParams, assumption_lines, model
 from bench.store.runs import SCHEMA_VERSION
 from tests.conftest import cli, cli_json
 

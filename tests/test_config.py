@@ -3,9 +3,17 @@ import math
 
 import pytest
 
-from bench.execution.config import (CAPACITY_MAX_BYTES, Config, _decimal_size, check_timeout, from_toml, load_toml,
-                          parse_workers, validate)
 from bench.core.errors import UserError
+from bench.execution.config import (
+    CAPACITY_MAX_BYTES,
+    Config,
+    _decimal_size,
+    check_timeout,
+    from_toml,
+    load_toml,
+    parse_workers,
+    validate,
+)
 
 
 def _load(tmp_path, content):

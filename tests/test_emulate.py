@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from bench.core.errors import UserError
 from bench.tiers import cgroups
 from bench.tiers import emulate as emu
-from bench.core.errors import UserError
 from tests.conftest import cli, cli_json, needs_emulation, needs_fio
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 import workloads
-from bench.engines import builtin as engine_builtin
 from bench.core.pattern import Pattern, Phase
+from bench.engines import builtin as engine_builtin
 
 KiB, MiB = 1024, 1024 ** 2
 
@@ -110,8 +110,8 @@ def test_its_phases_pass_the_checks_and_a_phase_that_moved_nothing_fails(dirs):
     0 s or non-finite wall time, or a negative rate fail with the reason."""
     import math
 
-    from bench.core.errors import CaseError
     from bench.analysis.metrics import case_metrics, check_metrics, check_phases
+    from bench.core.errors import CaseError
 
     pattern = _workload("rand-read-4k", size=1 * MiB, runtime_s=0.2, direct=False)
     out = engine_builtin.run(pattern, dirs, {"data": "t"}, Path(dirs["data"]) / "raw", "case000", 60)

@@ -8,8 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from bench.scenarios.hadoop_tempdata.findings import (DECIDED, MIN_REPEATS, PHYSICS_TOLERANCE, VERDICTS, against_physics, cache_room,
-                            decide, findings, header, ratio)
+from bench.scenarios.hadoop_tempdata.findings import (
+    DECIDED,
+    MIN_REPEATS,
+    PHYSICS_TOLERANCE,
+    VERDICTS,
+    against_physics,
+    cache_room,
+    decide,
+    findings,
+    header,
+    ratio,
+)
 from bench.scenarios.hadoop_tempdata.scenario import CONTAINER_JOB_MB
 from tests.conftest import cli, cli_json, needs_emulation, needs_fio
 

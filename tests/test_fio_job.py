@@ -8,10 +8,10 @@ import subprocess
 import pytest
 
 from bench.core.errors import UserError
+from bench.core.pattern import Pattern, Phase
 from bench.engines.fio.job import BARRIER_SCRIPT, EXPORT_BARRIER_DIR, RUN_HINT, render_jobfile
 from bench.engines.fio.parse import parse, phase_metrics
 from bench.engines.fio.run import run_fio
-from bench.core.pattern import Pattern, Phase
 
 needs_fio = pytest.mark.skipif(shutil.which("fio") is None, reason="needs fio on PATH (apt-get install fio)")
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from bench.core.errors import CaseError, UserError
-from bench.engines.fio.parse import parse
 from bench.engines.fio import run as fio_run
+from bench.engines.fio.parse import parse
 from bench.engines.fio.run import fio_version, run_fio
 
 needs_fio = pytest.mark.skipif(shutil.which("fio") is None, reason="needs fio on PATH (apt-get install fio)")
@@ -203,9 +203,9 @@ def test_captured_killed_job_is_read_from_fios_stderr():
 def test_captured_killed_job_fails_the_phase_check():
     """fio's report of the killed job: error 0, no bytes in 0 s, but latency samples that look real; the
     phase check refuses it instead of storing a latency-only "success"."""
-    from bench.engines.fio.engine import phase_records
     from bench.analysis.metrics import check_phases
     from bench.core.pattern import Pattern, Phase
+    from bench.engines.fio.engine import phase_records
 
     report = parse((DATA / "killed-job.plus.json").read_text())
     assert report.jobs[0].error == 0 and report.jobs[0].directions["read"].bins_ns  # looks like a success

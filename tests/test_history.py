@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.core.errors import UserError
 from bench.analysis.history import metric_history
+from bench.core.errors import UserError
 from bench.store.runs import Store
 from tests.compare_fixtures import make_doc, started, write_run
 

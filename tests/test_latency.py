@@ -7,8 +7,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kernels.latency_bins import (PLAT_NR, PLAT_VAL, bin_index, bin_value, bins_from_array, bins_to_array, merge_bins,
-                           percentile_from_bins, percentiles_us)
+from kernels.latency_bins import (
+    PLAT_NR,
+    PLAT_VAL,
+    bin_index,
+    bin_value,
+    bins_from_array,
+    bins_to_array,
+    merge_bins,
+    percentile_from_bins,
+    percentiles_us,
+)
 
 DATA = Path(__file__).parent / "data" / "fio"
 JSON_PLUS = sorted(DATA.glob("*.plus.json")) + [DATA / "qd-note-stdout.txt", DATA / "concat-2runs.txt"]

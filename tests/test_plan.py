@@ -1,9 +1,9 @@
 """Plans from config files and flags: sweeps, repeats, quick overrides, bad input."""
 import pytest
 
+from bench.core.errors import UserError
 from bench.execution import plan
 from bench.execution.config import Config, from_toml, load_toml, parse_param_flag, parse_workers, validate
-from bench.core.errors import UserError
 
 
 def test_default_sweep_gives_qd1_and_qd32():

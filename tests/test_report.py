@@ -16,7 +16,7 @@ import pytest
 
 from bench.core.case import case_key, case_key_dict
 from bench.reporting.html import case_texts, group_by_case, latency_percentiles
-from tests.conftest import cli, cli_json, needs_fio, schema_errors
+from tests.conftest import cli, cli_json, schema_errors
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DATA = Path(__file__).parent / "data" / "fio"

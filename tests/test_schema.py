@@ -8,7 +8,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from tests.conftest import SCHEMA_PATH, check_stored_documents, cli_json, needs_fio, schema_errors
+from tests.conftest import SCHEMA_PATH, check_stored_documents, cli_json, schema_errors
 
 DATA = Path(__file__).parent / "data" / "fio"
 

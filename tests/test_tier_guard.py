@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 import workloads
-from bench.core.errors import CaseError, UserError
+from bench.core.errors import CaseError
 from bench.engines.layout import lay_out_pattern
-from bench.tiers.guard import TierLocks, case_needs, fmt_bytes, job_space, lock_holders, system_path_reason
+from bench.tiers.guard import TierLocks, fmt_bytes, job_space, lock_holders, system_path_reason
 from tests.conftest import ROOT, cli, cli_json
 
 QUICK_CASE = ["--workload", "seq-read-1m", "--engine", "builtin", "--param", "size=1m", "--param", "runtime_s=0.2"]

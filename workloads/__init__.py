@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import importlib
 import math
-import re
 import pkgutil
+import re
 from dataclasses import dataclass, fields, replace
 from typing import Any, Callable, Mapping, Optional
 

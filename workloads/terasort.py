@@ -36,8 +36,17 @@ from dataclasses import dataclass
 from bench.core.errors import CaseError
 from workloads import job_workload
 from workloads._hdfs_traffic import BackgroundReaders
-from workloads._jobio import (IO_CHUNK, CountedWriter, PhaseLog, check_free_space, drop_cache, read_block,
-                              read_range, write_block, write_block_pieces)
+from workloads._jobio import (
+    IO_CHUNK,
+    CountedWriter,
+    PhaseLog,
+    check_free_space,
+    drop_cache,
+    read_block,
+    read_range,
+    write_block,
+    write_block_pieces,
+)
 
 MiB = 1024 ** 2
 OTHER_BLOCK_SIZE = 128 * MiB   # the other HDFS data's blocks: dfs.blocksize's default
@@ -127,7 +136,7 @@ class TeraSortJob:
     """One TeraSort run; its phases are methods so that a test can reach in between them."""
 
     def __init__(self, p: TeraSortParams, ctx: dict):
-        import kernels      # a missing kernel is an ImportError here: no fallback
+        import kernels  # a missing kernel is an ImportError here: no fallback
         self.kernels = kernels
         self.p, self.ctx = p, ctx
         self.workers = max(1, int(ctx.get("workers") or 1))

@@ -8,7 +8,6 @@ Each change point says whether the shift is better or worse for the metric's dir
 """
 from __future__ import annotations
 
-
 from bench.analysis import stats
 from bench.analysis.compare import case_identity, direction, group_cases, metric_values
 from bench.core.errors import UserError

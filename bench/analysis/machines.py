@@ -7,8 +7,8 @@ import math
 from typing import Optional
 
 from bench.analysis.compare import case_identity, group_cases, metric_values
-from bench.core.errors import UserError
 from bench.analysis.stats import median
+from bench.core.errors import UserError
 
 _RECORD_BYTES = 100  # a terasort record (gensort format)
 

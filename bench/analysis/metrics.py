@@ -11,8 +11,8 @@ import math
 from typing import Mapping, Optional
 
 from bench.core.errors import CaseError
-from kernels.latency_bins import merge_bins, percentile_from_bins
 from bench.core.sample import LATENCY_PERCENTILES, unit_of
+from kernels.latency_bins import merge_bins, percentile_from_bins
 
 PERCENTILES = {f"lat_{name}_us": q for name, q in LATENCY_PERCENTILES.items()}
 
@@ -77,21 +77,6 @@ def demanded_iops_per_gb(pattern, metrics: Mapping) -> Optional[float]:
     if not footprint:
         return None
     return iops / (footprint / 1e9)
-
-
-def demanded_iops_per_gb_by_role(pattern, phases: list) -> dict:
-    """The same figure per role ({"data": x, "temp": y}) from phase records, for cases whose data and temp
-    data sit on different tiers: the ops of the phases of that role over their wall time, over the bytes
-    the pattern keeps in that role. Roles without a measured rate are left out."""
-    out = {}
-    for role in sorted({p["role"] for p in phases if p.get("role")}):
-        mine = [p for p in phases if p.get("role") == role]
-        ops = sum(p.get("ops_read", 0) + p.get("ops_written", 0) for p in mine)
-        wall = sum(p.get("wall_s") or 0 for p in mine)
-        footprint = pattern.footprint_bytes(role)
-        if ops and wall > 0 and footprint:
-            out[role] = ops / wall / (footprint / 1e9)
-    return out
 
 
 # -- checks: a measurement that may be wrong fails its case with the reason, before it is stored -----------

@@ -4,9 +4,9 @@ from dataclasses import fields
 
 from rich.table import Table
 
-from bench.scenarios.hadoop_tempdata.cluster_model import ClusterParams, assumption_lines, default_params, model
 from bench.core.errors import UserError
 from bench.core.output import emit_json, fmt_number, stderr_console
+from bench.scenarios.hadoop_tempdata.cluster_model import ClusterParams, assumption_lines, default_params, model
 from bench.store.runs import Store
 
 NAME = "model"

@@ -1,20 +1,27 @@
 """tierbench run: execute a plan of cases and store the run."""
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 import workloads
-from bench.execution import plan
-from bench.execution.config import Config, check_timeout, from_toml, load_toml, parse_param_flag, parse_workers, validate
 from bench.core.errors import UserError
 from bench.core.output import emit_json, stderr_console
+from bench.execution import plan
+from bench.execution.config import (
+    Config,
+    check_timeout,
+    from_toml,
+    load_toml,
+    parse_param_flag,
+    parse_workers,
+    validate,
+)
 from bench.execution.runner import Runner
 from bench.execution.session import TierSession
+from bench.reporting.table import failures, phases_table, run_table, scaling_table
 from bench.store.runs import Store
 from bench.tiers.guard import check_plan_space
-from bench.reporting.table import failures, phases_table, run_table, scaling_table
 
 NAME = "run"
 HELP = "run workloads on tiers and store the results"

@@ -3,17 +3,23 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from bench.execution.config import Config, TierDecl
 from bench.core.errors import UserError
-from bench.scenarios.hadoop_tempdata.findings import VERDICT_STYLE, header
 from bench.core.output import emit_json, stderr_console
+from bench.execution.config import Config, TierDecl
 from bench.execution.runner import Runner
-from bench.scenarios.hadoop_tempdata.scenario import (DEFAULT_RECORDS, EMULATED_HDD_DRIVES, QUICK_RECORDS, default_container_mb, run_scenario,
-                            stages)
 from bench.execution.session import TierSession
+from bench.reporting.table import failures, run_table
+from bench.scenarios.hadoop_tempdata.findings import VERDICT_STYLE, header
+from bench.scenarios.hadoop_tempdata.scenario import (
+    DEFAULT_RECORDS,
+    EMULATED_HDD_DRIVES,
+    QUICK_RECORDS,
+    default_container_mb,
+    run_scenario,
+    stages,
+)
 from bench.store.runs import Store
 from bench.tiers.guard import check_plan_space
-from bench.reporting.table import failures, run_table
 
 NAME = "scenario"
 HELP = "reproduce a case study: hadoop-tempdata (temp data on HDD vs NVMe vs Optane, cache, CPU scaling)"
@@ -57,8 +63,8 @@ def findings_table(found: list) -> Table:
 
 def _print_model(doc: dict) -> None:
     """The cluster model of the run with its default assumptions (the run's own drive count), as `model` prints it."""
-    from bench.scenarios.hadoop_tempdata.cluster_model import assumption_lines, model
     from bench.commands.model import table
+    from bench.scenarios.hadoop_tempdata.cluster_model import assumption_lines, model
     try:
         out = model(doc)
     except UserError as e:
@@ -95,8 +101,8 @@ def run(args) -> int:
     with TierSession(cfg, tier_flags, emulate_flag=args.emulate,
                      hdd_drives=args.hdd_drives or EMULATED_HDD_DRIVES) as session:
         check_plan_space([c for stage in stages([t.name for t in session.tiers], records, args.quick,
-                                                "hdd" if args.emulate else ("hdd-half" if args.hdd_half else None),
-                                                1).values() for c in stage], session.tiers)
+                                                "hdd" if args.emulate else ("hdd-half" if args.hdd_half else None)
+                                                ).values() for c in stage], session.tiers)
         runner = Runner(store, session.tiers, cgroup=session.cgroup, extra={"scenario": {"name": args.name}})
         setup = [f"terasort of {records} records", f"{repeats} repeat(s)",
                  "tiers " + ", ".join(t.name for t in session.tiers),

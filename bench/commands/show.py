@@ -8,8 +8,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from bench.core.output import emit_json, stderr_console
-from bench.store.runs import Store
 from bench.reporting.table import failures, phases_table, run_table, scaling_table
+from bench.store.runs import Store
 
 NAME = "show"
 HELP = "show a stored run (table, or --json for the run document)"

@@ -71,8 +71,3 @@ class Sample:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "Sample":
         return cls(d["metric"], d["value"], d["unit"], d.get("metadata", {}), d.get("timestamp", time.time()))
-
-
-def metric_sample(metric: str, value: float, **metadata) -> Sample:
-    """A Sample whose unit comes from the metric's name."""
-    return Sample(metric, value, unit_of(metric), metadata)

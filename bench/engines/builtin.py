@@ -18,9 +18,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from bench.engines.layout import check_space, layout_bs, needs_layout, phase_files
 from bench.core.pagecache import drop_cache
 from bench.core.pattern import Pattern, Phase
+from bench.engines.layout import check_space, layout_bs, needs_layout, phase_files
 
 
 def _ioloop():

@@ -29,7 +29,6 @@ import math
 import re
 import tomllib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Optional
 
 from bench.core.errors import UserError
@@ -132,7 +131,7 @@ def check_timeout(value, where: str) -> float:
 
 
 def _tier_decl(name: str, t, where: str) -> TierDecl:
-    from bench.tiers.detect import CLASSES, _NAME
+    from bench.tiers.detect import _NAME, CLASSES
 
     if not _NAME.match(name):
         raise UserError(f"{where}: tier name {name!r:.40} must start with a letter and hold letters, digits, "

@@ -3,13 +3,13 @@ data/temp layout x workload x params x workers x repeat (jobs). Pure: builds dat
 from __future__ import annotations
 
 import itertools
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Optional
 
 import workloads
-from bench.execution.config import Config
-from bench.core.errors import UserError
 from bench.core.case import case_key
+from bench.core.errors import UserError
+from bench.execution.config import Config
 
 
 @dataclass(frozen=True)

@@ -22,17 +22,17 @@ import psutil
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bench import __version__
-from bench.tiers.emulate import make_container, remove_container
-from bench.execution.machine import fingerprint
-from bench.core.errors import CaseError
 from bench.analysis.metrics import check_metrics
-from bench.core.sample import Sample, unit_of
-from bench.execution.monitor import Monitor
-from bench.store.run_state import RUNNING, case_document, cases_status, process_identity, recover_cases
 from bench.analysis.scaling import scaling
+from bench.core.errors import CaseError
+from bench.core.sample import Sample, unit_of
+from bench.execution.machine import fingerprint
+from bench.execution.monitor import Monitor
+from bench.execution.worker import case_dir_name
+from bench.store.run_state import RUNNING, case_document, cases_status, process_identity, recover_cases
 from bench.store.runs import SCHEMA_VERSION, Store
 from bench.tiers.detect import Tier
-from bench.execution.worker import case_dir_name
+from bench.tiers.emulate import make_container, remove_container
 
 KILL_GRACE_S = 10.0
 

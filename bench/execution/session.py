@@ -7,13 +7,13 @@ import shutil
 import tempfile
 from typing import Optional
 
-from bench.tiers import emulate as emu
-from bench.execution.config import Config
 from bench.core.errors import UserError
 from bench.core.output import stderr_console
+from bench.execution.config import Config
 from bench.store.runs import Store
-from bench.tiers.guard import TierLocks, check_places
+from bench.tiers import emulate as emu
 from bench.tiers.detect import detect, parse_tier_spec
+from bench.tiers.guard import TierLocks, check_places
 
 
 class TierSession:

@@ -14,20 +14,20 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import signal
 import sys
-import resource
 import time
 import traceback
 from pathlib import Path
 
 import workloads
-from bench.tiers.emulate import join_cgroup
-from bench.core.errors import CaseError, TierbenchError
 from bench.analysis.metrics import case_metrics, check_metrics, check_phases, demanded_iops_per_gb, latency_bins
-from bench.store.runs import atomic_write_text
 from bench.analysis.verdict import bottleneck
+from bench.core.errors import CaseError, TierbenchError
+from bench.store.runs import atomic_write_text
+from bench.tiers.emulate import join_cgroup
 
 
 def case_dir_name(run_id: str, case_id: int) -> str:

@@ -31,9 +31,9 @@ from matplotlib.ticker import NullFormatter
 from bench import __version__
 from bench.analysis.compare import compare_runs, metric_values
 from bench.analysis.machines import across_machines
-from bench.core.errors import UserError
-from bench.core.case import case_key, case_key_dict
 from bench.analysis.stats import median
+from bench.core.case import case_key, case_key_dict
+from bench.core.errors import UserError
 
 __all__ = ["render_report", "latency_percentiles", "group_by_case", "step_text", "case_texts"]
 

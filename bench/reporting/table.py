@@ -11,9 +11,9 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
+from bench.analysis.stats import median
 from bench.core.case import case_key, case_key_dict
 from bench.core.output import fmt_number
-from bench.analysis.stats import median
 
 # Two spaces between columns, a rule under the header, no frame: wide tables stay readable in 160 columns.
 _COMPACT = dict(box=box.SIMPLE_HEAD, collapse_padding=True, show_edge=False, pad_edge=False)

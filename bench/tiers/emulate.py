@@ -23,9 +23,9 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from bench.tiers import cgroups
 from bench.core.errors import UserError
 from bench.store.runs import atomic_write_text
+from bench.tiers import cgroups
 from bench.tiers.detect import Tier, detect
 
 DEFAULT_DIR = "/var/tmp/tierbench-emulated"

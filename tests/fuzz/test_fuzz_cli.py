@@ -10,7 +10,8 @@ import math
 import tomllib
 
 import pytest
-from hypothesis import assume, event, given, strategies as st
+from hypothesis import assume, event, given
+from hypothesis import strategies as st
 
 import workloads
 from tests.fuzz.bad_inputs import REAL_FIO

@@ -9,7 +9,8 @@ import math
 from pathlib import Path
 
 import pytest
-from hypothesis import currently_in_test_context, event, given, strategies as st
+from hypothesis import currently_in_test_context, event, given
+from hypothesis import strategies as st
 
 from tests.fuzz.harness import assert_refused_or_ok, fuzz_settings, invoke, run_folders
 from tests.fuzz.strategies import mutated

@@ -9,7 +9,8 @@ import json
 import shutil
 
 import pytest
-from hypothesis import event, given, strategies as st
+from hypothesis import event, given
+from hypothesis import strategies as st
 
 from tests.conftest import cli
 from tests.fuzz.bad_inputs import REAL_FIO

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kernels.latency_bins import percentile_from_bins
 from kernels import ioloop, ioloop_ref
+from kernels.latency_bins import percentile_from_bins
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "fio"
 KIB, MIB = 1024, 1024 * 1024

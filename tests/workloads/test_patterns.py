@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 import workloads
-from bench.engines.fio.job import render_jobfile
-from bench.analysis.metrics import demanded_iops_per_gb, demanded_iops_per_gb_by_role
+from bench.analysis.metrics import demanded_iops_per_gb
 from bench.core.pattern import Pattern, Phase
+from bench.engines.fio.job import render_jobfile
 from tests.conftest import needs_fio
 from workloads import hdfs_write, mr_shuffle
 from workloads._jobio import meta_header
@@ -186,12 +186,6 @@ def test_demanded_iops_per_gb():
     assert demanded_iops_per_gb(pattern, {"ops_read": 50, "ops_written": 0, "wall_s": 0.5}) == \
         pytest.approx(100.0 / gb)
     assert demanded_iops_per_gb(pattern, {"wall_s": 1.0}) is None            # not measured: no figure, not 0
-    spill = build("mr-spill", **TINY["mr-spill"])
-    phases = [{"name": "spill", "role": "temp", "wall_s": 1.0, "ops_read": 0, "ops_written": 10},
-              {"name": "merge-read", "role": "temp", "wall_s": 1.0, "ops_read": 10, "ops_written": 0}]
-    by_role = demanded_iops_per_gb_by_role(spill, phases)
-    assert list(by_role) == ["temp"]
-    assert by_role["temp"] == pytest.approx(10.0 / (spill.footprint_bytes("temp") / 1e9))
 
 
 # ---- checksums (Phase.checksum_chunk) -------------------------------------------------------------------

@@ -174,6 +174,7 @@ def test_refuses_when_the_tier_is_too_small(tmp_path, monkeypatch):
 def test_free_space_adds_up_on_one_file_system(tmp_path, monkeypatch):
     import shutil
     from collections import namedtuple
+
     from workloads._jobio import check_free_space
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10 ** 9, 0, 1000))

@@ -13,11 +13,11 @@ import shutil
 from pathlib import Path
 
 from bench.core.errors import CaseError
+from bench.core.pattern import Pattern
 from bench.engines.fio.job import render_jobfile
 from bench.engines.fio.parse import parse
 from bench.engines.fio.run import run_fio
 from bench.engines.layout import lay_out_pattern
-from bench.core.pattern import Pattern
 
 
 def phase_records(report, pattern: Pattern, tiers_by_role: dict) -> list:

@@ -34,8 +34,8 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Optional
 
-from bench.core.errors import UserError
 from bench.analysis.stats import median
+from bench.core.errors import UserError
 
 SECONDS_PER_DAY = 86400
 

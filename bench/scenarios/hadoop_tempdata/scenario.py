@@ -17,10 +17,10 @@ import os
 from dataclasses import replace
 from typing import Optional
 
-from bench.tiers import emulate as emu
-from bench.tiers import cgroups
 from bench.execution.plan import Case
 from bench.execution.runner import Runner
+from bench.tiers import cgroups
+from bench.tiers import emulate as emu
 
 CONTAINER_JOB_MB = 64         # the sort's own memory in a container (it runs in 64 MB); the rest is page cache
 QUICK_RECORDS = 1_000_000     # 100 MB: the quick run takes about a minute on 2 cores
@@ -57,7 +57,7 @@ def _iops(tier: str, quick: bool) -> Case:
     return Case(0, "rand-read-4k", "pattern", tier, "fio", params, 0, label=f"iops-{tier}")
 
 
-def stages(tier_names: list, records: int, quick: bool, half_tier: Optional[str], max_workers: int) -> dict:
+def stages(tier_names: list, records: int, quick: bool, half_tier: Optional[str]) -> dict:
     """{stage: [Case template]}; the runner numbers them. Stage "half" runs with the hdd tier halved."""
     first = [_iops(t, quick) for t in tier_names if not t.endswith("-half")]
     first += [_terasort("a", "hdd", "hdd", records), _terasort("b", "hdd", "hdd", records, cache=True),
@@ -94,7 +94,7 @@ def run_scenario(runner: Runner, tier_names: list, *, records: int, quick: bool,
                  container_mb: Optional[int] = None, hdd_drives: Optional[int] = None) -> dict:
     """Run every stage (repeats interleaved), halving the hdd throttle around the "half" stage."""
     half_tier = "hdd" if emulation is not None else half_path_tier
-    plan = stages(tier_names, records, quick, half_tier, os.cpu_count() or 1)
+    plan = stages(tier_names, records, quick, half_tier)
     number = iter(range(10 ** 6))
 
     def numbered(cases, repeat):
@@ -116,7 +116,9 @@ def run_scenario(runner: Runner, tier_names: list, *, records: int, quick: bool,
     scale = scale_stage(best_temp(runner.doc), records, max(2, os.cpu_count() or 1))
     for repeat in range(repeats):
         runner.run(numbered(scale, repeat), finish=False)
-    from bench.scenarios.hadoop_tempdata.findings import findings     # here: bench.scenarios.hadoop_tempdata.findings reads this module's settings
+    from bench.scenarios.hadoop_tempdata.findings import (
+        findings,  # here: bench.scenarios.hadoop_tempdata.findings reads this module's settings
+    )
     runner.doc["findings"] = findings(runner.doc)
     runner.doc["scenario"] = {"name": "hadoop-tempdata", "records": records, "quick": quick, "repeats": repeats,
                               "container_mb": container_mb, "hdd_drives": hdd_drives,
