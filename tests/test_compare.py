@@ -7,6 +7,7 @@ import pytest
 from bench.analysis import compare as cmp
 from bench.analysis import machines as compare_machines
 from bench.core.errors import UserError
+from bench.core.metric_registry import direction
 from bench.store.runs import Store
 from tests.compare_fixtures import OTHER_MACHINE, make_doc, make_pytest_benchmark_json, write_run
 
@@ -137,9 +138,9 @@ def test_fail_expressions_and_globs():
     t = cmp.parse_fail("lat_*_us:+12.5%")
     assert t.fraction == pytest.approx(0.125) and t.matches("lat_p99_us") and not t.matches("iops")
     assert cmp.parse_fail(" iops : 5% ").fraction == pytest.approx(0.05)
-    assert cmp.direction("read_iops") == 1 and cmp.direction("write_bytes_per_s") == 1
-    assert cmp.direction("lat_p999_us") == -1 and cmp.direction("wall_s") == -1 and cmp.direction("cpu_s") == -1
-    assert cmp.direction("ops_written") == 0 and cmp.direction("cpu_util") is None
+    assert direction("read_iops") == 1 and direction("write_bytes_per_s") == 1
+    assert direction("lat_p999_us") == -1 and direction("wall_s") == -1 and direction("cpu_s") == -1
+    assert direction("ops_written") == 0 and direction("cpu_util") is None
 
 
 def test_fail_metric_missing_on_one_side_or_nowhere_is_bad_input():

@@ -2,7 +2,7 @@
 import pytest
 
 from bench.analysis.metrics import PERCENTILES, case_metrics, iops_per_gb
-from bench.core.sample import CASE_METRICS, LATENCY_PERCENTILES
+from bench.core.metric_registry import CASE_METRICS, LATENCY_PERCENTILES
 
 
 def test_iops_per_gb_is_per_10_to_the_9_bytes():
@@ -24,3 +24,17 @@ def test_case_metrics_by_hand():
 def test_one_list_of_latency_percentiles():
     assert PERCENTILES == {"lat_p50_us": 50.0, "lat_p99_us": 99.0, "lat_p999_us": 99.9}
     assert {f"lat_{name}_us" for name in LATENCY_PERCENTILES} <= set(CASE_METRICS)
+
+
+def test_the_registry_gives_each_case_metric_a_unit_direction_and_threshold():
+    from bench.core.metric_registry import EXACT, METRICS, UNITS, default_threshold, direction, unit_of
+    for name, metric in METRICS.items():
+        assert metric.unit in UNITS and metric.direction in (1, -1, 0, None), name
+        assert (unit_of(name), direction(name), default_threshold(name)) == \
+            (metric.unit, metric.direction, metric.threshold), name
+        assert metric.threshold == 0.0 if metric.direction == EXACT else metric.threshold > 0, name
+    # names outside the table follow the suffix rules
+    assert (unit_of("sort_s"), direction("sort_s"), default_threshold("sort_s")) == ("s", None, 0.10)
+    assert (direction("map_wall_s"), default_threshold("map_wall_s")) == (-1, 0.05)
+    with pytest.raises(ValueError):
+        unit_of("no_unit_here")

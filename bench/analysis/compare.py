@@ -37,43 +37,18 @@ from bench.analysis import stats
 from bench.core.case import case_key as _case_key
 from bench.core.case import case_key_dict
 from bench.core.errors import UserError
+from bench.core.metric_registry import default_threshold, direction
 
-__all__ = ["Threshold", "parse_fail", "direction", "default_threshold", "load_any", "load_pytest_benchmark",
+__all__ = ["Threshold", "parse_fail", "load_any", "load_pytest_benchmark",
            "incompatibilities", "compare_runs", "compare_metric", "group_cases", "case_label",
-           "case_key", "case_identity", "EXACT_METRICS"]
+           "case_key", "case_identity"]
 
 ALPHA = 0.05
 CONFIDENCE = 0.95
 RESAMPLES = 2000
 MIN_REPEATS = 3
-EXACT_METRICS = frozenset({"bytes_read", "bytes_written", "ops_read", "ops_written"})
 GATING_VERDICTS = frozenset({"regressed", "changed", "failed"})
 MATCHED_BY = "workload, tier, temp tier, engine, parameters, workers, cache, step label and container memory"
-
-
-def direction(metric: str) -> Optional[int]:
-    """+1 higher is better, -1 lower is better, 0 exact (must be equal), None informational."""
-    if metric in EXACT_METRICS:
-        return 0
-    if metric == "iops_per_gb" or metric == "iops" or metric.endswith("_iops") or metric.endswith("_bytes_per_s") \
-            or metric == "throughput":
-        return 1
-    if (metric.startswith("lat_") and metric.endswith("_us")) or metric in ("wall_s", "cpu_s") \
-            or metric.endswith("_wall_s"):
-        return -1
-    return None
-
-
-def default_threshold(metric: str) -> float:
-    """The tolerated relative change (a fraction) before a metric counts as regressed or improved."""
-    d = direction(metric)
-    if d == 0:
-        return 0.0
-    if metric.startswith("lat_"):
-        return 0.10
-    if d in (1, -1):
-        return 0.05
-    return 0.10
 
 
 @dataclass(frozen=True)

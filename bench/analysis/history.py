@@ -4,13 +4,14 @@ run (the median over that run's repeats), in chronological order of `started_at`
 
 Change points come from bench.analysis.stats.change_points (binary segmentation on the per-run medians, a split kept
 when the level shifts by more than 5 noise units, noise = MAD of successive differences, and by at least 2%).
-Each change point says whether the shift is better or worse for the metric's direction (bench.analysis.compare.direction).
+Each change point says whether the shift is better or worse for the metric's direction (bench.core.metric_registry.direction).
 """
 from __future__ import annotations
 
 from bench.analysis import stats
-from bench.analysis.compare import case_identity, direction, group_cases, metric_values
+from bench.analysis.compare import case_identity, group_cases, metric_values
 from bench.core.errors import UserError
+from bench.core.metric_registry import direction
 
 __all__ = ["metric_history"]
 

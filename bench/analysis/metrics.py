@@ -11,7 +11,7 @@ import math
 from typing import Mapping, Optional
 
 from bench.core.errors import CaseError
-from bench.core.sample import LATENCY_PERCENTILES, unit_of
+from bench.core.metric_registry import LATENCY_PERCENTILES, unit_of
 from kernels.latency_bins import merge_bins, percentile_from_bins
 
 PERCENTILES = {f"lat_{name}_us": q for name, q in LATENCY_PERCENTILES.items()}

@@ -25,7 +25,8 @@ from bench import __version__
 from bench.analysis.metrics import check_metrics
 from bench.analysis.scaling import scaling
 from bench.core.errors import CaseError
-from bench.core.sample import Sample, unit_of
+from bench.core.metric_registry import unit_of
+from bench.core.sample import Sample
 from bench.execution.machine import fingerprint
 from bench.execution.monitor import Monitor
 from bench.execution.worker import case_dir_name

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Mapping, Optional
 
 from bench.core.errors import UserError
-from bench.core.sample import LATENCY_PERCENTILES
+from bench.core.metric_registry import LATENCY_PERCENTILES
 from kernels.latency_bins import merge_bins, percentile_from_bins
 
 __all__ = ["ALL_CLIENTS", "DIRECTIONS", "FioDirection", "FioJob", "FioReport", "parse", "summarize",
