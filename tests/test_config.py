@@ -4,8 +4,8 @@ import math
 import pytest
 
 from bench.core.errors import UserError
+from bench.core.units import CAPACITY_MAX_BYTES
 from bench.execution.config import (
-    CAPACITY_MAX_BYTES,
     Config,
     _decimal_size,
     check_timeout,

@@ -2,6 +2,7 @@
 import pytest
 
 from bench.core.errors import UserError
+from bench.core.units import parse_size
 from bench.execution import plan
 from bench.execution.config import Config, from_toml, load_toml, parse_param_flag, parse_workers, validate
 
@@ -131,8 +132,8 @@ def test_plan_size_is_bounded_before_it_is_built():
 
 
 def test_sizes_parse_exactly():
-    assert workloads.parse_size("9007199254740993") == 9007199254740993     # no float rounding
-    assert workloads.parse_size("1.5m") == 1536 * 1024 and workloads.parse_size("64KiB") == 65536
+    assert parse_size("9007199254740993") == 9007199254740993     # no float rounding
+    assert parse_size("1.5m") == 1536 * 1024 and parse_size("64KiB") == 65536
     for bad in ("1e400", "-1", "nan", "1.3", "0x10", "9" * 40):
         with pytest.raises(ValueError):
-            workloads.parse_size(bad)
+            parse_size(bad)

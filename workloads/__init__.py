@@ -9,11 +9,12 @@ from __future__ import annotations
 import importlib
 import math
 import pkgutil
-import re
 from dataclasses import dataclass, fields, replace
 from typing import Any, Callable, Mapping, Optional
 
-__all__ = ["Workload", "pattern_workload", "job_workload", "get", "names", "all_workloads", "coerce_params", "parse_size", "PARAM_RANGES"]
+from bench.core.units import GiB, KiB, MiB, PiB, parse_size
+
+__all__ = ["Workload", "pattern_workload", "job_workload", "get", "names", "all_workloads", "coerce_params", "PARAM_RANGES"]
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,6 @@ def get(name: str) -> Workload:
 # before any run folder exists, never a failed case. Sizes are bytes, times seconds; the maxima are sanity
 # bounds (far above any machine this runs on), there so that a typo cannot plan a petabyte or a year.
 
-KiB, MiB, GiB, TiB, PiB = 1024, 1024 ** 2, 1024 ** 3, 1024 ** 4, 1024 ** 5
 DAY_S = 86400.0
 
 
@@ -172,22 +172,6 @@ def _coerce(value: Any, kind: type, key: str):
     return value
 
 
-_SIZE = re.compile(r"^\s*(\d+)(?:\.(\d+))?\s*([kmgtp]?)(?:i?b)?\s*$", re.IGNORECASE)
-_MULTIPLIER = {"": 1, "k": KiB, "m": MiB, "g": GiB, "t": TiB, "p": PiB}
-
-
-def parse_size(text) -> int:
-    """An integer with an optional binary suffix: 4k, 64KiB, 128m, 1g, 1.5m (fio's convention: k = 1024).
-    Exact (integer arithmetic, no float rounding); ValueError for anything else."""
-    match = _SIZE.match(str(text))
-    if not match or len(match.group(1)) + len(match.group(2) or "") > 30:
-        raise ValueError(f"not a number or size: {text!r}")
-    whole, fraction, suffix = match.group(1), match.group(2) or "", match.group(3).lower()
-    scaled = int(whole + fraction) * _MULTIPLIER[suffix]
-    divisor = 10 ** len(fraction)
-    if scaled % divisor:
-        raise ValueError(f"not a whole number of bytes: {text!r}")
-    return scaled // divisor
 
 
 def check_value(key: str, value) -> None:

@@ -7,10 +7,10 @@ from rich.table import Table
 
 from bench.core.errors import UserError
 from bench.core.output import emit_json, fmt_number, stderr_console
+from bench.core.units import parse_size
 from bench.tiers import cgroups
 from bench.tiers import emulate as emu
 from bench.tiers.detect import detect, detect_all_devices, parse_tier_spec
-from workloads import parse_size
 
 NAME = "tiers"
 HELP = "detect, emulate or tear down storage tiers"

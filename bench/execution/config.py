@@ -26,12 +26,12 @@ is refused the same way. Workload parameters are checked by the plan (bench.exec
 from __future__ import annotations
 
 import math
-import re
 import tomllib
 from dataclasses import dataclass, field
 from typing import Optional
 
 from bench.core.errors import UserError
+from bench.core.units import parse_capacity
 
 ENGINES = ("fio", "builtin")
 
@@ -68,7 +68,6 @@ class Config:
 REPEAT_MAX = 1000
 WORKERS_MAX = 1024
 TIMEOUT_MAX_S = 7 * 86400.0
-CAPACITY_MAX_BYTES = 10 ** 18          # 1 EB, decimal as drives are sold
 
 
 def _as_list(value) -> list:
@@ -200,24 +199,11 @@ def from_toml(doc: dict, where: str) -> Config:
     return cfg
 
 
-_DECIMAL = re.compile(r"^\s*((?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*([KMGTP]?)B?\s*$", re.IGNORECASE)
-
-
 def _decimal_size(value) -> int:
-    """Capacities are decimal as drives are sold: 8T = 8 x 10^12 bytes; a positive finite size up to 1 EB."""
+    """Capacities are decimal as drives are sold: 8T = 8 x 10^12 bytes (bench.core.units.parse_capacity)."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise ValueError(f"expected a size like \"8T\" or a number of bytes, not {_kind(value)}")
-    if isinstance(value, str):
-        match = _DECIMAL.match(value)
-        if not match:
-            raise ValueError(f"expected a size like \"8T\" or \"1.6T\", not {value!r:.40}")
-        mult = {"": 1, "K": 10 ** 3, "M": 10 ** 6, "G": 10 ** 9, "T": 10 ** 12, "P": 10 ** 15}
-        number = float(match.group(1)) * mult[match.group(2).upper()]
-    else:
-        number = value
-    if not math.isfinite(number) or not 1 <= number <= CAPACITY_MAX_BYTES:
-        raise ValueError(f"must be from 1 byte to 1E (10^18 bytes), not {value!r:.40}")
-    return int(number)
+    return parse_capacity(value)
 
 
 def parse_param_flag(text: str) -> tuple:
