@@ -1,8 +1,8 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 """The builtin I/O engine of tierbench: fio's psync and libaio models in C threads, driven from
-bench.engine_builtin.
+bench.engines.builtin.
 
-`run_phase` runs one phase of an engine-neutral pattern (bench.pattern, fio vocabulary). Direct I/O with
+`run_phase` runs one phase of an engine-neutral pattern (bench.core.pattern, fio vocabulary). Direct I/O with
 iodepth > 1 runs each of the `len(jobs)` jobs on one POSIX thread that keeps `iodepth` operations in flight
 with Linux AIO (io_submit / io_getevents by system call, kernels/ioloop_aio.h: what fio's libaio engine does,
 the engine the fio job files use there); otherwise each job has `iodepth` threads, each with one pread/pwrite
@@ -37,7 +37,7 @@ from posix.resource cimport getrusage, rusage, RUSAGE_SELF
 from posix.stdlib cimport posix_memalign
 
 from kernels.crc32c cimport crc32c_update
-from kernels.ioloop_ref import _check_args, _direction_result, _open_files, _raise_io_error, seed_keys
+from kernels.ioloop_ref import check_args, direction_result, open_files, raise_io_error, seed_keys
 
 cdef extern from "ioloop_clock.h" nogil:
     uint64_t iol_now_ns()
@@ -686,7 +686,7 @@ def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, 
     for bad arguments or files too short to read, and OSError (errno, file name) for the first failed
     operation, after every thread has stopped: EIO naming the chunk's offset when a checksum does not match.
     """
-    cfg = _check_args(jobs, rw, bs, file_size, iodepth, rwmixread, direct, fsync_every, runtime_s,
+    cfg = check_args(jobs, rw, bs, file_size, iodepth, rwmixread, direct, fsync_every, runtime_s,
                       file_service, seed, checksum_chunk, written_seed, written_bs)
     paths = [p for job in cfg["paths"] for p in job]
     # Direct I/O with several ops in flight: one thread per job with Linux AIO, as fio's libaio; otherwise
@@ -701,7 +701,7 @@ def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, 
     cdef uint64_t elapsed_ns = 0, cpu_ns = 0, pattern_key = 0
     cdef int rc = 0
     memset(&sh, 0, sizeof(Shared))
-    fds = _open_files(cfg)
+    fds = open_files(cfg)
     try:
         _setup_shared(&sh, cfg, fds, cfg["iodepth"] if aio else 0, per_job, bool(end_fsync), &pattern_key)
         workers = <Worker**>calloc(nworkers, sizeof(Worker*))
@@ -714,7 +714,7 @@ def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, 
         if rc != 0:
             raise OSError(rc, f"cannot start {nworkers} I/O threads: {os.strerror(rc)}")
         if sh.err_code != 0:
-            _raise_io_error(sh.err_code, paths[sh.err_file], sh.err_op, sh.err_offset, sh.chunk,
+            raise_io_error(sh.err_code, paths[sh.err_file], sh.err_op, sh.err_offset, sh.chunk,
                             sh.err_got, sh.err_want)
         result = _collect(workers, nworkers, elapsed_ns)
         result["cpu_s"] = cpu_ns / 1e9
@@ -850,7 +850,7 @@ cdef dict _collect(Worker** workers, int nworkers, uint64_t elapsed_ns):
             lat_max = max(lat_max, w.lat_max[d])
             for b in range(<int>IOL_PLAT_NR):
                 view[b] += w.hist[d * IOL_PLAT_NR + b]
-        result[name] = _direction_result(ops, nbytes, hist, lat_min, lat_max, lat_sum)
+        result[name] = direction_result(ops, nbytes, hist, lat_min, lat_max, lat_sum)
     for i in range(nworkers):
         fsyncs += workers[i].fsyncs
         checksums += workers[i].checksums

@@ -5,7 +5,7 @@ compare against and the "plain Python pread loop" baseline of the benchmark; it 
 the kernel.
 
 It also holds the engine's definition in executable form, shared with the kernel so that the two cannot
-drift apart: argument checking and file opening (`_check_args`, `_open_files`, `_raise_io_error`) are
+drift apart: argument checking and file opening (`check_args`, `open_files`, `raise_io_error`) are
 imported by kernels.ioloop; the arithmetic (`mix64`, the keys, the op sequence, the write pattern, fio's
 bins) is written again in C there and must give the same numbers here.
 
@@ -37,7 +37,7 @@ import numpy as np
 
 from kernels.crc32c_ref import crc32c as _crc32c
 
-__all__ = ["run_phase", "bin_value_ns", "bin_index_ns", "hist_to_bins", "PLAT_NR", "IMPLEMENTATION"]
+__all__ = ["run_phase", "check_args", "open_files", "raise_io_error", "direction_result", "bin_value_ns", "bin_index_ns", "hist_to_bins", "PLAT_NR", "IMPLEMENTATION"]
 
 IMPLEMENTATION = "python:ioloop_ref"
 
@@ -46,7 +46,7 @@ FILE_SERVICE = ("roundrobin", "sequential", "random")
 MAX_THREADS = 4096
 
 # fio's latency histogram layout (stat.h): 2**6 sub-buckets per power of two, 29 groups.
-# fio's latency bins, one definition for both engines (bench/latency.py).
+# fio's latency bins, one definition for both engines (kernels/latency_bins.py).
 from kernels.latency_bins import PLAT_NR, PLAT_VAL, bin_index, bin_value, bins_from_array  # noqa: E402
 
 MASK = (1 << 64) - 1
@@ -143,7 +143,7 @@ def _positive_int(name: str, value, minimum: int = 1) -> int:
     return int(value)
 
 
-def _check_args(jobs, rw, bs, file_size, iodepth, rwmixread, direct, fsync_every, runtime_s,
+def check_args(jobs, rw, bs, file_size, iodepth, rwmixread, direct, fsync_every, runtime_s,
                 file_service, seed, checksum_chunk=0, written_seed=None, written_bs=None) -> dict:
     """Check run_phase's arguments; returns the normalised settings both engines run from."""
     if isinstance(jobs, (str, bytes, os.PathLike)) or not jobs:
@@ -217,7 +217,7 @@ def _device_size(fd: int) -> int:
     return os.lseek(fd, 0, os.SEEK_END)  # block devices report their size this way
 
 
-def _open_files(cfg: dict) -> list:
+def open_files(cfg: dict) -> list:
     """Open every file of every job (one fd per path occurrence, job by job); returns the flat fd list.
 
     Phases that read need files of at least file_size (ValueError naming the file otherwise); write
@@ -268,7 +268,7 @@ def _open_files(cfg: dict) -> list:
 _OP_NAMES = ("read", "write", "fsync")
 
 
-def _raise_io_error(code: int, path: str, op: int, offset: int, chunk: int = 0, got: int = 0,
+def raise_io_error(code: int, path: str, op: int, offset: int, chunk: int = 0, got: int = 0,
                     want: int = 0) -> None:
     """Raise the OSError for the first failed operation of a run (ERR_EOF: end of file during a read;
     ERR_CHECKSUM: the `chunk` bytes at `offset` have CRC32C `got` where `want` was written)."""
@@ -280,7 +280,7 @@ def _raise_io_error(code: int, path: str, op: int, offset: int, chunk: int = 0, 
     raise OSError(code, f"{os.strerror(code)} ({_OP_NAMES[op]} at offset {offset})", path)
 
 
-def _direction_result(ops, nbytes, hist, lat_min, lat_max, lat_sum) -> dict:
+def direction_result(ops, nbytes, hist, lat_min, lat_max, lat_sum) -> dict:
     return {"ops": int(ops), "bytes": int(nbytes), "hist": hist,
             "lat_min_ns": int(lat_min) if ops else None, "lat_max_ns": int(lat_max) if ops else None,
             "lat_sum_ns": int(lat_sum)}
@@ -551,9 +551,9 @@ def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, 
     Returns {"elapsed_s", "cpu_s", "read": {...}, "write": {...}, "fsyncs", "checksums",
     "implementation": "python:ioloop_ref"}.
     """
-    cfg = _check_args(jobs, rw, bs, file_size, iodepth, rwmixread, direct, fsync_every, runtime_s,
+    cfg = check_args(jobs, rw, bs, file_size, iodepth, rwmixread, direct, fsync_every, runtime_s,
                       file_service, seed, checksum_chunk, written_seed, written_bs)
-    fds = _open_files(cfg)
+    fds = open_files(cfg)
     try:
         sizes = [len(p) for p in cfg["paths"]]
         job_keys, file_keys, pattern_key = seed_keys(cfg["seed"], sizes)
@@ -589,7 +589,7 @@ def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, 
             if isinstance(failure, BaseException):
                 raise failure
         if errors:
-            _raise_io_error(*errors[0])
+            raise_io_error(*errors[0])
         elapsed = (time.monotonic_ns() - start) / 1e9
         cpu_s = time.process_time() - cpu0
     finally:
@@ -598,6 +598,6 @@ def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, 
     result = {"elapsed_s": elapsed, "cpu_s": cpu_s, "fsyncs": out["fsyncs"], "checksums": out["checksums"],
               "implementation": IMPLEMENTATION}
     for d, name in enumerate(("read", "write")):
-        result[name] = _direction_result(out["ops"][d], out["bytes"][d], out["hist"][d], out["lat_min"][d],
+        result[name] = direction_result(out["ops"][d], out["bytes"][d], out["hist"][d], out["lat_min"][d],
                                          out["lat_max"][d], out["lat_sum"][d])
     return result

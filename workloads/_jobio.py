@@ -6,7 +6,7 @@ cpu_s, ops_read, ops_written, bytes_read, bytes_written (totals over both tiers)
 counts for each role the phase touched ({"data": {...}, "temp": {...}}, each with its tier), since one job
 phase can read one tier and write the other. The record's own tier and role are the phase's main one.
 
-"Cold" writes follow DESIGN.md: write, fsync (throttles see fsynced writes, not background writeback),
+"Cold" writes, as the throttled tiers need them: write, fsync (throttles see fsynced writes, not background writeback),
 then POSIX_FADV_DONTNEED so a later read reaches the device; ctx["cache"] keeps the pages (the fsync stays,
 so cached and cold runs write the same way and differ only in what the page cache holds).
 """

@@ -1,4 +1,4 @@
-"""tierbench scenario hadoop-tempdata: the case of SEED_CASE.md, reproduced on your tiers in one command."""
+"""tierbench scenario hadoop-tempdata: the case of docs/case.md, reproduced on your tiers in one command."""
 from __future__ import annotations
 
 from rich.table import Table

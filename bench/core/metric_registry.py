@@ -1,7 +1,7 @@
 """The metric registry: every metric of a case's `metrics` map with its unit, its direction (which way is better)
 and the relative change `compare` tolerates by default, in one table (METRICS).
 
-Units are fixed by the metric name (DESIGN.md): `_us` microseconds, `_s` seconds, `_bytes_per_s` bytes per
+Units are fixed by the metric name (docs/run-document.md): `_us` microseconds, `_s` seconds, `_bytes_per_s` bytes per
 second, `iops` operations per second, `iops_per_gb` per 10^9 bytes of capacity. Directions: HIGHER (+1) is
 better, LOWER (-1) is better, EXACT (0) must be equal (counts of operations and bytes a pattern fixes), INFO
 (None) is shown, never judged. Names outside the table (a workload's own metrics such as `sort_s`, pytest-benchmark

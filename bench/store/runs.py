@@ -1,6 +1,6 @@
 """The results store: one folder per run under the store's root.
 
-    <root>/<run-id>/run.json         the run document (DESIGN.md), written atomically
+    <root>/<run-id>/run.json         the run document (docs/run-document.md), written atomically
     <root>/<run-id>/samples.parquet  one row per Sample: run_id, case, metric, value, unit, timestamp, metadata
     <root>/<run-id>/raw/             tool outputs as the tools wrote them (fio JSON, job files, monitor series)
 

@@ -17,7 +17,7 @@ stay in nanoseconds (the layout of kernels.latency_bins). fio's `bw` is KiB/s; `
 present. Latency is completion latency (`clat_ns`), the quantity fio computes its percentiles from; when a job
 asked for `lat_percentiles` instead, `lat_ns` is used and `FioDirection.latency` says so.
 
-`summarize` and `phase_metrics` turn a report into the run document's metric names (DESIGN.md).
+`summarize` and `phase_metrics` turn a report into the run document's metric names (docs/run-document.md).
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Run fio on a job file and hand back what it wrote; the only module here that starts fio.
 
 fio always writes its report to a file (`--output=FILE`), never to stdout: in client/server mode stdout held
-only one client's stats (DESIGN.md, facts verified), and notes fio prints on stdout would otherwise be mixed
+only one client's stats (seen with fio 3.33), and notes fio prints on stdout would otherwise be mixed
 into the JSON. fio runs in its own session so that a timeout can signal its process group; its job
 processes call setsid() and outlive a SIGKILL of fio, so they are found in /proc and killed as well. When the
 caller is interrupted (Ctrl-C, or the worker's SIGTERM raised as KeyboardInterrupt) fio is stopped the same way

@@ -63,10 +63,10 @@ class ClusterParams:
 
 # (unit, source) of each parameter's default. "assumed": a round figure of ours, not from the case or the run.
 SOURCES = {
-    "stored_tb": ("TB", "the case: a cluster has 30 PB or more of logical storage (SEED_CASE.md)"),
+    "stored_tb": ("TB", "the case: a cluster has 30 PB or more of logical storage (docs/case.md)"),
     "replication": ("copies", "HDFS default dfs.replication = 3 (the case: duplication makes EBs of physical "
                               "storage from 300 PB logical)"),
-    "drive_tb": ("TB", "assumed (SEED_CASE.md: 7200 rpm drives are 4-24 TB)"),
+    "drive_tb": ("TB", "assumed (docs/case.md: 7200 rpm drives are 4-24 TB)"),
     "drives_per_node": ("drives", "assumed"),
     "daily_tb": ("TB/day", "assumed"),
     "drive_usd": ("USD", "assumed"),

@@ -1,4 +1,4 @@
-"""The findings of the hadoop-tempdata case (SEED_CASE.md), computed from a scenario run's measurements with
+"""The findings of the hadoop-tempdata case (docs/case.md), computed from a scenario run's measurements with
 stated thresholds — never written in. Each of the case's claims is its own finding; weaker directional forms
 are separate rows labelled "weaker form". Thresholds and their sources: docs/findings.md.
 

@@ -1,4 +1,4 @@
-"""The hadoop-tempdata scenario (SEED_CASE.md): one command that measures every finding of the case on the
+"""The hadoop-tempdata scenario (docs/case.md): one command that measures every finding of the case on the
 user's tiers. Steps (labels, see bench/scenarios/hadoop_tempdata/findings.py):
 
   iops-<tier>  rand-read-4k QD32 on each tier: the IOPS per GB each supplies
