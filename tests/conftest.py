@@ -3,6 +3,7 @@ missing; in CI (root) they run. Emulated tiers are built once per session in a p
 torn down."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -33,6 +34,27 @@ def emulation_missing() -> str:
 
 needs_emulation = pytest.mark.skipif(bool(emulation_missing()), reason=emulation_missing() or "ok")
 needs_fio = pytest.mark.skipif(shutil.which("fio") is None, reason="needs fio on PATH (apt-get install fio)")
+
+
+@contextlib.contextmanager
+def small_ext4(folder: Path, size_bytes: int):
+    """A real ext4 file system of `size_bytes` on a loop device, mounted at folder/mnt (lost+found in it);
+    unmounted, its loop device detached and its image removed afterwards. Skips (saying why) without root."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to loop-mount a small ext4 file system")
+    if shutil.which("mkfs.ext4") is None:
+        pytest.skip("needs mkfs.ext4")
+    image, mount = folder / "small.img", folder / "mnt"
+    with open(image, "wb") as f:
+        f.truncate(size_bytes)
+    subprocess.run(["mkfs.ext4", "-q", "-F", "-m", "0", str(image)], check=True, capture_output=True)
+    mount.mkdir()
+    subprocess.run(["mount", "-o", "loop", str(image), str(mount)], check=True)
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)   # the loop device goes with it (autoclear)
+        image.unlink()
 
 
 def cli(*args, env=None, check=None, timeout=600):

@@ -18,7 +18,7 @@ import psutil
 import pytest
 
 from bench.store.runs import Store
-from tests.conftest import ROOT, cli, needs_fio
+from tests.conftest import ROOT, cli, needs_fio, small_ext4
 
 pytestmark = needs_fio
 
@@ -234,32 +234,12 @@ def test_tier_removed_mid_case_fails_and_is_never_recreated(tmp_path, store):
 
 # -- a tier that fills up mid-case (a small loop-mounted ext4) ---------------------------------------------
 
-def _small_fs_missing() -> str:
-    if os.geteuid() != 0:
-        return "needs root to loop-mount a small ext4 file system"
-    if shutil.which("mkfs.ext4") is None:
-        return "needs mkfs.ext4"
-    return ""
-
-
 @pytest.fixture
 def small_tier(tmp_path):
-    """A 32 MiB ext4 file system, loop-mounted at tmp_path/small; unmounted and its image removed after."""
-    reason = _small_fs_missing()
-    if reason:
-        pytest.skip(reason)
-    image, mount = tmp_path / "small.img", tmp_path / "small"
-    with open(image, "wb") as f:
-        f.truncate(32 << 20)
-    subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], check=True, capture_output=True)
-    mount.mkdir()
-    subprocess.run(["mount", "-o", "loop", str(image), str(mount)], check=True)
-    try:
+    """A 32 MiB ext4 file system, loop-mounted in tmp_path, empty; torn down after."""
+    with small_ext4(tmp_path, 32 << 20) as mount:
         shutil.rmtree(mount / "lost+found")
         yield mount
-    finally:
-        subprocess.run(["umount", str(mount)], check=True)   # the loop device goes with it (autoclear)
-        image.unlink()
 
 
 def _fill(path: Path) -> None:

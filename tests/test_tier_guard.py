@@ -20,7 +20,7 @@ import workloads
 from bench.core.errors import CaseError
 from bench.engines.layout import lay_out_pattern
 from bench.tiers.guard import TierLocks, fmt_bytes, job_space, lock_holders, system_path_reason
-from tests.conftest import ROOT, cli, cli_json
+from tests.conftest import ROOT, cli, cli_json, small_ext4
 
 QUICK_CASE = ["--workload", "seq-read-1m", "--engine", "builtin", "--param", "size=1m", "--param", "runtime_s=0.2"]
 
@@ -179,35 +179,11 @@ def test_the_worker_side_check_fails_the_case_before_any_byte(engine, tmp_path):
     assert not any(tier.iterdir())
 
 
-def _loop_missing() -> str:
-    if os.geteuid() != 0:
-        return "needs root to loop-mount a small file system"
-    if shutil.which("losetup") is None or shutil.which("mkfs.ext4") is None:
-        return "needs losetup and mkfs.ext4"
-    return ""
-
-
 @pytest.fixture
 def small_tier(tmp_path):
-    """A real 24 MiB ext4 on a loop device, mounted in tmp_path/mnt; torn down after the test."""
-    reason = _loop_missing()
-    if reason:
-        pytest.skip(reason)
-    img, mnt = tmp_path / "small.img", tmp_path / "mnt"
-    with open(img, "wb") as f:
-        f.truncate(24 * 1024 ** 2)
-    device = subprocess.run(["losetup", "--find", "--show", str(img)], capture_output=True, text=True,
-                            check=True).stdout.strip()
-    try:
-        subprocess.run(["mkfs.ext4", "-q", "-F", "-m", "0", device], check=True, capture_output=True)
-        mnt.mkdir()
-        subprocess.run(["mount", device, str(mnt)], check=True)
-        try:
-            yield mnt
-        finally:
-            subprocess.run(["umount", str(mnt)], check=True)
-    finally:
-        subprocess.run(["losetup", "-d", device], check=True)
+    """A real 24 MiB ext4 on a loop device, mounted in tmp_path; torn down after the test."""
+    with small_ext4(tmp_path, 24 * 1024 ** 2) as mount:
+        yield mount
 
 
 def test_small_full_tier(small_tier, store):

@@ -19,7 +19,7 @@ from bench.execution.config import (
 )
 from bench.execution.runner import Runner
 from bench.execution.session import TierSession
-from bench.reporting.table import failures, phases_table, run_table, scaling_table
+from bench.reporting.table import print_run
 from bench.store.runs import Store
 from bench.tiers.guard import check_plan_space
 
@@ -144,13 +144,7 @@ def report(doc: dict, json_out: bool, store_root) -> int:
     if json_out:
         emit_json(doc)
     else:
-        stderr_console.print(run_table(doc))
-        for extra in (phases_table(doc), scaling_table(doc)):
-            if extra is not None:
-                stderr_console.print(extra)
-        for line in failures(doc):
-            stderr_console.print(f"[red]failed[/red] {line}")
-        stderr_console.print(f"stored in {Path(store_root) / doc['run_id']}")
+        print_run(stderr_console, doc, store_root)
     return 0 if doc["status"] == "complete" else 1
 
 

@@ -2,13 +2,11 @@
 
 The tables name scenario steps by their labels and show only what varies between rows; what every row of a
 workload shares is said once above the table. Off a terminal (logs, pipes) they are laid out in 160 columns."""
-from pathlib import Path
 
 from rich.console import Console
-from rich.markup import escape
 
 from bench.core.output import emit_json, stderr_console
-from bench.reporting.table import failures, phases_table, run_table, scaling_table
+from bench.reporting.table import print_run
 from bench.store.runs import Store
 
 NAME = "show"
@@ -34,12 +32,5 @@ def run(args) -> int:
     if args.json:
         emit_json(doc)
         return 0
-    con = _console()
-    con.print(run_table(doc))
-    for extra in (phases_table(doc), scaling_table(doc)):
-        if extra is not None:
-            con.print(extra)
-    for line in failures(doc):
-        con.print(f"[red]failed[/red] {escape(line)}")
-    con.print(escape(f"stored in {Path(store.root) / doc['run_id']}"), soft_wrap=True)
+    print_run(_console(), doc, store.root)
     return 0

@@ -6,6 +6,7 @@ title, so that a scenario run's table fits 160 columns."""
 from __future__ import annotations
 
 from collections import OrderedDict
+from pathlib import Path
 
 from rich import box
 from rich.markup import escape
@@ -248,3 +249,15 @@ def scaling_table(doc: dict):
         table.add_row(escape(name), escape(tier), str(r["workers"]), fmt_number(r["throughput"] / 1e6),
                       f"{r['speedup']:.2f}x", f"{r['efficiency']:.0%}", r["bottleneck"])
     return table
+
+
+def print_run(console, doc: dict, store_root) -> None:
+    """The run's tables (cases, phases, scaling), its failed cases and where it is stored, on `console`:
+    what `run` prints on stderr when it ends and what `show` prints on stdout."""
+    console.print(run_table(doc))
+    for extra in (phases_table(doc), scaling_table(doc)):
+        if extra is not None:
+            console.print(extra)
+    for line in failures(doc):
+        console.print(f"[red]failed[/red] {escape(line)}")
+    console.print(escape(f"stored in {Path(store_root) / doc['run_id']}"), soft_wrap=True)
