@@ -24,7 +24,7 @@ class Workload:
     params: type                   # a dataclass of parameters with defaults (Hadoop's where they apply)
     description: str
     build: Optional[Callable] = None   # pattern kind: build(params) -> bench.core.pattern.Pattern
-    run: Optional[Callable] = None     # job kind: run(params, ctx) -> list[Sample]
+    run: Optional[Callable] = None     # job kind: run(params, ctx) -> dict (phases, metrics, threads, implementation)
     default_sweep: Mapping[str, tuple] = None  # parameters swept by default, e.g. {"iodepth": (1, 32)}
     quick: Mapping[str, Any] = None            # parameter overrides for --quick (small, short)
 
