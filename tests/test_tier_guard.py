@@ -18,8 +18,9 @@ import pytest
 
 import workloads
 from bench.core.errors import CaseError
+from bench.core.units import fmt_bytes
 from bench.engines.layout import lay_out_pattern
-from bench.tiers.guard import TierLocks, fmt_bytes, job_space, lock_holders, system_path_reason
+from bench.tiers.guard import TierLocks, job_space, lock_holders, system_path_reason
 from tests.conftest import ROOT, cli, cli_json, small_ext4
 
 QUICK_CASE = ["--workload", "seq-read-1m", "--engine", "builtin", "--param", "size=1m", "--param", "runtime_s=0.2"]

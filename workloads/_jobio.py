@@ -24,6 +24,7 @@ from typing import Iterable, Mapping, Optional
 
 from bench.core.errors import UserError
 from bench.core.pagecache import drop_cache
+from bench.core.units import SPACE_MARGIN, fmt_bytes
 
 __all__ = ["IOCounts", "PhaseLog", "CountedWriter", "write_cold", "read_file", "read_range", "drop_cache",
            "write_block", "write_block_pieces", "read_block", "meta_header", "check_free_space",
@@ -267,15 +268,7 @@ def read_block(path: str, io: IOCounts, role: str, verify: bool = True, offset: 
     return data
 
 
-def _fmt_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} B"
-
-
-def check_free_space(needs: Mapping[str, int], what: str, margin: float = 1.05) -> None:
+def check_free_space(needs: Mapping[str, int], what: str, margin: float = SPACE_MARGIN) -> None:
     """Raise UserError unless each directory's file system has room for what will be written there.
 
     `needs` maps a directory to the bytes the job will keep there at its peak; directories on the same
@@ -290,6 +283,6 @@ def check_free_space(needs: Mapping[str, int], what: str, margin: float = 1.05) 
         free = shutil.disk_usage(entry["path"]).free
         need = int(entry["bytes"] * margin)
         if need > free:
-            raise UserError(f"{what} needs {_fmt_bytes(need)} ({need} bytes, {margin:.2f} x its data) in "
-                            f"{', '.join(entry['dirs'])} but its file system has {_fmt_bytes(free)} "
+            raise UserError(f"{what} needs {fmt_bytes(need)} ({need} bytes, {margin:.2f} x its data) in "
+                            f"{', '.join(entry['dirs'])} but its file system has {fmt_bytes(free)} "
                             f"({free} bytes) free: use smaller parameters or a bigger tier")

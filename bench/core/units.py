@@ -47,3 +47,15 @@ def parse_capacity(value) -> int:
     if not math.isfinite(number) or not 1 <= number <= CAPACITY_MAX_BYTES:
         raise ValueError(f"must be from 1 byte to 1E (10^18 bytes), not {value!r:.40}")
     return int(number)
+
+
+SPACE_MARGIN = 1.05   # file system overhead (metadata, block rounding) on top of the bytes a case writes
+
+
+def fmt_bytes(n: float) -> str:
+    """Binary units, one decimal (whole bytes below 1 KiB): 512 B, 11.6 GiB, 10.0 TiB; TiB is the largest."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"

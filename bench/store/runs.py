@@ -98,29 +98,35 @@ def document_problem(doc: dict) -> str:
     required fields, the types of the fields they read, and metric values that are finite numbers or null."""
     import math
 
-    for name in _REQUIRED_TOP:
-        if name not in doc:
-            return f"no {name!r}"
-    for name, types in _TOP_FIELDS.items():
-        if name in doc and not _is(doc[name], types):
-            return f"{name!r} is {_kind(doc[name])}, not {' or '.join(_kind_name(t) for t in types)}"
+    problem = _fields_problem(doc, _REQUIRED_TOP, _TOP_FIELDS, "")
+    if problem:
+        return problem
     for i, tier in enumerate(doc.get("tiers") or []):
         if not isinstance(tier, dict):
             return f"tiers[{i}] is {_kind(tier)}, not an object"
     for i, case in enumerate(doc["cases"]):
         if not isinstance(case, dict):
             return f"cases[{i}] is {_kind(case)}, not an object"
-        for name in _REQUIRED_CASE:
-            if name not in case:
-                return f"cases[{i}] has no {name!r}"
-        for name, types in _CASE_FIELDS.items():
-            if name in case and not _is(case[name], types):
-                return f"cases[{i}].{name} is {_kind(case[name])}, not {' or '.join(_kind_name(t) for t in types)}"
+        problem = _fields_problem(case, _REQUIRED_CASE, _CASE_FIELDS, f"cases[{i}]")
+        if problem:
+            return problem
         for metric, value in (case.get("metrics") or {}).items():
             if value is None:
                 continue
             if not _is(value, (int, float)) or not math.isfinite(value):
                 return f"cases[{i}].metrics.{metric} is {value!r}, not a finite number"
+    return ""
+
+
+def _fields_problem(obj: dict, required: tuple, fields: dict, where: str) -> str:
+    """The first required field `obj` lacks or field of the wrong type, named under `where` ('' at the top)."""
+    for name in required:
+        if name not in obj:
+            return f"{where} has no {name!r}" if where else f"no {name!r}"
+    for name, types in fields.items():
+        if name in obj and not _is(obj[name], types):
+            label = f"{where}.{name}" if where else repr(name)
+            return f"{label} is {_kind(obj[name])}, not {' or '.join(_kind_name(t) for t in types)}"
     return ""
 
 

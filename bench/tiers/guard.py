@@ -28,23 +28,14 @@ from pathlib import Path
 from typing import Iterable, Mapping, Optional
 
 from bench.core.errors import UserError
+from bench.core.units import SPACE_MARGIN, fmt_bytes
 
 # System paths refused as tiers: these exactly, and anything inside the INSIDE ones.
 EXACT = ("/", "/bin", "/sbin", "/var", "/var/lib", "/run", "/home", "/root")
 INSIDE = ("/proc", "/sys", "/dev", "/etc", "/boot", "/usr")
 ALLOWED_INSIDE = ("/dev/shm",)      # the usual memory tier: tmpfs, meant for users' files
 SOURCE_FOLDERS = ("bench", "workloads", "kernels", "tests", ".git", ".venv")
-SPACE_MARGIN = 1.05                 # file system overhead (metadata, block rounding); as workloads/_jobio.py's
 MEMORY_FS = ("tmpfs", "ramfs")
-
-
-def fmt_bytes(n: float) -> str:
-    """Binary units, one decimal: 10.0 TiB, 11.6 GiB, 512 B."""
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "PiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} PiB"
 
 
 # -- places ---------------------------------------------------------------------------------------
