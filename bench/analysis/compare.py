@@ -210,6 +210,11 @@ def metric_values(cases: list, metric: str) -> list:
     return out
 
 
+def median_metric(cases: list, metric: str):
+    """The median of a metric over the cases that measured it (failed cases left out); None when none did."""
+    return stats.median(metric_values(cases, metric))
+
+
 def incompatibilities(base: dict, new: dict, keys=None) -> list:
     """Reasons two runs cannot be gated against each other: different machine, or different tier storage.
 

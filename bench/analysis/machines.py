@@ -6,8 +6,7 @@ from __future__ import annotations
 import math
 from typing import Optional
 
-from bench.analysis.compare import case_identity, group_cases, metric_values
-from bench.analysis.stats import median
+from bench.analysis.compare import case_identity, group_cases, median_metric
 from bench.core.errors import UserError
 
 _RECORD_BYTES = 100  # a terasort record (gensort format)
@@ -38,10 +37,6 @@ def _data_bytes(params: dict) -> Optional[float]:
     return None
 
 
-def _median_of(cases: list, metric: str) -> Optional[float]:
-    return median(metric_values(cases, metric))
-
-
 def across_machines(docs: list, prices: Optional[dict] = None, price_source: Optional[str] = None) -> dict:
     """Per run (machine) and tier and workload: median IOPS, IOPS per GB, throughput, p99 latency; terasort
     wall time and, with a price (USD per hour, per run id), IOPS per dollar-hour and dollars per TB sorted
@@ -63,7 +58,7 @@ def across_machines(docs: list, prices: Optional[dict] = None, price_source: Opt
             common = {"run_id": rid, "hostname": m.get("hostname"), **ident, "tier_class": t.get("class"),
                       "emulated": bool(t.get("emulated"))}
             if workload == "terasort":
-                wall = _median_of(cases, "wall_s")
+                wall = median_metric(cases, "wall_s")
                 if wall is None:
                     continue
                 size = _data_bytes(common["params"])
@@ -71,11 +66,11 @@ def across_machines(docs: list, prices: Optional[dict] = None, price_source: Opt
                 sorts.append(dict(common, wall_s=wall, data_bytes=size, usd_per_tb_sorted=usd_per_tb,
                                   price_usd_per_hour=price))
                 continue
-            iops = _median_of(cases, "iops")
-            rd, wr = _median_of(cases, "read_bytes_per_s"), _median_of(cases, "write_bytes_per_s")
+            iops = median_metric(cases, "iops")
+            rd, wr = median_metric(cases, "read_bytes_per_s"), median_metric(cases, "write_bytes_per_s")
             throughput = None if rd is None and wr is None else (rd or 0.0) + (wr or 0.0)
-            row = dict(common, iops=iops, iops_per_gb=_median_of(cases, "iops_per_gb"), bytes_per_s=throughput,
-                       lat_p99_us=_median_of(cases, "lat_p99_us"), wall_s=_median_of(cases, "wall_s"),
+            row = dict(common, iops=iops, iops_per_gb=median_metric(cases, "iops_per_gb"), bytes_per_s=throughput,
+                       lat_p99_us=median_metric(cases, "lat_p99_us"), wall_s=median_metric(cases, "wall_s"),
                        repeats=len(cases), price_usd_per_hour=price,
                        iops_per_usd_hour=(iops / price) if (iops is not None and price) else None)
             rows.append(row)

@@ -29,7 +29,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
 from bench import __version__
-from bench.analysis.compare import compare_runs, metric_values
+from bench.analysis.compare import compare_runs, median_metric, metric_values
 from bench.analysis.machines import across_machines
 from bench.analysis.stats import median
 from bench.core.case import case_key, case_key_dict
@@ -102,10 +102,6 @@ def _table(headers, rows, left=1, wrap=()) -> str:
         cells = "".join(cell("td", i, c) for i, c in enumerate(row))
         body.append(f'<tr class="{_e(cls)}">{cells}</tr>' if cls else f"<tr>{cells}</tr>")
     return f"<div class=\"scroll\"><table><tr>{head}</tr>{''.join(body)}</table></div>"
-
-
-def _median(cases, metric):
-    return median(metric_values(cases, metric))
 
 
 def _tier_label(doc: dict, name) -> str:
@@ -342,7 +338,7 @@ def _section_cases(docs) -> str:
             bottleneck = Counter(c.get("bottleneck") or "unknown" for c in cases if not c.get("error"))
             errors = sum(1 for c in cases if c.get("error"))
             params = ", ".join(f"{p}={v}" for p, v in k["params"].items() if (k["workload"], p) in varying)
-            medians = [_median(cases, m) for m, _ in _SUMMARY_METRICS]
+            medians = [median_metric(cases, m) for m, _ in _SUMMARY_METRICS]
             medians = [v / 1e6 if v is not None and m.endswith("bytes_per_s") else v
                        for v, (m, _) in zip(medians, _SUMMARY_METRICS)]
             rows.append(([_e(k["label"]), _e(k["workload"]), _e(k["tier"]),
@@ -373,7 +369,7 @@ def _section_iops_per_gb(docs) -> str:
     varying, _ = _varying_params([key for d in docs for key in group_by_case(d)])
     for d in docs:
         for key, cases in group_by_case(d).items():
-            v = _median(cases, "iops_per_gb")
+            v = median_metric(cases, "iops_per_gb")
             k = case_key_dict(key)
             if v is not None and v > 0:
                 series = k["workload"] + "".join(f" {p}={val}" for p, val in k["params"].items()
