@@ -20,7 +20,7 @@ from bench.scenarios.hadoop_tempdata.findings import (
     header,
     ratio,
 )
-from bench.scenarios.hadoop_tempdata.scenario import CONTAINER_JOB_MB
+from bench.scenarios.hadoop_tempdata.settings import CONTAINER_JOB_MB
 from tests.conftest import cli, cli_json, needs_emulation, needs_fio
 
 DATA = Path(__file__).parent / "data" / "scenario"

@@ -169,3 +169,56 @@ def test_a_planted_violation_in_cython_is_caught():
 ])
 def test_an_allowed_import_passes(module, source):
     assert violations(source, module, module.count(".") == 0) == []
+
+
+def import_graph(files: list) -> dict:
+    """module -> the modules of ours it imports (at its top or inside a function; packages count as modules)."""
+    names = {module_name(p): p for p in files if p.suffix == ".py"}
+    graph = {}
+    for name, path in names.items():
+        found = imported_names(ast.parse(path.read_text()), name, path.name == "__init__.py")
+        graph[name] = {target for _, target in found if target in names and target != name}
+    return graph
+
+
+def cycles(graph: dict) -> list:
+    """The import cycles of `graph` (strongly connected sets of two or more modules), each sorted."""
+    index, low, stack, on_stack, out = {}, {}, [], set(), []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                out.append(sorted(group))
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_no_import_cycles_between_modules():
+    """Within a room too: a cycle hidden in a function-level import is still a cycle (the tier guard and tier
+    detection had one; the scenario and its findings had another)."""
+    found = cycles(import_graph(our_modules()))
+    assert not found, "import cycles: " + "; ".join(" <-> ".join(c) for c in found)
+
+
+def test_a_planted_cycle_is_caught():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []

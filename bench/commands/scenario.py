@@ -11,13 +11,11 @@ from bench.execution.session import TierSession
 from bench.reporting.table import failures, run_table
 from bench.scenarios.hadoop_tempdata.findings import VERDICT_STYLE, header
 from bench.scenarios.hadoop_tempdata.scenario import (
-    DEFAULT_RECORDS,
-    EMULATED_HDD_DRIVES,
-    QUICK_RECORDS,
     default_container_mb,
     run_scenario,
     stages,
 )
+from bench.scenarios.hadoop_tempdata.settings import DEFAULT_RECORDS, EMULATED_HDD_DRIVES, QUICK_RECORDS
 from bench.store.runs import Store
 from bench.tiers.guard import check_plan_space
 

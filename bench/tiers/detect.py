@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Optional
 
 from bench.core.errors import UserError
+from bench.tiers.guard import check_place
+from bench.tiers.mounts import mount_of, mounts
 
 CLASSES = ("hdd", "ssd", "nvme", "optane", "pmem", "memory", "network", "unknown")
 _NETWORK_FS = ("nfs", "nfs4", "cifs", "smb3", "ceph", "glusterfs", "9p", "lustre", "beegfs", "gpfs")
@@ -83,7 +85,6 @@ def parse_tier_spec(spec: str) -> tuple:
 def check_path(name: str, path: str) -> str:
     """The tier's directory, resolved; bad paths are a UserError (exists, is a directory and not a device,
     writable). Whether it is a system path is the run's check (bench.tiers.guard.check_places)."""
-    from bench.tiers.guard import check_place
     p = Path(path).expanduser()
     check_place(name, str(p), allow_system_path=True)
     if not os.access(p, os.W_OK | os.X_OK):
@@ -98,27 +99,6 @@ def _read(path: Path) -> Optional[str]:
         return path.read_text().strip()
     except OSError:
         return None
-
-
-def mounts() -> list:
-    """(device, mount point, fstype) for every line of /proc/mounts, in order."""
-    out = []
-    for line in Path("/proc/mounts").read_text().splitlines():
-        parts = line.split()
-        if len(parts) >= 3:
-            out.append((parts[0], parts[1].replace("\\040", " "), parts[2]))
-    return out
-
-
-def mount_of(path: str) -> tuple:
-    """The (device, mount point, fstype) that holds `path` (the longest matching mount point; last wins)."""
-    real = os.path.realpath(path)
-    best = None
-    for dev, mnt, fstype in mounts():
-        if real == mnt or real.startswith(mnt.rstrip("/") + "/") or mnt == "/":
-            if best is None or len(mnt) >= len(best[1]):
-                best = (dev, mnt, fstype)
-    return best
 
 
 def _disk_of(block: str) -> str:

@@ -29,6 +29,7 @@ from typing import Iterable, Mapping, Optional
 
 from bench.core.errors import UserError
 from bench.core.units import SPACE_MARGIN, fmt_bytes
+from bench.tiers.mounts import mount_of
 
 # System paths refused as tiers: these exactly, and anything inside the INSIDE ones.
 EXACT = ("/", "/bin", "/sbin", "/var", "/var/lib", "/run", "/home", "/root")
@@ -118,7 +119,6 @@ def _memory_available() -> Optional[int]:
 
 
 def _fstype(path: str) -> Optional[str]:
-    from bench.tiers.detect import mount_of
     mount = mount_of(path)
     return mount[2] if mount else None
 

@@ -26,7 +26,7 @@ from typing import Optional
 
 from bench.analysis.stats import median
 from bench.analysis.verdict import CPU_BOUND, cpu_fraction
-from bench.scenarios.hadoop_tempdata.scenario import CONTAINER_JOB_MB
+from bench.scenarios.hadoop_tempdata.settings import CONTAINER_JOB_MB
 
 MIN_REPEATS = 3               # repeats a side for "confirmed"/"refuted": the same as `tierbench compare`'s gate
 IOPS_PER_GB_GAP = 10.0        # F1: flash supplies at least 10x the HDD's IOPS per GB

@@ -19,15 +19,14 @@ from typing import Optional
 
 from bench.execution.plan import Case
 from bench.execution.runner import Runner
+from bench.scenarios.hadoop_tempdata.findings import findings
+from bench.scenarios.hadoop_tempdata.settings import (
+    CACHE_SHARE,
+    CONTAINER_JOB_MB,
+    HDFS_READ_MBPS,
+)
 from bench.tiers import cgroups
 from bench.tiers import emulate as emu
-
-CONTAINER_JOB_MB = 64         # the sort's own memory in a container (it runs in 64 MB); the rest is page cache
-QUICK_RECORDS = 1_000_000     # 100 MB: the quick run takes about a minute on 2 cores
-DEFAULT_RECORDS = 2_000_000   # 200 MB
-CACHE_SHARE = 16              # default container: page cache room for 1/16 of the temp data (the case: temp >> memory)
-EMULATED_HDD_DRIVES = 4       # the emulated node's data drives (see README: scenario): 600 IOPS, 720 MB/s
-HDFS_READ_MBPS = 20.0         # the other HDFS clients' steady read load on the data tier: 1/9 of a 7200 rpm drive
 
 
 def default_container_mb(records: int, available: Optional[bool] = None) -> Optional[int]:
@@ -116,9 +115,6 @@ def run_scenario(runner: Runner, tier_names: list, *, records: int, quick: bool,
     scale = scale_stage(best_temp(runner.doc), records, max(2, os.cpu_count() or 1))
     for repeat in range(repeats):
         runner.run(numbered(scale, repeat), finish=False)
-    from bench.scenarios.hadoop_tempdata.findings import (
-        findings,  # here: bench.scenarios.hadoop_tempdata.findings reads this module's settings
-    )
     runner.doc["findings"] = findings(runner.doc)
     runner.doc["scenario"] = {"name": "hadoop-tempdata", "records": records, "quick": quick, "repeats": repeats,
                               "container_mb": container_mb, "hdd_drives": hdd_drives,
