@@ -100,13 +100,17 @@ def test_no_machine_paths(page):
 
 _SPAN_TEXT = re.compile(r"(`+)(?!`)(.*?)(?<!`)\1(?!`)", re.DOTALL)
 _REPO_PATH = re.compile(r"^(?:bench|kernels|workloads|tests|docs)/[\w./-]*$")
+# inside a room's description a path may start at the room: `reporting/table.py` is bench/reporting/table.py
+_ROOM_PATH = re.compile(r"^(?:" + "|".join(p.name for p in sorted((ROOT / "bench").iterdir())
+                                           if (p / "__init__.py").is_file()) + r")/[\w./-]*\.py$")
 _DOTTED = re.compile(r"^((?:bench|kernels|workloads)(?:\.\w+)+)")
 
 
 def named_paths(text: str) -> list:
     """Repository paths named as whole code spans outside fenced blocks (`bench/core/pattern.py`, `tests/data/`);
     templates such as `kernels/<name>.pyx` are not paths."""
-    return [m.group(2) for m in _SPAN_TEXT.finditer(_FENCE.sub("", text)) if _REPO_PATH.match(m.group(2))]
+    spans = [m.group(2) for m in _SPAN_TEXT.finditer(_FENCE.sub("", text))]
+    return [s for s in spans if _REPO_PATH.match(s)] + [f"bench/{s}" for s in spans if _ROOM_PATH.match(s)]
 
 
 def named_modules(text: str) -> list:
@@ -146,8 +150,9 @@ def resolve_dotted(name: str) -> bool:
 
 
 def test_named_path_finders_on_worked_examples():
-    text = "See `bench/core/pattern.py`, `kernels/<name>.pyx`, `results/` and `bench.core.case.case_key(x)`."
-    assert named_paths(text) == ["bench/core/pattern.py"]
+    text = "See `bench/core/pattern.py`, `kernels/<name>.pyx`, `results/` and `bench.core.case.case_key(x)`; " \
+           "`reporting/table.py` draws."
+    assert named_paths(text) == ["bench/core/pattern.py", "bench/reporting/table.py"]
     assert named_modules(text) == ["bench.core.case.case_key"]
     assert resolve_dotted("bench.core.case.case_key") and resolve_dotted("workloads.PARAM_RANGES")
     assert resolve_dotted("kernels.ioloop.run_phase")

@@ -115,7 +115,7 @@ def test_report_of_a_real_run_shows_each_case_its_phases_and_its_monitor_series(
 
 
 def _fmt(value):
-    from bench.reporting.html import _num
+    from bench.reporting.html.elements import num as _num
     return _num(value)
 
 
