@@ -115,8 +115,9 @@ def test_emulated_iops_per_gb_is_configured_not_measured(one, three):
         f = _by_id(doc)["iops_per_gb"]
         hdd = next(t for t in doc["tiers"] if t["name"] == "hdd")
         assert f["verdict"] == "configured, not measured" and f["verdict_text"] == "configured, not measured"
-        assert f["values"]["configured_iops_per_gb"] == pytest.approx(
-            hdd["emulated"]["iops"] / (hdd["nominal_capacity_bytes"] / 1e9))
+        # The emulated node: 4 drives, 600 IOPS, 32 TB nominal: 600 / 32,000 GB = 0.01875 IOPS per GB.
+        assert (hdd["emulated"]["iops"], hdd["nominal_capacity_bytes"]) == (600, 32e12)
+        assert f["values"]["configured_iops_per_gb"] == pytest.approx(0.01875)
         assert f"{hdd['emulated']['iops']} IOPS" in f["reason"]
 
 
@@ -143,16 +144,32 @@ def test_halving_drives_that_speeds_the_sort_is_noise(one):
     assert found["hdds_hurt_less"]["verdict"] == "inconclusive" and found["hdds_hurt_less"]["noise"]
 
 
+def _with_step_d_phases(doc, per_repeat):
+    """A copy of `doc` whose step-d repeats have the given (map cpu_s, map wall_s, reduce cpu_s, reduce wall_s)
+    and a long, idle generate phase that must not count."""
+    doc = copy.deepcopy(doc)
+    d = [c for c in doc["cases"] if c["label"] == "d"]
+    assert len(d) == len(per_repeat)
+    for case, (mc, mw, rc, rw) in zip(d, per_repeat):
+        case["workers"] = 1
+        case["phases"] = [{"name": "generate", "cpu_s": 0.1, "wall_s": 10.0},
+                          {"name": "map", "cpu_s": mc, "wall_s": mw},
+                          {"name": "reduce", "cpu_s": rc, "wall_s": rw}]
+    return doc
+
+
 def test_cpu_bound_is_judged_on_the_sort_phases_of_step_d(three):
-    f = _by_id(three)["cpu_bound"]
-    d = [c for c in three["cases"] if c["label"] == "d"]
-    fractions = []
-    for c in d:
-        sort = [p for p in c["phases"] if p["name"] in ("map", "reduce")]
-        fractions.append(sum(p["cpu_s"] for p in sort) / sum(p["wall_s"] for p in sort) / max(1, c["workers"]))
-    assert sorted(f["values"]["per_repeat"].values()) == pytest.approx(sorted(fractions))
-    expected = ("confirmed" if min(fractions) >= 0.75 else "refuted" if max(fractions) < 0.75 else "inconclusive")
-    assert f["verdict"] == expected
+    # Worked by hand: (1.8 + 1.2) / (2 + 2) = 0.75 on one worker, at the threshold, in all three repeats.
+    f = _by_id(_with_step_d_phases(three, [(1.8, 2.0, 1.2, 2.0)] * 3))["cpu_bound"]
+    assert sorted(f["values"]["per_repeat"].values()) == pytest.approx([0.75, 0.75, 0.75])
+    assert f["verdict"] == "confirmed" and f["n"] == 3
+    # One repeat at (1.0 + 1.6) / 4 = 0.65: the repeats straddle 0.75.
+    f = _by_id(_with_step_d_phases(three, [(1.8, 2.0, 1.2, 2.0)] * 2 + [(1.0, 2.0, 1.6, 2.0)]))["cpu_bound"]
+    assert sorted(f["values"]["per_repeat"].values()) == pytest.approx([0.65, 0.75, 0.75])
+    assert f["verdict"] == "inconclusive"
+    # All at 0.65 (and the idle generate phase, which would pull them to 0.19, is not counted): refuted.
+    f = _by_id(_with_step_d_phases(three, [(1.0, 2.0, 1.6, 2.0)] * 3))["cpu_bound"]
+    assert f["verdict"] == "refuted" and f["values"]["cpu_frac"] == pytest.approx(0.65)
 
 
 def test_cache_room_in_a_container_is_its_limit_less_the_sorts_own_memory(one):
