@@ -58,6 +58,10 @@ def add_arguments(p):
     p.add_argument("--cache", action="store_true", help="keep the page cache (buffered, warm) instead of cold I/O")
     p.add_argument("--export-jobs", metavar="DIR", help="also write each case's fio job file to DIR")
     p.add_argument("--timeout", type=float, default=None, metavar="S", help="per-case timeout in seconds")
+    p.add_argument("--host", action="append", default=[], metavar="HOST[:PORT]",
+                   help="run every case on this fio server too (repeatable; `tierbench serve` starts one): "
+                        "a row per host and one for the fleet (docs/fleet.md)")
+    p.add_argument("--hosts", metavar="FILE", help="fio servers, one HOST[:PORT] a line")
 
 
 def config_from_args(args) -> Config:
@@ -140,6 +144,38 @@ def execute(cfg: Config, tier_flags: list, *, json_out: bool, extra: dict = None
     return doc
 
 
+def execute_fleet(cfg: Config, tier_flags: list, hosts: list) -> dict:
+    """A fleet run: every case on every host at once through fio's client mode (bench.execution.hosts).
+    Refused before anything is stored: options that cannot run on fio servers, tiers without a path on some
+    host, and hosts that do not answer fio's probe or run another fio version."""
+    from bench.execution.hosts import check_hosts, fleet_tiers
+
+    if cfg.emulate:
+        raise UserError("--host with --emulate: emulated tiers are built on this machine, not on the hosts")
+    if cfg.engines != ["fio"]:
+        raise UserError("--host runs fio's client/server mode: only --engine fio runs on the hosts")
+    if cfg.export_jobs:
+        raise UserError("--host with --export-jobs: each case's job files per host are kept in the run's raw/")
+    tiers, paths = fleet_tiers(tier_flags, hosts, allow_system_path=cfg.allow_system_path)
+    cases = plan.build(cfg, [t.name for t in tiers])
+    jobs = sorted({c.workload for c in cases if c.kind != "pattern"})
+    if jobs:
+        raise UserError(f"--host: {', '.join(jobs)} {'is a job' if len(jobs) == 1 else 'are jobs'} (PyArrow/Polars "
+                        "on this machine), not I/O patterns that fio servers can run")
+    check_fio(cfg, cases)
+    fleet = check_hosts(hosts)
+    for host in fleet:
+        host["tiers"] = {name: by_host[host["name"]] for name, by_host in paths.items()}
+    runner = Runner(Store(cfg.results), tiers, timeout_s=cfg.timeout_s, fleet=fleet)
+    stderr_console.print(f"run {runner.run_id}: {len(cases)} cases on {len(fleet)} hosts "
+                         f"({', '.join(h['name'] for h in fleet)}), fio {fleet[0]['fio_version']}")
+    try:
+        return runner.run(cases)
+    except KeyboardInterrupt:
+        stderr_console.print(f"interrupted: measured cases kept in {runner.folder}")
+        raise
+
+
 def report(doc: dict, json_out: bool, store_root) -> int:
     if json_out:
         emit_json(doc)
@@ -149,6 +185,9 @@ def report(doc: dict, json_out: bool, store_root) -> int:
 
 
 def run(args) -> int:
+    from bench.execution.hosts import hosts_from_args
+
     cfg = config_from_args(args)
-    doc = execute(cfg, args.tier, json_out=args.json)
+    hosts = hosts_from_args(args.host, args.hosts)
+    doc = execute_fleet(cfg, args.tier, hosts) if hosts else execute(cfg, args.tier, json_out=args.json)
     return report(doc, args.json, Store(cfg.results).root)

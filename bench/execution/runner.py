@@ -24,6 +24,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from bench import __version__
 from bench.analysis.metrics import check_metrics
 from bench.analysis.scaling import scaling
+from bench.core.case import FLEET_HOST
 from bench.core.errors import CaseError
 from bench.core.metric_registry import unit_of
 from bench.core.sample import Sample
@@ -66,7 +67,13 @@ def case_samples(case_doc: dict) -> list:
 
 class Runner:
     def __init__(self, store: Store, tiers: list, cgroup: Optional[str] = None, timeout_s: float = 600.0,
-                 progress: bool = True, extra: Optional[dict] = None):
+                 progress: bool = True, extra: Optional[dict] = None, fleet: Optional[list] = None):
+        """fleet: the hosts of a fleet run (bench.execution.hosts.check_hosts records, each with `tiers`
+        {tier: path on that host}); every case then runs on all of them through fio's client mode and gives
+        a case document per host and one for the fleet (bench.core.case.FLEET_HOST)."""
+        self.fleet = fleet
+        if fleet:
+            extra = dict(extra or {}, hosts=fleet)
         self.store = store
         self.tiers = {t.name: t for t in tiers}
         self.cgroup = cgroup
@@ -95,9 +102,34 @@ class Runner:
         return d
 
     def _remove_case_dirs(self, case) -> None:
+        if self.fleet:
+            return      # a fleet case makes no directory: fio removes its files on the hosts (unlink)
         for name in {case.tier, case.temp_tier or case.tier}:
             shutil.rmtree(os.path.join(self.tiers[name].path, case_dir_name(self.run_id, case.id)),
                           ignore_errors=True)
+
+    def run_case_documents(self, case) -> list:
+        """The case's documents: one, or for a fleet run one per host and one for the fleet."""
+        if not self.fleet:
+            return [self.run_case(case)]
+        return self._fleet_documents(case, self.run_case(case))
+
+    def _fleet_documents(self, case, doc: dict) -> list:
+        """Split a fleet case's worker result (kept in doc["fleet_result"]) into a document per host, in the
+        order given, and the fleet's; ids follow the run's documents."""
+        result = doc.pop("fleet_result", None) or {}
+        base = case.to_dict()
+        names = [h["name"] for h in self.fleet] + [FLEET_HOST]
+        out = []
+        for name in names:
+            part = result.get("fleet") if name == FLEET_HOST else (result.get("hosts") or {}).get(name)
+            part = dict(part or {}, implementation=result.get("implementation"))
+            error = doc["error"] or part.get("error") or (None if part.get("metrics") else "no result")
+            record = case_document(dict(base, host=name), part, doc["raw"], error)
+            record["id"] = len(self.doc["cases"]) + len(out)
+            record["plan_id"] = case.id
+            out.append(record)
+        return out
 
     def run_case(self, case) -> dict:
         container = (make_container(f"tierbench-{self.run_id}-c{case.id}", case.memory_mb * 1024 ** 2,
@@ -114,10 +146,13 @@ class Runner:
                 "tiers": {n: self._tier_spec(t) for n, t in self.tiers.items()},
                 "cgroup": self.cgroup, "memory_cgroup": container, "timeout_s": self.timeout_s,
                 "parent_pid": os.getpid()}
+        if self.fleet:
+            spec["fleet"] = {"hosts": self.fleet}
         spec_path = self.raw / f"case{case.id:03d}.spec.json"
         result_path = self.raw / f"case{case.id:03d}.result.json"
         spec_path.write_text(json.dumps(spec, indent=1))
-        devices = {self.tiers[n].device for n in {case.tier, case.temp_tier or case.tier}} - {None}
+        devices = set() if self.fleet else \
+            {self.tiers[n].device for n in {case.tier, case.temp_tier or case.tier}} - {None}
         error, result = None, {}
         with Monitor(devices) as monitor:
             tag = self._case_tag(case)
@@ -146,6 +181,9 @@ class Runner:
         if not error and rc != 0:
             error = f"worker exited with status {rc} after reporting success"
         case_doc = case_document(case.to_dict(), result, [spec_path.name, result_path.name], error)
+        if self.fleet:      # the monitor watched this machine, not the hosts: its figures are no host's
+            case_doc["fleet_result"] = result
+            return case_doc
         if not error:
             summary = monitor.summary()
             try:
@@ -192,7 +230,7 @@ class Runner:
                 for case in cases:
                     current = case
                     bar.update(task, description=f"{case.workload} on {case.tier} ({case.engine})")
-                    self.doc["cases"].append(self.run_case(case))
+                    self.doc["cases"].extend(self.run_case_documents(case))
                     current = None
                     self._save(final=False)
                     bar.advance(task)

@@ -21,11 +21,11 @@ from bench.engines.fio.run import run_fio
 from bench.engines.layout import lay_out_pattern
 
 
-def pattern_records(report, pattern: Pattern, tiers_by_role: dict, host=None) -> list:
+def pattern_records(report, pattern: Pattern, tiers_by_role: dict, host=None, port=None) -> list:
     """The phase records (bench.engines.fio.records) of one host (None: a local run) in the pattern's phase order,
     each with its tier and role; a phase fio reported nothing for is left out (bench.analysis.metrics.check_phases
     fails the case), a phase fio reports an error for fails the case."""
-    by_name = {rec["name"]: rec for rec in phase_records(report, host)}
+    by_name = {rec["name"]: rec for rec in phase_records(report, host, port)}
     records = []
     for phase in pattern.phases:
         rec = by_name.get(phase.name)

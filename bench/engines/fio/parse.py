@@ -69,6 +69,7 @@ class FioJob:
 
     host: None for a local run, the client's hostname, or ALL_CLIENTS for fio's aggregate of all clients.
     jobs_in_group: entries of the same document, host and group (1 with group_reporting).
+    port: the fio server's port for a client/server entry (fio's `port`), else None.
     document: which JSON document of the input (0-based) the entry came from.
     options: the job's options over the document's global options, as fio printed them (strings).
     error: fio's error number for the job (0: none).
@@ -84,6 +85,7 @@ class FioJob:
     options: Mapping[str, str] = field(default_factory=dict)
     error: int = 0
     cpu_s: Optional[float] = None
+    port: Optional[int] = None
 
 
 @dataclass(frozen=True)
@@ -215,25 +217,28 @@ def _document_jobs(doc: dict, number: int) -> list:
     for entry in entries:
         if not isinstance(entry, dict) or not isinstance(entry.get("jobname"), str):
             raise UserError(f"{where}: a job entry has no 'jobname' string")
-        host = None
+        host, port = None, None
         if client:
+            if "port" in entry:
+                port = _whole(entry["port"], f"{where}: job {entry['jobname']:.40}: 'port'")
             hostname = entry.get("hostname", "")
             if not isinstance(hostname, str):
                 raise UserError(f"{where}: job {entry['jobname']:.40}: 'hostname' is not a string")
             host = ALL_CLIENTS if entry["jobname"] == ALL_CLIENTS else hostname
         groupid = _whole(entry.get("groupid", 0), f"fio job {entry['jobname']:.40}: 'groupid'")
-        raw.append((entry, host, groupid))
+        raw.append((entry, host, groupid, port))
     group_sizes: dict = {}
-    for _, host, groupid in raw:
-        group_sizes[(host, groupid)] = group_sizes.get((host, groupid), 0) + 1
+    for _, host, groupid, port in raw:
+        group_sizes[(host, port, groupid)] = group_sizes.get((host, port, groupid), 0) + 1
     jobs = []
-    for entry, host, groupid in raw:
+    for entry, host, groupid, port in raw:
         name = entry["jobname"]
         directions = {d: _direction(entry[d], f"{name:.40}.{d}") for d in DIRECTIONS if d in entry}
         options = dict(global_options)
         options.update(_options(entry.get("job options"), f"fio job {name:.40}: 'job options'"))
-        jobs.append(FioJob(name, host, groupid, group_sizes[(host, groupid)], directions, number, options,
-                           _whole(entry.get("error", 0), f"fio job {name:.40}: 'error'"), _cpu_seconds(entry, name)))
+        jobs.append(FioJob(name, host, groupid, group_sizes[(host, port, groupid)], directions, number, options,
+                           _whole(entry.get("error", 0), f"fio job {name:.40}: 'error'"), _cpu_seconds(entry, name),
+                           port if host != ALL_CLIENTS else None))
     return jobs
 
 

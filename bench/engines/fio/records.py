@@ -30,12 +30,12 @@ __all__ = ["phase_records", "group_records", "merge_records", "fleet_records", "
 DIRECTION_KEYS = {"read": "read", "write": "written", "trim": "trim", "mixed": "mixed"}
 
 
-def phase_records(report: FioReport, host: Optional[str] = None) -> list:
-    """One record per job entry of `host` (None: the entries of a local run), in fio's order; fio's "All
-    clients" aggregate is never a record (see fleet_records)."""
+def phase_records(report: FioReport, host: Optional[str] = None, port: Optional[int] = None) -> list:
+    """One record per job entry of `host` (None: the entries of a local run; `port` tells apart two servers on
+    one address), in fio's order; fio's "All clients" aggregate is never a record (see fleet_records)."""
     records = []
     for job in report.jobs:
-        if job.host != host or job.host == ALL_CLIENTS:
+        if job.host != host or job.host == ALL_CLIENTS or (port is not None and job.port != port):
             continue
         rec = {"name": job.name, "host": job.host, "groupid": job.groupid, "document": job.document,
                "error": job.error, "ops_read": 0, "ops_written": 0, "bytes_read": 0, "bytes_written": 0,
@@ -66,8 +66,9 @@ def merge_records(members: list, name: str, host) -> dict:
     member's, latency bins merged (left out unless every member that moved data in a direction has them), latency
     mean weighted by samples, max the largest."""
     first = members[0]
-    merged = {"name": name, "host": host, "groupid": first["groupid"], "document": first["document"],
-              "error": max(m["error"] for m in members), "wall_s": max(m["wall_s"] for m in members)}
+    merged = {"name": name, "host": host, "groupid": first.get("groupid"), "document": first.get("document"),
+              "error": max(m.get("error", 0) for m in members), "wall_s": max(m["wall_s"] for m in members)}
+    merged.update({k: first[k] for k in ("tier", "role") if k in first})
     for field in sorted({k for m in members for k in m if k.startswith(("ops_", "bytes_"))}):
         merged[field] = sum(m.get(field, 0) for m in members)
     if all(m.get("cpu_s") is not None for m in members):
@@ -113,10 +114,10 @@ def fleet_records(per_host: dict) -> list:
     hosts = list(per_host)
     if not hosts:
         return []
-    keyed = [{(r["document"], r["groupid"], r["name"]): r for r in per_host[h]} for h in hosts]
+    keyed = [{(r.get("document"), r.get("groupid"), r["name"]): r for r in per_host[h]} for h in hosts]
     out = []
     for rec in per_host[hosts[0]]:
-        key = (rec["document"], rec["groupid"], rec["name"])
+        key = (rec.get("document"), rec.get("groupid"), rec["name"])
         members = [k[key] for k in keyed if key in k]
         if len(members) == len(hosts):
             out.append(merge_records(members, rec["name"], FLEET_HOST))

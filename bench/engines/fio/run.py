@@ -22,7 +22,7 @@ from typing import Optional
 
 from bench.core.errors import CaseError, UserError
 
-__all__ = ["run_fio", "fio_version", "fio_command", "killed_jobs"]
+__all__ = ["run_fio", "run_fio_clients", "fio_version", "fio_command", "killed_jobs"]
 
 INSTALL_HINT = ("install it with 'sudo apt-get install fio' (Debian/Ubuntu), 'sudo dnf install fio' "
                 "(Fedora/RHEL) or 'brew install fio' (macOS), or run with --engine builtin")
@@ -44,15 +44,56 @@ def run_fio(jobfile_path: str, output_path: str, *, timeout_s: float, fio: str =
     Raises UserError when the fio binary or the job file is missing, CaseError when fio exits non-zero,
     is killed by a signal, or writes no output (the message ends with the tail of fio's stderr).
     """
+    binary = _binary(fio)
+    if not Path(jobfile_path).is_file():
+        raise UserError(f"fio job file not found: {jobfile_path}")
+    rc, stdout, stderr = _run(fio_command(jobfile_path, output_path, binary), output_path, timeout_s, cwd)
+    if rc < 0:
+        raise CaseError(f"fio was killed by signal {_signame(-rc)}{_tail(stderr, stdout)}")
+    if rc != 0:
+        raise CaseError(f"fio exited with status {rc}{_tail(stderr, stdout)}")
+    output = Path(output_path)
+    if not output.is_file() or output.stat().st_size == 0:
+        raise CaseError(f"fio wrote no output to {output_path}{_tail(stderr, stdout)}")
+    killed = killed_jobs(stderr)
+    if killed:
+        raise CaseError("fio exited 0 but " + ", ".join(f"its job process {pid} was killed by signal {_signame(sig)}"
+                                                        for pid, sig in killed) + _tail(stderr, stdout))
+    return output.read_text(errors="replace")
+
+
+def run_fio_clients(clients: list, output_path: str, *, timeout_s: float, fio: str = "fio",
+                    cwd: Optional[str] = None, output_format: str = "json+") -> tuple:
+    """fio's client mode: `fio --output-format=json+ --output=OUTPUT --client=C1 JOB1 --client=C2 JOB2 ...` for
+    clients [(fio's client address "host,port", job file)]. Returns (exit status, the text fio wrote to OUTPUT
+    or "" when none, stderr): a host that could not be reached or dropped out is judged by the caller from the
+    output (fio exits 0 when a host refuses the connection and 1 when one disconnects, keeping the others' stats).
+    Raises CaseError when fio times out (killed) or is killed by a signal, UserError when fio is missing."""
+    binary = _binary(fio)
+    argv = [binary, f"--output-format={output_format}", f"--output={output_path}"]
+    for client, jobfile in clients:
+        argv += [f"--client={client}", str(jobfile)]
+    rc, stdout, stderr = _run(argv, output_path, timeout_s, cwd)
+    if rc < 0:
+        raise CaseError(f"fio was killed by signal {_signame(-rc)}{_tail(stderr, stdout)}")
+    output = Path(output_path)
+    text = output.read_text(errors="replace") if output.is_file() else ""
+    return rc, text, stderr + stdout
+
+
+def _binary(fio: str) -> str:
     binary = shutil.which(fio)
     if binary is None:
         raise UserError(f"fio is not installed (no {fio!r} on PATH): {INSTALL_HINT}")
-    if not Path(jobfile_path).is_file():
-        raise UserError(f"fio job file not found: {jobfile_path}")
+    return binary
+
+
+def _run(argv: list, output_path: str, timeout_s: float, cwd: Optional[str]) -> tuple:
+    """Start fio in its own session, wait at most timeout_s; (exit status, stdout, stderr)."""
     output = Path(output_path)
     if output.exists():
         output.unlink()  # fio appends to nothing, but a stale file must never pass for this run's output
-    proc = subprocess.Popen(fio_command(jobfile_path, output_path, binary), cwd=cwd, stdin=subprocess.DEVNULL,
+    proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace",
                             start_new_session=True)
     try:
@@ -65,17 +106,7 @@ def run_fio(jobfile_path: str, output_path: str, *, timeout_s: float, fio: str =
         # (raised here as KeyboardInterrupt) does not reach it: stop it before the interrupt goes on.
         if proc.poll() is None:
             _kill_group(proc, INTERRUPT_GRACE_S)
-    if proc.returncode < 0:
-        raise CaseError(f"fio was killed by signal {_signame(-proc.returncode)}{_tail(stderr, stdout)}")
-    if proc.returncode != 0:
-        raise CaseError(f"fio exited with status {proc.returncode}{_tail(stderr, stdout)}")
-    if not output.is_file() or output.stat().st_size == 0:
-        raise CaseError(f"fio wrote no output to {output_path}{_tail(stderr, stdout)}")
-    killed = killed_jobs(stderr)
-    if killed:
-        raise CaseError("fio exited 0 but " + ", ".join(f"its job process {pid} was killed by signal {_signame(sig)}"
-                                                        for pid, sig in killed) + _tail(stderr, stdout))
-    return output.read_text(errors="replace")
+    return proc.returncode, stdout, stderr
 
 
 _GOT_SIGNAL = re.compile(r"^fio: pid=(\d+), got signal=(\d+)\s*$", re.MULTILINE)
