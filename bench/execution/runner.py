@@ -67,13 +67,20 @@ def case_samples(case_doc: dict) -> list:
 
 class Runner:
     def __init__(self, store: Store, tiers: list, cgroup: Optional[str] = None, timeout_s: float = 600.0,
-                 progress: bool = True, extra: Optional[dict] = None, fleet: Optional[list] = None):
+                 progress: bool = True, extra: Optional[dict] = None, fleet: Optional[list] = None,
+                 job_file: Optional[dict] = None):
         """fleet: the hosts of a fleet run (bench.execution.hosts.check_hosts records, each with `tiers`
         {tier: path on that host}); every case then runs on all of them through fio's client mode and gives
-        a case document per host and one for the fleet (bench.core.case.FLEET_HOST)."""
+        a case document per host and one for the fleet (bench.core.case.FLEET_HOST).
+        job_file: a user's fio job file (bench.execution.jobfile_case.load_jobfile) that the `jobfile` cases run;
+        the document names it (job_file {name, sha256}) and raw/ keeps it as it was given."""
         self.fleet = fleet
+        self.job_file = job_file
         if fleet:
             extra = dict(extra or {}, hosts=fleet)
+        if job_file:
+            extra = dict(extra or {}, job_file={"name": job_file["name"], "sha256": job_file["sha256"],
+                                                "quick": job_file["quick"]})
         self.store = store
         self.tiers = {t.name: t for t in tiers}
         self.cgroup = cgroup
@@ -82,6 +89,8 @@ class Runner:
         self.doc = new_document(None, tiers, extra)
         self.folder = store.create_run(doc=self.doc)    # folder and running document in one step
         self.raw = self.folder / "raw"
+        if job_file:
+            (self.raw / f"job-file-{job_file['name']}").write_text(job_file["text"])
         self._proc: Optional[subprocess.Popen] = None
         self._worker_pgid: Optional[int] = None
 
@@ -148,6 +157,8 @@ class Runner:
                 "parent_pid": os.getpid()}
         if self.fleet:
             spec["fleet"] = {"hosts": self.fleet}
+        if self.job_file:
+            spec["job_file"] = self.job_file
         spec_path = self.raw / f"case{case.id:03d}.spec.json"
         result_path = self.raw / f"case{case.id:03d}.result.json"
         spec_path.write_text(json.dumps(spec, indent=1))

@@ -162,13 +162,22 @@ def execute_fleet(spec: dict) -> dict:
     from bench.engines.fio.records import fleet_records
 
     case = spec["case"]
-    pattern = _pattern_for(case)
     roles = {"data": case["tier"], "temp": case.get("temp_tier") or case["tier"]}
     hosts = [dict(h, dirs={role: h["tiers"][tier] for role, tier in roles.items()}) for h in spec["fleet"]["hosts"]]
     capacity = spec["tiers"][case["tier"]].get("iops_capacity_bytes")
-    threads = _threads(case, pattern)
-    out = fio_fleet.run(pattern, hosts, roles, Path(spec["raw_dir"]), f"case{case['id']:03d}", spec["timeout_s"],
-                        file_prefix=case_dir_name(spec["run_id"], case["id"]))
+    stem = f"case{case['id']:03d}"
+    if case["kind"] == "jobfile":
+        from bench.engines.fio.engine import jobfile_records
+
+        pattern, threads = None, spec["job_file"]["threads"]
+        texts = {h["name"]: _jobfile_text(spec, h["dirs"]["data"]) for h in hosts}
+        out = fio_fleet.run_texts(texts, hosts, Path(spec["raw_dir"]), stem, spec["timeout_s"],
+                                  lambda report, h: jobfile_records(report, case["tier"], h["address"], h["port"]))
+    else:
+        pattern = _pattern_for(case)
+        threads = _threads(case, pattern)
+        out = fio_fleet.run(pattern, hosts, roles, Path(spec["raw_dir"]), stem, spec["timeout_s"],
+                            file_prefix=case_dir_name(spec["run_id"], case["id"]))
     results, measured = {}, {}
     for name, host in out["hosts"].items():
         if host["error"]:
@@ -195,7 +204,7 @@ def execute_fleet(spec: dict) -> dict:
 def _fleet_member(phases: list, capacity, pattern, threads: int) -> dict:
     check_phases(phases, pattern)
     metrics = case_metrics(phases, capacity)
-    demanded = demanded_iops_per_gb(pattern, metrics)
+    demanded = demanded_iops_per_gb(pattern, metrics) if pattern is not None else None
     if demanded is not None:
         metrics["demanded_iops_per_gb"] = demanded
     check_metrics(metrics)
@@ -204,11 +213,25 @@ def _fleet_member(phases: list, capacity, pattern, threads: int) -> dict:
             "threads": threads, "error": None}
 
 
+def _jobfile_text(spec: dict, directory: str) -> str:
+    """The user's job file (spec["job_file"]: name, text, quick, allow_paths, roots) pointed at `directory`."""
+    from bench.engines.fio.jobfile import point_at_tier, read_jobfile
+
+    job = spec["job_file"]
+    return point_at_tier(read_jobfile(job["name"], job["text"]), directory, job["roots"], quick=job["quick"],
+                         allow_paths=job["allow_paths"])
+
+
 def _run_engine(spec: dict, case: dict, dirs: dict, roles: dict, raw_dir: Path, stem: str) -> tuple:
     """(engine output, pattern or None, CPU seconds, wall seconds) of the case's engine or job."""
     pattern = None
     cpu0, wall0 = cpu_seconds(), time.monotonic()
-    if case["kind"] == "pattern":
+    if case["kind"] == "jobfile":
+        from bench.engines.fio import engine
+
+        out = engine.run_jobfile(_jobfile_text(spec, dirs["data"]), case["tier"], raw_dir, stem, spec["timeout_s"])
+        out["threads"] = spec["job_file"]["threads"]
+    elif case["kind"] == "pattern":
         pattern = _pattern_for(case)
         if case["engine"] == "fio":
             from bench.engines.fio import engine

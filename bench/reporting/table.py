@@ -209,14 +209,14 @@ def failures(doc: dict) -> list:
 
 
 def phases_table(doc: dict):
-    """Per job case group: each phase's wall and CPU seconds, MB moved per tier, and its verdict (medians)."""
+    """Per job case group (and fio job file: a phase per reporting group, named after its jobs): each phase's wall and CPU seconds, MB moved per tier, and its verdict (medians)."""
     rows = []
     groups = grouped(doc)
     idents = [case_key_dict(key) for key in groups]
     varied, _ = varying(idents)
     for cases, ident, vary in zip(groups.values(), idents, varied):
         ok = [c for c in cases if not c.get("error") and c.get("phases")]
-        if not ok or ident["engine"] != "job":
+        if not ok or not (ident["engine"] == "job" or str(ident["workload"]).startswith("jobfile:")):
             continue
         layout = " ".join([ident["label"] or "", ident["workload"], f"data {ident['tier']}",
                            f"temp {ident['temp_tier'] or ident['tier']}", "" if vary == "-" else vary]).strip()

@@ -16,7 +16,7 @@ from bench.core.errors import CaseError
 from bench.core.pattern import Pattern
 from bench.engines.fio.job import render_jobfile
 from bench.engines.fio.parse import parse
-from bench.engines.fio.records import phase_records
+from bench.engines.fio.records import group_records, phase_records
 from bench.engines.fio.run import run_fio
 from bench.engines.layout import lay_out_pattern
 
@@ -55,4 +55,35 @@ def run(pattern: Pattern, dirs: dict, tiers_by_role: dict, raw_dir: Path, stem: 
         shutil.rmtree(scratch, ignore_errors=True)
     report = parse(text)
     return {"phases": pattern_records(report, pattern, tiers_by_role), "implementation": report.fio_version,
+            "raw": [jobfile.name, output.name]}
+
+
+def jobfile_records(report, tier: str, host=None, port=None) -> list:
+    """A user's job file's records (one per reporting group, named after its jobs: records.group_records) of
+    one host (None: a local run), each on `tier`; CaseError for a job fio reports an error for."""
+    records = []
+    for rec in group_records(phase_records(report, host, port)):
+        if rec["error"]:
+            raise CaseError(f"fio job {rec['name']}: error {rec['error']} ({os.strerror(rec['error'])})")
+        records.append({"name": rec["name"], "tier": tier, "role": "data", "group": rec["groupid"],
+                        **{k: v for k, v in rec.items() if k not in ("name", "host", "groupid", "document", "error")}})
+    return records
+
+
+def run_jobfile(text: str, tier: str, raw_dir: Path, stem: str, timeout_s: float) -> dict:
+    """Run a user's job file (already pointed at the tier: bench.engines.fio.jobfile) with fio; returns its
+    phases (one per reporting group) and the raw files written."""
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    raw_dir = raw_dir.resolve()
+    jobfile = raw_dir / f"{stem}.fio"
+    output = raw_dir / f"{stem}.fio.json"
+    scratch = raw_dir / f"{stem}.fio-cwd"
+    shutil.rmtree(scratch, ignore_errors=True)
+    jobfile.write_text(text)
+    scratch.mkdir()
+    try:
+        report = parse(run_fio(str(jobfile), str(output), timeout_s=timeout_s, cwd=str(scratch)))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return {"phases": jobfile_records(report, tier), "implementation": report.fio_version,
             "raw": [jobfile.name, output.name]}

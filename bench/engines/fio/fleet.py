@@ -32,7 +32,7 @@ from bench.engines.fio.job import render_jobfile
 from bench.engines.fio.parse import parse
 from bench.engines.fio.run import run_fio_clients
 
-__all__ = ["run", "probe", "missing_reason", "PROBE_JOB"]
+__all__ = ["run", "run_texts", "probe", "missing_reason", "PROBE_JOB"]
 
 # A job that does no I/O: the null engine opens no file, so probing a server leaves nothing behind.
 PROBE_JOB = "[tierbench-probe]\nioengine=null\nrw=read\nsize=4k\n"
@@ -80,6 +80,16 @@ def run(pattern: Pattern, hosts: list, tiers_by_role: dict, raw_dir: Path, stem:
     Returns {"hosts": {name: {"phases": [records] | None, "error": None | reason}}, "implementation",
     "raw": [job files, output]}. A host without results gets "no results: <fio's reason>"; a host whose
     output is there keeps its records even when another host failed."""
+    texts = {h["name"]: render_jobfile(pattern, h["dirs"], barrier_dir=None, file_prefix=file_prefix,
+                                       unlink_after_use=True) for h in hosts}
+    return run_texts(texts, hosts, raw_dir, stem, timeout_s,
+                     lambda report, host: pattern_records(report, pattern, tiers_by_role, host=host["address"],
+                                                          port=host["port"]))
+
+
+def run_texts(texts: dict, hosts: list, raw_dir: Path, stem: str, timeout_s: float, records_of) -> dict:
+    """Run each host's job file text ({host name: text}) at once; `records_of(report, host)` gives a host's
+    phase records from the parsed output (CaseError for a job fio reports an error for). As `run` returns."""
     raw_dir.mkdir(parents=True, exist_ok=True)
     raw_dir = raw_dir.resolve()
     output = raw_dir / f"{stem}.fio.json"
@@ -89,8 +99,7 @@ def run(pattern: Pattern, hosts: list, tiers_by_role: dict, raw_dir: Path, stem:
     clients, raw = [], []
     for number, host in enumerate(hosts):
         jobfile = raw_dir / f"{stem}.h{number}.fio"
-        jobfile.write_text(f"; host {host['name']}\n" + render_jobfile(
-            pattern, host["dirs"], barrier_dir=None, file_prefix=file_prefix, unlink_after_use=True))
+        jobfile.write_text(f"; host {host['name']}\n" + texts[host["name"]])
         clients.append((host["client"], jobfile))
         raw.append(jobfile.name)
     try:
@@ -107,7 +116,7 @@ def run(pattern: Pattern, hosts: list, tiers_by_role: dict, raw_dir: Path, stem:
         records = []
         if report is not None:
             try:
-                records = pattern_records(report, pattern, tiers_by_role, host=host["address"], port=host["port"])
+                records = records_of(report, host)
             except CaseError as e:      # fio's error number for one of this host's jobs
                 out[host["name"]] = {"phases": None, "error": f"host {host['name']}: {e}"}
                 continue

@@ -22,7 +22,7 @@ from typing import Optional
 
 from bench.core.errors import CaseError, UserError
 
-__all__ = ["run_fio", "run_fio_clients", "fio_version", "fio_command", "killed_jobs"]
+__all__ = ["run_fio", "run_fio_clients", "check_jobfile", "fio_version", "fio_command", "killed_jobs"]
 
 INSTALL_HINT = ("install it with 'sudo apt-get install fio' (Debian/Ubuntu), 'sudo dnf install fio' "
                 "(Fedora/RHEL) or 'brew install fio' (macOS), or run with --engine builtin")
@@ -79,6 +79,21 @@ def run_fio_clients(clients: list, output_path: str, *, timeout_s: float, fio: s
     output = Path(output_path)
     text = output.read_text(errors="replace") if output.is_file() else ""
     return rc, text, stderr + stdout
+
+
+def check_jobfile(jobfile_path: str, name: Optional[str] = None, *, fio: str = "fio",
+                  timeout_s: float = 60.0) -> None:
+    """fio's own judgement of a job file (`fio --parse-only`): UserError with fio's message when it refuses it
+    (its own lines; the lists of valid values fio prints after them, indented, are left out). fio checks the
+    options, not everything: an engine that fails to load may only say so when the job runs (the case fails)."""
+    binary = _binary(fio)
+    proc = subprocess.run([binary, "--parse-only", str(jobfile_path)], stdin=subprocess.DEVNULL, capture_output=True,
+                          text=True, errors="replace", timeout=timeout_s)
+    lines = (proc.stderr + proc.stdout).splitlines()
+    messages = [line.strip() for line in lines if line.strip() and not line[:1].isspace()]
+    if proc.returncode != 0:
+        raise UserError(f"fio refuses the job file {name or Path(jobfile_path).name}: "
+                        + (" | ".join(messages[:6]) or f"fio --parse-only exited with status {proc.returncode}"))
 
 
 def _binary(fio: str) -> str:
