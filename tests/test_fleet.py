@@ -222,3 +222,73 @@ def _cwd(proc) -> str:
         return proc.cwd()
     except psutil.Error:
         return ""
+
+
+def _ip(*args):
+    subprocess.run(["ip", *args], check=True, capture_output=True, text=True, timeout=30)
+
+
+@pytest.fixture
+def namespace_host(tmp_path):
+    """A fio server (started with `tierbench serve` inside it) in a network namespace joined to this one by a
+    veth pair: (host spec ADDR:PORT, the veth end on this side, the server's pid file). Root only; the server,
+    the namespace and the veth pair are removed at the end whatever happened."""
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        pytest.skip("a network namespace needs root and iproute2 (ip)")
+    tag = os.getpid() % 100000
+    ns, outside, inside = f"tbfleet{tag}", f"tbfh{tag}", f"tbfn{tag}"
+    subnet = f"10.231.{tag % 250}"
+    pid_file = tmp_path / "ns-server.pid"
+    workdir = tmp_path / "ns-server"
+    workdir.mkdir()
+    try:
+        _ip("netns", "add", ns)
+        _ip("link", "add", outside, "type", "veth", "peer", "name", inside)
+        _ip("link", "set", inside, "netns", ns)
+        _ip("addr", "add", f"{subnet}.1/30", "dev", outside)
+        _ip("link", "set", outside, "up")
+        _ip("netns", "exec", ns, "ip", "addr", "add", f"{subnet}.2/30", "dev", inside)
+        _ip("netns", "exec", ns, "ip", "link", "set", inside, "up")
+        _ip("netns", "exec", ns, "ip", "link", "set", "lo", "up")     # the server's own address routes via lo
+        spec = f"{subnet}.2:{8765 + tag % 1000}"
+        proc = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-m", "bench", "serve", "start", spec,
+                               "--pid-file", str(pid_file), "--dir", str(workdir)], cwd=ROOT, capture_output=True,
+                              text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        yield spec, outside, pid_file
+    finally:
+        if pid_file.exists():
+            cli("serve", "stop", "x", "--pid-file", pid_file)
+        subprocess.run(["ip", "link", "del", outside], capture_output=True, timeout=30)
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=30)
+
+
+def test_a_partition_fails_the_cut_host_and_keeps_the_other(namespace_host, servers, tmp_path, store):
+    """The veth link to one host goes down mid-case (packets dropped, no reset): fio gives that host up after
+    about 40 s ("timed out") and keeps the other's stats."""
+    cut, outside, pid_file = namespace_host
+    (a, _) = servers("127.0.0.1")
+    pid = json.loads(pid_file.read_text())["pid"]
+    tier = tmp_path / "tier"
+    tier.mkdir()
+    run = subprocess.Popen([sys.executable, "-m", "bench", "run", "--host", a, "--host", cut, "--tier", f"t={tier}",
+                            "--workload", "rand-read-4k", "--param", "runtime_s=3", "--param", "size=4m",
+                            "--param", "iodepth=1", "--timeout", "100", "--results", str(store), "--json"],
+                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not _job_processes(pid) or not list(tier.glob(cut.split(":")[0] + "*")):    # the case, not the probe
+            assert time.monotonic() < deadline, "the case never started on the namespace's host"
+            time.sleep(0.05)
+        time.sleep(1.0)
+        _ip("link", "set", outside, "down")
+        stdout, stderr = run.communicate(timeout=150)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.communicate()
+    assert run.returncode == 1, stderr
+    cases = by_host(json.loads(stdout))
+    assert cases[cut]["error"].startswith(f"host {cut}: no results: timed out")
+    assert cases[a]["error"] is None and cases[a]["metrics"]["iops"] > 0
+    assert cases["fleet"]["error"].startswith("fleet incomplete (1 of 2 hosts failed)")

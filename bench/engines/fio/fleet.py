@@ -8,7 +8,8 @@ Facts this module relies on (fio 3.33; tests/test_fleet.py exercises each):
   sharing one directory never share files.
 - fio writes every host's entries and an "All clients" entry to `--output` (stdout held only one host's).
   Before the JSON, the output file holds fio's notes: "fio: failed to connect to HOST:PORT" after
-  "fio: connect: <reason>" for a host that refused, "client: host=HOST disconnected" for one that dropped out.
+  "fio: connect: <reason>" for a host that refused, "client: host=HOST disconnected" for one that dropped out,
+  "fio: client HOST timed out" for one that stopped answering (a cut link: after about 40 s).
 - A host that cannot be reached at connect time is dropped and fio exits 0; a server killed mid-run makes fio
   exit 1 with the other hosts' stats kept. So every host asked for is looked for in the output, and a missing
   one is named with the reason fio gave (never dropped in silence).
@@ -59,7 +60,7 @@ def probe(client: str, scratch: Path, timeout_s: float = 15.0) -> dict:
 
 def missing_reason(text: str, address: str, port) -> Optional[str]:
     """Why fio has no results for the server at address:port, from fio's own notes (the output file's text
-    before the JSON, and stderr): "connection refused", "disconnected during the run", or None."""
+    before the JSON, and stderr): "connection refused", "disconnected during the run", "timed out ...", or None."""
     lines = text.splitlines()
     for i, line in enumerate(lines):
         if line.strip() == f"fio: failed to connect to {address}:{port}":
@@ -69,6 +70,8 @@ def missing_reason(text: str, address: str, port) -> Optional[str]:
             return "could not connect"
         if line.strip() == f"client: host={address} disconnected":
             return "disconnected during the run"
+        if line.strip() == f"fio: client {address} timed out":
+            return "timed out (the server stopped answering: a cut link or a hung host)"
     return None
 
 
