@@ -82,6 +82,15 @@ def test_fios_own_refusal_is_the_users_error(tmp_path, store):
 
 
 @needs_fio
+def test_an_engine_fio_cannot_load_is_refused_in_fios_words(tmp_path, store):
+    job = tmp_path / "eng.fio"
+    job.write_text("[global]\nsize=1m\n[j]\nioengine=no-such-engine\nrw=read\n")
+    proc = cli("run", "--job-file", job, "--tier", f"t={tmp_path}", "--results", store)
+    assert proc.returncode == 2 and "fio refuses the job file eng.fio: fio: engine no-such-engine not loadable" \
+        in proc.stderr
+
+
+@needs_fio
 def test_paths_outside_the_tiers_are_refused_unless_allowed(tmp_path, store):
     tier, elsewhere = tmp_path / "tier", tmp_path / "elsewhere"
     tier.mkdir()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bench.core.errors import UserError
 from bench.engines.fio.jobfile import point_at_tier, read_jobfile
-from bench.engines.fio.run import check_jobfile
+from bench.engines.fio.run import check_engines, check_jobfile
 from bench.execution.plan import Case
 
 __all__ = ["load_jobfile", "jobfile_cases", "threads"]
@@ -36,6 +36,7 @@ def load_jobfile(path: str, tier_paths: dict, *, quick: bool, allow_paths: bool)
             checked = Path(scratch) / f"{tier}-{name}"
             checked.write_text(point_at_tier(job, directory, roots, quick=quick, allow_paths=allow_paths))
             check_jobfile(str(checked), name)
+    check_engines([(options.get("ioengine") or "").strip() for _, options in job.sections], name)
     return {"name": name, "text": text, "sha256": hashlib.sha256(text.encode()).hexdigest(), "quick": quick,
             "allow_paths": allow_paths, "roots": roots, "threads": threads(job)}
 

@@ -22,7 +22,7 @@ from typing import Optional
 
 from bench.core.errors import CaseError, UserError
 
-__all__ = ["run_fio", "run_fio_clients", "check_jobfile", "fio_version", "fio_command", "killed_jobs"]
+__all__ = ["run_fio", "run_fio_clients", "check_jobfile", "check_engines", "fio_version", "fio_command", "killed_jobs"]
 
 INSTALL_HINT = ("install it with 'sudo apt-get install fio' (Debian/Ubuntu), 'sudo dnf install fio' "
                 "(Fedora/RHEL) or 'brew install fio' (macOS), or run with --engine builtin")
@@ -94,6 +94,22 @@ def check_jobfile(jobfile_path: str, name: Optional[str] = None, *, fio: str = "
     if proc.returncode != 0:
         raise UserError(f"fio refuses the job file {name or Path(jobfile_path).name}: "
                         + (" | ".join(messages[:6]) or f"fio --parse-only exited with status {proc.returncode}"))
+
+
+def check_engines(engines, name: str, *, fio: str = "fio", timeout_s: float = 30.0) -> None:
+    """UserError, in fio's words, for an ioengine this fio cannot load (`fio --enghelp=ENGINE` says "not
+    loadable" / "not found"; --parse-only does not load every engine). External engines (`external:PATH`) are
+    left to the run."""
+    binary = _binary(fio)
+    for engine in sorted(set(engines)):
+        if not engine or ":" in engine or "/" in engine:
+            continue
+        proc = subprocess.run([binary, f"--enghelp={engine}"], stdin=subprocess.DEVNULL, capture_output=True,
+                              text=True, errors="replace", timeout=timeout_s)
+        text = proc.stderr + proc.stdout
+        if "not loadable" in text or "not found" in text:
+            lines = [line.strip() for line in text.splitlines() if line.strip()]
+            raise UserError(f"fio refuses the job file {name}: " + " | ".join(lines[:2]))
 
 
 def _binary(fio: str) -> str:
