@@ -25,7 +25,7 @@ def add_arguments(p):
 def run(args) -> int:
     from bench.core.output import stderr_console
     from bench.engines.fio import server
-    from bench.engines.fio.run import _binary
+    from bench.engines.fio.run import fio_binary
     from bench.execution.hosts import DEFAULT_PORT, parse_host
 
     address, port = _wildcard(args.address, DEFAULT_PORT)
@@ -36,7 +36,7 @@ def run(args) -> int:
     if args.action == "start":
         server.check_address(address, args.allow_any_address)
         if args.foreground:
-            binary = _binary("fio")
+            binary = fio_binary("fio")
             if args.dir:
                 os.chdir(args.dir)
             os.execv(binary, [binary, f"--server={server.server_argument(address, port)}"])

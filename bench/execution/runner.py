@@ -61,6 +61,8 @@ def case_samples(case_doc: dict) -> list:
             "implementation": case_doc.get("implementation") or ""}
     if case_doc.get("temp_tier"):
         meta["temp_tier"] = case_doc["temp_tier"]
+    if case_doc.get("host"):
+        meta["host"] = case_doc["host"]
     return [(case_doc["id"], Sample(metric, value, unit_of(metric), meta))
             for metric, value in (case_doc.get("metrics") or {}).items() if value is not None]
 

@@ -1,4 +1,5 @@
-"""Run fio on a job file and hand back what it wrote; the only module here that starts fio.
+"""Run fio on a job file and hand back what it wrote; the only module here that runs fio jobs (fio's servers are
+started by bench.engines.fio.server).
 
 fio always writes its report to a file (`--output=FILE`), never to stdout: in client/server mode stdout held
 only one client's stats (seen with fio 3.33), and notes fio prints on stdout would otherwise be mixed
@@ -22,7 +23,8 @@ from typing import Optional
 
 from bench.core.errors import CaseError, UserError
 
-__all__ = ["run_fio", "run_fio_clients", "check_jobfile", "check_engines", "fio_version", "fio_command", "killed_jobs"]
+__all__ = ["run_fio", "run_fio_clients", "check_jobfile", "check_engines", "fio_binary", "fio_version", "fio_command",
+           "killed_jobs"]
 
 INSTALL_HINT = ("install it with 'sudo apt-get install fio' (Debian/Ubuntu), 'sudo dnf install fio' "
                 "(Fedora/RHEL) or 'brew install fio' (macOS), or run with --engine builtin")
@@ -44,7 +46,7 @@ def run_fio(jobfile_path: str, output_path: str, *, timeout_s: float, fio: str =
     Raises UserError when the fio binary or the job file is missing, CaseError when fio exits non-zero,
     is killed by a signal, or writes no output (the message ends with the tail of fio's stderr).
     """
-    binary = _binary(fio)
+    binary = fio_binary(fio)
     if not Path(jobfile_path).is_file():
         raise UserError(f"fio job file not found: {jobfile_path}")
     rc, stdout, stderr = _run(fio_command(jobfile_path, output_path, binary), output_path, timeout_s, cwd)
@@ -69,7 +71,7 @@ def run_fio_clients(clients: list, output_path: str, *, timeout_s: float, fio: s
     or "" when none, stderr): a host that could not be reached or dropped out is judged by the caller from the
     output (fio exits 0 when a host refuses the connection and 1 when one disconnects, keeping the others' stats).
     Raises CaseError when fio times out (killed) or is killed by a signal, UserError when fio is missing."""
-    binary = _binary(fio)
+    binary = fio_binary(fio)
     argv = [binary, f"--output-format={output_format}", f"--output={output_path}"]
     for client, jobfile in clients:
         argv += [f"--client={client}", str(jobfile)]
@@ -86,7 +88,7 @@ def check_jobfile(jobfile_path: str, name: Optional[str] = None, *, fio: str = "
     """fio's own judgement of a job file (`fio --parse-only`): UserError with fio's message when it refuses it
     (its own lines; the lists of valid values fio prints after them, indented, are left out). fio checks the
     options, not everything: an engine that fails to load may only say so when the job runs (the case fails)."""
-    binary = _binary(fio)
+    binary = fio_binary(fio)
     proc = subprocess.run([binary, "--parse-only", str(jobfile_path)], stdin=subprocess.DEVNULL, capture_output=True,
                           text=True, errors="replace", timeout=timeout_s)
     lines = (proc.stderr + proc.stdout).splitlines()
@@ -100,7 +102,7 @@ def check_engines(engines, name: str, *, fio: str = "fio", timeout_s: float = 30
     """UserError, in fio's words, for an ioengine this fio cannot load (`fio --enghelp=ENGINE` says "not
     loadable" / "not found"; --parse-only does not load every engine). External engines (`external:PATH`) are
     left to the run."""
-    binary = _binary(fio)
+    binary = fio_binary(fio)
     for engine in sorted(set(engines)):
         if not engine or ":" in engine or "/" in engine:
             continue
@@ -112,7 +114,8 @@ def check_engines(engines, name: str, *, fio: str = "fio", timeout_s: float = 30
             raise UserError(f"fio refuses the job file {name}: " + " | ".join(lines[:2]))
 
 
-def _binary(fio: str) -> str:
+def fio_binary(fio: str = "fio") -> str:
+    """The path of the fio binary; UserError with the install hint when there is none."""
     binary = shutil.which(fio)
     if binary is None:
         raise UserError(f"fio is not installed (no {fio!r} on PATH): {INSTALL_HINT}")

@@ -21,7 +21,7 @@ from typing import Optional
 import psutil
 
 from bench.core.errors import UserError
-from bench.engines.fio.run import _binary
+from bench.engines.fio.run import fio_binary
 
 __all__ = ["server_argument", "default_pid_file", "start_server", "stop_server", "server_status", "WILDCARDS"]
 
@@ -56,7 +56,7 @@ def start_server(address: str, port: int, pid_file: Path, workdir: Path, log: Pa
         raise UserError(f"serve: a fio server already runs for {pid_file} (pid {running['pid']})")
     if not workdir.is_dir():
         raise UserError(f"serve: --dir {workdir} is not a directory")
-    binary = _binary(fio)
+    binary = fio_binary(fio)
     with open(log, "ab") as out:
         proc = subprocess.Popen([binary, f"--server={server_argument(address, port)}"], cwd=workdir,
                                 stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True)
