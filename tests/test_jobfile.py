@@ -114,12 +114,17 @@ def test_quick_caps_each_job_and_directory_points_at_the_tier():
     sections = text.split("[")
     assert f"size={QUICK_SIZE}" in sections[2] and f"runtime={QUICK_RUNTIME_S}" in sections[2]
     assert f"size={QUICK_SIZE}" not in sections[3] and "runtime=2" not in sections[3]   # already smaller
-    assert "ramp_time=0" in sections[3] and all("directory=/t/dir" in s for s in sections[2:])
+    assert "ramp_time=0" in sections[3] and sections[1].startswith("global]\n; tierbench: the tier's directory\n"
+                                                                    "directory=/t/dir\n")
     assert point_at_tier(job, "/t/dir", ["/t"]).count("runtime=2") == 0                # only with --quick
     allowed = point_at_tier(read_jobfile("y.fio", "[global]\ndirectory=/x\n[a]\nfilename=/dev/sdz\n[b]\n"), "/t",
                             ["/t"], allow_paths=True)
     assert allowed.split("[")[2].count("directory=") == 0 and "directory=/t" in allowed.split("[")[3]
     assert "\ndirectory=/x" not in allowed
+    # the directory comes before a [global] filename, which fio joins to the directory set when it reads it
+    ssd = point_at_tier(read_jobfile("s.fio", "[global]\nfilename=ssd.test.file\ndirectory=/mnt\n[a]\nrw=read\n"),
+                        "/t", ["/t"])
+    assert ssd.index("directory=/t") < ssd.index("filename=ssd.test.file") and "\ndirectory=/mnt" not in ssd
 
 
 def test_reading_and_counting_jobs():

@@ -181,7 +181,7 @@ def execute_fleet(cfg: Config, tier_flags: list, hosts: list, job_file: dict = N
         cases = jobfile_cases(loaded, [t.name for t in tiers], cfg.repeat)
     else:
         cases = plan.build(cfg, [t.name for t in tiers])
-    jobs = sorted({c.workload for c in cases if c.kind != "pattern"})
+    jobs = sorted({c.workload for c in cases if c.kind not in ("pattern", "jobfile")})
     if jobs:
         raise UserError(f"--host: {', '.join(jobs)} {'is a job' if len(jobs) == 1 else 'are jobs'} (PyArrow/Polars "
                         "on this machine), not I/O patterns that fio servers can run")

@@ -219,7 +219,8 @@ def phases_table(doc: dict):
         if not ok or not (ident["engine"] == "job" or str(ident["workload"]).startswith("jobfile:")):
             continue
         layout = " ".join([ident["label"] or "", ident["workload"], f"data {ident['tier']}",
-                           f"temp {ident['temp_tier'] or ident['tier']}", "" if vary == "-" else vary]).strip()
+                           f"temp {ident['temp_tier'] or ident['tier']}",
+                           f"host {ident['host']}" if ident.get("host") else "", "" if vary == "-" else vary]).strip()
         for i, phase in enumerate(ok[0]["phases"]):
             same = [c["phases"][i] for c in ok if len(c["phases"]) > i]
             med = lambda key: median([p.get(key) or 0 for p in same])  # noqa: E731

@@ -3,9 +3,11 @@
 
 What changes in the file, and nothing else (each change is marked with a `; tierbench:` comment in the file
 that runs, kept in the run's raw/ folder next to the original):
-- `directory`: every `directory=` line is commented out and each job section ends with the tier's directory,
-  so that every file the jobs make is on the tier. (fio puts even an absolute `filename` under `directory`;
-  a job whose file is allowed outside the tiers, --allow-paths, gets no directory and uses its file as written.)
+- `directory`: every `directory=` line is commented out and [global] starts with the tier's directory (a
+  [global] is added when the file has none): fio joins a file name to the directory set when it reads the name,
+  so the directory comes before any `filename`. fio puts even an absolute `filename` under `directory`, so when
+  a job's file is allowed outside the tiers (--allow-paths), the directory goes at the start of every other job
+  section instead and that job uses its file as written.
 - Paths that name a place of their own: `filename`, `filename_format`, `opendir`, the iolog and log file
   options and the exec engine's `program`. A relative one stays (it is under `directory`, or fio's working directory for logs, a scratch folder
   in raw/); an absolute one outside the tiers (a device such as /dev/sdb, another file system) is refused, with
@@ -124,17 +126,20 @@ def point_at_tier(job: JobFile, directory: str, roots: list, *, quick: bool = Fa
                                         f"({', '.join(roots)}): give --allow-paths to run it as written")
     value = directory.replace(":", "\\:")
     globals_ = dict(next((o for s, o in job.sections if s == "global"), {}))
-    out = []
+    as_written = [name for name, options in job.sections if name != "global"
+                  and any(os.path.isabs(p) for p in _paths(dict(globals_, **options).get("filename") or ""))]
+    # fio joins a file name to the directory set when the name is read: the directory comes first
+    per_section = bool(as_written)
+    if per_section and _paths(globals_.get("filename") or ""):
+        raise UserError(f"job file {job.name}: with files outside the tiers ({', '.join(as_written)}), give the "
+                        "other jobs' filename in their own sections, not in [global]")
+    tier_lines = ["; tierbench: the tier's directory", f"directory={value}"]
+    out = [] if any(s == "global" for s, _ in job.sections) or per_section else ["[global]", *tier_lines, ""]
     current = -1        # index in job.sections of the section being copied (its headers come in that order)
 
     def close():
-        if current < 0 or job.sections[current][0] == "global":
-            return
-        options = dict(globals_, **job.sections[current][1])
-        if not any(os.path.isabs(p) for p in _paths(options.get("filename") or "")):
-            out.extend(["; tierbench: the tier's directory", f"directory={value}"])
-        if quick:
-            out.extend(_quick_caps(options))
+        if quick and current >= 0 and job.sections[current][0] != "global":
+            out.extend(_quick_caps(dict(globals_, **job.sections[current][1])))
 
     for line in job.text.splitlines():
         body = _strip_comment(line)
@@ -142,6 +147,9 @@ def point_at_tier(job: JobFile, directory: str, roots: list, *, quick: bool = Fa
             close()
             current += 1
             out.append(line)
+            name = job.sections[current][0]
+            if (name == "global") != per_section and name not in as_written:
+                out.extend(tier_lines)
             continue
         option = _OPTION.match(body) if body else None
         if option and option.group(1).lower() == "directory":
