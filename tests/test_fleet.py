@@ -209,21 +209,6 @@ def test_serve_refuses_every_network_and_stops_what_it_started(tmp_path):
     assert cli("serve", "status", f"127.0.0.1:{port}", "--pid-file", pid_file).returncode == 1
 
 
-def test_zz_no_fio_server_is_left_running():
-    """Every server the tests above started was stopped (a server of this session would name pytest's temp)."""
-    left = [p.info["cmdline"] for p in psutil.process_iter(["cmdline"])
-            if any(a.startswith("--server") for a in (p.info["cmdline"] or []))
-            and any("pytest" in str(a) for a in (p.info["cmdline"] or []) + [_cwd(p)])]
-    assert left == []
-
-
-def _cwd(proc) -> str:
-    try:
-        return proc.cwd()
-    except psutil.Error:
-        return ""
-
-
 def _ip(*args):
     subprocess.run(["ip", *args], check=True, capture_output=True, text=True, timeout=30)
 
@@ -292,3 +277,31 @@ def test_a_partition_fails_the_cut_host_and_keeps_the_other(namespace_host, serv
     assert cases[cut]["error"].startswith(f"host {cut}: no results: timed out")
     assert cases[a]["error"] is None and cases[a]["metrics"]["iops"] > 0
     assert cases["fleet"]["error"].startswith("fleet incomplete (1 of 2 hosts failed)")
+
+
+def test_compare_and_history_keep_hosts_apart(store):
+    """The host is part of the case identity: two imports of one client/server output compare host by host and
+    the fleet apart, never one host's figures against another's."""
+    data = ROOT / "tests" / "data" / "fio" / "client-server.plus.json"
+    runs = [json.loads(cli("import", data, "--results", store, "--json", check=0).stdout)["run_id"] for _ in "ab"]
+    out = json.loads(cli("compare", *runs, "--results", store, "--json").stdout)
+    assert [c["host"] for c in out["cases"]] == ["127.0.0.1", "127.0.0.2", "fleet"]
+    assert all(c["case"].endswith("groupid=0") and f"host={c['host']}" in c["case"] for c in out["cases"])
+    history = json.loads(cli("history", "--metric", "iops", "--results", store, "--json", check=0).stdout)
+    series = history.get("series", history.get("cases", []))
+    assert sorted(s["host"] for s in series) == ["127.0.0.1", "127.0.0.2", "fleet"]
+
+
+def test_zz_no_fio_server_is_left_running():
+    """Every server the tests above started was stopped (a server of this session would name pytest's temp)."""
+    left = [p.info["cmdline"] for p in psutil.process_iter(["cmdline"])
+            if any(a.startswith("--server") for a in (p.info["cmdline"] or []))
+            and any("pytest" in str(a) for a in (p.info["cmdline"] or []) + [_cwd(p)])]
+    assert left == []
+
+
+def _cwd(proc) -> str:
+    try:
+        return proc.cwd()
+    except psutil.Error:
+        return ""
