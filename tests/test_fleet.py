@@ -113,6 +113,21 @@ def test_a_host_that_does_not_listen_is_refused_before_the_run(servers, tmp_path
     assert not Path(store).exists() or not any(Path(store).iterdir())
 
 
+def test_another_fio_version_is_refused_with_the_list(servers, tmp_path, store):
+    """Client and servers must run one fio build: this machine's fio, here a wrapper that reports another
+    version (and runs the real fio otherwise), is compared with what each server's probe says."""
+    (a, _) = servers("127.0.0.1")
+    wrapper = tmp_path / "bin" / "fio"
+    wrapper.parent.mkdir()
+    wrapper.write_text(f'#!/bin/sh\n[ "$1" = --version ] && {{ echo fio-3.99; exit 0; }}\nexec {shutil.which("fio")} "$@"\n')
+    wrapper.chmod(0o755)
+    proc = cli("run", "--host", a, "--tier", f"t={tmp_path}", "--workload", "rand-read-4k", *QUICK,
+               "--results", store, env={"PATH": f"{wrapper.parent}:{os.environ['PATH']}"})
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert f"fio versions differ (client and servers must run the same fio): this machine fio-3.99, {a} fio-3." \
+        in proc.stderr
+
+
 def _job_processes(pid: int) -> list:
     try:
         return psutil.Process(pid).children(recursive=True)

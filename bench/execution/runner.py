@@ -257,8 +257,12 @@ class Runner:
                 recovered = [c for c in recover_cases(self.raw, have) if c.get("id") == current.id]
                 if recovered:
                     recovered[0].pop("recovered", None)
-                self.doc["cases"].append(recovered[0] if recovered else
-                                         case_document(current.to_dict(), {}, [], "interrupted"))
+                if self.fleet:      # every host's document and the fleet's, failed "interrupted"
+                    self.doc["cases"].extend(self._fleet_documents(
+                        current, case_document(current.to_dict(), {}, [], "interrupted")))
+                else:
+                    self.doc["cases"].append(recovered[0] if recovered else
+                                             case_document(current.to_dict(), {}, [], "interrupted"))
             self.doc["interrupted"] = True
             raise
         finally:
