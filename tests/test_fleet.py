@@ -73,14 +73,18 @@ def by_host(doc: dict) -> dict:
 
 def test_two_hosts_per_host_and_fleet_figures_match_fios_own(servers, tmp_path, store):
     (a, _), (b, _) = servers("127.0.0.1"), servers("127.0.0.2")
-    tier = tmp_path / "tier"
+    tier, tier_b = tmp_path / "tier", tmp_path / "tier-b"      # the second host has a path of its own
     tier.mkdir()
-    proc = cli("run", "--host", a, "--host", b, "--tier", f"t={tier}", "--workload", "rand-read-4k", *QUICK,
-               "--results", store, "--json", check=0)
+    tier_b.mkdir()
+    proc = cli("run", "--host", a, "--host", b, "--tier", f"t={tier}", "--tier", f"t={tier_b}@{b}",
+               "--workload", "rand-read-4k", *QUICK, "--results", store, "--json", check=0)
     doc = json.loads(proc.stdout)
     assert doc["status"] == "complete"
     assert [h["name"] for h in doc["hosts"]] == [a, b]
-    assert all(h["fio_version"].startswith("fio-") and h["tiers"] == {"t": str(tier)} for h in doc["hosts"])
+    assert [h["tiers"] for h in doc["hosts"]] == [{"t": str(tier)}, {"t": str(tier_b)}]
+    assert all(h["fio_version"].startswith("fio-") for h in doc["hosts"])
+    jobs = [(Path(store) / doc["run_id"] / "raw" / f"case000.h{i}.fio").read_text() for i in (0, 1)]
+    assert f"directory={tier}\n" in jobs[0] and f"directory={tier_b}\n" in jobs[1]
     cases = by_host(doc)
     assert list(cases) == [a, b, "fleet"] and {c["plan_id"] for c in doc["cases"]} == {0}
     raw = fio_output(Path(store), doc, 0)
@@ -99,8 +103,8 @@ def test_two_hosts_per_host_and_fleet_figures_match_fios_own(servers, tmp_path, 
     assert fleet["ops_read"] == all_clients["read"]["total_ios"]
     bins = merge_bins(*({int(k): v for k, v in e["read"]["clat_ns"]["bins"].items()} for e in entries.values()))
     assert fleet["lat_p99_us"] == percentile_from_bins(bins, 99.0) / 1000       # merged bins, not an average
-    # the files fio made on the tier are gone (unlink at their last use): nothing is left on the hosts
-    assert list(tier.iterdir()) == []
+    # the files fio made on the tiers are gone (unlink at their last use): nothing is left on the hosts
+    assert list(tier.iterdir()) == [] and list(tier_b.iterdir()) == []
 
 
 def test_a_host_that_does_not_listen_is_refused_before_the_run(servers, tmp_path, store):
