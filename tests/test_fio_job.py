@@ -10,7 +10,8 @@ import pytest
 from bench.core.errors import UserError
 from bench.core.pattern import Pattern, Phase
 from bench.engines.fio.job import BARRIER_SCRIPT, EXPORT_BARRIER_DIR, RUN_HINT, render_jobfile
-from bench.engines.fio.parse import parse, phase_metrics
+from bench.engines.fio.parse import parse
+from bench.engines.fio.records import phase_records
 from bench.engines.fio.run import run_fio
 
 needs_fio = pytest.mark.skipif(shutil.which("fio") is None, reason="needs fio on PATH (apt-get install fio)")
@@ -144,9 +145,9 @@ def test_rendered_file_runs_with_plain_fio(tmp_path):
     proc = subprocess.run(["fio", "--output-format=json", "--output=plain.json", "job.fio"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    phases = phase_metrics(parse((tmp_path / "plain.json").read_text()))
+    phases = phase_records(parse((tmp_path / "plain.json").read_text()))
     assert [p["name"] for p in phases] == ["put", "get"]
-    assert phases[0]["bytes_written"] == 2 * MIB and "bytes_read" not in phases[0]
+    assert phases[0]["bytes_written"] == 2 * MIB and phases[0]["bytes_read"] == 0
     assert phases[1]["bytes_read"] == 2 * MIB and phases[1]["ops_read"] == 2 * MIB // 4096
     # the read phase read the write phase's files: two jobs x two files, nothing else
     assert sorted(p.name for p in (tmp_path / "files").iterdir()) == \

@@ -205,12 +205,12 @@ def test_captured_killed_job_fails_the_phase_check():
     phase check refuses it instead of storing a latency-only "success"."""
     from bench.analysis.metrics import check_phases
     from bench.core.pattern import Pattern, Phase
-    from bench.engines.fio.engine import phase_records
+    from bench.engines.fio.engine import pattern_records
 
     report = parse((DATA / "killed-job.plus.json").read_text())
     assert report.jobs[0].error == 0 and report.jobs[0].directions["read"].bins_ns  # looks like a success
     pattern = Pattern("killed", (Phase("randread", "randread", bs=4096, size=8 << 20, runtime_s=10),))
-    records = phase_records(report, pattern, {"data": "t"})
+    records = pattern_records(report, pattern, {"data": "t"})
     with pytest.raises(CaseError, match=r"phase randread: ran 0.0 s"):
         check_phases(records, pattern)
     records[0]["wall_s"] = 1.0     # even with a time, a phase that moved nothing fails

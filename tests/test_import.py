@@ -31,7 +31,7 @@ def _fio_entries(path: Path):
         for job in doc.get("client_stats") or doc.get("jobs", []):
             host = job.get("hostname") if "client_stats" in doc else None
             if job["jobname"] == "All clients":
-                host = "All clients"
+                host = "fleet"      # tierbench's name for fio's aggregate over the hosts
             yield number, host, job["jobname"], job
 
 
@@ -42,8 +42,8 @@ def test_import_reproduces_fio_figures(path, store):
     entries = list(_fio_entries(path))
     assert len(cases) == len(entries)
     for number, host, name, job in entries:
-        matching = [c for c in cases if c["params"]["document"] == number and c["params"]["host"] == host
-                    and (c["workload"] == f"fio:{name}" or host == "All clients")]
+        matching = [c for c in cases if c["params"]["document"] == number and c["host"] == host
+                    and (c["workload"] == f"fio:{name}" or host == "fleet")]
         assert len(matching) == 1, (number, host, name)
         case = matching[0]
         dirs = [job[d] for d in ("read", "write", "trim", "mixed") if d in job and job[d]["total_ios"] > 0]

@@ -155,7 +155,7 @@ def load_any(ref: str, store) -> dict:
 
 def case_key(case: dict) -> tuple:
     """The one case identity, bench.core.case.case_key (workload, tier, temp tier, engine, params, workers, cache,
-    step label, container memory): repeats share it, and two runs' cases match on it."""
+    step label, container memory, fio server host): repeats share it, and two runs' cases match on it."""
     return _case_key(case)
 
 
@@ -180,6 +180,8 @@ def case_label(key: tuple) -> str:
         parts.append("cache")
     if d["memory_mb"]:
         parts.append(f"container={d['memory_mb']}MB")
+    if d.get("host"):
+        parts.append(f"host={d['host']}")
     params = {k: v for k, v in d["params"].items() if not (k == "numjobs" and v == d["workers"])}
     if params:
         parts.append(",".join(f"{k}={v}" for k, v in sorted(params.items())))

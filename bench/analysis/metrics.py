@@ -14,15 +14,6 @@ from bench.core.errors import CaseError
 from bench.core.metric_registry import LATENCY_PERCENTILES, unit_of
 from kernels.latency_bins import merge_bins, percentile_from_bins
 
-PERCENTILES = {f"lat_{name}_us": q for name, q in LATENCY_PERCENTILES.items()}
-
-
-def bins_stats(bins: dict) -> dict:
-    """p50/p99/p99.9 (us) from {ns: count} bins; empty when there is no sample."""
-    if not bins or sum(bins.values()) == 0:
-        return {}
-    return {name: percentile_from_bins(bins, q) / 1000.0 for name, q in PERCENTILES.items()}
-
 
 def iops_per_gb(iops: float, capacity_bytes: int) -> float:
     """Operations per second per GB (10^9 bytes) of a tier's capacity: what a tier offers for its size (the
@@ -31,14 +22,20 @@ def iops_per_gb(iops: float, capacity_bytes: int) -> float:
 
 
 def case_metrics(phases: list, capacity_bytes: Optional[int]) -> dict:
+    """The case's metrics from its phase records (module docstring), the same for every engine and for imported
+    fio output: totals, rates over the summed phase wall time, latency percentiles from the merged bins (per
+    direction too, read_lat_p99_us, ...), and, where the records carry them (fio), lat_mean_us and lat_max_us.
+    Records of plain fio json carry fio's own percentiles instead of bins (pct_<direction>): those are used only
+    when one record carries the direction, as percentiles cannot be merged."""
     wall = sum(p["wall_s"] for p in phases)
     ops_r = sum(p.get("ops_read", 0) for p in phases)
     ops_w = sum(p.get("ops_written", 0) for p in phases)
+    ops_other = sum(p.get(k, 0) for p in phases for k in ("ops_trim", "ops_mixed"))
     bytes_r = sum(p.get("bytes_read", 0) for p in phases)
     bytes_w = sum(p.get("bytes_written", 0) for p in phases)
     m = {"wall_s": wall, "ops_read": ops_r, "ops_written": ops_w, "bytes_read": bytes_r, "bytes_written": bytes_w}
-    if wall > 0 and ops_r + ops_w > 0:
-        m["iops"] = (ops_r + ops_w) / wall
+    if wall > 0 and ops_r + ops_w + ops_other > 0:
+        m["iops"] = (ops_r + ops_w + ops_other) / wall
         if ops_r:
             m["read_iops"] = ops_r / wall
             m["read_bytes_per_s"] = bytes_r / wall
@@ -47,9 +44,34 @@ def case_metrics(phases: list, capacity_bytes: Optional[int]) -> dict:
             m["write_bytes_per_s"] = bytes_w / wall
         if capacity_bytes:
             m["iops_per_gb"] = iops_per_gb(m["iops"], capacity_bytes)
-    bins = merge_bins(*[p.get("bins_read") or {} for p in phases], *[p.get("bins_write") or {} for p in phases])
-    m.update(bins_stats(bins))
+    m.update(_latency(phases, DIRECTIONS, "lat_"))
+    if sum(1 for d in ("read", "write") if any(p.get(f"bins_{d}") or p.get(f"pct_{d}") for p in phases)) > 1:
+        for direction in ("read", "write"):
+            m.update(_latency(phases, (direction,), f"{direction}_lat_"))
     return m
+
+
+DIRECTIONS = ("read", "write", "trim", "mixed")
+
+
+def _latency(phases: list, directions: tuple, prefix: str) -> dict:
+    """Percentiles (merged bins, or fio's own for a lone carrier without bins), mean and max of some directions."""
+    out = {}
+    bins = merge_bins(*[p.get(f"bins_{d}") or {} for p in phases for d in directions])
+    if bins:
+        out.update({f"{prefix}{name}_us": percentile_from_bins(bins, q) / 1000.0
+                    for name, q in LATENCY_PERCENTILES.items()})
+    else:
+        own = [p[f"pct_{d}"] for p in phases for d in directions if p.get(f"pct_{d}")]
+        if len(own) == 1:
+            out.update({f"{prefix}{name}_us": own[0][q] for name, q in LATENCY_PERCENTILES.items() if q in own[0]})
+    lats = [p[f"lat_{d}"] for p in phases for d in directions if p.get(f"lat_{d}")]
+    carriers = [p for p in phases for d in directions if p.get(f"bins_{d}") or p.get(f"pct_{d}") or p.get(f"lat_{d}")]
+    if lats and len(lats) == len(carriers):
+        samples = sum(lat["samples"] for lat in lats)
+        out[f"{prefix}mean_us"] = sum(lat["mean_us"] * lat["samples"] for lat in lats) / samples
+        out[f"{prefix}max_us"] = max(lat["max_us"] for lat in lats)
+    return out
 
 
 def latency_bins(phases: list) -> dict:

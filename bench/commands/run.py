@@ -58,6 +58,14 @@ def add_arguments(p):
     p.add_argument("--cache", action="store_true", help="keep the page cache (buffered, warm) instead of cold I/O")
     p.add_argument("--export-jobs", metavar="DIR", help="also write each case's fio job file to DIR")
     p.add_argument("--timeout", type=float, default=None, metavar="S", help="per-case timeout in seconds")
+    p.add_argument("--host", action="append", default=[], metavar="HOST[:PORT]",
+                   help="run every case on this fio server too (repeatable; `tierbench serve` starts one): "
+                        "a row per host and one for the fleet (docs/fleet.md)")
+    p.add_argument("--hosts", metavar="FILE", help="fio servers, one HOST[:PORT] a line")
+    p.add_argument("--job-file", metavar="FILE.fio", help="run your own fio job file on each tier, its "
+                   "directory pointed at the tier (--quick caps its sizes and runtimes)")
+    p.add_argument("--allow-paths", action="store_true",
+                   help="--job-file: run it even if it names files or devices outside the tiers")
 
 
 def config_from_args(args) -> Config:
@@ -116,19 +124,30 @@ def export_jobs(cases: list, tiers: dict, directory: str) -> list:
     return written
 
 
-def execute(cfg: Config, tier_flags: list, *, json_out: bool, extra: dict = None) -> dict:
-    """Resolve tiers, build the plan, run it, print the table; returns the run document."""
-    plan.check(cfg, len(tier_flags) or len(cfg.tiers) or 1)   # bad parameters: refused before tiers are resolved
+def execute(cfg: Config, tier_flags: list, *, json_out: bool, extra: dict = None, job_file: dict = None) -> dict:
+    """Resolve tiers, build the plan, run it, print the table; returns the run document.
+    job_file: {"path", "allow_paths"} for `--job-file` (its cases instead of the workloads')."""
+    if job_file is None:
+        plan.check(cfg, len(tier_flags) or len(cfg.tiers) or 1)   # bad parameters: refused before tiers are resolved
     store = Store(cfg.results)
     with TierSession(cfg, tier_flags, emulate_flag=cfg.emulate) as session:
         tiers = {t.name: t for t in session.tiers}
-        cases = plan.build(cfg, list(tiers))
+        loaded = None
+        if job_file is not None:
+            from bench.execution.jobfile_case import jobfile_cases, load_jobfile
+
+            loaded = load_jobfile(job_file["path"], {t.name: t.path for t in session.tiers}, quick=cfg.quick,
+                                  allow_paths=job_file["allow_paths"])
+            cases = jobfile_cases(loaded, list(tiers), cfg.repeat)
+        else:
+            cases = plan.build(cfg, list(tiers))
+            check_plan_space(cases, session.tiers)
         check_fio(cfg, cases)
-        check_plan_space(cases, session.tiers)
         if cfg.export_jobs:
             for path in export_jobs(cases, tiers, cfg.export_jobs):
                 stderr_console.print(f"wrote {path}")
-        runner = Runner(store, session.tiers, cgroup=session.cgroup, timeout_s=cfg.timeout_s, extra=extra)
+        runner = Runner(store, session.tiers, cgroup=session.cgroup, timeout_s=cfg.timeout_s, extra=extra,
+                        job_file=loaded)
         stderr_console.print(f"run {runner.run_id}: {len(cases)} cases on "
                              + ", ".join(f"{t.name} ({t.cls}{', emulated' if t.emulated else ''})"
                                          for t in session.tiers))
@@ -140,6 +159,46 @@ def execute(cfg: Config, tier_flags: list, *, json_out: bool, extra: dict = None
     return doc
 
 
+def execute_fleet(cfg: Config, tier_flags: list, hosts: list, job_file: dict = None) -> dict:
+    """A fleet run: every case on every host at once through fio's client mode (bench.execution.hosts).
+    Refused before anything is stored: options that cannot run on fio servers, tiers without a path on some
+    host, and hosts that do not answer fio's probe or run another fio version."""
+    from bench.execution.hosts import check_hosts, fleet_tiers
+
+    if cfg.emulate:
+        raise UserError("--host with --emulate: emulated tiers are built on this machine, not on the hosts")
+    if cfg.engines != ["fio"]:
+        raise UserError("--host runs fio's client/server mode: only --engine fio runs on the hosts")
+    if cfg.export_jobs:
+        raise UserError("--host with --export-jobs: each case's job files per host are kept in the run's raw/")
+    tiers, paths = fleet_tiers(tier_flags, hosts, allow_system_path=cfg.allow_system_path)
+    loaded = None
+    if job_file is not None:
+        from bench.execution.jobfile_case import jobfile_cases, load_jobfile
+
+        every = {f"{name}@{host}": path for name, by_host in paths.items() for host, path in by_host.items()}
+        loaded = load_jobfile(job_file["path"], every, quick=cfg.quick, allow_paths=job_file["allow_paths"])
+        cases = jobfile_cases(loaded, [t.name for t in tiers], cfg.repeat)
+    else:
+        cases = plan.build(cfg, [t.name for t in tiers])
+    jobs = sorted({c.workload for c in cases if c.kind not in ("pattern", "jobfile")})
+    if jobs:
+        raise UserError(f"--host: {', '.join(jobs)} {'is a job' if len(jobs) == 1 else 'are jobs'} (PyArrow/Polars "
+                        "on this machine), not I/O patterns that fio servers can run")
+    check_fio(cfg, cases)
+    fleet = check_hosts(hosts)
+    for host in fleet:
+        host["tiers"] = {name: by_host[host["name"]] for name, by_host in paths.items()}
+    runner = Runner(Store(cfg.results), tiers, timeout_s=cfg.timeout_s, fleet=fleet, job_file=loaded)
+    stderr_console.print(f"run {runner.run_id}: {len(cases)} cases on {len(fleet)} hosts "
+                         f"({', '.join(h['name'] for h in fleet)}), fio {fleet[0]['fio_version']}")
+    try:
+        return runner.run(cases)
+    except KeyboardInterrupt:
+        stderr_console.print(f"interrupted: measured cases kept in {runner.folder}")
+        raise
+
+
 def report(doc: dict, json_out: bool, store_root) -> int:
     if json_out:
         emit_json(doc)
@@ -149,6 +208,20 @@ def report(doc: dict, json_out: bool, store_root) -> int:
 
 
 def run(args) -> int:
+    from bench.execution.hosts import hosts_from_args
+
+    job_file = None
+    if args.job_file:
+        if args.workload or args.param or args.workers:
+            raise UserError("--job-file runs the job file as written: --workload, --param and --workers do not "
+                            "apply to it")
+        job_file = {"path": args.job_file, "allow_paths": args.allow_paths}
+    elif args.allow_paths:
+        raise UserError("--allow-paths goes with --job-file")
     cfg = config_from_args(args)
-    doc = execute(cfg, args.tier, json_out=args.json)
+    if job_file and cfg.engines != ["fio"]:
+        raise UserError("--job-file is a fio job file: only --engine fio runs it")
+    hosts = hosts_from_args(args.host, args.hosts)
+    doc = execute_fleet(cfg, args.tier, hosts, job_file) if hosts \
+        else execute(cfg, args.tier, json_out=args.json, job_file=job_file)
     return report(doc, args.json, Store(cfg.results).root)

@@ -7,7 +7,11 @@ from typing import Any, Mapping
 
 # What identifies a case across repeats and across runs: every field that changes what was measured.
 # Scenario steps differ by `label` (and by temp tier, cache, workers or container) where params don't show it.
-CASE_KEY_FIELDS = ("workload", "tier", "temp_tier", "engine", "params", "workers", "cache", "label", "memory_mb")
+# `host`: the fio server a fleet case ran on (bench.execution.hosts), FLEET_HOST for the whole fleet, None on this
+# machine: compare and history keep hosts apart.
+CASE_KEY_FIELDS = ("workload", "tier", "temp_tier", "engine", "params", "workers", "cache", "label", "memory_mb",
+                   "host")
+FLEET_HOST = "fleet"
 
 
 def case_key(case: Mapping[str, Any]) -> tuple:

@@ -24,6 +24,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from bench import __version__
 from bench.analysis.metrics import check_metrics
 from bench.analysis.scaling import scaling
+from bench.core.case import FLEET_HOST
 from bench.core.errors import CaseError
 from bench.core.metric_registry import unit_of
 from bench.core.sample import Sample
@@ -60,13 +61,28 @@ def case_samples(case_doc: dict) -> list:
             "implementation": case_doc.get("implementation") or ""}
     if case_doc.get("temp_tier"):
         meta["temp_tier"] = case_doc["temp_tier"]
+    if case_doc.get("host"):
+        meta["host"] = case_doc["host"]
     return [(case_doc["id"], Sample(metric, value, unit_of(metric), meta))
             for metric, value in (case_doc.get("metrics") or {}).items() if value is not None]
 
 
 class Runner:
     def __init__(self, store: Store, tiers: list, cgroup: Optional[str] = None, timeout_s: float = 600.0,
-                 progress: bool = True, extra: Optional[dict] = None):
+                 progress: bool = True, extra: Optional[dict] = None, fleet: Optional[list] = None,
+                 job_file: Optional[dict] = None):
+        """fleet: the hosts of a fleet run (bench.execution.hosts.check_hosts records, each with `tiers`
+        {tier: path on that host}); every case then runs on all of them through fio's client mode and gives
+        a case document per host and one for the fleet (bench.core.case.FLEET_HOST).
+        job_file: a user's fio job file (bench.execution.jobfile_case.load_jobfile) that the `jobfile` cases run;
+        the document names it (job_file {name, sha256}) and raw/ keeps it as it was given."""
+        self.fleet = fleet
+        self.job_file = job_file
+        if fleet:
+            extra = dict(extra or {}, hosts=fleet)
+        if job_file:
+            extra = dict(extra or {}, job_file={"name": job_file["name"], "sha256": job_file["sha256"],
+                                                "quick": job_file["quick"]})
         self.store = store
         self.tiers = {t.name: t for t in tiers}
         self.cgroup = cgroup
@@ -75,6 +91,8 @@ class Runner:
         self.doc = new_document(None, tiers, extra)
         self.folder = store.create_run(doc=self.doc)    # folder and running document in one step
         self.raw = self.folder / "raw"
+        if job_file:
+            (self.raw / f"job-file-{job_file['name']}").write_text(job_file["text"])
         self._proc: Optional[subprocess.Popen] = None
         self._worker_pgid: Optional[int] = None
 
@@ -95,9 +113,34 @@ class Runner:
         return d
 
     def _remove_case_dirs(self, case) -> None:
+        if self.fleet:
+            return      # a fleet case makes no directory: fio removes its files on the hosts (unlink)
         for name in {case.tier, case.temp_tier or case.tier}:
             shutil.rmtree(os.path.join(self.tiers[name].path, case_dir_name(self.run_id, case.id)),
                           ignore_errors=True)
+
+    def run_case_documents(self, case) -> list:
+        """The case's documents: one, or for a fleet run one per host and one for the fleet."""
+        if not self.fleet:
+            return [self.run_case(case)]
+        return self._fleet_documents(case, self.run_case(case))
+
+    def _fleet_documents(self, case, doc: dict) -> list:
+        """Split a fleet case's worker result (kept in doc["fleet_result"]) into a document per host, in the
+        order given, and the fleet's; ids follow the run's documents."""
+        result = doc.pop("fleet_result", None) or {}
+        base = case.to_dict()
+        names = [h["name"] for h in self.fleet] + [FLEET_HOST]
+        out = []
+        for name in names:
+            part = result.get("fleet") if name == FLEET_HOST else (result.get("hosts") or {}).get(name)
+            part = dict(part or {}, implementation=result.get("implementation"))
+            error = doc["error"] or part.get("error") or (None if part.get("metrics") else "no result")
+            record = case_document(dict(base, host=name), part, doc["raw"], error)
+            record["id"] = len(self.doc["cases"]) + len(out)
+            record["plan_id"] = case.id
+            out.append(record)
+        return out
 
     def run_case(self, case) -> dict:
         container = (make_container(f"tierbench-{self.run_id}-c{case.id}", case.memory_mb * 1024 ** 2,
@@ -114,10 +157,15 @@ class Runner:
                 "tiers": {n: self._tier_spec(t) for n, t in self.tiers.items()},
                 "cgroup": self.cgroup, "memory_cgroup": container, "timeout_s": self.timeout_s,
                 "parent_pid": os.getpid()}
+        if self.fleet:
+            spec["fleet"] = {"hosts": self.fleet}
+        if self.job_file:
+            spec["job_file"] = self.job_file
         spec_path = self.raw / f"case{case.id:03d}.spec.json"
         result_path = self.raw / f"case{case.id:03d}.result.json"
         spec_path.write_text(json.dumps(spec, indent=1))
-        devices = {self.tiers[n].device for n in {case.tier, case.temp_tier or case.tier}} - {None}
+        devices = set() if self.fleet else \
+            {self.tiers[n].device for n in {case.tier, case.temp_tier or case.tier}} - {None}
         error, result = None, {}
         with Monitor(devices) as monitor:
             tag = self._case_tag(case)
@@ -146,6 +194,9 @@ class Runner:
         if not error and rc != 0:
             error = f"worker exited with status {rc} after reporting success"
         case_doc = case_document(case.to_dict(), result, [spec_path.name, result_path.name], error)
+        if self.fleet:      # the monitor watched this machine, not the hosts: its figures are no host's
+            case_doc["fleet_result"] = result
+            return case_doc
         if not error:
             summary = monitor.summary()
             try:
@@ -192,7 +243,7 @@ class Runner:
                 for case in cases:
                     current = case
                     bar.update(task, description=f"{case.workload} on {case.tier} ({case.engine})")
-                    self.doc["cases"].append(self.run_case(case))
+                    self.doc["cases"].extend(self.run_case_documents(case))
                     current = None
                     self._save(final=False)
                     bar.advance(task)
@@ -206,8 +257,12 @@ class Runner:
                 recovered = [c for c in recover_cases(self.raw, have) if c.get("id") == current.id]
                 if recovered:
                     recovered[0].pop("recovered", None)
-                self.doc["cases"].append(recovered[0] if recovered else
-                                         case_document(current.to_dict(), {}, [], "interrupted"))
+                if self.fleet:      # every host's document and the fleet's, failed "interrupted"
+                    self.doc["cases"].extend(self._fleet_documents(
+                        current, case_document(current.to_dict(), {}, [], "interrupted")))
+                else:
+                    self.doc["cases"].append(recovered[0] if recovered else
+                                             case_document(current.to_dict(), {}, [], "interrupted"))
             self.doc["interrupted"] = True
             raise
         finally:

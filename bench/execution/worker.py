@@ -143,7 +143,7 @@ def execute(spec: dict) -> dict:
         metrics["cpu_s"] = cpu_s
         metrics["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         check_metrics(metrics)
-        return {"phases": [{k: v for k, v in p.items() if not k.startswith("bins_")} for p in phases],
+        return {"phases": [{k: v for k, v in p.items() if not k.startswith(("bins_", "pct_", "lat_"))} for p in phases],
                 "metrics": metrics, "latency_bins_ns": latency_bins(phases),
                 "bottleneck": bottleneck(cpu_s, engine_wall, threads), "threads": threads,
                 "implementation": out.get("implementation"), "raw": out.get("raw", []), "error": None}
@@ -152,11 +152,86 @@ def execute(spec: dict) -> dict:
             shutil.rmtree(d, ignore_errors=True)
 
 
+def execute_fleet(spec: dict) -> dict:
+    """A fio case on every host of the fleet at once (bench.engines.fio.fleet): each host's phases checked and
+    turned into metrics as a local case's are; the fleet's from the hosts' records merged per phase
+    (bench.engines.fio.records.fleet_records). A host without results fails alone, naming itself; the fleet
+    fails while any host failed (no fleet figure from part of the fleet). Remote CPUs are not known here, so the
+    bottleneck verdicts are `unknown`; fio's own CPU seconds stay in the phases."""
+    from bench.engines.fio import fleet as fio_fleet
+    from bench.engines.fio.records import fleet_records
+
+    case = spec["case"]
+    roles = {"data": case["tier"], "temp": case.get("temp_tier") or case["tier"]}
+    hosts = [dict(h, dirs={role: h["tiers"][tier] for role, tier in roles.items()}) for h in spec["fleet"]["hosts"]]
+    capacity = spec["tiers"][case["tier"]].get("iops_capacity_bytes")
+    stem = f"case{case['id']:03d}"
+    if case["kind"] == "jobfile":
+        from bench.engines.fio.engine import jobfile_records
+
+        pattern, threads = None, spec["job_file"]["threads"]
+        texts = {h["name"]: _jobfile_text(spec, h["dirs"]["data"]) for h in hosts}
+        out = fio_fleet.run_texts(texts, hosts, Path(spec["raw_dir"]), stem, spec["timeout_s"],
+                                  lambda report, h: jobfile_records(report, case["tier"], h["address"], h["port"]))
+    else:
+        pattern = _pattern_for(case)
+        threads = _threads(case, pattern)
+        out = fio_fleet.run(pattern, hosts, roles, Path(spec["raw_dir"]), stem, spec["timeout_s"],
+                            file_prefix=case_dir_name(spec["run_id"], case["id"]))
+    results, measured = {}, {}
+    for name, host in out["hosts"].items():
+        if host["error"]:
+            results[name] = {"error": host["error"]}
+            continue
+        try:
+            check_phases(host["phases"], pattern)
+            results[name] = _fleet_member(host["phases"], capacity, pattern, threads)
+            measured[name] = host["phases"]
+        except CaseError as e:
+            results[name] = {"error": f"host {name}: {e}"}
+    failed = [results[name]["error"] for name in results if name not in measured]
+    if failed:
+        fleet = {"error": f"fleet incomplete ({len(failed)} of {len(results)} hosts failed): " + "; ".join(failed)}
+    else:
+        try:
+            fleet = _fleet_member(fleet_records(measured), capacity, pattern, threads)
+        except CaseError as e:
+            fleet = {"error": f"fleet: {e}"}
+    return {"hosts": results, "fleet": fleet, "implementation": out.get("implementation"), "raw": out.get("raw", []),
+            "threads": threads, "error": None if measured else "no host gave results: " + "; ".join(failed)}
+
+
+def _fleet_member(phases: list, capacity, pattern, threads: int) -> dict:
+    check_phases(phases, pattern)
+    metrics = case_metrics(phases, capacity)
+    demanded = demanded_iops_per_gb(pattern, metrics) if pattern is not None else None
+    if demanded is not None:
+        metrics["demanded_iops_per_gb"] = demanded
+    check_metrics(metrics)
+    return {"phases": [{k: v for k, v in p.items() if not k.startswith(("bins_", "pct_", "lat_"))} for p in phases],
+            "metrics": metrics, "latency_bins_ns": latency_bins(phases), "bottleneck": "unknown",
+            "threads": threads, "error": None}
+
+
+def _jobfile_text(spec: dict, directory: str) -> str:
+    """The user's job file (spec["job_file"]: name, text, quick, allow_paths, roots) pointed at `directory`."""
+    from bench.engines.fio.jobfile import point_at_tier, read_jobfile
+
+    job = spec["job_file"]
+    return point_at_tier(read_jobfile(job["name"], job["text"]), directory, job["roots"], quick=job["quick"],
+                         allow_paths=job["allow_paths"])
+
+
 def _run_engine(spec: dict, case: dict, dirs: dict, roles: dict, raw_dir: Path, stem: str) -> tuple:
     """(engine output, pattern or None, CPU seconds, wall seconds) of the case's engine or job."""
     pattern = None
     cpu0, wall0 = cpu_seconds(), time.monotonic()
-    if case["kind"] == "pattern":
+    if case["kind"] == "jobfile":
+        from bench.engines.fio import engine
+
+        out = engine.run_jobfile(_jobfile_text(spec, dirs["data"]), case["tier"], raw_dir, stem, spec["timeout_s"])
+        out["threads"] = spec["job_file"]["threads"]
+    elif case["kind"] == "pattern":
         pattern = _pattern_for(case)
         if case["engine"] == "fio":
             from bench.engines.fio import engine
@@ -181,7 +256,7 @@ def main(argv=None) -> int:
         die_with_parent(spec.get("parent_pid"))
         join_cgroup(spec.get("cgroup"))
         join_cgroup(spec.get("memory_cgroup"))
-        result = execute(spec)
+        result = execute_fleet(spec) if spec.get("fleet") else execute(spec)
     except KeyboardInterrupt as e:
         result = {"error": f"interrupted ({e or 'Ctrl-C'})"}
     except (TierbenchError, OSError, ValueError) as e:

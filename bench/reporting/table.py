@@ -162,7 +162,8 @@ def _engine_ratio(groups: dict, key: tuple, ident: dict, cases: list) -> tuple:
 
 
 def run_table(doc: dict) -> Table:
-    """One row per case: step label (scenario runs), workload, tier, temp tier (jobs), what varies within the
+    """One row per case: step label (scenario runs), workload, tier, temp tier (jobs), host (a fleet run: a row
+    per fio server and one for the fleet), what varies within the
     workload, repeats, medians of the metrics, bottleneck verdicts, the fio/builtin IOPS ratio and the IOPS per GB
     the tier supplies next to what a job demands. Columns nobody filled are left out."""
     groups = grouped(doc)
@@ -178,13 +179,14 @@ def run_table(doc: dict) -> Table:
         ratio, flags = _engine_ratio(groups, key, ident, cases)
         marks |= flags
         n = f"{len(ok)}" + (f" ({len(cases) - len(ok)} failed)" if len(ok) < len(cases) else "")
-        rows.append([ident["label"] or "-", ident["workload"], str(ident["tier"]), ident["temp_tier"] or "-", vary, n,
+        rows.append([ident["label"] or "-", ident["workload"], str(ident["tier"]), ident["temp_tier"] or "-",
+                     ident.get("host") or "-", vary, n,
                      *cells, "/".join(verdicts), ratio,
                      fmt_number(supplied.get(ident["tier"]))
                      if median_metric(cases, "demanded_iops_per_gb") is not None else "-"])
-    titles = (["step", "workload", "tier", "temp", "varies", "n"] + [t for t, _, _ in COLUMNS]
+    titles = (["step", "workload", "tier", "temp", "host", "varies", "n"] + [t for t, _, _ in COLUMNS]
               + ["bound", "fio/builtin", "tier\nsupplies\nIOPS/GB"])
-    left = {"step", "workload", "tier", "temp", "varies", "bound"}
+    left = {"step", "workload", "tier", "temp", "host", "varies", "bound"}
     always = {"workload", "tier", "n"}
     keep = [i for i, title in enumerate(titles) if title in always or any(r[i] not in ("-", "unknown") for r in rows)]
     notes = [note for mark, note in ((CHECKSUM_MARK, CHECKSUM_NOTE), (QUEUE_MARK, QUEUE_NOTE)) if mark in marks]
@@ -202,21 +204,23 @@ def run_table(doc: dict) -> Table:
 def failures(doc: dict) -> list:
     """One line per failed case: its id, step label (scenario runs), workload, tier and error."""
     return [f"case {c['id']}" + (f" step {c['label']}" if c.get("label") else "")
-            + f" {c['workload']} on {c['tier']}: {c['error']}" for c in doc.get("cases", []) if c.get("error")]
+            + f" {c['workload']} on {c['tier']}" + (f" host {c['host']}" if c.get("host") else "")
+            + f": {c['error']}" for c in doc.get("cases", []) if c.get("error")]
 
 
 def phases_table(doc: dict):
-    """Per job case group: each phase's wall and CPU seconds, MB moved per tier, and its verdict (medians)."""
+    """Per job case group (and fio job file: a phase per reporting group, named after its jobs): each phase's wall and CPU seconds, MB moved per tier, and its verdict (medians)."""
     rows = []
     groups = grouped(doc)
     idents = [case_key_dict(key) for key in groups]
     varied, _ = varying(idents)
     for cases, ident, vary in zip(groups.values(), idents, varied):
         ok = [c for c in cases if not c.get("error") and c.get("phases")]
-        if not ok or ident["engine"] != "job":
+        if not ok or not (ident["engine"] == "job" or str(ident["workload"]).startswith("jobfile:")):
             continue
         layout = " ".join([ident["label"] or "", ident["workload"], f"data {ident['tier']}",
-                           f"temp {ident['temp_tier'] or ident['tier']}", "" if vary == "-" else vary]).strip()
+                           f"temp {ident['temp_tier'] or ident['tier']}",
+                           f"host {ident['host']}" if ident.get("host") else "", "" if vary == "-" else vary]).strip()
         for i, phase in enumerate(ok[0]["phases"]):
             same = [c["phases"][i] for c in ok if len(c["phases"]) > i]
             med = lambda key: median([p.get(key) or 0 for p in same])  # noqa: E731

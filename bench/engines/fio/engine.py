@@ -16,35 +16,25 @@ from bench.core.errors import CaseError
 from bench.core.pattern import Pattern
 from bench.engines.fio.job import render_jobfile
 from bench.engines.fio.parse import parse
+from bench.engines.fio.records import group_records, phase_records
 from bench.engines.fio.run import run_fio
 from bench.engines.layout import lay_out_pattern
 
 
-def phase_records(report, pattern: Pattern, tiers_by_role: dict) -> list:
-    """One record per fio job entry (with group_reporting, one per phase), in the pattern's phase order."""
-    by_name = {job.name: job for job in report.jobs if job.host in (None, "All clients")}
+def pattern_records(report, pattern: Pattern, tiers_by_role: dict, host=None, port=None) -> list:
+    """The phase records (bench.engines.fio.records) of one host (None: a local run) in the pattern's phase order,
+    each with its tier and role; a phase fio reported nothing for is left out (bench.analysis.metrics.check_phases
+    fails the case), a phase fio reports an error for fails the case."""
+    by_name = {rec["name"]: rec for rec in phase_records(report, host, port)}
     records = []
     for phase in pattern.phases:
-        job = by_name.get(phase.name)
-        if job is None:
-            continue     # bench.analysis.metrics.check_phases fails the case: no measurement for this phase
-        if job.error:
-            raise CaseError(f"fio job {phase.name}: error {job.error} ({os.strerror(job.error)})")
-        rec = {"name": phase.name, "tier": tiers_by_role.get(phase.role), "role": phase.role,
-               "ops_read": 0, "ops_written": 0, "bytes_read": 0, "bytes_written": 0, "wall_s": 0.0}
-        if job.cpu_s is not None:
-            rec["cpu_s"] = job.cpu_s        # fio's own accounting of its jobs' user + system time
-        for direction, d in job.directions.items():
-            if d.ops == 0:
-                continue
-            key = "written" if direction == "write" else "read"
-            if direction in ("read", "write", "mixed"):
-                rec[f"ops_{key}"] += d.ops
-                rec[f"bytes_{key}"] += d.bytes
-                rec["wall_s"] = max(rec["wall_s"], d.runtime_s)
-                if d.bins_ns:
-                    rec["bins_read" if key == "read" else "bins_write"] = dict(d.bins_ns)
-        records.append(rec)
+        rec = by_name.get(phase.name)
+        if rec is None:
+            continue
+        if rec["error"]:
+            raise CaseError(f"fio job {phase.name}: error {rec['error']} ({os.strerror(rec['error'])})")
+        records.append({"name": phase.name, "tier": tiers_by_role.get(phase.role), "role": phase.role,
+                        **{k: v for k, v in rec.items() if k not in ("name", "host", "groupid", "document", "error")}})
     return records
 
 
@@ -64,5 +54,36 @@ def run(pattern: Pattern, dirs: dict, tiers_by_role: dict, raw_dir: Path, stem: 
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     report = parse(text)
-    return {"phases": phase_records(report, pattern, tiers_by_role), "implementation": report.fio_version,
+    return {"phases": pattern_records(report, pattern, tiers_by_role), "implementation": report.fio_version,
+            "raw": [jobfile.name, output.name]}
+
+
+def jobfile_records(report, tier: str, host=None, port=None) -> list:
+    """A user's job file's records (one per reporting group, named after its jobs: records.group_records) of
+    one host (None: a local run), each on `tier`; CaseError for a job fio reports an error for."""
+    records = []
+    for rec in group_records(phase_records(report, host, port)):
+        if rec["error"]:
+            raise CaseError(f"fio job {rec['name']}: error {rec['error']} ({os.strerror(rec['error'])})")
+        records.append({"name": rec["name"], "tier": tier, "role": "data", "group": rec["groupid"],
+                        **{k: v for k, v in rec.items() if k not in ("name", "host", "groupid", "document", "error")}})
+    return records
+
+
+def run_jobfile(text: str, tier: str, raw_dir: Path, stem: str, timeout_s: float) -> dict:
+    """Run a user's job file (already pointed at the tier: bench.engines.fio.jobfile) with fio; returns its
+    phases (one per reporting group) and the raw files written."""
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    raw_dir = raw_dir.resolve()
+    jobfile = raw_dir / f"{stem}.fio"
+    output = raw_dir / f"{stem}.fio.json"
+    scratch = raw_dir / f"{stem}.fio-cwd"
+    shutil.rmtree(scratch, ignore_errors=True)
+    jobfile.write_text(text)
+    scratch.mkdir()
+    try:
+        report = parse(run_fio(str(jobfile), str(output), timeout_s=timeout_s, cwd=str(scratch)))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return {"phases": jobfile_records(report, tier), "implementation": report.fio_version,
             "raw": [jobfile.name, output.name]}

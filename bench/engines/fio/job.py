@@ -73,7 +73,8 @@ _OPTION_NAME = re.compile(r"^[a-z0-9_]+$")
 
 def render_jobfile(pattern: Pattern, dirs: Mapping[str, str], *, ioengine: Optional[str] = None,
                    extra_global: Optional[Mapping[str, object]] = None,
-                   barrier_dir: Optional[str] = EXPORT_BARRIER_DIR) -> str:
+                   barrier_dir: Optional[str] = EXPORT_BARRIER_DIR, file_prefix: Optional[str] = None,
+                   unlink_after_use: bool = False) -> str:
     """The fio job file (text) that runs `pattern`, its phases one after the other.
 
     `dirs` maps a phase role ("data", "temp") to the directory its files go in; `ioengine` replaces the
@@ -81,6 +82,9 @@ def render_jobfile(pattern: Pattern, dirs: Mapping[str, str], *, ioengine: Optio
     option such as `thread`). Sizes are rendered in bytes, runtimes in seconds or milliseconds.
     `barrier_dir`: where the start barrier of multi-job phases keeps its state (a subdirectory per phase;
     new for every fio run); None leaves the barrier out.
+    `file_prefix` starts every file name (a fleet case shares the tier's own directory on a remote host);
+    `unlink_after_use` has the last phase that uses a fileset remove its files (`unlink=1`), where tierbench
+    cannot remove them itself (a remote fio server).
     Raises UserError when a phase's role has no directory or a directory cannot be written in a job file.
     """
     for phase in pattern.phases:
@@ -109,6 +113,7 @@ def render_jobfile(pattern: Pattern, dirs: Mapping[str, str], *, ioengine: Optio
     lines = _header(pattern, dirs)
     lines.append("[global]")
     lines += [_option(k, v) for k, v in global_options.items()]
+    last_use = {phase.fileset: number for number, phase in enumerate(pattern.phases)}
     for number, phase in enumerate(pattern.phases):
         lines.append("")
         lines.append(f"[{phase.name}]")
@@ -117,6 +122,12 @@ def render_jobfile(pattern: Pattern, dirs: Mapping[str, str], *, ioengine: Optio
             lines.append(f"; checksum_chunk={phase.checksum_chunk}: computed by tierbench's builtin engine only "
                          f"(fio {direction} no HDFS checksums)")
         options = _phase_options(phase, dirs[phase.role], ioengine, number)
+        if file_prefix:
+            if not _SECTION_NAME.match(file_prefix):
+                raise ValueError(f"file prefix {file_prefix!r} cannot start a file name")
+            options["filename_format"] = f"{file_prefix}.{options['filename_format']}"
+        if unlink_after_use and last_use[phase.fileset] == number:
+            options["unlink"] = 1
         if barrier_dir is not None and phase.numjobs > 1:
             options["exec_prerun"] = " ".join(shlex.quote(str(a)) for a in (
                 "sh", BARRIER_SCRIPT, f"{barrier_dir}/{number}-{phase.name}", phase.numjobs))

@@ -17,7 +17,8 @@ stay in nanoseconds (the layout of kernels.latency_bins). fio's `bw` is KiB/s; `
 present. Latency is completion latency (`clat_ns`), the quantity fio computes its percentiles from; when a job
 asked for `lat_percentiles` instead, `lat_ns` is used and `FioDirection.latency` says so.
 
-`summarize` and `phase_metrics` turn a report into the run document's metric names (docs/run-document.md).
+bench.engines.fio.records turns a report into phase records, and bench.analysis.metrics.case_metrics those into the
+run document's metrics (docs/run-document.md): the one path for `run` and `import`.
 """
 from __future__ import annotations
 
@@ -28,11 +29,8 @@ from dataclasses import dataclass, field
 from typing import Mapping, Optional
 
 from bench.core.errors import UserError
-from bench.core.metric_registry import LATENCY_PERCENTILES
-from kernels.latency_bins import merge_bins, percentile_from_bins
 
-__all__ = ["ALL_CLIENTS", "DIRECTIONS", "FioDirection", "FioJob", "FioReport", "parse", "summarize",
-           "phase_metrics"]
+__all__ = ["ALL_CLIENTS", "DIRECTIONS", "FioDirection", "FioJob", "FioReport", "parse"]
 
 ALL_CLIENTS = "All clients"
 DIRECTIONS = ("read", "write", "trim", "mixed")
@@ -71,6 +69,7 @@ class FioJob:
 
     host: None for a local run, the client's hostname, or ALL_CLIENTS for fio's aggregate of all clients.
     jobs_in_group: entries of the same document, host and group (1 with group_reporting).
+    port: the fio server's port for a client/server entry (fio's `port`), else None.
     document: which JSON document of the input (0-based) the entry came from.
     options: the job's options over the document's global options, as fio printed them (strings).
     error: fio's error number for the job (0: none).
@@ -86,6 +85,7 @@ class FioJob:
     options: Mapping[str, str] = field(default_factory=dict)
     error: int = 0
     cpu_s: Optional[float] = None
+    port: Optional[int] = None
 
 
 @dataclass(frozen=True)
@@ -217,25 +217,28 @@ def _document_jobs(doc: dict, number: int) -> list:
     for entry in entries:
         if not isinstance(entry, dict) or not isinstance(entry.get("jobname"), str):
             raise UserError(f"{where}: a job entry has no 'jobname' string")
-        host = None
+        host, port = None, None
         if client:
+            if "port" in entry:
+                port = _whole(entry["port"], f"{where}: job {entry['jobname']:.40}: 'port'")
             hostname = entry.get("hostname", "")
             if not isinstance(hostname, str):
                 raise UserError(f"{where}: job {entry['jobname']:.40}: 'hostname' is not a string")
             host = ALL_CLIENTS if entry["jobname"] == ALL_CLIENTS else hostname
         groupid = _whole(entry.get("groupid", 0), f"fio job {entry['jobname']:.40}: 'groupid'")
-        raw.append((entry, host, groupid))
+        raw.append((entry, host, groupid, port))
     group_sizes: dict = {}
-    for _, host, groupid in raw:
-        group_sizes[(host, groupid)] = group_sizes.get((host, groupid), 0) + 1
+    for _, host, groupid, port in raw:
+        group_sizes[(host, port, groupid)] = group_sizes.get((host, port, groupid), 0) + 1
     jobs = []
-    for entry, host, groupid in raw:
+    for entry, host, groupid, port in raw:
         name = entry["jobname"]
         directions = {d: _direction(entry[d], f"{name:.40}.{d}") for d in DIRECTIONS if d in entry}
         options = dict(global_options)
         options.update(_options(entry.get("job options"), f"fio job {name:.40}: 'job options'"))
-        jobs.append(FioJob(name, host, groupid, group_sizes[(host, groupid)], directions, number, options,
-                           _whole(entry.get("error", 0), f"fio job {name:.40}: 'error'"), _cpu_seconds(entry, name)))
+        jobs.append(FioJob(name, host, groupid, group_sizes[(host, port, groupid)], directions, number, options,
+                           _whole(entry.get("error", 0), f"fio job {name:.40}: 'error'"), _cpu_seconds(entry, name),
+                           port if host != ALL_CLIENTS else None))
     return jobs
 
 
@@ -310,139 +313,3 @@ def _latency_block(d: dict, field: str = "fio job") -> tuple:
     if not ("percentile" in clat or "bins" in clat) and ("percentile" in lat or "bins" in lat):
         return "lat", lat
     return "clat", clat
-
-
-# ---- metrics for the run document -------------------------------------------------------------------------
-
-
-def summarize(report: FioReport, host: Optional[str] = None) -> dict:
-    """The run document's metrics for a whole report: {name: value} in the units the names imply.
-
-    Keys: iops (read, write, trim and mixed), read_iops, write_iops, read_bytes_per_s, write_bytes_per_s,
-    ops_read, ops_written, bytes_read, bytes_written, wall_s, lat_p50_us, lat_p99_us, lat_p999_us,
-    lat_mean_us, lat_max_us (over all directions), and the same latencies per direction as read_lat_p99_us,
-    write_lat_p99_us, ... A figure nothing measured is absent, never 0 (a zero-op direction measured nothing).
-
-    Rates: entries of one reporting group ran together, so their rates add up (fio's own figures, untouched,
-    for a single group). Groups run one after another (stonewalled phases, appended documents), so across
-    groups a rate is operations (bytes) over the time the groups spent on them: total / sum(group_total /
-    group_rate). Adding the rates of sequential phases would double the IOPS of a write-then-read pattern.
-    wall_s is the sum over groups of each group's longest runtime.
-
-    Percentiles: fio's own when exactly one entry and direction carries latency samples; otherwise computed
-    from the merged json+ bins by fio's definition; left out when some entry has no bins (plain json).
-
-    `host`: for client/server output, None takes fio's "All clients" aggregate for rates (latency from the
-    per-host entries it sums), a hostname takes that host's entries. UserError for an unknown host, or a
-    host given for output that is not client/server.
-    """
-    rate_jobs, latency_jobs = _select(report, host)
-    return _metrics(rate_jobs, latency_jobs)
-
-
-def phase_metrics(report: FioReport, host: Optional[str] = None) -> list:
-    """One dict per selected job entry (one per phase when fio ran with group_reporting), in fio's order:
-    name, host, groupid, document, and the metrics of `summarize` for that entry alone."""
-    rate_jobs, latency_jobs = _select(report, host)
-    phases = []
-    for job in rate_jobs:
-        if job.host == ALL_CLIENTS:
-            members = [j for j in latency_jobs if (j.document, j.groupid) == (job.document, job.groupid)]
-            names = {j.name for j in members}
-            name = names.pop() if len(names) == 1 else job.name
-        else:
-            members, name = [job], job.name
-        phase = {"name": name, "host": job.host, "groupid": job.groupid, "document": job.document}
-        phase.update(_metrics([job], members))
-        phases.append(phase)
-    return phases
-
-
-def _select(report: FioReport, host: Optional[str]) -> tuple:
-    """(entries whose rates count, entries whose latencies count) for a host choice."""
-    client_docs = {j.document for j in report.jobs if j.host is not None}
-    if host is not None:
-        if not client_docs:
-            raise UserError(f"host {host!r} given, but this fio output is not from a client/server run")
-        chosen = [j for j in report.jobs if j.host == host]
-        if not chosen:
-            raise UserError(f"no host {host!r} in the fio output; its hosts are: "
-                            f"{', '.join(report.hosts + (ALL_CLIENTS,))}")
-        return chosen, chosen
-    rates, latencies = [], []
-    for doc in range(report.documents):
-        entries = [j for j in report.jobs if j.document == doc]
-        per_host = [j for j in entries if j.host != ALL_CLIENTS]
-        aggregate = [j for j in entries if j.host == ALL_CLIENTS]
-        rates += aggregate if aggregate else per_host
-        latencies += per_host
-    return rates, latencies
-
-
-def _metrics(rate_jobs: list, latency_jobs: list) -> dict:
-    groups: dict = {}
-    for job in rate_jobs:
-        groups.setdefault((job.document, job.host, job.groupid), []).append(job)
-    out: dict = {}
-    for direction, ops_key, bytes_key in (("read", "ops_read", "bytes_read"),
-                                          ("write", "ops_written", "bytes_written")):
-        ops, nbytes, iops, bytes_per_s = _rates(groups.values(), (direction,))
-        if ops:
-            out[ops_key], out[bytes_key] = ops, nbytes
-            if iops is not None:
-                out[f"{direction}_iops"] = iops
-            if bytes_per_s is not None:
-                out[f"{direction}_bytes_per_s"] = bytes_per_s
-    ops, _, iops, _ = _rates(groups.values(), DIRECTIONS)
-    if ops and iops is not None:
-        out["iops"] = iops
-    runtimes = [max((d.runtime_s for j in jobs for d in j.directions.values()), default=0.0)
-                for jobs in groups.values()]
-    if any(runtimes):
-        out["wall_s"] = sum(runtimes)
-    out.update(_latency(latency_jobs, DIRECTIONS, "lat_"))
-    for direction in ("read", "write"):
-        out.update(_latency(latency_jobs, (direction,), f"{direction}_lat_"))
-    return out
-
-
-def _rates(groups, directions) -> tuple:
-    """(ops, bytes, iops, bytes_per_s) of some directions over groups: summed within a group, time-weighted
-    across groups. A rate is None when no group with operations reported a positive rate."""
-    ops = nbytes = 0
-    op_seconds = byte_seconds = 0.0
-    op_rates, byte_rates = [], []
-    for jobs in groups:
-        dirs = [j.directions[d] for j in jobs for d in directions if d in j.directions]
-        group_ops, group_bytes = sum(d.ops for d in dirs), sum(d.bytes for d in dirs)
-        group_iops, group_bps = sum(d.iops for d in dirs), sum(d.bytes_per_s for d in dirs)
-        if not group_ops:
-            continue
-        ops, nbytes = ops + group_ops, nbytes + group_bytes
-        if group_iops > 0:
-            op_seconds += group_ops / group_iops
-            op_rates.append(group_iops)
-        if group_bytes and group_bps > 0:
-            byte_seconds += group_bytes / group_bps
-            byte_rates.append(group_bps)
-    iops = (op_rates[0] if len(op_rates) == 1 else ops / op_seconds) if op_rates else None
-    bytes_per_s = (byte_rates[0] if len(byte_rates) == 1 else nbytes / byte_seconds) if byte_rates else None
-    return ops, nbytes, iops, bytes_per_s
-
-
-def _latency(jobs: list, directions, prefix: str) -> dict:
-    carriers = [j.directions[d] for j in jobs for d in directions
-                if d in j.directions and j.directions[d].lat_samples]
-    if not carriers:
-        return {}
-    samples = sum(d.lat_samples for d in carriers)
-    out = {f"{prefix}mean_us": sum(d.lat_mean_us * d.lat_samples for d in carriers) / samples,
-           f"{prefix}max_us": max(d.lat_max_us for d in carriers)}
-    with_bins = all(d.bins_ns for d in carriers)
-    merged = merge_bins(*(d.bins_ns for d in carriers)) if with_bins else {}
-    for name, q in LATENCY_PERCENTILES.items():
-        if len(carriers) == 1 and q in carriers[0].percentiles_us:
-            out[f"{prefix}{name}_us"] = carriers[0].percentiles_us[q]
-        elif with_bins:
-            out[f"{prefix}{name}_us"] = percentile_from_bins(merged, q) / 1000.0
-    return out

@@ -1,4 +1,5 @@
-"""Run fio on a job file and hand back what it wrote; the only module here that starts fio.
+"""Run fio on a job file and hand back what it wrote; the only module here that runs fio jobs (fio's servers are
+started by bench.engines.fio.server).
 
 fio always writes its report to a file (`--output=FILE`), never to stdout: in client/server mode stdout held
 only one client's stats (seen with fio 3.33), and notes fio prints on stdout would otherwise be mixed
@@ -22,7 +23,8 @@ from typing import Optional
 
 from bench.core.errors import CaseError, UserError
 
-__all__ = ["run_fio", "fio_version", "fio_command", "killed_jobs"]
+__all__ = ["run_fio", "run_fio_clients", "check_jobfile", "check_engines", "fio_binary", "fio_version", "fio_command",
+           "killed_jobs"]
 
 INSTALL_HINT = ("install it with 'sudo apt-get install fio' (Debian/Ubuntu), 'sudo dnf install fio' "
                 "(Fedora/RHEL) or 'brew install fio' (macOS), or run with --engine builtin")
@@ -44,15 +46,88 @@ def run_fio(jobfile_path: str, output_path: str, *, timeout_s: float, fio: str =
     Raises UserError when the fio binary or the job file is missing, CaseError when fio exits non-zero,
     is killed by a signal, or writes no output (the message ends with the tail of fio's stderr).
     """
+    binary = fio_binary(fio)
+    if not Path(jobfile_path).is_file():
+        raise UserError(f"fio job file not found: {jobfile_path}")
+    rc, stdout, stderr = _run(fio_command(jobfile_path, output_path, binary), output_path, timeout_s, cwd)
+    if rc < 0:
+        raise CaseError(f"fio was killed by signal {_signame(-rc)}{_tail(stderr, stdout)}")
+    if rc != 0:
+        raise CaseError(f"fio exited with status {rc}{_tail(stderr, stdout)}")
+    output = Path(output_path)
+    if not output.is_file() or output.stat().st_size == 0:
+        raise CaseError(f"fio wrote no output to {output_path}{_tail(stderr, stdout)}")
+    killed = killed_jobs(stderr)
+    if killed:
+        raise CaseError("fio exited 0 but " + ", ".join(f"its job process {pid} was killed by signal {_signame(sig)}"
+                                                        for pid, sig in killed) + _tail(stderr, stdout))
+    return output.read_text(errors="replace")
+
+
+def run_fio_clients(clients: list, output_path: str, *, timeout_s: float, fio: str = "fio",
+                    cwd: Optional[str] = None, output_format: str = "json+") -> tuple:
+    """fio's client mode: `fio --output-format=json+ --output=OUTPUT --client=C1 JOB1 --client=C2 JOB2 ...` for
+    clients [(fio's client address "host,port", job file)]. Returns (exit status, the text fio wrote to OUTPUT
+    or "" when none, stderr): a host that could not be reached or dropped out is judged by the caller from the
+    output (fio exits 0 when a host refuses the connection and 1 when one disconnects, keeping the others' stats).
+    Raises CaseError when fio times out (killed) or is killed by a signal, UserError when fio is missing."""
+    binary = fio_binary(fio)
+    argv = [binary, f"--output-format={output_format}", f"--output={output_path}"]
+    for client, jobfile in clients:
+        argv += [f"--client={client}", str(jobfile)]
+    rc, stdout, stderr = _run(argv, output_path, timeout_s, cwd)
+    if rc < 0:
+        raise CaseError(f"fio was killed by signal {_signame(-rc)}{_tail(stderr, stdout)}")
+    output = Path(output_path)
+    text = output.read_text(errors="replace") if output.is_file() else ""
+    return rc, text, stderr + stdout
+
+
+def check_jobfile(jobfile_path: str, name: Optional[str] = None, *, fio: str = "fio",
+                  timeout_s: float = 60.0) -> None:
+    """fio's own judgement of a job file (`fio --parse-only`): UserError with fio's message when it refuses it
+    (its own lines; the lists of valid values fio prints after them, indented, are left out). fio checks the
+    options, not everything: an engine that fails to load may only say so when the job runs (the case fails)."""
+    binary = fio_binary(fio)
+    proc = subprocess.run([binary, "--parse-only", str(jobfile_path)], stdin=subprocess.DEVNULL, capture_output=True,
+                          text=True, errors="replace", timeout=timeout_s)
+    lines = (proc.stderr + proc.stdout).splitlines()
+    messages = [line.strip() for line in lines if line.strip() and not line[:1].isspace()]
+    if proc.returncode != 0:
+        raise UserError(f"fio refuses the job file {name or Path(jobfile_path).name}: "
+                        + (" | ".join(messages[:6]) or f"fio --parse-only exited with status {proc.returncode}"))
+
+
+def check_engines(engines, name: str, *, fio: str = "fio", timeout_s: float = 30.0) -> None:
+    """UserError, in fio's words, for an ioengine this fio cannot load (`fio --enghelp=ENGINE` says "not
+    loadable" / "not found"; --parse-only does not load every engine). External engines (`external:PATH`) are
+    left to the run."""
+    binary = fio_binary(fio)
+    for engine in sorted(set(engines)):
+        if not engine or ":" in engine or "/" in engine:
+            continue
+        proc = subprocess.run([binary, f"--enghelp={engine}"], stdin=subprocess.DEVNULL, capture_output=True,
+                              text=True, errors="replace", timeout=timeout_s)
+        text = proc.stderr + proc.stdout
+        if "not loadable" in text or "not found" in text:
+            lines = [line.strip() for line in text.splitlines() if line.strip()]
+            raise UserError(f"fio refuses the job file {name}: " + " | ".join(lines[:2]))
+
+
+def fio_binary(fio: str = "fio") -> str:
+    """The path of the fio binary; UserError with the install hint when there is none."""
     binary = shutil.which(fio)
     if binary is None:
         raise UserError(f"fio is not installed (no {fio!r} on PATH): {INSTALL_HINT}")
-    if not Path(jobfile_path).is_file():
-        raise UserError(f"fio job file not found: {jobfile_path}")
+    return binary
+
+
+def _run(argv: list, output_path: str, timeout_s: float, cwd: Optional[str]) -> tuple:
+    """Start fio in its own session, wait at most timeout_s; (exit status, stdout, stderr)."""
     output = Path(output_path)
     if output.exists():
         output.unlink()  # fio appends to nothing, but a stale file must never pass for this run's output
-    proc = subprocess.Popen(fio_command(jobfile_path, output_path, binary), cwd=cwd, stdin=subprocess.DEVNULL,
+    proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace",
                             start_new_session=True)
     try:
@@ -65,17 +140,7 @@ def run_fio(jobfile_path: str, output_path: str, *, timeout_s: float, fio: str =
         # (raised here as KeyboardInterrupt) does not reach it: stop it before the interrupt goes on.
         if proc.poll() is None:
             _kill_group(proc, INTERRUPT_GRACE_S)
-    if proc.returncode < 0:
-        raise CaseError(f"fio was killed by signal {_signame(-proc.returncode)}{_tail(stderr, stdout)}")
-    if proc.returncode != 0:
-        raise CaseError(f"fio exited with status {proc.returncode}{_tail(stderr, stdout)}")
-    if not output.is_file() or output.stat().st_size == 0:
-        raise CaseError(f"fio wrote no output to {output_path}{_tail(stderr, stdout)}")
-    killed = killed_jobs(stderr)
-    if killed:
-        raise CaseError("fio exited 0 but " + ", ".join(f"its job process {pid} was killed by signal {_signame(sig)}"
-                                                        for pid, sig in killed) + _tail(stderr, stdout))
-    return output.read_text(errors="replace")
+    return proc.returncode, stdout, stderr
 
 
 _GOT_SIGNAL = re.compile(r"^fio: pid=(\d+), got signal=(\d+)\s*$", re.MULTILINE)

@@ -1,0 +1,193 @@
+"""The hosts of a fleet run (`run --host HOST[:PORT]`, `--hosts FILE`): who they are, where each tier is on each
+of them, and the check before a run that every one answers with the same fio as this machine's.
+
+A host is written `HOST[:PORT]` (`[ADDR]:PORT` for IPv6; PORT defaults to fio's 8765) and named in the run
+document and its cases as written, the default port left out. A hosts file holds one host per line; `#` starts a
+comment. A tier may have a path per host: `--tier data=/mnt/d1@node1 --tier data=/mnt/d2@node2`, and a path
+without `@HOST` is the path on every host that has none of its own. Paths on hosts are not checked here beyond the
+system-path rule (bench.tiers.guard): tierbench cannot look into a remote host, and fio names a missing directory.
+"""
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from bench.core.case import FLEET_HOST
+from bench.core.errors import CaseError, UserError
+from bench.engines.fio import fleet
+from bench.engines.fio.run import fio_version
+from bench.tiers.detect import Tier, parse_tier_spec
+from bench.tiers.guard import system_path_reason
+
+__all__ = ["Host", "parse_host", "hosts_from_args", "fleet_tiers", "check_hosts", "DEFAULT_PORT"]
+
+DEFAULT_PORT = 8765          # fio's default server port
+PROBE_TIMEOUT_S = 15.0       # a host that does not answer fio's probe within this is refused before the run
+_HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
+
+
+@dataclass(frozen=True)
+class Host:
+    address: str     # a name, an IPv4 address, or an IPv6 address without brackets
+    port: int = DEFAULT_PORT
+
+    @property
+    def ipv6(self) -> bool:
+        return ":" in self.address
+
+    @property
+    def name(self) -> str:
+        """As the run document names it: `node1`, `10.0.0.5:9000`, `[fd00::5]:9000`."""
+        address = f"[{self.address}]" if self.ipv6 else self.address
+        return address if self.port == DEFAULT_PORT else f"{address}:{self.port}"
+
+    @property
+    def client(self) -> str:
+        """fio's --client argument: `ADDR,PORT` (`ip6:ADDR,PORT`)."""
+        return f"{'ip6:' if self.ipv6 else ''}{self.address},{self.port}"
+
+
+def parse_host(text: str) -> Host:
+    """`HOST[:PORT]` or `[IPV6]:PORT` → Host; UserError (one line) otherwise."""
+    spec = text.strip()
+    port = DEFAULT_PORT
+    if spec.startswith("["):
+        end = spec.find("]")
+        if end < 0:
+            raise UserError(f"--host {text!r:.60}: expected [IPV6-ADDRESS]:PORT")
+        address, rest = spec[1:end], spec[end + 1:]
+        if rest:
+            if not rest.startswith(":"):
+                raise UserError(f"--host {text!r:.60}: expected [IPV6-ADDRESS]:PORT")
+            port = _port(rest[1:], text)
+    elif spec.count(":") == 1:
+        address, port_text = spec.split(":")
+        port = _port(port_text, text)
+    else:
+        address = spec
+    if ":" in address:
+        if not re.fullmatch(r"[0-9A-Fa-f:.]+", address):
+            raise UserError(f"--host {text!r:.60}: not an IPv6 address")
+    elif not _HOSTNAME.match(address) or len(address) > 253:
+        raise UserError(f"--host {text!r:.60}: expected HOST[:PORT] (a host name or address, and a port)")
+    if address.lower() in ("0.0.0.0", "::", FLEET_HOST):
+        raise UserError(f"--host {text!r:.60}: {address} cannot name a host to connect to")
+    return Host(address, port)
+
+
+def _port(text: str, spec: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise UserError(f"--host {spec!r:.60}: port {text!r:.20} is not a number from 1 to 65535")
+    return int(text)
+
+
+def hosts_from_args(host_flags: list, hosts_file: Optional[str]) -> list:
+    """The fleet from --host flags and a --hosts file (flags first), each once; [] for a local run."""
+    specs = list(host_flags or [])
+    if hosts_file:
+        try:
+            lines = Path(hosts_file).read_text().splitlines()
+        except OSError as e:
+            raise UserError(f"--hosts {hosts_file}: cannot read it ({e.strerror})") from None
+        except UnicodeDecodeError:
+            raise UserError(f"--hosts {hosts_file}: not UTF-8 text") from None
+        specs += [line.split("#", 1)[0].strip() for line in lines if line.split("#", 1)[0].strip()]
+        if not specs:
+            raise UserError(f"--hosts {hosts_file}: no host in it (one HOST[:PORT] a line)")
+    hosts = [parse_host(s) for s in specs]
+    seen = set()
+    for host in hosts:
+        if (host.address, host.port) in seen:
+            raise UserError(f"host {host.name} is given twice")
+        seen.add((host.address, host.port))
+    return hosts
+
+
+def _split_host(spec: str, hosts: list) -> tuple:
+    """(spec without `@HOST`, the Host) when the spec ends in `@` and the name of a host of the fleet."""
+    if "@" in spec:
+        head, tail = spec.rsplit("@", 1)
+        for host in hosts:
+            if tail in (host.name, host.address, f"{host.address}:{host.port}"):
+                return head, host
+    return spec, None
+
+
+def fleet_tiers(tier_flags: list, hosts: list, *, allow_system_path: bool = False) -> tuple:
+    """([Tier] for the run document, {tier name: {host name: path}}) from --tier flags on a fleet.
+
+    Every tier needs a path on every host: `NAME=PATH` (every host) and/or `NAME=PATH@HOST`. A class given
+    anywhere is the tier's class. UserError (one line) for a tier a host has no path for, a relative path, or
+    a system path (unless allow_system_path)."""
+    if not tier_flags:
+        raise UserError("--host: give the tiers with --tier NAME=PATH (the directory on every host) or "
+                        "NAME=PATH@HOST (one host's)")
+    defaults, per_host, classes, order = {}, {}, {}, []
+    for flag in tier_flags:
+        spec, host = _split_host(flag, hosts)
+        name, path, cls = parse_tier_spec(spec)
+        if path is None:
+            raise UserError(f"--tier {flag!r:.60}: with --host, a tier is NAME=PATH[:CLASS][@HOST] (tiers known "
+                            "on this machine are not known on the hosts)")
+        if not os.path.isabs(path):
+            raise UserError(f"--tier {flag!r:.60}: a path on the hosts must be absolute")
+        if not allow_system_path and (reason := system_path_reason(os.path.normpath(path), None)):
+            raise UserError(f"tier {name}: {path} is {reason}, not a place for benchmark files "
+                            "(give --allow-system-path if you really mean it)")
+        if name not in order:
+            order.append(name)
+        if cls:
+            classes[name] = cls
+        target = per_host.setdefault(name, {}) if host else defaults
+        key = host.name if host else name
+        if key in target and target[key] != path:
+            raise UserError(f"--tier {name}: two paths for {'host ' + host.name if host else 'every host'}")
+        target[key] = path
+    paths = {}
+    for name in order:
+        paths[name] = {}
+        for host in hosts:
+            path = per_host.get(name, {}).get(host.name, defaults.get(name))
+            if path is None:
+                raise UserError(f"tier {name} has no path on host {host.name} (give --tier {name}=PATH@{host.name}, "
+                                f"or {name}=PATH for every host)")
+            paths[name][host.name] = path
+    tiers = [Tier(name=name, cls=classes.get(name, "unknown"), path=defaults.get(name, ""),
+                  reason="a tier on the fleet's hosts: paths per host (hosts[].tiers), not detected from here")
+             for name in order]
+    return tiers, paths
+
+
+def check_hosts(hosts: list, timeout_s: float = PROBE_TIMEOUT_S) -> list:
+    """Contact every host (fio's probe, all at once) before anything runs: each must answer, and with the same
+    fio version as every other and as this machine's fio (client and server must speak one protocol).
+    Returns each host's record for the run document {name, address, port, client (fio's --client value),
+    hostname, os, arch, bits, fio_version}; UserError naming every host that failed, or every version."""
+    local = fio_version()
+    if local is None:
+        raise UserError("--host: fio is not installed here (the fleet's client runs on this machine)")
+    with tempfile.TemporaryDirectory(prefix="tierbench-probe-") as scratch:
+        def one(item):
+            number, host = item
+            try:
+                return host, fleet.probe(host.client, Path(scratch) / str(number), timeout_s), None
+            except CaseError as e:
+                return host, None, str(e)
+        with ThreadPoolExecutor(max_workers=min(16, len(hosts))) as pool:
+            answers = list(pool.map(one, enumerate(hosts)))
+    failed = [f"{host.name} ({reason})" for host, _, reason in answers if reason]
+    if failed:
+        raise UserError(f"--host: {len(failed)} of {len(hosts)} hosts did not answer fio's probe: "
+                        f"{'; '.join(failed)} (start `tierbench serve` or `fio --server` there)")
+    versions = {host.name: info["fio_version"] for host, info, _ in answers}
+    if set(versions.values()) != {local}:
+        listed = ", ".join(f"{name} {v}" for name, v in versions.items())
+        raise UserError(f"--host: fio versions differ (client and servers must run the same fio): this machine "
+                        f"{local}, {listed}")
+    return [{"name": host.name, "address": host.address, "port": host.port, "client": host.client, **info}
+            for host, info, _ in answers]

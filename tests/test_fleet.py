@@ -1,0 +1,326 @@
+"""Fleet runs through fio's client/server mode, with real fio servers started by `tierbench serve` on loopback
+addresses (127.0.0.1 and 127.0.0.2: the whole 127.0.0.0/8 is loopback, no root needed), on free ports.
+
+Every server a test starts is stopped by its fixture's finalizer, whatever the test did; the last test checks
+that none is left. Figures are checked against fio's own output file of the run (raw/caseNNN.fio.json), read
+with the json module alone."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from bench.core.errors import UserError
+from bench.execution.hosts import Host, fleet_tiers, hosts_from_args, parse_host
+from kernels.latency_bins import merge_bins, percentile_from_bins
+from tests.conftest import ROOT, cli
+
+pytestmark = pytest.mark.skipif(shutil.which("fio") is None, reason="needs fio on PATH (apt-get install fio)")
+
+QUICK = ["--param", "runtime_s=1", "--param", "size=4m", "--param", "iodepth=1"]
+
+
+def free_port(address: str) -> int:
+    with socket.socket() as s:
+        s.bind((address, 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def servers(tmp_path):
+    """start(address) -> (host spec ADDR:PORT, pid file): a fio server started with `tierbench serve start`;
+    every one stopped at the end (`serve stop`, and its process group killed if that failed)."""
+    started = []
+
+    def start(address: str):
+        port = free_port(address)
+        pid_file = tmp_path / f"server-{address}-{port}.pid"
+        workdir = tmp_path / f"server-{address}-{port}"
+        workdir.mkdir()
+        started.append(pid_file)
+        cli("serve", "start", f"{address}:{port}", "--pid-file", pid_file, "--dir", workdir, check=0)
+        return f"{address}:{port}", pid_file
+
+    yield start
+    for pid_file in started:
+        pid = json.loads(pid_file.read_text())["pid"] if pid_file.exists() else None
+        if pid_file.exists():
+            cli("serve", "stop", "x", "--pid-file", pid_file)
+        if pid is not None:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def fio_output(store: Path, doc: dict, plan_id: int) -> dict:
+    text = (store / doc["run_id"] / "raw" / f"case{plan_id:03d}.fio.json").read_text()
+    return json.loads(text[text.index("{"):])
+
+
+def by_host(doc: dict) -> dict:
+    return {c["host"]: c for c in doc["cases"]}
+
+
+def test_two_hosts_per_host_and_fleet_figures_match_fios_own(servers, tmp_path, store):
+    (a, _), (b, _) = servers("127.0.0.1"), servers("127.0.0.2")
+    tier, tier_b = tmp_path / "tier", tmp_path / "tier-b"      # the second host has a path of its own
+    tier.mkdir()
+    tier_b.mkdir()
+    proc = cli("run", "--host", a, "--host", b, "--tier", f"t={tier}", "--tier", f"t={tier_b}@{b}",
+               "--workload", "rand-read-4k", *QUICK, "--results", store, "--json", check=0)
+    doc = json.loads(proc.stdout)
+    assert doc["status"] == "complete"
+    assert [h["name"] for h in doc["hosts"]] == [a, b]
+    assert [h["tiers"] for h in doc["hosts"]] == [{"t": str(tier)}, {"t": str(tier_b)}]
+    assert all(h["fio_version"].startswith("fio-") for h in doc["hosts"])
+    jobs = [(Path(store) / doc["run_id"] / "raw" / f"case000.h{i}.fio").read_text() for i in (0, 1)]
+    assert f"directory={tier}\n" in jobs[0] and f"directory={tier_b}\n" in jobs[1]
+    cases = by_host(doc)
+    assert list(cases) == [a, b, "fleet"] and {c["plan_id"] for c in doc["cases"]} == {0}
+    raw = fio_output(Path(store), doc, 0)
+    entries = {(e["hostname"], e["port"]): e for e in raw["client_stats"] if e["jobname"] != "All clients"}
+    [all_clients] = [e for e in raw["client_stats"] if e["jobname"] == "All clients"]
+    for spec in (a, b):
+        address, port = spec.split(":")
+        entry = entries[(address, int(port))]["read"]
+        metrics = cases[spec]["metrics"]
+        assert metrics["iops"] == pytest.approx(entry["iops"], rel=1e-6)
+        assert metrics["ops_read"] == entry["total_ios"]
+        assert metrics["lat_p99_us"] == pytest.approx(entry["clat_ns"]["percentile"]["99.000000"] / 1000, rel=1e-9)
+    fleet = cases["fleet"]["metrics"]
+    assert fleet["iops"] == pytest.approx(all_clients["read"]["iops"], rel=1e-6)          # fio's "All clients"
+    assert fleet["read_bytes_per_s"] == pytest.approx(all_clients["read"]["bw_bytes"], abs=1)
+    assert fleet["ops_read"] == all_clients["read"]["total_ios"]
+    bins = merge_bins(*({int(k): v for k, v in e["read"]["clat_ns"]["bins"].items()} for e in entries.values()))
+    assert fleet["lat_p99_us"] == percentile_from_bins(bins, 99.0) / 1000       # merged bins, not an average
+    # the files fio made on the tiers are gone (unlink at their last use): nothing is left on the hosts
+    assert list(tier.iterdir()) == [] and list(tier_b.iterdir()) == []
+
+
+def test_a_host_that_does_not_listen_is_refused_before_the_run(servers, tmp_path, store):
+    (a, _) = servers("127.0.0.1")
+    dead = f"127.0.0.2:{free_port('127.0.0.2')}"
+    proc = cli("run", "--host", a, "--host", dead, "--tier", f"t={tmp_path}", "--workload", "rand-read-4k",
+               *QUICK, "--results", store)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert f"{dead} (connection refused)" in proc.stderr and "1 of 2 hosts" in proc.stderr
+    assert not Path(store).exists() or not any(Path(store).iterdir())
+
+
+def test_another_fio_version_is_refused_with_the_list(servers, tmp_path, store):
+    """Client and servers must run one fio build: this machine's fio, here a wrapper that reports another
+    version (and runs the real fio otherwise), is compared with what each server's probe says."""
+    (a, _) = servers("127.0.0.1")
+    wrapper = tmp_path / "bin" / "fio"
+    wrapper.parent.mkdir()
+    wrapper.write_text(f'#!/bin/sh\n[ "$1" = --version ] && {{ echo fio-3.99; exit 0; }}\nexec {shutil.which("fio")} "$@"\n')
+    wrapper.chmod(0o755)
+    proc = cli("run", "--host", a, "--tier", f"t={tmp_path}", "--workload", "rand-read-4k", *QUICK,
+               "--results", store, env={"PATH": f"{wrapper.parent}:{os.environ['PATH']}"})
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert f"fio versions differ (client and servers must run the same fio): this machine fio-3.99, {a} fio-3." \
+        in proc.stderr
+
+
+def _job_processes(pid: int) -> list:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def test_a_server_killed_mid_case_fails_its_host_and_keeps_the_other(servers, tmp_path, store):
+    (a, _), (b, b_pid_file) = servers("127.0.0.1"), servers("127.0.0.2")
+    b_pid = json.loads(b_pid_file.read_text())["pid"]
+    tier = tmp_path / "tier"
+    tier.mkdir()
+    run = subprocess.Popen([sys.executable, "-m", "bench", "run", "--host", a, "--host", b, "--tier", f"t={tier}",
+                            "--workload", "rand-read-4k", "--param", "runtime_s=4", "--param", "size=4m",
+                            "--param", "iodepth=1", "--results", str(store), "--json"],
+                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not _job_processes(b_pid) or not list(tier.glob("127.0.0.2*")):
+            assert time.monotonic() < deadline, "the case never started on the second host"
+            time.sleep(0.05)
+        time.sleep(1.0)
+        os.killpg(b_pid, signal.SIGKILL)       # the server and its job processes, mid-case
+        stdout, stderr = run.communicate(timeout=120)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.communicate()
+    assert run.returncode == 1, stderr
+    doc = json.loads(stdout)
+    assert doc["status"] == "partial"
+    cases = by_host(doc)
+    assert cases[b]["error"] == f"host {b}: no results: disconnected during the run"
+    assert "iops" not in cases[b]["metrics"]
+    assert cases[a]["error"] is None and cases[a]["metrics"]["iops"] > 0
+    raw = fio_output(Path(store), doc, 0)
+    [entry] = [e for e in raw["client_stats"] if e["jobname"] != "All clients"]
+    assert cases[a]["metrics"]["iops"] == pytest.approx(entry["read"]["iops"], rel=1e-6)
+    assert cases["fleet"]["error"].startswith("fleet incomplete (1 of 2 hosts failed): host " + b)
+    shutil.rmtree(tier)      # the killed server's files (no unlink ran for them)
+
+
+def test_host_specs_and_tier_paths_per_host(tmp_path):
+    assert parse_host("node1") == Host("node1", 8765) and parse_host("node1").client == "node1,8765"
+    assert parse_host("10.0.0.5:9000").name == "10.0.0.5:9000"
+    assert parse_host("[fd00::5]:9000").client == "ip6:fd00::5,9000"
+    for bad in ("0.0.0.0", "fleet", "node1:0", "node1:x", "a b", "[fd00::5"):
+        with pytest.raises(UserError):
+            parse_host(bad)
+    hosts_file = tmp_path / "hosts"
+    hosts_file.write_text("# the rack\nnode1\nnode2:9000  # second\n\n")
+    hosts = hosts_from_args(["node0"], str(hosts_file))
+    assert [h.name for h in hosts] == ["node0", "node1", "node2:9000"]
+    with pytest.raises(UserError, match="given twice"):
+        hosts_from_args(["node1", "node1:8765"], None)
+    tiers, paths = fleet_tiers(["data=/mnt/d1@node1", "data=/mnt/d0:hdd", "data=/mnt/d2@node2:9000"], hosts)
+    assert paths == {"data": {"node0": "/mnt/d0", "node1": "/mnt/d1", "node2:9000": "/mnt/d2"}}
+    assert tiers[0].cls == "hdd"
+    with pytest.raises(UserError, match="tier data has no path on host node0"):
+        fleet_tiers(["data=/mnt/d1@node1", "data=/mnt/d2@node2:9000"], hosts)
+    with pytest.raises(UserError, match="system"):
+        fleet_tiers(["data=/etc"], hosts)
+    with pytest.raises(UserError, match="absolute"):
+        fleet_tiers(["data=rel/dir"], hosts)
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--engine", "builtin"], "only --engine fio"),
+    (["--workload", "terasort"], "terasort is a job"),
+    ([], "give the tiers"),
+])
+def test_what_cannot_run_on_the_hosts_is_refused(args, words, tmp_path, store):
+    tier = [] if not args else ["--tier", f"t={tmp_path}"]
+    proc = cli("run", "--host", "127.0.0.1:1", *tier, *args, "--results", store)
+    assert proc.returncode == 2 and words in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_serve_refuses_every_network_and_stops_what_it_started(tmp_path):
+    proc = cli("serve", "start", "0.0.0.0", "--pid-file", tmp_path / "p.pid")
+    assert proc.returncode == 2 and "runs any job" in proc.stderr
+    port = free_port("127.0.0.1")
+    pid_file = tmp_path / "s.pid"
+    try:
+        cli("serve", "start", f"127.0.0.1:{port}", "--pid-file", pid_file, "--dir", tmp_path, check=0)
+        pid = json.loads(pid_file.read_text())["pid"]
+        assert "--server=ip:127.0.0.1," in " ".join(psutil.Process(pid).cmdline())
+        again = cli("serve", "start", f"127.0.0.1:{port}", "--pid-file", pid_file)
+        assert again.returncode == 2 and "already runs" in again.stderr
+        assert cli("serve", "status", f"127.0.0.1:{port}", "--pid-file", pid_file).returncode == 0
+    finally:
+        cli("serve", "stop", f"127.0.0.1:{port}", "--pid-file", pid_file)
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert not pid_file.exists()
+    assert cli("serve", "status", f"127.0.0.1:{port}", "--pid-file", pid_file).returncode == 1
+
+
+def _ip(*args):
+    subprocess.run(["ip", *args], check=True, capture_output=True, text=True, timeout=30)
+
+
+@pytest.fixture
+def namespace_host(tmp_path):
+    """A fio server (started with `tierbench serve` inside it) in a network namespace joined to this one by a
+    veth pair: (host spec ADDR:PORT, the veth end on this side, the server's pid file). Root only; the server,
+    the namespace and the veth pair are removed at the end whatever happened."""
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        pytest.skip("a network namespace needs root and iproute2 (ip)")
+    tag = os.getpid() % 100000
+    ns, outside, inside = f"tbfleet{tag}", f"tbfh{tag}", f"tbfn{tag}"
+    subnet = f"10.231.{tag % 250}"
+    pid_file = tmp_path / "ns-server.pid"
+    workdir = tmp_path / "ns-server"
+    workdir.mkdir()
+    try:
+        _ip("netns", "add", ns)
+        _ip("link", "add", outside, "type", "veth", "peer", "name", inside)
+        _ip("link", "set", inside, "netns", ns)
+        _ip("addr", "add", f"{subnet}.1/30", "dev", outside)
+        _ip("link", "set", outside, "up")
+        _ip("netns", "exec", ns, "ip", "addr", "add", f"{subnet}.2/30", "dev", inside)
+        _ip("netns", "exec", ns, "ip", "link", "set", inside, "up")
+        _ip("netns", "exec", ns, "ip", "link", "set", "lo", "up")     # the server's own address routes via lo
+        spec = f"{subnet}.2:{8765 + tag % 1000}"
+        proc = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-m", "bench", "serve", "start", spec,
+                               "--pid-file", str(pid_file), "--dir", str(workdir)], cwd=ROOT, capture_output=True,
+                              text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        yield spec, outside, pid_file
+    finally:
+        if pid_file.exists():
+            cli("serve", "stop", "x", "--pid-file", pid_file)
+        subprocess.run(["ip", "link", "del", outside], capture_output=True, timeout=30)
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=30)
+
+
+def test_a_partition_fails_the_cut_host_and_keeps_the_other(namespace_host, servers, tmp_path, store):
+    """The veth link to one host goes down mid-case (packets dropped, no reset): fio gives that host up after
+    about 40 s ("timed out") and keeps the other's stats."""
+    cut, outside, pid_file = namespace_host
+    (a, _) = servers("127.0.0.1")
+    pid = json.loads(pid_file.read_text())["pid"]
+    tier = tmp_path / "tier"
+    tier.mkdir()
+    run = subprocess.Popen([sys.executable, "-m", "bench", "run", "--host", a, "--host", cut, "--tier", f"t={tier}",
+                            "--workload", "rand-read-4k", "--param", "runtime_s=3", "--param", "size=4m",
+                            "--param", "iodepth=1", "--timeout", "100", "--results", str(store), "--json"],
+                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not _job_processes(pid) or not list(tier.glob(cut.split(":")[0] + "*")):    # the case, not the probe
+            assert time.monotonic() < deadline, "the case never started on the namespace's host"
+            time.sleep(0.05)
+        time.sleep(1.0)
+        _ip("link", "set", outside, "down")
+        stdout, stderr = run.communicate(timeout=150)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.communicate()
+    assert run.returncode == 1, stderr
+    cases = by_host(json.loads(stdout))
+    assert cases[cut]["error"].startswith(f"host {cut}: no results: timed out")
+    assert cases[a]["error"] is None and cases[a]["metrics"]["iops"] > 0
+    assert cases["fleet"]["error"].startswith("fleet incomplete (1 of 2 hosts failed)")
+
+
+def test_compare_and_history_keep_hosts_apart(store):
+    """The host is part of the case identity: two imports of one client/server output compare host by host and
+    the fleet apart, never one host's figures against another's."""
+    data = ROOT / "tests" / "data" / "fio" / "client-server.plus.json"
+    runs = [json.loads(cli("import", data, "--results", store, "--json", check=0).stdout)["run_id"] for _ in "ab"]
+    out = json.loads(cli("compare", *runs, "--results", store, "--json").stdout)
+    assert [c["host"] for c in out["cases"]] == ["127.0.0.1", "127.0.0.2", "fleet"]
+    assert all(c["case"].endswith("groupid=0") and f"host={c['host']}" in c["case"] for c in out["cases"])
+    history = json.loads(cli("history", "--metric", "iops", "--results", store, "--json", check=0).stdout)
+    series = history.get("series", history.get("cases", []))
+    assert sorted(s["host"] for s in series) == ["127.0.0.1", "127.0.0.2", "fleet"]
+
+
+def test_zz_no_fio_server_is_left_running():
+    """Every server the tests above started was stopped (a server of this session would name pytest's temp)."""
+    left = [p.info["cmdline"] for p in psutil.process_iter(["cmdline"])
+            if any(a.startswith("--server") for a in (p.info["cmdline"] or []))
+            and any("pytest" in str(a) for a in (p.info["cmdline"] or []) + [_cwd(p)])]
+    assert left == []
+
+
+def _cwd(proc) -> str:
+    try:
+        return proc.cwd()
+    except psutil.Error:
+        return ""
