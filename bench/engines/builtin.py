@@ -83,7 +83,7 @@ def run(pattern: Pattern, dirs: dict, tiers_by_role: dict, raw_dir: Path, stem: 
                                   rwmixread=phase.rwmixread, direct=phase.direct, fsync_every=phase.fsync_every,
                                   end_fsync=phase.end_fsync, runtime_s=phase.runtime_s,
                                   file_service=phase.file_service, seed=seed + index,
-                                  checksum_chunk=phase.checksum_chunk, **verify)
+                                  checksum_chunk=phase.checksum_chunk, ioengine=phase.ioengine, **verify)
         if phase.writes:
             writers[fileset] = _written_by(phase, index, seed)
         records.append(dict(_record(phase, tiers_by_role.get(phase.role), result, ioloop), cpu_s=result["cpu_s"]))
