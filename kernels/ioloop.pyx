@@ -76,7 +76,7 @@ cdef extern from "tb_uring.h" nogil:
     ctypedef struct iol_ring:
         int fd
     void iol_ring_destroy(iol_ring* r)
-    int iol_ring_setup(iol_ring* r, unsigned entries)
+    int iol_ring_setup(iol_ring* r, unsigned entries, unsigned* flags_out)
     int iol_ring_register_buffers(iol_ring* r, const iovec* iov, unsigned n)
     void iol_ring_prep(iol_ring* r, int fd, void* buf, uint32_t n, uint64_t off, int is_read, uint64_t data,
                        int buf_index)
@@ -405,6 +405,7 @@ ctypedef struct AioQueue:
     bint ctx_ok            # ctx was set up: destroy it at the end
     bint uring             # the ring below instead of ctx
     iol_ring ring
+    unsigned ring_flags    # the io_uring_setup flags the kernel took (tb_uring.h)
     int depth
     iol_iocb* cbs          # one control block per slot
     iol_iocb** queue       # prepared, not yet taken by io_submit (in the order they were claimed)
@@ -448,7 +449,7 @@ cdef int _aio_open(AioQueue* q, Shared* sh, Worker* w, JobSlot* job) noexcept no
         q.free_slots[i] = depth - 1 - i
     q.nfree = depth
     if q.uring:
-        rc = iol_ring_setup(&q.ring, <unsigned>depth)
+        rc = iol_ring_setup(&q.ring, <unsigned>depth, &q.ring_flags)
         if rc != 0:
             _fail(sh, -rc, job.first, OP_RING_SETUP, 0)
             return -1

@@ -52,18 +52,49 @@ static inline void iol_ring_destroy(iol_ring *r)
     r->fd = -1;
 }
 
-/* A ring of at least `entries` SQEs (the kernel rounds up to a power of two; the CQ is twice that). */
-static inline int iol_ring_setup(iol_ring *r, unsigned entries)
+#ifndef IORING_SETUP_COOP_TASKRUN
+#define IORING_SETUP_COOP_TASKRUN (1U << 8)
+#endif
+#ifndef IORING_SETUP_SINGLE_ISSUER
+#define IORING_SETUP_SINGLE_ISSUER (1U << 12)
+#endif
+#ifndef IORING_SETUP_DEFER_TASKRUN
+#define IORING_SETUP_DEFER_TASKRUN (1U << 13)
+#endif
+
+/* A ring of at least `entries` SQEs and as many CQEs (the kernel rounds up to a power of two), set up as
+ * fio's io_uring engine sets its own (fio 3.33): one issuing thread (SINGLE_ISSUER), completions' task work
+ * run when the thread asks for events (DEFER_TASKRUN, kernel 6.1) or without an interrupt (COOP_TASKRUN,
+ * 5.19). Where the kernel does not know a flag (EINVAL), the ring is set up without it, in fio's order:
+ * these tune how completions are delivered, the ring and its operations are the same. *flags_out: the
+ * flags the ring has. */
+static inline int iol_ring_setup(iol_ring *r, unsigned entries, unsigned *flags_out)
 {
     struct io_uring_params p;
     memset(r, 0, sizeof(*r));
     memset(&p, 0, sizeof(p));
-    r->fd = (int)syscall(__NR_io_uring_setup, entries, &p);
+    p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SINGLE_ISSUER |
+              IORING_SETUP_DEFER_TASKRUN;
+    p.cq_entries = entries;
+    for (;;) {
+        r->fd = (int)syscall(__NR_io_uring_setup, entries, &p);
+        if (r->fd >= 0 || errno != EINVAL)
+            break;
+        if (p.flags & IORING_SETUP_DEFER_TASKRUN)
+            p.flags &= ~(IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SINGLE_ISSUER);
+        else if (p.flags & IORING_SETUP_COOP_TASKRUN)
+            p.flags &= ~IORING_SETUP_COOP_TASKRUN;
+        else if (p.flags & IORING_SETUP_CQSIZE)
+            p.flags &= ~IORING_SETUP_CQSIZE;
+        else
+            break;
+    }
     if (r->fd < 0) {
         int e = errno;
         r->fd = -1;
         return -e;
     }
+    *flags_out = p.flags;
     r->sq_map_len = p.sq_off.array + p.sq_entries * sizeof(unsigned);
     r->cq_map_len = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
     if (p.features & IORING_FEAT_SINGLE_MMAP) {
@@ -140,14 +171,14 @@ static inline int iol_ring_cq_empty(const iol_ring *r)
 }
 
 /* Publish the filled SQEs and have the kernel take `nr` of them; wait: also wait for one completion
- * in the same call. Returns how many SQEs the kernel took (those it did not stay in the ring, first in
+ * in the same call (GETEVENTS either way, as fio: it runs deferred completion work). Returns how many SQEs the kernel took (those it did not stay in the ring, first in
  * line for the next call), or a negative errno. */
 static inline long iol_ring_submit(iol_ring *r, unsigned nr, int wait)
 {
     long ret;
     __atomic_store_n(r->sq_tail, r->tail, __ATOMIC_RELEASE);
     do {
-        ret = syscall(__NR_io_uring_enter, r->fd, nr, wait ? 1 : 0, wait ? IORING_ENTER_GETEVENTS : 0, NULL, 0);
+        ret = syscall(__NR_io_uring_enter, r->fd, nr, wait ? 1 : 0, IORING_ENTER_GETEVENTS, NULL, 0);
     } while (ret < 0 && errno == EINTR);
     return ret < 0 ? -errno : ret;
 }

@@ -61,6 +61,8 @@ def test_both_engines_run_io_uring(tmp_path):
     assert {c["engine"] for c in doc["cases"]} == {"fio", "builtin"}
     for case in doc["cases"]:
         assert case["params"]["ioengine"] == "io_uring" and case["metrics"]["read_iops"] > 0
+    builtin = next(c for c in doc["cases"] if c["engine"] == "builtin")
+    assert builtin["implementation"] == "cython:kernels.ioloop[io_uring]"
     job = next((tmp_path / "results" / doc["run_id"] / "raw").glob("*.fio")).read_text()
     assert "ioengine=io_uring\nfixedbufs\n" in job
 
