@@ -73,7 +73,7 @@ merge_runs = _sort.merge_runs
 
 IMPLEMENTATION = {
     "crc32c": f"cython:crc32c/{_crc.PATH}",
-    "crc32c_chunks": f"cython:crc32c/{_crc.PATH}",
+    "crc32c_chunks": f"cython:crc32c/{_crc.CHUNKS_PATH}",   # at 512-byte chunks (HDFS); chunks_path(n) for others
     "teragen": _teragen.IMPLEMENTATION["teragen"],
     "record_checksum": _teragen.IMPLEMENTATION["record_checksum"],
     "sort_records": _sort.IMPLEMENTATION,

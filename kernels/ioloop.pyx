@@ -38,6 +38,7 @@ from posix.stdlib cimport posix_memalign
 
 from kernels.crc32c cimport crc32c_update
 from kernels.ioloop_ref import check_args, direction_result, open_files, raise_io_error, seed_keys
+from kernels.uring import refusal
 
 cdef extern from "ioloop_clock.h" nogil:
     uint64_t iol_now_ns()
@@ -66,6 +67,23 @@ cdef extern from "ioloop_aio.h" nogil:
     uint64_t iol_event_data(const iol_io_event* e)
     int64_t iol_event_res(const iol_io_event* e)
 
+cdef extern from "<sys/uio.h>" nogil:
+    cdef struct iovec:
+        void* iov_base
+        size_t iov_len
+
+cdef extern from "tb_uring.h" nogil:
+    ctypedef struct iol_ring:
+        int fd
+    void iol_ring_destroy(iol_ring* r)
+    int iol_ring_setup(iol_ring* r, unsigned entries, unsigned* flags_out)
+    int iol_ring_register_buffers(iol_ring* r, const iovec* iov, unsigned n)
+    void iol_ring_prep(iol_ring* r, int fd, void* buf, uint32_t n, uint64_t off, int is_read, uint64_t data,
+                       int buf_index)
+    int iol_ring_cq_empty(const iol_ring* r)
+    long iol_ring_submit(iol_ring* r, unsigned nr, int wait)
+    long iol_ring_reap(iol_ring* r, iol_io_event* events, long nr)
+
 cdef extern from "<pthread.h>" nogil:
     ctypedef unsigned long pthread_t
     ctypedef struct pthread_attr_t:
@@ -87,6 +105,8 @@ cdef enum:
     OP_READ = 0
     OP_WRITE = 1
     OP_FSYNC = 2
+    OP_RING_SETUP = 3      # io_uring_setup / io_uring_register failed (err_code: its errno)
+    OP_RING_REGISTER = 4
     ERR_EOF = -1           # a read found the end of the file (ioloop_ref.ERR_EOF)
     ERR_CHECKSUM = -2      # a chunk's CRC32C is not the one it was written with (ioloop_ref.ERR_CHECKSUM)
     SECTOR = 512           # every sector of a written block starts with its stamp
@@ -132,7 +152,9 @@ ctypedef struct Shared:
     uint32_t* ctab         # chunk / SECTOR x 8 x 256 stamp-byte contributions
     uint32_t err_got       # CRC32C found and expected at the first ERR_CHECKSUM
     uint32_t err_want
-    int aio_depth          # > 0: one thread per job keeps this many ops in flight with Linux AIO
+    int aio_depth          # > 0: one thread per job keeps this many ops in flight with Linux AIO or io_uring
+    int uring              # the queue is an io_uring (ioengine="io_uring"), not Linux AIO
+    int uring_fixed        # the io_uring reads and writes from registered buffers
     FileSlot* files
     JobSlot* jobs
 
@@ -377,12 +399,17 @@ cdef void* _worker(void* arg) noexcept nogil:
 
 # The state of a job's AIO thread: `depth` slots, each one op in flight or idle, with its control block,
 # and what its completion needs (file, offset, direction, submission time).
+# With io_uring the prepared ops are SQEs in the ring (filled, not yet taken by the kernel) instead.
 ctypedef struct AioQueue:
     iol_aio_ctx ctx
     bint ctx_ok            # ctx was set up: destroy it at the end
+    bint uring             # the ring below instead of ctx
+    iol_ring ring
+    unsigned ring_flags    # the io_uring_setup flags the kernel took (tb_uring.h)
     int depth
     iol_iocb* cbs          # one control block per slot
     iol_iocb** queue       # prepared, not yet taken by io_submit (in the order they were claimed)
+    int* qslot             # the slots of the prepared ops, in the same order
     iol_io_event* events
     uint64_t* slot_f       # per slot: the op's file index in the job, offset, submission time, direction
     uint64_t* slot_off
@@ -394,13 +421,18 @@ ctypedef struct AioQueue:
     int inflight
 
 
-cdef int _aio_open(AioQueue* q, Shared* sh, JobSlot* job) noexcept nogil:
-    """Setup of a job's AIO thread: sh.aio_depth idle slots and an AIO context for them. Returns 0, or -1
-    after recording the failure (ENOMEM, or io_setup's errno); _aio_close frees what was set up either way."""
+cdef int _aio_open(AioQueue* q, Shared* sh, Worker* w, JobSlot* job) noexcept nogil:
+    """Setup of a job's AIO thread: sh.aio_depth idle slots and an AIO context or an io_uring for them (its
+    buffers registered with sh.uring_fixed). Returns 0, or -1 after recording the failure (ENOMEM, or the
+    errno of io_setup, io_uring_setup or io_uring_register); _aio_close frees what was set up either way."""
     cdef int i, rc
     cdef int depth = sh.aio_depth
+    cdef iovec bufs[2]
     memset(q, 0, sizeof(AioQueue))
+    q.ring.fd = -1
+    q.uring = sh.uring != 0
     q.depth = depth
+    q.qslot = <int*>calloc(depth, sizeof(int))
     q.cbs = <iol_iocb*>calloc(depth, sizeof(iol_iocb))
     q.queue = <iol_iocb**>calloc(depth, sizeof(iol_iocb*))
     q.events = <iol_io_event*>calloc(depth, sizeof(iol_io_event))
@@ -410,12 +442,25 @@ cdef int _aio_open(AioQueue* q, Shared* sh, JobSlot* job) noexcept nogil:
     q.slot_d = <int*>calloc(depth, sizeof(int))
     q.free_slots = <int*>calloc(depth, sizeof(int))
     if q.cbs == NULL or q.queue == NULL or q.events == NULL or q.slot_f == NULL or q.slot_off == NULL or \
-            q.slot_t0 == NULL or q.slot_d == NULL or q.free_slots == NULL:
+            q.slot_t0 == NULL or q.slot_d == NULL or q.free_slots == NULL or q.qslot == NULL:
         _fail(sh, ENOMEM, job.first, OP_READ, 0)
         return -1
     for i in range(depth):
         q.free_slots[i] = depth - 1 - i
     q.nfree = depth
+    if q.uring:
+        rc = iol_ring_setup(&q.ring, <unsigned>depth, &q.ring_flags)
+        if rc != 0:
+            _fail(sh, -rc, job.first, OP_RING_SETUP, 0)
+            return -1
+        if sh.uring_fixed:
+            bufs[0].iov_base, bufs[0].iov_len = w.rbuf, w.buflen * <uint64_t>depth
+            bufs[1].iov_base, bufs[1].iov_len = w.wbuf, w.buflen * <uint64_t>depth
+            rc = iol_ring_register_buffers(&q.ring, bufs, 2)
+            if rc != 0:
+                _fail(sh, -rc, job.first, OP_RING_REGISTER, 0)
+                return -1
+        return 0
     rc = iol_aio_setup(<unsigned>depth, &q.ctx)
     if rc != 0:
         _fail(sh, -rc, job.first, OP_READ, 0)
@@ -426,9 +471,18 @@ cdef int _aio_open(AioQueue* q, Shared* sh, JobSlot* job) noexcept nogil:
 
 cdef void _aio_close(AioQueue* q) noexcept nogil:
     """Tear down what _aio_open set up (io_destroy first: it waits for the ops still in flight, which
-    use the thread's buffers)."""
+    use the thread's buffers; a ring is drained of them first, as closing it does not wait)."""
+    cdef long n
     if q.ctx_ok:
         iol_aio_destroy(q.ctx)
+    if q.ring.fd >= 0:
+        while q.inflight > 0:
+            n = iol_ring_reap(&q.ring, q.events, q.depth)
+            if n < 0:
+                break
+            q.inflight -= <int>n
+        iol_ring_destroy(&q.ring)
+    free(q.qslot)
     free(q.cbs)
     free(q.queue)
     free(q.events)
@@ -451,8 +505,13 @@ cdef inline bint _aio_fill(Shared* sh, JobSlot* job, FileSlot* files, Worker* w,
             return False
         q.nfree -= 1
         q.slot_f[slot], q.slot_off[slot], q.slot_d[slot] = f, off, d
-        iol_aio_prep(&q.cbs[slot], files[f].fd, buf, sh.bs, off, d == OP_READ, <uint64_t>slot)
-        q.queue[q.nqueued] = &q.cbs[slot]
+        if q.uring:
+            iol_ring_prep(&q.ring, files[f].fd, buf, <uint32_t>sh.bs, off, d == OP_READ, <uint64_t>slot,
+                          d if sh.uring_fixed else -1)   # registered buffer 0: reads, 1: writes
+        else:
+            iol_aio_prep(&q.cbs[slot], files[f].fd, buf, sh.bs, off, d == OP_READ, <uint64_t>slot)
+            q.queue[q.nqueued] = &q.cbs[slot]
+        q.qslot[q.nqueued] = slot
         q.nqueued += 1
     return True
 
@@ -464,15 +523,21 @@ cdef inline int _aio_submit(Shared* sh, JobSlot* job, AioQueue* q) noexcept nogi
     cdef long n
     cdef uint64_t t0 = iol_now_ns()
     for i in range(q.nqueued):
-        q.slot_t0[<int>q.queue[i].aio_data] = t0
-    n = iol_aio_submit(q.ctx, q.nqueued, q.queue)
+        q.slot_t0[q.qslot[i]] = t0
+    if q.uring:
+        # One system call submits and, when no completion is waiting yet, waits for one (_aio_reap's
+        # wait, taken here to save a call; fio's io_uring makes two).
+        n = iol_ring_submit(&q.ring, <unsigned>q.nqueued, iol_ring_cq_empty(&q.ring))
+    else:
+        n = iol_aio_submit(q.ctx, q.nqueued, q.queue)
     if n < 0:
-        first = <int>q.queue[0].aio_data
+        first = q.qslot[0]
         _fail(sh, <int>-n, job.first + <int>q.slot_f[first], q.slot_d[first], q.slot_off[first])
         return -1
     q.inflight += <int>n
     for i in range(<int>n, q.nqueued):     # not taken this time: keep them queued, in order
         q.queue[i - <int>n] = q.queue[i]
+        q.qslot[i - <int>n] = q.qslot[i]
     q.nqueued -= <int>n
     return 0
 
@@ -485,16 +550,19 @@ cdef inline int _aio_reap(Shared* sh, Worker* w, JobSlot* job, FileSlot* files, 
     cdef int64_t res
     cdef int slot, d
     cdef uint64_t f, off, t1
-    n = iol_aio_getevents(q.ctx, 1, q.depth, q.events)
+    if q.uring:
+        n = iol_ring_reap(&q.ring, q.events, q.depth)
+    else:
+        n = iol_aio_getevents(q.ctx, 1, q.depth, q.events)
     if n < 0:
         _fail(sh, <int>-n, job.first, OP_READ, 0)
         return -1
     t1 = iol_now_ns()
     t1_out[0] = t1
+    q.inflight -= <int>n    # all of them, even when one fails: _aio_close drains a ring of the others
     for k in range(n):
         slot = <int>iol_event_data(&q.events[k])
         res = iol_event_res(&q.events[k])
-        q.inflight -= 1
         f, d, off = q.slot_f[slot], q.slot_d[slot], q.slot_off[slot]
         if res < 0 or <uint64_t>res != sh.bs:
             # A short direct transfer is the file's end (reads) or a full device (writes).
@@ -510,8 +578,9 @@ cdef inline int _aio_reap(Shared* sh, Worker* w, JobSlot* job, FileSlot* files, 
 
 cdef void* _aio_worker(void* arg) noexcept nogil:
     """A whole job on one thread with sh.aio_depth operations in flight through Linux AIO (fio's libaio
-    model, used for direct I/O with iodepth > 1): submit until the queue is full, reap at least one
-    completion, repeat; an op's latency runs from its submission to its reaping, as fio's clat does."""
+    model, used for direct I/O with iodepth > 1) or an io_uring (sh.uring: fio's io_uring): submit until the
+    queue is full, reap at least one completion, repeat; an op's latency runs from its submission to its
+    reaping, as fio's clat does."""
     cdef Worker* w = <Worker*>arg
     cdef Shared* sh = w.sh
     cdef JobSlot* job = &sh.jobs[w.job]
@@ -519,7 +588,7 @@ cdef void* _aio_worker(void* arg) noexcept nogil:
     cdef bint timed = sh.deadline_ns != 0
     cdef AioQueue q
     cdef bint more = True
-    cdef bint failed = _aio_open(&q, sh, job) != 0
+    cdef bint failed = _aio_open(&q, sh, w, job) != 0
     cdef int since_fsync = 0
     cdef uint64_t t1
     while not failed:
@@ -663,11 +732,15 @@ cdef void _fill_pattern(unsigned char* buf, size_t n, uint64_t key) noexcept nog
 
 def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, fsync_every=0,
               end_fsync=True, runtime_s=None, file_service="roundrobin", seed=0, checksum_chunk=0,
-              written_seed=None, written_bs=None):
+              written_seed=None, written_bs=None, ioengine=None, fixedbufs=True):
     """Run one I/O phase; returns its counts, latency histograms and elapsed time.
 
     jobs: list of jobs, each a list of its own file paths (numjobs = len(jobs)); every job keeps `iodepth`
-    ops in flight: with Linux AIO on one thread when direct and iodepth > 1, else on `iodepth` threads. rw: read, write, randread, randwrite, randrw, rw (fio's names);
+    ops in flight, as `ioengine` says (fio's names): "libaio", Linux AIO on one thread per job; "io_uring",
+    an io_uring on one thread per job (its buffers registered unless fixedbufs is False; a kernel that
+    refuses io_uring fails the phase with OSError saying why, kernels.uring.refusal); "psync", `iodepth`
+    threads per job with one op each; None: libaio when direct and iodepth > 1, else psync.
+    rw: read, write, randread, randwrite, randrw, rw (fio's names);
     bs and file_size in bytes (file_size a whole number of blocks). Size-based (runtime_s None): each job
     moves file_size bytes per file (sequential phases touch every block once; random ones do as many ops at
     random blocks); time-based: ops until runtime_s seconds have passed (sequential phases wrap around).
@@ -682,16 +755,16 @@ def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, 
     Returns {"elapsed_s": seconds, "cpu_s": the process's CPU seconds over the timed part (the I/O
     threads' work, not the setup of buffers and files), "read": {"ops", "bytes", "hist" (uint64[PLAT_NR], fio's bins),
     "lat_min_ns", "lat_max_ns" (None without ops), "lat_sum_ns"}, "write": {...}, "fsyncs": calls,
-    "checksums": CRC32C chunks computed and checked, "implementation": "cython:ioloop"}. Raises ValueError
+    "checksums": CRC32C chunks computed and checked, "implementation": "cython:ioloop", "ioengine": the model that ran}. Raises ValueError
     for bad arguments or files too short to read, and OSError (errno, file name) for the first failed
     operation, after every thread has stopped: EIO naming the chunk's offset when a checksum does not match.
     """
     cfg = check_args(jobs, rw, bs, file_size, iodepth, rwmixread, direct, fsync_every, runtime_s,
-                      file_service, seed, checksum_chunk, written_seed, written_bs)
+                      file_service, seed, checksum_chunk, written_seed, written_bs, ioengine)
     paths = [p for job in cfg["paths"] for p in job]
-    # Direct I/O with several ops in flight: one thread per job with Linux AIO, as fio's libaio; otherwise
-    # iodepth threads per job, each with one op in flight.
-    cdef bint aio = bool(direct) and cfg["iodepth"] > 1
+    # libaio and io_uring: one thread per job keeps iodepth ops queued; psync: iodepth threads per job,
+    # each with one op in flight.
+    cdef bint aio = cfg["ioengine"] in ("libaio", "io_uring")
     cdef int per_job = 1 if aio else cfg["iodepth"]
     cdef int nworkers = len(cfg["paths"]) * per_job
     cdef uint64_t runtime_ns = 0 if runtime_s is None else max(<uint64_t>1, <uint64_t>(float(runtime_s) * 1e9))
@@ -704,6 +777,8 @@ def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, 
     fds = open_files(cfg)
     try:
         _setup_shared(&sh, cfg, fds, cfg["iodepth"] if aio else 0, per_job, bool(end_fsync), &pattern_key)
+        sh.uring = cfg["ioengine"] == "io_uring"
+        sh.uring_fixed = sh.uring and bool(fixedbufs)
         workers = <Worker**>calloc(nworkers, sizeof(Worker*))
         tids = <pthread_t*>calloc(nworkers, sizeof(pthread_t))
         if workers == NULL or tids == NULL:
@@ -713,11 +788,15 @@ def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, 
             rc = _run_threads(&sh, workers, nworkers, tids, runtime_ns, &elapsed_ns, &cpu_ns)
         if rc != 0:
             raise OSError(rc, f"cannot start {nworkers} I/O threads: {os.strerror(rc)}")
+        if sh.err_code != 0 and sh.err_op in (OP_RING_SETUP, OP_RING_REGISTER):
+            raise OSError(sh.err_code, refusal(sh.err_code, "io_uring_setup" if sh.err_op == OP_RING_SETUP
+                                               else "io_uring_register"))
         if sh.err_code != 0:
             raise_io_error(sh.err_code, paths[sh.err_file], sh.err_op, sh.err_offset, sh.chunk,
                             sh.err_got, sh.err_want)
         result = _collect(workers, nworkers, elapsed_ns)
         result["cpu_s"] = cpu_ns / 1e9
+        result["ioengine"] = cfg["ioengine"]
         return result
     finally:
         for fd in fds:

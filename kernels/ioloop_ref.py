@@ -56,6 +56,11 @@ PATTERN_SALT = 0x5851F42D4C957F2D
 FILL_FOR_ZERO = 0x5A            # the write pattern has no zero bytes
 SECTOR = 512                    # every sector of a written block starts with a 64-bit stamp
 MAX_CHECKSUM_CHUNK = 1 << 16    # the kernel keeps 8 KiB of tables per sector of a chunk
+# Queueing models (fio's ioengine names): psync, `iodepth` threads per job each with one pread/pwrite in
+# flight; libaio, one thread per job keeping `iodepth` ops queued with Linux AIO; io_uring, the same with an
+# io_uring (kernels/tb_uring.h). Which ops run is the same under every model. This reference runs threads
+# for psync and libaio alike and has no io_uring: it refuses ioengine="io_uring" (run_phase says so).
+IOENGINES = ("psync", "libaio", "io_uring")
 ERR_EOF = -1                    # failure codes besides errno values
 ERR_CHECKSUM = -2
 OP_CHUNK = 4096                 # ops whose parameters the reference computes at once (NumPy)
@@ -144,7 +149,7 @@ def _positive_int(name: str, value, minimum: int = 1) -> int:
 
 
 def check_args(jobs, rw, bs, file_size, iodepth, rwmixread, direct, fsync_every, runtime_s,
-                file_service, seed, checksum_chunk=0, written_seed=None, written_bs=None) -> dict:
+                file_service, seed, checksum_chunk=0, written_seed=None, written_bs=None, ioengine=None) -> dict:
     """Check run_phase's arguments; returns the normalised settings both engines run from."""
     if isinstance(jobs, (str, bytes, os.PathLike)) or not jobs:
         raise ValueError("jobs must be a non-empty list of jobs, each a non-empty list of file paths")
@@ -176,11 +181,21 @@ def check_args(jobs, rw, bs, file_size, iodepth, rwmixread, direct, fsync_every,
         raise ValueError(f"seed must be an integer, not {seed!r}")
     mix = {"read": 100, "randread": 100, "write": 0, "randwrite": 0}.get(rw, rwmixread)
     chunk, written_seed, written_bs = _check_checksums(rw, bs, checksum_chunk, written_seed, written_bs)
-    return {"chunk": chunk, "written_seed": written_seed, "written_bs": written_bs,
+    return {"ioengine": _ioengine(ioengine, direct, iodepth), "chunk": chunk, "written_seed": written_seed, "written_bs": written_bs,
             "paths": paths, "rw": rw, "bs": bs, "file_size": file_size, "iodepth": iodepth,
             "rwmix": mix, "random": rw.startswith("rand"), "service": FILE_SERVICE.index(file_service),
             "fsync_every": fsync_every, "direct": bool(direct), "runtime_s": runtime_s,
             "seed": int(seed), "reads": rw in ("read", "randread", "randrw", "rw")}
+
+
+def _ioengine(ioengine, direct, iodepth) -> str:
+    """The queueing model a phase runs with: `ioengine` (one of IOENGINES), or by default fio's choice in
+    the fio job files: libaio for direct I/O with iodepth > 1, psync otherwise."""
+    if ioengine is None:
+        return "libaio" if direct and iodepth > 1 else "psync"
+    if ioengine not in IOENGINES:
+        raise ValueError(f"ioengine must be one of {', '.join(IOENGINES)}, not {ioengine!r}")
+    return ioengine
 
 
 def _check_checksums(rw, bs, chunk, written_seed, written_bs) -> tuple:
@@ -545,14 +560,18 @@ def _end_fsync(job: _Job, out: dict, errors: list, lock: threading.Lock, stop: t
 
 def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, fsync_every=0,
               end_fsync=True, runtime_s=None, file_service="roundrobin", seed=0, checksum_chunk=0,
-              written_seed=None, written_bs=None) -> dict:
-    """Run one I/O phase in Python threads; the same contract as kernels.ioloop.run_phase.
+              written_seed=None, written_bs=None, ioengine=None) -> dict:
+    """Run one I/O phase in Python threads; the same contract as kernels.ioloop.run_phase, except that
+    ioengine="io_uring" is refused (ValueError): Python has no io_uring, and threads are not one.
 
     Returns {"elapsed_s", "cpu_s", "read": {...}, "write": {...}, "fsyncs", "checksums",
     "implementation": "python:ioloop_ref"}.
     """
     cfg = check_args(jobs, rw, bs, file_size, iodepth, rwmixread, direct, fsync_every, runtime_s,
-                      file_service, seed, checksum_chunk, written_seed, written_bs)
+                      file_service, seed, checksum_chunk, written_seed, written_bs, ioengine)
+    if cfg["ioengine"] == "io_uring":
+        raise ValueError("ioengine='io_uring': the Python reference engine has no io_uring (Python has no "
+                         "binding for it); the compiled engine, kernels.ioloop, runs it")
     fds = open_files(cfg)
     try:
         sizes = [len(p) for p in cfg["paths"]]
@@ -596,7 +615,7 @@ def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, 
         for fd in fds:
             os.close(fd)
     result = {"elapsed_s": elapsed, "cpu_s": cpu_s, "fsyncs": out["fsyncs"], "checksums": out["checksums"],
-              "implementation": IMPLEMENTATION}
+              "implementation": IMPLEMENTATION, "ioengine": cfg["ioengine"]}
     for d, name in enumerate(("read", "write")):
         result[name] = direction_result(out["ops"][d], out["bytes"][d], out["hist"][d], out["lat_min"][d],
                                          out["lat_max"][d], out["lat_sum"][d])

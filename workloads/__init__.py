@@ -113,6 +113,16 @@ class Range:
             raise ValueError(f"{key} must be a multiple of {self._show(self.multiple)}, not {value!r}")
 
 
+@dataclass(frozen=True)
+class Choice:
+    """Allowed values of a text parameter."""
+    values: tuple
+
+    def check(self, key: str, value) -> None:
+        if value not in self.values:
+            raise ValueError(f"{key} must be one of {', '.join(self.values)}, not {value!r}")
+
+
 _BYTES = Range(1, PiB, unit="bytes")
 _BLOCK = Range(512, 1 * GiB, multiple=512, unit="bytes")      # O_DIRECT needs whole 512-byte sectors
 _COUNT = Range(1, 2 ** 40)                                   # records, rows, keys, samples
@@ -121,6 +131,7 @@ PARAM_RANGES = {
     # device baselines
     "bs": _BLOCK, "size": _BYTES, "iodepth": Range(1, 65536), "numjobs": Range(1, 1024),
     "runtime_s": Range(0.001, 7 * DAY_S, unit="seconds"),
+    "ioengine": Choice(("auto", "psync", "libaio", "io_uring")),   # bench.core.pattern.IOENGINES, or auto
     # HDFS patterns and terasort
     "block_size": _BYTES, "packet_size": _BLOCK, "blocks": Range(1, 2 ** 30), "readers": _JOBS,
     "replication": Range(1, 64), "bytes_per_checksum": Range(1, 1 * MiB, unit="bytes"),
@@ -175,7 +186,11 @@ def _coerce(value: Any, kind: type, key: str):
 
 
 def check_value(key: str, value) -> None:
-    """ValueError unless `value` is within PARAM_RANGES[key] (booleans and strings have no range)."""
+    """ValueError unless `value` is within PARAM_RANGES[key] (booleans have no range; a string has one only
+    where PARAM_RANGES gives its choices)."""
+    if isinstance(value, str) and isinstance(PARAM_RANGES.get(key), Choice):
+        PARAM_RANGES[key].check(key, value)
+        return
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return
     if key not in PARAM_RANGES:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.core.pattern import Pattern, Phase
+from bench.core.pattern import IOENGINES, Pattern, Phase
 
 MiB = 1024 ** 2
 
@@ -16,8 +16,12 @@ class BaselineParams:
     numjobs: int = 1
     runtime_s: float = 10.0      # time-based, as device baselines usually are
     direct: bool = True
+    ioengine: str = "auto"       # fio's name on both engines: psync, libaio, io_uring; auto: libaio if direct
+                                 # with iodepth > 1, else psync (bench.core.pattern)
 
     def __post_init__(self):
+        if self.ioengine != "auto" and self.ioengine not in IOENGINES:
+            raise ValueError(f"ioengine must be auto or one of {', '.join(IOENGINES)}, not {self.ioengine!r}")
         if self.size < self.bs:
             raise ValueError(f"size {self.size} is less than one block of bs={self.bs} bytes")
 
@@ -34,7 +38,7 @@ def baseline(name: str, rw: str, bs: int, description: str, default_sweep=None, 
     def build(p: Params) -> Pattern:
         return Pattern(name, (Phase(name=name, rw=rw, bs=p.bs, size=p.size, iodepth=p.iodepth,
                                     numjobs=p.numjobs, runtime_s=p.runtime_s, direct=p.direct,
-                                    fileset="baseline"),))
+                                    fileset="baseline", ioengine=None if p.ioengine == "auto" else p.ioengine),))
 
     Params.__name__ = Params.__qualname__ = "".join(part.title() for part in name.split("-")) + "Params"
     return pattern_workload(name, Params, build, description, default_sweep=default_sweep,

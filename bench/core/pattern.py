@@ -6,6 +6,9 @@ Vocabulary follows fio's so that a user can read a pattern as a job file:
 - `size`: bytes per job, spread over `nrfiles` files (as fio's `size`); `bs`: bytes per operation.
 - `iodepth`: operations in flight per job (direct: a Linux AIO queue on both engines, fio's libaio and the
   builtin engine's io_submit; buffered: fio's psync keeps one, the builtin engine runs `iodepth` threads);
+- `ioengine`: how a job keeps them in flight, by fio's name, on both engines: `libaio`, `io_uring` (a ring
+  per job, registered buffers: fio's `fixedbufs`), `psync`; None: libaio for direct I/O with iodepth > 1,
+  psync otherwise (the default above). Where the kernel refuses io_uring, the phase fails saying why.
   `numjobs`: independent jobs, each with its own files.
 - `fileset`: phases naming the same fileset use the same files (write them in one phase, read them in the next);
   files are named `<fileset>.<job>.<file>` under the directory of the phase's `role` ("data" or "temp").
@@ -22,6 +25,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Optional
 
 RW_MODES = ("read", "write", "randread", "randwrite", "randrw", "rw")
+IOENGINES = ("psync", "libaio", "io_uring")
 FILE_SERVICE = ("roundrobin", "sequential", "random")
 ROLES = ("data", "temp")
 
@@ -45,6 +49,7 @@ class Phase:
     file_service: str = "roundrobin"
     cold: bool = True
     checksum_chunk: int = 0
+    ioengine: Optional[str] = None
 
     def __post_init__(self):
         if self.rw not in RW_MODES:
@@ -67,6 +72,9 @@ class Phase:
             raise ValueError(f"phase {self.name}: runtime_s must be positive")
         if self.fsync_every < 0:
             raise ValueError(f"phase {self.name}: fsync_every must be >= 0")
+        if self.ioengine is not None and self.ioengine not in IOENGINES:
+            raise ValueError(f"phase {self.name}: ioengine must be one of {', '.join(IOENGINES)}, "
+                             f"not {self.ioengine!r}")
         _check_checksum_chunk(self)
         if not self.fileset:
             object.__setattr__(self, "fileset", self.name)

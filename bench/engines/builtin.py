@@ -65,7 +65,8 @@ def _record(phase: Phase, tier, result: dict, ioloop) -> dict:
 def run(pattern: Pattern, dirs: dict, tiers_by_role: dict, raw_dir: Path, stem: str, timeout_s: float,
         seed: int = 0) -> dict:
     ioloop = _ioloop()
-    records = []
+    records, models = [], []
+    checksummed = any(phase.checksum_chunk for phase in pattern.phases)
     writers: dict = {}   # (role, fileset) -> (seed, bs) of what last wrote all of it, or None
     check_space(pattern, dirs, tiers_by_role)   # before the first byte: free space changes after the plan's check
     for index, phase in enumerate(pattern.phases):
@@ -83,8 +84,19 @@ def run(pattern: Pattern, dirs: dict, tiers_by_role: dict, raw_dir: Path, stem: 
                                   rwmixread=phase.rwmixread, direct=phase.direct, fsync_every=phase.fsync_every,
                                   end_fsync=phase.end_fsync, runtime_s=phase.runtime_s,
                                   file_service=phase.file_service, seed=seed + index,
-                                  checksum_chunk=phase.checksum_chunk, **verify)
+                                  checksum_chunk=phase.checksum_chunk, ioengine=phase.ioengine, **verify)
+        models.append(result["ioengine"])
         if phase.writes:
             writers[fileset] = _written_by(phase, index, seed)
         records.append(dict(_record(phase, tiers_by_role.get(phase.role), result, ioloop), cpu_s=result["cpu_s"]))
-    return {"phases": records, "implementation": "cython:kernels.ioloop", "raw": []}
+    return {"phases": records, "implementation": _implementation(models, checksummed), "raw": []}
+
+
+def _implementation(models: list, checksummed: bool) -> str:
+    """What ran: the I/O loop, the queueing models its phases used (fio's ioengine names) and, where phases
+    checksummed, the CRC32C path this CPU runs (e.g. "cython:kernels.ioloop[libaio,psync crc32c=vpclmul512]")."""
+    parts = [",".join(sorted(set(models)))]
+    if checksummed:
+        from kernels import IMPLEMENTATION
+        parts.append("crc32c=" + IMPLEMENTATION["crc32c"].rsplit("/", 1)[-1])
+    return f"cython:kernels.ioloop[{' '.join(p for p in parts if p)}]"

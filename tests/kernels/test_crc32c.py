@@ -1,4 +1,5 @@
-"""CRC32C kernel against its pure-Python reference and the crc32c PyPI package, on both CPU paths."""
+"""CRC32C kernel against its pure-Python reference and the crc32c PyPI package, on every CPU path this machine
+has (each forced through _crc32c_impl / _crc32c_chunks_impl; a path the CPU lacks is skipped, saying so)."""
 import importlib
 import struct
 
@@ -10,8 +11,8 @@ from kernels import crc32c_ref
 
 crc_module = importlib.import_module("kernels.crc32c")
 SIZES = [0, 1, 7, 8, 511, 512, 513, 1537, 4099, 24577, 100_003]
-PATHS = [pytest.param(p, marks=pytest.mark.skipif(
-    p == "sse42" and crc_module.PATH != "sse42", reason="this CPU has no SSE4.2")) for p in crc_module.PATHS]
+PATHS = [pytest.param(p, marks=pytest.mark.skipif(p not in crc_module.SUPPORTED, reason=f"this CPU cannot run {p}"))
+         for p in crc_module.PATHS]
 
 
 def random_bytes(size, seed):
@@ -89,3 +90,109 @@ def test_chunks_rejects_bad_chunk_size():
 def test_unknown_path_is_an_error():
     with pytest.raises(ValueError):
         crc_module._crc32c_impl(b"x", "avx9000")
+
+
+def test_path_chosen_from_cpu_flags():
+    """The paths found by CPUID agree with what the kernel reports from /proc/cpuinfo (Linux x86)."""
+    try:
+        flags = next(line for line in open("/proc/cpuinfo") if line.startswith("flags")).split()
+    except (OSError, StopIteration):
+        pytest.skip("no /proc/cpuinfo flags on this machine")
+    has = set(flags)
+    expect = {"sse42": "sse4_2" in has, "pclmul": {"sse4_2", "pclmulqdq"} <= has,
+              "vpclmul256": {"sse4_2", "pclmulqdq", "avx2", "vpclmulqdq"} <= has,
+              "vpclmul512": {"sse4_2", "pclmulqdq", "avx2", "vpclmulqdq", "avx512f"} <= has, "table": True}
+    assert {p for p, ok in expect.items() if ok} == set(crc_module.SUPPORTED)
+    assert crc_module.PATH == next(p for p in ("vpclmul512", "vpclmul256", "sse42", "pclmul", "table")
+                                   if p in crc_module.SUPPORTED)
+
+
+def test_forcing_a_path_the_cpu_lacks_is_refused():
+    missing = [p for p in crc_module.PATHS if p not in crc_module.SUPPORTED]
+    if not missing:
+        pytest.skip("this CPU runs every path")
+    with pytest.raises(RuntimeError, match="cannot run"):
+        crc_module._crc32c_impl(b"x", missing[0])
+
+
+FOLD_SIZES = [0, 1, 15, 16, 17, 63, 64, 127, 128, 129, 255, 256, 257, 511, 512, 513, 767, 768, 1023, 1024, 1025,
+              2047, 2048, 4095, 4096, 65535, 65536, 65537]
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_every_length_near_the_fold_boundaries(path):
+    """Each length around a path's block, round and threshold sizes, at unaligned starts and with a
+    running CRC, against the reference (and the crc32c package on the longer ones)."""
+    pypi = pytest.importorskip("crc32c")
+    rng = np.random.default_rng(7)
+    data = random_bytes(70_000, seed=7)
+    for size in FOLD_SIZES:
+        start = int(rng.integers(0, 64))
+        view = memoryview(data)[start:start + size]
+        crc = int(rng.integers(0, 1 << 32))
+        got = crc_module._crc32c_impl(view, path, crc)
+        assert got == pypi.crc32c(view, crc), (path, size, start)
+        if size <= 4096:
+            assert got == crc32c_ref.crc32c(view, crc), (path, size, start)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_random_lengths_and_alignments(path):
+    pypi = pytest.importorskip("crc32c")
+    rng = np.random.default_rng(11)
+    data = random_bytes(1 << 21, seed=11)
+    for _ in range(200):
+        size = int(rng.integers(0, 1 << 20)) if rng.random() < 0.3 else int(rng.integers(0, 3000))
+        start = int(rng.integers(0, 128))
+        view = memoryview(data)[start:start + size]
+        assert crc_module._crc32c_impl(view, path) == pypi.crc32c(view), (path, size, start)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_large_buffer_every_path(path):
+    pypi = pytest.importorskip("crc32c")
+    data = np.random.default_rng(5).integers(0, 256, (64 << 20) + 4093, dtype=np.uint8)
+    view = memoryview(data)[3:]
+    assert crc_module._crc32c_impl(view, path) == pypi.crc32c(view)
+
+
+def test_chunks_path_follows_chunk_size():
+    for chunk in (1, 100, 512, 4096, 1 << 20):
+        assert crc_module.chunks_path(chunk) in crc_module.SUPPORTED
+    assert crc_module.CHUNKS_PATH == crc_module.chunks_path(512)
+    assert kernels.crc32c_chunks(random_bytes(5000, 1), 4096) == crc32c_ref.crc32c_chunks(random_bytes(5000, 1), 4096)
+
+
+def test_fold_constants_in_header_match_derivation():
+    """tb_crc_fold.h's constants are the ones kernels/crc32c_fold.py derives (x^k mod P, reflected)."""
+    import re
+    from pathlib import Path
+
+    from kernels import crc32c_fold
+    header = (Path(crc32c_fold.__file__).parent / "tb_crc_fold.h").read_text()
+    found = {m.group(1): int(m.group(2), 16)
+             for m in re.finditer(r"#define TB_(FOLD\d+_(?:LO|HI)) 0x([0-9a-f]+)ull", header)}
+    expected = {}
+    for name, (k_lo, k_hi) in crc32c_fold.constants().items():
+        expected[f"{name}_LO"], expected[f"{name}_HI"] = k_lo, k_hi
+    assert found == expected
+
+
+@pytest.mark.parametrize("lanes", [1, 4, 8, 16])
+def test_folding_algorithm_in_python_matches_reference(lanes):
+    """The derivation itself: folding with those constants, on integers, gives the reference CRC."""
+    from kernels import crc32c_fold
+    rng = np.random.default_rng(lanes)
+    for size in (16 * lanes, 16 * lanes + 1, 16 * lanes + 15, 300, 1000):
+        if size < 16 * lanes:
+            continue
+        data = random_bytes(size, seed=size)
+        crc = int(rng.integers(0, 1 << 32))
+        assert crc32c_fold.crc32c_folded(data, crc, lanes) == crc32c_ref.crc32c(data, crc)
+
+
+def test_x_pow_mod_p_small_cases():
+    from kernels import crc32c_fold
+    assert crc32c_fold.xpow_mod(0) == 1 and crc32c_fold.xpow_mod(31) == 1 << 31
+    assert crc32c_fold.xpow_mod(32) == crc32c_fold.POLY ^ (1 << 32)   # x^32 = P - x^32 (mod P)
+    assert crc32c_fold.POLY == 0x11EDC6F41

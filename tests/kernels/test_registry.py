@@ -47,4 +47,7 @@ def test_public_api_and_implementation_names():
                  "sort_permutation", "sample_partition_bounds", "partition_ids", "merge_runs"):
         assert name in kernels.__all__ and callable(getattr(kernels, name))
         assert kernels.IMPLEMENTATION[name].startswith("cython:")
-    assert kernels.IMPLEMENTATION["crc32c"] in ("cython:crc32c/sse42", "cython:crc32c/table")
+    crc_module = importlib.import_module("kernels.crc32c")
+    assert kernels.IMPLEMENTATION["crc32c"] == f"cython:crc32c/{crc_module.PATH}"
+    assert kernels.IMPLEMENTATION["crc32c_chunks"] == f"cython:crc32c/{crc_module.CHUNKS_PATH}"
+    assert crc_module.PATH in crc_module.SUPPORTED and crc_module.CHUNKS_PATH in crc_module.SUPPORTED

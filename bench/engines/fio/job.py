@@ -41,8 +41,9 @@ Choices that are ours, not fio's defaults:
   direct 512 KiB writes to new files): 0.27 s without the barrier, 0.20 s with it, as the builtin engine.
   fio writes each job's exec_prerun output to `<phase>.prerun.txt` in its working directory.
 - `percentile_list=50:90:99:99.9:99.99`: the percentiles the run document reports, plus p90 and p99.99.
-- ioengine: `libaio` when a phase is direct with iodepth > 1 (the only way fio keeps several I/Os in flight
-  per job), `psync` otherwise; `ioengine=` overrides it for every phase.
+- ioengine: the phase's own (Phase.ioengine), else `libaio` when a phase is direct with iodepth > 1 (the only
+  way fio keeps several I/Os in flight per job), `psync` otherwise; `ioengine=` overrides it for every phase.
+  With `io_uring`, `fixedbufs` too: the builtin engine's io_uring reads and writes registered buffers.
 - `checksum_chunk` (HDFS CRC32C per chunk) has no fio equivalent: fio's `verify` checks its own headers and
   patterns, not HDFS checksums, and would change what is timed. It is left out, and a comment in the phase's
   section says so.
@@ -170,7 +171,10 @@ def _phase_options(phase: Phase, directory: str, ioengine: Optional[str], number
     options["filesize"] = phase.file_size
     options["nrfiles"] = phase.nrfiles
     options["file_service_type"] = phase.file_service
-    options["ioengine"] = ioengine or ("libaio" if phase.direct and phase.iodepth > 1 else "psync")
+    options["ioengine"] = ioengine or phase.ioengine or ("libaio" if phase.direct and phase.iodepth > 1
+                                                         else "psync")
+    if options["ioengine"] == "io_uring":
+        options["fixedbufs"] = None   # registered buffers, as the builtin engine's io_uring
     options["iodepth"] = phase.iodepth
     options["numjobs"] = phase.numjobs
     options["direct"] = int(phase.direct)
