@@ -40,7 +40,7 @@ install: $(STAMP)
 $(STAMP): $(SOURCES)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip setuptools wheel "Cython>=3.0"
-	$(PY) -m pip install -q --no-build-isolation -e ".[test]"
+	$(PY) -m pip install -q --no-build-isolation -e ".[test,spark]"
 	$(PY) -c "import kernels; kernels.require_all()"
 	touch $(STAMP)
 

@@ -66,8 +66,9 @@ def case_samples(case_doc: dict) -> list:
 
 class Runner:
     def __init__(self, store: Store, tiers: list, cgroup: Optional[str] = None, timeout_s: float = 600.0,
-                 progress: bool = True, extra: Optional[dict] = None):
+                 progress: bool = True, extra: Optional[dict] = None, spark_master: Optional[str] = None):
         self.store = store
+        self.spark_master = spark_master     # --spark-master: Spark cases use this cluster instead of their own
         self.tiers = {t.name: t for t in tiers}
         self.cgroup = cgroup
         self.timeout_s = timeout_s
@@ -113,7 +114,7 @@ class Runner:
         spec = {"case": case.to_dict(), "run_id": self.run_id, "raw_dir": str(self.raw),
                 "tiers": {n: self._tier_spec(t) for n, t in self.tiers.items()},
                 "cgroup": self.cgroup, "memory_cgroup": container, "timeout_s": self.timeout_s,
-                "parent_pid": os.getpid()}
+                "parent_pid": os.getpid(), "spark_master": self.spark_master}
         spec_path = self.raw / f"case{case.id:03d}.spec.json"
         result_path = self.raw / f"case{case.id:03d}.result.json"
         spec_path.write_text(json.dumps(spec, indent=1))
