@@ -14,6 +14,8 @@ import psutil
 import pytest
 
 from bench.core.errors import CaseError, UserError
+from bench.engines.spark.case import has_shuffle_files
+from bench.execution.runner import CASE_TAG
 from tests.conftest import cli, cli_json
 
 DATA = Path(__file__).parent / "data" / "spark"
@@ -34,13 +36,17 @@ def _missing() -> str:
 needs_spark = pytest.mark.skipif(bool(_missing()), reason=_missing() or "spark present")
 
 
-def spark_jvms() -> set:
-    """Live JVMs running Spark (master, workers, executors, drivers)."""
-    out = set()
-    for proc in psutil.process_iter(["pid", "name", "cmdline", "status"]):
-        cmd = " ".join(proc.info["cmdline"] or ())
-        if proc.info["status"] != psutil.STATUS_ZOMBIE and "java" in (proc.info["name"] or "") and "spark" in cmd:
-            out.add(proc.info["pid"])
+def case_processes(run_id: str) -> list:
+    """Live processes that worked for a case of this run: the runner tags each case's processes (the worker and
+    everything it starts: the Spark daemons, their executors, the driver and its JVM) in their environment."""
+    out = []
+    for proc in psutil.process_iter(["pid", "name", "status"]):
+        try:
+            if proc.info["status"] != psutil.STATUS_ZOMBIE and \
+                    (proc.environ().get(CASE_TAG) or "").startswith(f"{run_id}-c"):
+                out.append(f"{proc.info['pid']} {proc.info['name']}")
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            pass
     return out
 
 
@@ -51,13 +57,12 @@ def spark_run(tmp_path_factory):
     data, temp, store = base / "data", base / "temp", base / "results"
     data.mkdir()
     temp.mkdir()
-    before_jvms = spark_jvms()
     before_tmp = set(os.listdir(tempfile.gettempdir()))
     doc = cli_json("run", "--workload", "terasort", "--engine", "spark", "--tier", f"data={data}",
                    "--tier", f"temp={temp}", "--data", "data", "--temp", "temp", "--workers", "2",
                    "--param", f"records={RECORDS}", "--param", "partitions=4", "--param", "block_size=4m",
                    "--results", store, timeout=300)
-    return {"doc": doc, "jvms_before": before_jvms, "jvms_after": spark_jvms(), "data": data, "temp": temp,
+    return {"doc": doc, "left": case_processes(doc["run_id"]), "data": data, "temp": temp,
             "store": store, "tmp_before": before_tmp}
 
 
@@ -99,13 +104,14 @@ def test_shuffle_files_appeared_under_each_workers_local_dir_and_nowhere_else(sp
     assert case["metrics"]["temp_bytes"] == case["metrics"]["shuffle_write_bytes"]
     # nothing of Spark's in the system temp folder, and the case directories are gone from both tiers
     new = set(os.listdir(tempfile.gettempdir())) - spark_run["tmp_before"]
-    assert not [n for n in new if n.startswith(("blockmgr-", "spark-"))], new
+    assert not [n for n in new if n.startswith(("blockmgr-", "spark-"))
+                and has_shuffle_files(os.path.join(tempfile.gettempdir(), n))], new
     assert os.listdir(spark_run["data"]) == [] and os.listdir(spark_run["temp"]) == []
 
 
 @needs_spark
 def test_no_jvm_outlives_the_case(spark_run):
-    assert spark_run["jvms_after"] <= spark_run["jvms_before"], spark_run["jvms_after"] - spark_run["jvms_before"]
+    assert spark_run["left"] == []
 
 
 @needs_spark
@@ -131,6 +137,46 @@ def test_a_failing_case_stops_its_cluster(tmp_path):
             pgids = cluster.pgids
             raise KeyboardInterrupt
     assert group_processes(pgids) == []
+
+
+def tagged_processes(tag: str) -> list:
+    out = []
+    for proc in psutil.process_iter(["pid", "name", "status"]):
+        try:
+            if proc.info["status"] != psutil.STATUS_ZOMBIE and proc.environ().get("TIERBENCH_TEST_TAG") == tag:
+                out.append(f"{proc.info['pid']} {proc.info['name']}")
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            pass
+    return out
+
+
+@needs_spark
+def test_aggregate_spills_to_the_workers_local_dirs_and_validates(tmp_path, monkeypatch):
+    """The group-by on one worker with a 4 MB budget, run by the engine itself (no runner to clean up after it):
+    Spark spills, on the temp tier, the output is exact, and no process it started is left."""
+    import workloads
+    from bench.engines.spark import aggregate
+
+    tag = f"spark-test-{os.getpid()}-{id(tmp_path)}"
+    monkeypatch.setenv("TIERBENCH_TEST_TAG", tag)        # inherited by every process the engine starts
+    dirs = {"data": tmp_path / "data", "temp": tmp_path / "temp"}
+    for d in dirs.values():
+        d.mkdir()
+    (tmp_path / "raw").mkdir()
+    w = workloads.get("aggregate")
+    params = workloads.coerce_params(w, {**w.quick, "memory_budget_mb": 4})
+    out = aggregate.run(params, {"dirs": {k: str(v) for k, v in dirs.items()}, "tiers": {"data": "d", "temp": "t"},
+                                 "workers": 1, "cache": False, "raw_dir": tmp_path / "raw", "stem": "case000",
+                                 "devices": {}, "spark_master": None})
+    assert tagged_processes(tag) == []
+    m = out["metrics"]
+    assert m["groups_count"] > 0 and m["spill_disk_bytes"] > 0 and m["shuffle_write_bytes"] > 0
+    phases = {p["name"]: p for p in out["phases"]}
+    assert phases["validate"]["valid"] is True
+    assert phases["map"]["io"]["data"]["bytes_read"] == m["input_bytes"]       # the whole input was read
+    assert phases["map"]["io"]["temp"]["tier"] == "t"
+    worker = out["spark"]["placement"]["workers"][0]
+    assert worker["local_dir"] == "spark-worker-1" and worker["peak"] > worker["shuffle_data"] > 0
 
 
 # ---- without a cluster: the stage mapping and the command line ------------------------------------------------
@@ -160,7 +206,6 @@ def test_a_failed_or_missing_stage_fails_the_case():
 
 @pytest.mark.parametrize("args, message", [
     (["--workload", "rand-read-4k", "--engine", "spark"], "runs jobs"),
-    (["--workload", "aggregate", "--engine", "spark"], "no Spark implementation"),
     (["--workload", "terasort", "--engine", "spark", "--spark-master", "localhost:7077"], "spark://HOST:PORT"),
     (["--workload", "terasort", "--spark-master", "spark://h:7077"], "is for --engine spark"),
 ])

@@ -36,7 +36,7 @@ class Case:
 
 
 MAX_CASES = 10_000    # a plan larger than this is a typo (each case takes seconds to minutes)
-SPARK_JOBS = ("terasort",)   # the jobs that --engine spark runs on a Spark cluster (bench/engines/spark)
+SPARK_JOBS = ("terasort", "aggregate")   # the jobs that --engine spark runs on a Spark cluster (bench/engines/spark)
 
 
 def pattern_engines(cfg: Config) -> list:

@@ -162,12 +162,13 @@ def _run_engine(spec: dict, case: dict, dirs: dict, roles: dict, raw_dir: Path, 
     pattern = None
     cpu0, wall0 = cpu_seconds(), time.monotonic()
     if case["engine"] == "spark":
-        from bench.engines.spark import terasort as spark_terasort
+        import importlib
+        job = importlib.import_module(f"bench.engines.spark.{case['workload']}")    # terasort, aggregate
         workload = workloads.get(case["workload"])
         params = workloads.coerce_params(workload, case["params"])
         devices = {role: (spec["tiers"][tier].get("device") or "").rsplit("/", 1)[-1] or None
                    for role, tier in roles.items()}
-        out = spark_terasort.run(params, {"dirs": dirs, "tiers": roles, "workers": case.get("workers") or 1,
+        out = job.run(params, {"dirs": dirs, "tiers": roles, "workers": case.get("workers") or 1,
                                           "cache": case.get("cache", False), "raw_dir": raw_dir, "stem": stem,
                                           "devices": devices, "spark_master": spec.get("spark_master")})
         # Spark's executors are not this process's children: the engine counts the whole cluster's CPU itself

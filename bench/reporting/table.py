@@ -213,7 +213,7 @@ def phases_table(doc: dict):
     varied, _ = varying(idents)
     for cases, ident, vary in zip(groups.values(), idents, varied):
         ok = [c for c in cases if not c.get("error") and c.get("phases")]
-        if not ok or ident["engine"] != "job":
+        if not ok or ident["engine"] not in ("job", "spark"):
             continue
         layout = " ".join([ident["label"] or "", ident["workload"], f"data {ident['tier']}",
                            f"temp {ident['temp_tier'] or ident['tier']}", "" if vary == "-" else vary]).strip()

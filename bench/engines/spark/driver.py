@@ -1,6 +1,7 @@
 """The Spark driver program, run in a process of its own (`python -m bench.engines.spark.driver REQUEST RESULT`),
-so that its JVM (pyspark's gateway) ends with it: the sort as DataFrame operations, Spark's stage metrics read
-from its REST API while the application still runs, and the bytes that appeared under the workers' local dirs.
+so that its JVM (pyspark's gateway) ends with it: the job (terasort or aggregate) as DataFrame operations, Spark's
+stage metrics read from its REST API while the application still runs, and the bytes that appeared under the
+workers' local dirs.
 
 The sort: the input files' 100-byte records (RawRecords.read: Hadoop's FixedLengthInputFormat, one split per
 `split_bytes`) as one binary column; `repartitionByRange(partitions)` on it (Spark's RangePartitioner: bounds from
@@ -96,10 +97,12 @@ def session(req: dict):
         # byte-comparable I/O: nothing compressed, no adaptive re-planning, a fixed number of partitions
         "spark.shuffle.compress": "false", "spark.shuffle.spill.compress": "false", "spark.rdd.compress": "false",
         "spark.sql.adaptive.enabled": "false", "spark.sql.shuffle.partitions": str(req["partitions"]),
-        "spark.sql.execution.rangeExchange.sampleSizePerPartition": str(req["sample_per_partition"]),
-        "spark.hadoop.mapreduce.input.fileinputformat.split.maxsize": str(req["split_bytes"]),
-        "spark.hadoop.mapreduce.input.fileinputformat.split.minsize": "1",
     }
+    if "sample_per_partition" in req:
+        conf["spark.sql.execution.rangeExchange.sampleSizePerPartition"] = str(req["sample_per_partition"])
+    if "split_bytes" in req:
+        conf["spark.hadoop.mapreduce.input.fileinputformat.split.maxsize"] = str(req["split_bytes"])
+        conf["spark.hadoop.mapreduce.input.fileinputformat.split.minsize"] = "1"
     builder = SparkSession.builder.master(req["master"])
     for key, value in {**conf, **req.get("conf", {})}.items():
         builder = builder.config(key, value)
@@ -116,30 +119,49 @@ def wait_executors(spark, count: int) -> None:
         time.sleep(0.2)
 
 
-def sort(req: dict) -> dict:
+def terasort(spark, req: dict) -> dict:
+    """The sort (see the module's docstring); {"counts": records written per output partition}."""
     from pyspark.sql import DataFrame
 
+    helper = spark.sparkContext._jvm.tierbench.RawRecords
+    records = DataFrame(helper.read(spark._jsparkSession, req["input_glob"], 100), spark)
+    ordered = records.repartitionByRange(req["partitions"], "record").sortWithinPartitions("record")
+    return {"counts": [int(c) for c in helper.write(ordered._jdf, req["output_dir"], bytes.fromhex(req["meta_header"]),
+                                                    req["bytes_per_checksum"])]}
+
+
+def aggregate(spark, req: dict) -> dict:
+    """Word count: the input Parquet files grouped by word (count, sum of value), written as Parquet; Spark's
+    hash aggregation falls back to sorting and spills when its execution memory runs out."""
+    from pyspark.sql import functions as F
+
+    (spark.read.parquet(req["input_glob"]).groupBy("word")
+     .agg(F.count(F.lit(1)).alias("count"), F.sum("value").alias("total"))
+     .write.option("compression", "none").parquet(req["output_dir"]))
+    return {}
+
+
+JOBS = {"terasort": terasort, "aggregate": aggregate}
+
+
+def run(req: dict) -> dict:
     from bench.engines.spark.stages import read_json, read_stages
 
     spark = session(req)
     try:
         spark.sparkContext.setLogLevel("WARN")
         wait_executors(spark, req["workers"])
-        helper = spark.sparkContext._jvm.tierbench.RawRecords
         with DirPoller(req["local_dirs"]) as poller:
             t0 = time.monotonic()
-            records = DataFrame(helper.read(spark._jsparkSession, req["input_glob"], 100), spark)
-            ordered = records.repartitionByRange(req["partitions"], "record").sortWithinPartitions("record")
-            counts = [int(c) for c in helper.write(ordered._jdf, req["output_dir"], bytes.fromhex(req["meta_header"]),
-                                                   req["bytes_per_checksum"])]
-            sort_s = time.monotonic() - t0
+            out = JOBS[req["job"]](spark, req)
+            seconds = time.monotonic() - t0
         app = spark.sparkContext.applicationId
         ui = f"http://{req.get('driver_host', '127.0.0.1')}:{req['ui_port']}"
         stages = read_stages(ui, app)                      # while the application runs: its UI is live
         executors = read_json(f"{ui}/api/v1/applications/{app}/executors")
         final = {d: dir_bytes(d) for d in req["local_dirs"]}
         cpu = group_cpu_s(set(req.get("pgids", []))) if req.get("pgids") else None
-        return {"app_id": app, "sort_s": sort_s, "counts": counts, "stages": stages,
+        return {"app_id": app, "seconds": seconds, **out, "stages": stages,
                 "executors": [{k: e.get(k) for k in ("id", "hostPort", "totalCores", "totalTasks", "totalDuration",
                                                      "totalShuffleRead", "totalShuffleWrite", "totalInputBytes")}
                               for e in executors],
@@ -155,7 +177,7 @@ def main(argv=None) -> int:
     with open(argv[0]) as f:
         req = json.load(f)
     try:
-        result = sort(req)
+        result = run(req)
     except Exception as e:   # the driver's top level: the case fails with this reason, the trace kept in the log
         traceback.print_exc()
         result = {"error": f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"}

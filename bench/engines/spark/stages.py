@@ -21,7 +21,7 @@ from typing import Optional
 from bench.core.errors import CaseError
 
 PHASES = ("sample", "map", "reduce")
-COUNTERS = ("inputBytes", "shuffleWriteBytes", "shuffleReadBytes", "diskBytesSpilled", "memoryBytesSpilled",
+COUNTERS = ("inputBytes", "outputBytes", "shuffleWriteBytes", "shuffleReadBytes", "diskBytesSpilled", "memoryBytesSpilled",
             "executorCpuTime", "executorDeserializeCpuTime", "executorRunTime", "numTasks")
 
 
@@ -50,8 +50,9 @@ def kind(stage: dict) -> Optional[str]:
     return None
 
 
-def phases(stages: list, tiers: dict, output_bytes: int) -> list:
-    """Phase records (sample, map, reduce) from the completed stages; `tiers`: {"data": name, "temp": name}.
+def phases(stages: list, tiers: dict, output_bytes: Optional[int] = None) -> list:
+    """Phase records (sample, map, reduce) from the completed stages; `tiers`: {"data": name, "temp": name};
+    `output_bytes`: what the job wrote (None: Spark's own outputBytes, which its writers count).
     CaseError when a stage failed or the sort's map or reduce stage is missing."""
     failed = [s for s in stages if s.get("status") == "FAILED"]
     if failed:
@@ -72,7 +73,8 @@ def phases(stages: list, tiers: dict, output_bytes: int) -> list:
         total = {c: sum(int(s.get(c) or 0) for s in group) for c in COUNTERS}
         wall = max(_time(s["completionTime"]) for s in group) - min(_time(s["submissionTime"]) for s in group)
         spill = total["diskBytesSpilled"]
-        data = {"bytes_read": total["inputBytes"], "bytes_written": output_bytes if name == "reduce" else 0}
+        written = (total["outputBytes"] if output_bytes is None else output_bytes) if name == "reduce" else 0
+        data = {"bytes_read": total["inputBytes"], "bytes_written": written}
         temp = {"bytes_read": total["shuffleReadBytes"] + spill, "bytes_written": total["shuffleWriteBytes"] + spill}
         io = {"data": {"tier": tiers["data"], **data}}
         if name != "sample":
