@@ -69,7 +69,8 @@ def spark_run(tmp_path_factory):
 @needs_spark
 def test_the_sort_validates_with_spark_phases(spark_run):
     case = spark_run["doc"]["cases"][0]
-    assert case["error"] is None and case["engine"] == "spark"
+    assert case["error"] is None, case["error"]
+    assert case["engine"] == "spark"
     names = [p["name"] for p in case["phases"]]
     assert names[0] == "teragen" and names[-1] == "validate" and {"map", "reduce"} <= set(names)
     validate = next(p for p in case["phases"] if p["name"] == "validate")
@@ -177,6 +178,28 @@ def test_aggregate_spills_to_the_workers_local_dirs_and_validates(tmp_path, monk
     assert phases["map"]["io"]["temp"]["tier"] == "t"
     worker = out["spark"]["placement"]["workers"][0]
     assert worker["local_dir"] == "spark-worker-1" and worker["peak"] > worker["shuffle_data"] > 0
+
+
+@needs_spark
+def test_an_existing_cluster_is_used_and_left_running(tmp_path):
+    """--spark-master: the case starts no cluster of its own, sorts on the given one, records its temp data's place
+    as not verified (the cluster's local dirs are its own), and leaves that cluster running."""
+    from bench.engines.spark.cluster import StandaloneCluster, group_processes
+    from bench.engines.spark.helper import spark_home
+
+    (tmp_path / "local").mkdir()
+    (tmp_path / "d").mkdir()
+    with StandaloneCluster(spark_home(), 1, str(tmp_path / "local"), tmp_path / "logs") as cluster:
+        doc = cli_json("run", "--workload", "terasort", "--engine", "spark", "--spark-master", cluster.url,
+                       "--tier", f"d={tmp_path / 'd'}", "--param", "records=20000", "--param", "partitions=2",
+                       "--param", "block_size=1m", "--results", tmp_path / "results", timeout=300)
+        assert len(group_processes(cluster.pgids)) >= 2, cluster.pgids     # master and worker still there
+        case = doc["cases"][0]
+        assert case["error"] is None, case["error"]
+        assert case["spark"]["master"] == f"external {cluster.url}"
+        assert case["spark"]["placement"]["verified"] is False
+        assert "temp_bytes" not in case["metrics"] and case["metrics"]["shuffle_write_bytes"] > 0
+        assert not (Path(tmp_path / "results") / doc["run_id"] / "raw" / "case000-spark" / "master.log").exists()
 
 
 # ---- without a cluster: the stage mapping and the command line ------------------------------------------------

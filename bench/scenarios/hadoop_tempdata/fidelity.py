@@ -132,7 +132,7 @@ def _reasons(key: str, replay: dict, spark: dict, container_mb: Optional[int]) -
                    f"({cpu_s / cpu_r:.1f}x): JVM rows, UnsafeRow serialization and per-task scheduling against the "
                    f"Cython sort, so more of Spark's runtime is CPU and the temp tier's speed moves it less")
     if key.startswith(("runtime", "temp_share")) and reached is not None and reached < CACHE_ABSORBED:
-        why.append(f"only {reached:.0%} of Spark's shuffle bytes reached the temp tier's device during the sort: "
+        why.append(f"only {reached:.1%} of Spark's shuffle bytes reached the temp tier's device during the sort: "
                    f"Spark does not fsync shuffle files and reads them back from the page cache, while the replay "
                    f"fsyncs its runs and drops them from the cache (cold I/O, as on a node whose temp data far "
                    f"exceeds memory)")
