@@ -124,22 +124,6 @@ def test_logs_land_in_the_raw_folder(spark_run):
     assert "ALIVE" in (raw / "master.log").read_text() or "Registering worker" in (raw / "master.log").read_text()
 
 
-@needs_spark
-def test_a_failing_case_stops_its_cluster(tmp_path):
-    """A cluster left by an exception (here: Ctrl-C inside the with block) is stopped, every group gone."""
-    from bench.engines.spark.cluster import StandaloneCluster, group_processes
-    from bench.engines.spark.helper import spark_home
-
-    (tmp_path / "temp").mkdir()
-    cluster = StandaloneCluster(spark_home(), 1, str(tmp_path / "temp"), tmp_path / "logs")
-    with pytest.raises(KeyboardInterrupt):
-        with cluster:
-            assert cluster.state()["aliveworkers"] == 1
-            pgids = cluster.pgids
-            raise KeyboardInterrupt
-    assert group_processes(pgids) == []
-
-
 def tagged_processes(tag: str) -> list:
     out = []
     for proc in psutil.process_iter(["pid", "name", "status"]):
@@ -183,13 +167,16 @@ def test_aggregate_spills_to_the_workers_local_dirs_and_validates(tmp_path, monk
 @needs_spark
 def test_an_existing_cluster_is_used_and_left_running(tmp_path):
     """--spark-master: the case starts no cluster of its own, sorts on the given one, records its temp data's place
-    as not verified (the cluster's local dirs are its own), and leaves that cluster running."""
+    as not verified (the cluster's local dirs are its own), and leaves that cluster running; that cluster, left by
+    an exception (here Ctrl-C inside its with block), is then stopped with every process group gone."""
     from bench.engines.spark.cluster import StandaloneCluster, group_processes
     from bench.engines.spark.helper import spark_home
 
     (tmp_path / "local").mkdir()
     (tmp_path / "d").mkdir()
-    with StandaloneCluster(spark_home(), 1, str(tmp_path / "local"), tmp_path / "logs") as cluster:
+    cluster = StandaloneCluster(spark_home(), 1, str(tmp_path / "local"), tmp_path / "logs")
+    with pytest.raises(KeyboardInterrupt), cluster:
+        assert cluster.state()["aliveworkers"] == 1
         doc = cli_json("run", "--workload", "terasort", "--engine", "spark", "--spark-master", cluster.url,
                        "--tier", f"d={tmp_path / 'd'}", "--param", "records=20000", "--param", "partitions=2",
                        "--param", "block_size=1m", "--results", tmp_path / "results", timeout=300)
@@ -200,6 +187,9 @@ def test_an_existing_cluster_is_used_and_left_running(tmp_path):
         assert case["spark"]["placement"]["verified"] is False
         assert "temp_bytes" not in case["metrics"] and case["metrics"]["shuffle_write_bytes"] > 0
         assert not (Path(tmp_path / "results") / doc["run_id"] / "raw" / "case000-spark" / "master.log").exists()
+        pgids = cluster.pgids
+        raise KeyboardInterrupt
+    assert group_processes(pgids) == []
 
 
 # ---- without a cluster: the stage mapping and the command line ------------------------------------------------
