@@ -102,7 +102,7 @@ def placement(result: dict, temp_dir: str, local: bool) -> dict:
     for d in dirs:
         if os.stat(d).st_dev != temp_dev:
             raise CaseError(f"spark: worker local dir {d} is not on the temp tier's file system")
-    found = sum(v["shuffle_data"] for v in dirs.values())
+    found = sum(max(v["shuffle_data"], v.get("peak_shuffle_data", 0)) for v in dirs.values())
     if shuffle_written <= 0:
         raise CaseError("spark: the job wrote no shuffle data (Spark reports 0 shuffle bytes written)")
     if found < SHUFFLE_FOUND_SHARE * shuffle_written:
@@ -137,12 +137,19 @@ def run_job(ctx: dict, job: dict, during=None, executor_conf: Optional[dict] = N
     os.mkdir(local_root)
     driver_local = os.path.join(local_root, "driver")
     os.mkdir(driver_local)
+    # every JVM's java.io.tmpdir in the case's directory (Spark makes scratch folders there, spark-*, that a JVM
+    # killed before its shutdown hooks would leave behind in the system's temp folder)
+    java_tmp = os.path.join(local_root, "java-tmp")
+    os.makedirs(java_tmp, exist_ok=True)
+    tmp_opt = f"-Djava.io.tmpdir={java_tmp}"
+    executor_conf = {"spark.driver.extraJavaOptions": tmp_opt, "spark.executor.extraJavaOptions": tmp_opt,
+                     **(executor_conf or {})}
     cluster = None if external else StandaloneCluster(home, workers, local_root, folder, WORKER_MEMORY)
     scratch0 = scratch_dirs()
     with cluster if cluster is not None else nullcontext():
         req = {"master": external or cluster.url, "ui_port": free_port(), "jar": str(jar), "workers": workers,
                "driver_memory": DRIVER_MEMORY, "executor_memory": f"{EXECUTOR_MEMORY_MB}m",
-               "driver_local_dir": driver_local, "conf": dict(executor_conf or {}),
+               "driver_local_dir": driver_local, "conf": executor_conf,
                "local_dirs": cluster.local_dirs if cluster else [], "pgids": sorted(cluster.pgids) if cluster else [],
                **job}
         devices = ctx.get("devices") or {}

@@ -44,17 +44,20 @@ def dir_bytes(root: str) -> dict:
 
 
 class DirPoller:
-    """The peak total bytes under each directory, sampled every POLL_S in a thread."""
+    """The peak total bytes under each directory, and of its shuffle data files, sampled every POLL_S in a thread."""
 
     def __init__(self, dirs: list):
         self.dirs, self.peak = list(dirs), {d: 0 for d in dirs}
+        self.peak_shuffle = {d: 0 for d in dirs}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def _loop(self):
         while True:
             for d in self.dirs:
-                self.peak[d] = max(self.peak[d], sum(dir_bytes(d).values()))
+                now = dir_bytes(d)
+                self.peak[d] = max(self.peak[d], sum(now.values()))
+                self.peak_shuffle[d] = max(self.peak_shuffle[d], now["shuffle_data"])
             if self._stop.wait(POLL_S):
                 return
 
@@ -97,6 +100,9 @@ def session(req: dict):
         # byte-comparable I/O: nothing compressed, no adaptive re-planning, a fixed number of partitions
         "spark.shuffle.compress": "false", "spark.shuffle.spill.compress": "false", "spark.rdd.compress": "false",
         "spark.sql.adaptive.enabled": "false", "spark.sql.shuffle.partitions": str(req["partitions"]),
+        # shuffle files stay until the application ends (not removed when the driver's GC collects the job's
+        # DataFrame), so that what appeared under the local dirs can be read after the job, while the app runs
+        "spark.cleaner.referenceTracking": "false",
     }
     if "sample_per_partition" in req:
         conf["spark.sql.execution.rangeExchange.sampleSizePerPartition"] = str(req["sample_per_partition"])
@@ -165,7 +171,8 @@ def run(req: dict) -> dict:
                 "executors": [{k: e.get(k) for k in ("id", "hostPort", "totalCores", "totalTasks", "totalDuration",
                                                      "totalShuffleRead", "totalShuffleWrite", "totalInputBytes")}
                               for e in executors],
-                "local_dirs": {d: {**final[d], "peak": max(poller.peak[d], sum(final[d].values()))}
+                "local_dirs": {d: {**final[d], "peak": max(poller.peak[d], sum(final[d].values())),
+                                   "peak_shuffle_data": max(poller.peak_shuffle[d], final[d]["shuffle_data"])}
                                for d in req["local_dirs"]},
                 "cluster_cpu_s": cpu, "error": None}
     finally:
