@@ -5,13 +5,13 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.tierbench-installed
 SOURCES := setup.py pyproject.toml $(wildcard kernels/*.pyx kernels/*.pxd kernels/*.h)
 
-.PHONY: run test lint bench fio chromium install clean
+.PHONY: run test lint bench fio java chromium install clean
 
 # As root, `run` measures emulated hdd/nvme/optane tiers (cgroup v1 or v2); where they cannot be built
 # (`tiers emulate --check` says why) it falls back to directory tiers, saying so: a scratch folder here and
 # /dev/shm, as for a user who is not root.
 RUN_DIR := .tierbench-make-run
-run: install fio
+run: install fio java
 	@if [ "$$(id -u)" != 0 ]; then \
 	  $(VENV)/bin/tierbench run --quick || exit $$?; \
 	  echo "(not root: the hadoop-tempdata scenario needs emulated tiers; run 'sudo make run' to see it)"; \
@@ -23,7 +23,7 @@ run: install fio
 	  rc=$$?; rmdir $(RUN_DIR); exit $$rc; \
 	fi
 
-test: install fio chromium
+test: install fio java chromium
 	$(PY) -m pytest -q --ignore=tests/benchmarks tests
 
 # pyflakes, syntax and import-order rules (pyproject.toml [tool.ruff]); ruff comes with the test extras.
@@ -40,7 +40,7 @@ install: $(STAMP)
 $(STAMP): $(SOURCES)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip setuptools wheel "Cython>=3.0"
-	$(PY) -m pip install -q --no-build-isolation -e ".[test]"
+	$(PY) -m pip install -q --no-build-isolation -e ".[test,spark]"
 	$(PY) -c "import kernels; kernels.require_all()"
 	touch $(STAMP)
 
@@ -50,6 +50,16 @@ fio:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fio >/dev/null; \
 	  else \
 	    echo "fio is not installed: install it with 'sudo apt-get install fio' (Debian/Ubuntu) or your distribution's package, then rerun."; exit 2; \
+	  fi; }
+
+# --engine spark runs Apache Spark (pyspark, the 'spark' extra) on Java 17, and builds its small JVM helper with
+# javac: the JDK (headless). Without root it is optional (the Spark tests skip, saying so).
+java:
+	@command -v javac >/dev/null 2>&1 && java -version 2>&1 | grep -qE 'version "(1[7-9]|[2-9][0-9])' || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jdk-headless >/dev/null; \
+	  else \
+	    echo "Java 17 (with javac) is not installed: --engine spark and its tests need it (sudo apt-get install openjdk-17-jdk-headless)"; \
 	  fi; }
 
 # Headless Chromium opens the HTML report in tests; without root it is optional (those tests skip, saying so).

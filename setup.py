@@ -41,6 +41,8 @@ setup(
     extras_require={
         "test": ["pytest>=7", "pytest-benchmark>=4", "crc32c>=2.3", "duckdb>=1.0", "hypothesis>=6", "jsonschema>=4",
                  "ruff>=0.4"],
+        # --engine spark: TeraSort and aggregate on an Apache Spark standalone cluster (needs Java 17)
+        "spark": ["pyspark>=3.5"],
     },
     entry_points={"console_scripts": ["tierbench = bench.cli:main"]},
     zip_safe=False,

@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # room -> rooms it may import (besides itself). Why the sideways edges exist:
 #   engines -> tiers     layout checks a tier's free space with bench.tiers.guard before laying files out
+#   engines -> workloads the Spark engine runs terasort's own teragen and valsort validation around its sort
 #   tiers -> store       emulation writes its state with bench.store.runs.atomic_write_text
 #   tiers -> workloads   the guard sizes a plan from the workloads' declared needs
 #   analysis -> store    compare reads stored runs and checks their schema
@@ -30,7 +31,7 @@ ALLOWED = {
     "workloads": {"core", "kernels"},
     "store": {"core"},
     "tiers": {"core", "store", "workloads"},
-    "engines": {"core", "tiers", "kernels"},
+    "engines": {"core", "tiers", "kernels", "workloads"},
     "analysis": {"core", "store", "kernels"},
     "execution": {"core", "store", "tiers", "engines", "analysis", "workloads", "kernels"},
     "scenarios": {"core", "store", "tiers", "engines", "analysis", "execution", "workloads", "kernels"},

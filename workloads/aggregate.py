@@ -169,15 +169,16 @@ def run_child(input_dir: str, output: str, spill_dir: str, budget_mb: int, threa
 
 # ---- validate ----------------------------------------------------------------------------------------
 
-def validate(output: str, expected: dict, io, role: str) -> int:
-    """Compare the output word by word with the expected counts and sums; returns the groups. Raises
-    CaseError on any difference."""
+def validate(output, expected: dict, io, role: str) -> int:
+    """Compare the output (a Parquet file, or a list of them: one table) word by word with the expected counts
+    and sums; returns the groups. Raises CaseError on any difference."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    table = pq.read_table(pa.py_buffer(read_file(output, io, role)))
+    paths = [output] if isinstance(output, str) else list(output)
+    table = pa.concat_tables([pq.read_table(pa.py_buffer(read_file(path, io, role))) for path in paths])
     words = table.column("word").combine_chunks()
     if pc.any(pc.invert(pc.starts_with(words, "w"))).as_py():
         raise CaseError("aggregate: output holds words that were never generated")

@@ -34,8 +34,11 @@ def add_run_arguments(p, workload_flags: bool = True):
     if workload_flags:
         p.add_argument("--workload", action="append", default=[], metavar="NAME",
                        help=f"workload (repeatable): {', '.join(workloads.names())}")
-    p.add_argument("--engine", action="append", default=[], choices=("fio", "builtin"),
-                   help="I/O engine for patterns (repeat to run both and see their ratio)")
+    p.add_argument("--engine", action="append", default=[], choices=("fio", "builtin", "spark"),
+                   help="I/O engine for patterns (repeat to run both and see their ratio); spark: run terasort on "
+                        "an Apache Spark cluster (docs/spark.md)")
+    p.add_argument("--spark-master", metavar="spark://HOST:PORT",
+                   help="with --engine spark: use this existing cluster instead of starting one per case")
     p.add_argument("--param", action="append", default=[], metavar="KEY=V1,V2,...",
                    help="set or sweep a workload parameter")
     p.add_argument("--repeat", type=int, metavar="N", help="repeats of every case")
@@ -94,6 +97,7 @@ def config_from_args(args) -> Config:
     cfg.results = args.results
     cfg.allow_system_path = args.allow_system_path
     cfg.allow_shared_tier = args.allow_shared_tier
+    cfg.spark_master = getattr(args, "spark_master", None)
     return validate(cfg)
 
 
@@ -101,6 +105,13 @@ def check_fio(cfg: Config, cases: list) -> None:
     if any(c.engine == "fio" for c in cases) and shutil.which("fio") is None:
         raise UserError("fio is not installed: install it with 'sudo apt-get install fio' (Debian/Ubuntu), "
                         "or use --engine builtin")
+
+
+def check_spark(cases: list) -> None:
+    """pyspark, Java 17 and javac where a case runs on Spark (UserError: one line, exit 2)."""
+    if any(c.engine == "spark" for c in cases):
+        from bench.engines.spark.helper import helper_jar
+        helper_jar()
 
 
 def export_jobs(cases: list, tiers: dict, directory: str) -> list:
@@ -143,11 +154,12 @@ def execute(cfg: Config, tier_flags: list, *, json_out: bool, extra: dict = None
             cases = plan.build(cfg, list(tiers))
             check_plan_space(cases, session.tiers)
         check_fio(cfg, cases)
+        check_spark(cases)
         if cfg.export_jobs:
             for path in export_jobs(cases, tiers, cfg.export_jobs):
                 stderr_console.print(f"wrote {path}")
         runner = Runner(store, session.tiers, cgroup=session.cgroup, timeout_s=cfg.timeout_s, extra=extra,
-                        job_file=loaded)
+                        job_file=loaded, spark_master=cfg.spark_master)
         stderr_console.print(f"run {runner.run_id}: {len(cases)} cases on "
                              + ", ".join(f"{t.name} ({t.cls}{', emulated' if t.emulated else ''})"
                                          for t in session.tiers))

@@ -39,6 +39,9 @@ def add_arguments(p):
     p.add_argument("--container-mb", type=int, metavar="MB",
                    help="memory limit of the container each sort runs in (page cache included), like YARN's; "
                         "default as root: 64 MB for the sort plus page cache for 1/16 of its temp data; 0: none")
+    p.add_argument("--engine", choices=("spark",),
+                   help="also run steps a, c, d and scale-N on Apache Spark (docs/spark.md): findings per engine and "
+                        "the replay's fidelity")
     p.add_argument("--results", metavar="DIR")
     p.add_argument("--allow-system-path", action="store_true", help="let a tier be a system path (refused otherwise)")
     p.add_argument("--allow-shared-tier", action="store_true", help="run even if another run is using a tier")
@@ -56,6 +59,36 @@ def findings_table(found: list) -> Table:
         style = VERDICT_STYLE.get(f["verdict"], "")
         table.add_row(f["claim"], f["form"], f["figure"], (f["threshold"] or {}).get("rule", "-"),
                       f"[{style}]{f['verdict_text']}[/{style}]", f["reason"])
+    return table
+
+
+def engines_findings_table(by_engine: dict) -> Table:
+    """The findings with a column per engine (the replay's and Spark's): each cell the verdict and the figure."""
+    engines = list(by_engine)
+    table = Table(title="hadoop-tempdata: the case's findings, per engine", title_justify="left")
+    for col in ("finding", "form", "threshold", *engines):
+        table.add_column(col)
+    rows = zip(*(by_engine[e] for e in engines))
+    for found in rows:
+        cells = []
+        for f in found:
+            style = VERDICT_STYLE.get(f["verdict"], "")
+            cells.append(f"[{style}]{f['verdict_text']}[/{style}]\n{f['figure']}")
+        table.add_row(found[0]["claim"], found[0]["form"], (found[0]["threshold"] or {}).get("rule", "-"), *cells)
+    return table
+
+
+def fidelity_table(fid: dict) -> Table:
+    """Replay vs Spark on the same tiers and records, and where they differ."""
+    table = Table(title="replay fidelity: the replay (tierbench's terasort) vs Apache Spark, same tiers and records",
+                  title_justify="left")
+    for col in ("figure", "replay", "spark", "differ?"):
+        table.add_column(col)
+    for r in fid["rows"]:
+        fmt = (lambda v: "-" if v is None else f"{v:.0%}") if r["kind"] == "share" else \
+            (lambda v: "-" if v is None else f"{v:.3g}")
+        table.add_row(r["figure"], fmt(r["replay"]), fmt(r["spark"]),
+                      {True: "[yellow]yes[/yellow]", False: "no", None: "not measured"}[r["differs"]])
     return table
 
 
@@ -95,6 +128,9 @@ def run(args) -> int:
         cfg.tiers = [TierDecl(name, path, name) for name, path in real.items()]
         if args.hdd_half:
             cfg.tiers.append(TierDecl("hdd-half", args.hdd_half, "hdd"))
+    if args.engine == "spark":
+        from bench.engines.spark.helper import helper_jar
+        helper_jar()        # pyspark, Java 17, javac: UserError (exit 2) before any tier is built
     store = Store(args.results)
     with TierSession(cfg, tier_flags, emulate_flag=args.emulate,
                      hdd_drives=args.hdd_drives or EMULATED_HDD_DRIVES) as session:
@@ -113,14 +149,21 @@ def run(args) -> int:
                            repeats=repeats, emulation=session.emulation if args.emulate else None,
                            half_path_tier="hdd-half" if args.hdd_half else None,
                            container_mb=container_mb,
-                           hdd_drives=(hdd.get("drives") or 1) if hdd else None)
+                           hdd_drives=(hdd.get("drives") or 1) if hdd else None, spark=args.engine == "spark")
     if args.json:
         emit_json(doc)
     else:
         stderr_console.print(run_table(doc))
         for line in failures(doc):
             stderr_console.print(f"[red]failed[/red] {line}")
-        stderr_console.print(findings_table(doc["findings"]))
+        if doc.get("findings_by_engine"):
+            stderr_console.print(engines_findings_table(doc["findings_by_engine"]))
+        else:
+            stderr_console.print(findings_table(doc["findings"]))
+        if doc.get("fidelity"):
+            stderr_console.print(fidelity_table(doc["fidelity"]))
+            for line in doc["fidelity"]["summary"]:
+                stderr_console.print("  " + line, highlight=False, markup=False)
         _print_model(doc)
         stderr_console.print(f"stored in {store.root / doc['run_id']}; cluster model with other assumptions: "
                              f"tierbench model {doc['run_id']} --help")

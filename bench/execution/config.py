@@ -26,6 +26,7 @@ is refused the same way. Workload parameters are checked by the plan (bench.exec
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from dataclasses import dataclass, field
 from typing import Optional
@@ -33,7 +34,7 @@ from typing import Optional
 from bench.core.errors import UserError
 from bench.core.units import parse_capacity
 
-ENGINES = ("fio", "builtin")
+ENGINES = ("fio", "builtin", "spark")   # spark: jobs (terasort) on a Spark cluster; fio, builtin: patterns
 
 
 @dataclass
@@ -62,6 +63,7 @@ class Config:
     timeout_s: float = 600.0
     allow_system_path: bool = False    # --allow-system-path: a tier may be a system path (bench.tiers.guard)
     allow_shared_tier: bool = False    # --allow-shared-tier: run even if another run holds a tier's lock
+    spark_master: Optional[str] = None  # --spark-master spark://HOST:PORT: an existing cluster for --engine spark
 
 
 # Bounds of the run's numbers (sanity: a typo must not plan a billion repeats or a timeout of a century).
@@ -239,4 +241,9 @@ def validate(cfg: Config) -> Config:
     for w in cfg.workers:
         _integer(w, "workers", 1, WORKERS_MAX)
     check_timeout(cfg.timeout_s, "timeout")
+    if cfg.spark_master is not None:
+        if not re.fullmatch(r"spark://[A-Za-z0-9_.\-]+:\d{1,5}", cfg.spark_master):
+            raise UserError(f"--spark-master {cfg.spark_master!r:.60}: expected spark://HOST:PORT")
+        if "spark" not in cfg.engines:
+            raise UserError("--spark-master is for --engine spark")
     return cfg

@@ -36,6 +36,17 @@ class Case:
 
 
 MAX_CASES = 10_000    # a plan larger than this is a typo (each case takes seconds to minutes)
+SPARK_JOBS = ("terasort", "aggregate")   # the jobs that --engine spark runs on a Spark cluster (bench/engines/spark)
+
+
+def pattern_engines(cfg: Config) -> list:
+    """The engines that run I/O patterns: fio and builtin (spark runs jobs)."""
+    return [e for e in cfg.engines if e != "spark"]
+
+
+def job_engine(cfg: Config) -> str:
+    """How jobs run: "spark" with --engine spark, else "job" (in-process: the replay)."""
+    return "spark" if "spark" in cfg.engines else "job"
 
 
 def _swept(workload, cfg: Config) -> tuple:
@@ -85,6 +96,13 @@ def _selected(cfg: Config) -> list:
             selected.append(workloads.get(name))
         except KeyError:
             raise UserError(f"unknown workload {name!r:.60} (known: {', '.join(workloads.names())})") from None
+    for w in selected:
+        if w.kind == "pattern" and not pattern_engines(cfg):
+            raise UserError(f"--engine spark runs jobs ({', '.join(SPARK_JOBS)}); {w.name} is an I/O pattern: "
+                            "add --engine fio or --engine builtin, or choose --workload terasort")
+        if w.kind == "job" and job_engine(cfg) == "spark" and w.name not in SPARK_JOBS:
+            raise UserError(f"--engine spark: {w.name} has no Spark implementation yet "
+                            f"(Spark runs: {', '.join(SPARK_JOBS)})")
     all_params = {f.name for w in selected for f in fields(w.params)}
     for key in cfg.params:
         if key not in all_params:
@@ -101,7 +119,7 @@ def _count(selected: list, cfg: Config, tiers: int) -> int:
         for values in _swept(w, cfg)[1].values():
             combos *= len(values)
         if w.kind == "pattern":
-            per_repeat += combos * tiers * len(cfg.engines) * max(1, len(cfg.workers))
+            per_repeat += combos * tiers * len(pattern_engines(cfg)) * max(1, len(cfg.workers))
         else:
             per_repeat += combos * max(1, len(cfg.workers))
     return per_repeat * cfg.repeat
@@ -135,7 +153,7 @@ def build(cfg: Config, tier_names: list) -> list:
             for params in sweeps[w.name]:
                 if w.kind == "pattern":
                     worker_counts = cfg.workers or [None]
-                    for tier, engine, workers in itertools.product(tier_names, cfg.engines, worker_counts):
+                    for tier, engine, workers in itertools.product(tier_names, pattern_engines(cfg), worker_counts):
                         p = dict(params)
                         if workers is not None:
                             p["numjobs"] = workers
@@ -145,7 +163,7 @@ def build(cfg: Config, tier_names: list) -> list:
                     data = cfg.data or tier_names[0]
                     temp = cfg.temp or data
                     for workers in cfg.workers or [1]:
-                        cases.append(Case(len(cases), w.name, "job", data, "job", dict(params), repeat,
+                        cases.append(Case(len(cases), w.name, "job", data, job_engine(cfg), dict(params), repeat,
                                           temp_tier=temp, workers=workers, cache=cfg.cache))
     if not cases:
         raise UserError("nothing to run: no workloads or no tiers")

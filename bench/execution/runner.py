@@ -70,7 +70,7 @@ def case_samples(case_doc: dict) -> list:
 class Runner:
     def __init__(self, store: Store, tiers: list, cgroup: Optional[str] = None, timeout_s: float = 600.0,
                  progress: bool = True, extra: Optional[dict] = None, fleet: Optional[list] = None,
-                 job_file: Optional[dict] = None):
+                 job_file: Optional[dict] = None, spark_master: Optional[str] = None):
         """fleet: the hosts of a fleet run (bench.execution.hosts.check_hosts records, each with `tiers`
         {tier: path on that host}); every case then runs on all of them through fio's client mode and gives
         a case document per host and one for the fleet (bench.core.case.FLEET_HOST).
@@ -84,6 +84,7 @@ class Runner:
             extra = dict(extra or {}, job_file={"name": job_file["name"], "sha256": job_file["sha256"],
                                                 "quick": job_file["quick"]})
         self.store = store
+        self.spark_master = spark_master     # --spark-master: Spark cases use this cluster instead of their own
         self.tiers = {t.name: t for t in tiers}
         self.cgroup = cgroup
         self.timeout_s = timeout_s
@@ -156,7 +157,7 @@ class Runner:
         spec = {"case": case.to_dict(), "run_id": self.run_id, "raw_dir": str(self.raw),
                 "tiers": {n: self._tier_spec(t) for n, t in self.tiers.items()},
                 "cgroup": self.cgroup, "memory_cgroup": container, "timeout_s": self.timeout_s,
-                "parent_pid": os.getpid()}
+                "parent_pid": os.getpid(), "spark_master": self.spark_master}
         if self.fleet:
             spec["fleet"] = {"hosts": self.fleet}
         if self.job_file:

@@ -216,7 +216,7 @@ def phases_table(doc: dict):
     varied, _ = varying(idents)
     for cases, ident, vary in zip(groups.values(), idents, varied):
         ok = [c for c in cases if not c.get("error") and c.get("phases")]
-        if not ok or not (ident["engine"] == "job" or str(ident["workload"]).startswith("jobfile:")):
+        if not ok or not (ident["engine"] in ("job", "spark") or str(ident["workload"]).startswith("jobfile:")):
             continue
         layout = " ".join([ident["label"] or "", ident["workload"], f"data {ident['tier']}",
                            f"temp {ident['temp_tier'] or ident['tier']}",

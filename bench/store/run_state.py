@@ -67,7 +67,8 @@ def case_document(case: dict, result: dict, raw: list, error: Optional[str]) -> 
             "bottleneck": result.get("bottleneck") or "unknown", "phases": result.get("phases") or [],
             "latency_bins_ns": result.get("latency_bins_ns") or {},
             "implementation": result.get("implementation"), "threads": result.get("threads"),
-            "raw": list(raw) + list(result.get("raw") or [])}
+            "raw": list(raw) + list(result.get("raw") or []),
+            **({"spark": result["spark"]} if result.get("spark") else {})}
 
 
 def reconcile(doc: dict, folder: Path) -> dict:

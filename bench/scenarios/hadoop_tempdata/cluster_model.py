@@ -148,8 +148,8 @@ def layout_demand(doc: dict) -> dict:
     the sort job's phases (SORT_PHASES) only."""
     groups: dict = {}
     for c in doc.get("cases", []):
-        if c.get("error") or c["workload"] != "terasort":
-            continue
+        if c.get("error") or c["workload"] != "terasort" or c.get("engine") == "spark":
+            continue        # the replay's cases only: Spark counts no operations (docs/spark.md)
         input_bytes = c["metrics"].get("input_bytes")
         sort = [p for p in c.get("phases", []) if p.get("name") in SORT_PHASES]
         if not input_bytes or {p["name"] for p in sort} != set(SORT_PHASES) \

@@ -349,8 +349,27 @@ def f6_scaling(doc: dict) -> dict:
                     why)
 
 
-def findings(doc: dict) -> list:
-    """Every finding of the case on a scenario run document, in display order (see docs/findings.md)."""
+ENGINES = {"replay": "job", "spark": "spark"}    # the findings' engines: name -> the cases' `engine`
+
+
+def engine_view(doc: dict, engine: str = "replay") -> dict:
+    """The run document with the terasort steps of one engine only (the replay's or Spark's); the device
+    baselines (iops-<tier>, fio) are shared by both."""
+    keep = ENGINES[engine]
+    return dict(doc, cases=[c for c in doc.get("cases", [])
+                            if c.get("workload") != "terasort" or c.get("engine", "job") == keep])
+
+
+def engines_of(doc: dict) -> list:
+    """The engines whose terasort steps the run holds, in ENGINES order."""
+    have = {c.get("engine", "job") for c in doc.get("cases", []) if c.get("workload") == "terasort"}
+    return [name for name, engine in ENGINES.items() if engine in have]
+
+
+def findings(doc: dict, engine: str = "replay") -> list:
+    """Every finding of the case on a scenario run document, in display order (see docs/findings.md), from one
+    engine's terasort steps (default: the replay's, whatever else the run holds)."""
+    doc = engine_view(doc, engine)
     return [f1_iops_per_gb(doc), f2_cache(doc), *f3_temp_moves(doc), f4_hdds_removable(doc), f4_hdds_hurt_less(doc),
             f5_cpu_bound(doc), f5_toward_cpu(doc), f6_scaling(doc)]
 

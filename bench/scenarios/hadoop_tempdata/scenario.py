@@ -19,7 +19,7 @@ from typing import Optional
 
 from bench.execution.plan import Case
 from bench.execution.runner import Runner
-from bench.scenarios.hadoop_tempdata.findings import findings
+from bench.scenarios.hadoop_tempdata.findings import engines_of, findings
 from bench.scenarios.hadoop_tempdata.settings import (
     CACHE_SHARE,
     CONTAINER_JOB_MB,
@@ -41,13 +41,13 @@ def default_container_mb(records: int, available: Optional[bool] = None) -> Opti
 
 
 def _terasort(label: str, data: str, temp: str, records: int, workers: int = 1, cache: bool = False,
-              memory_mb: Optional[int] = None) -> Case:
+              memory_mb: Optional[int] = None, engine: str = "job") -> Case:
     # A scaled-down sort keeps a cluster's shuffle geometry: many map tasks (1 MiB input splits of 128 MiB HDFS
     # blocks) and 32 partitions, so that each reduce fetches many small segments (M x R medium-sized reads), as
     # at scale. One HDFS reader streams other blocks off the data tier meanwhile, as other clients do.
     params = {"records": records, "split_size": 1024 ** 2, "partitions": 32, "hdfs_readers": 1,
               "hdfs_read_mbps": HDFS_READ_MBPS}
-    return Case(0, "terasort", "job", data, "job", params, 0,
+    return Case(0, "terasort", "job", data, engine, params, 0,
                 temp_tier=temp, workers=workers, cache=cache, label=label, memory_mb=memory_mb)
 
 
@@ -68,20 +68,28 @@ def stages(tier_names: list, records: int, quick: bool, half_tier: Optional[str]
     return out
 
 
-def scale_stage(best_temp: str, records: int, max_workers: int) -> list:
+def spark_stage(records: int) -> list:
+    """Steps a, c and d on Spark (bench/engines/spark): the same records, tiers and shuffle geometry."""
+    return [_terasort(label, "hdd", temp, records, engine="spark") for label, temp in SPARK_STEPS]
+
+
+SPARK_STEPS = (("a", "hdd"), ("c", "nvme"), ("d", "optane"))
+
+
+def scale_stage(best_temp: str, records: int, max_workers: int, engine: str = "job") -> list:
     counts, n = [], 1
     while n <= max_workers:
         counts.append(n)
         n *= 2
     if len(counts) == 1:
         counts.append(2)
-    return [_terasort(f"scale-{w}", "hdd", best_temp, records, workers=w) for w in counts]
+    return [_terasort(f"scale-{w}", "hdd", best_temp, records, workers=w, engine=engine) for w in counts]
 
 
-def best_temp(doc: dict) -> str:
+def best_temp(doc: dict, engine: str = "job") -> str:
     walls = {}
     for c in doc["cases"]:
-        if c.get("label") in ("c", "d") and not c.get("error"):
+        if c.get("label") in ("c", "d") and not c.get("error") and c.get("engine", "job") == engine:
             walls.setdefault(c["temp_tier"], []).append(c["metrics"]["wall_s"])
     if not walls:
         return "optane"
@@ -90,15 +98,19 @@ def best_temp(doc: dict) -> str:
 
 def run_scenario(runner: Runner, tier_names: list, *, records: int, quick: bool, repeats: int,
                  emulation: Optional[emu.Emulation], half_path_tier: Optional[str],
-                 container_mb: Optional[int] = None, hdd_drives: Optional[int] = None) -> dict:
-    """Run every stage (repeats interleaved), halving the hdd throttle around the "half" stage."""
+                 container_mb: Optional[int] = None, hdd_drives: Optional[int] = None, spark: bool = False) -> dict:
+    """Run every stage (repeats interleaved), halving the hdd throttle around the "half" stage; with `spark`,
+    then steps a, c, d and scale-N on Spark, and the replay-fidelity comparison."""
     half_tier = "hdd" if emulation is not None else half_path_tier
     plan = stages(tier_names, records, quick, half_tier)
     number = iter(range(10 ** 6))
 
     def numbered(cases, repeat):
+        # Spark's JVMs (a driver, executors of 512 MB heap) do not fit a container sized for the replay's 64 MB
+        # sort: Spark steps run without one (docs/spark.md, the fidelity section says so)
         return [replace(c, id=next(number), repeat=repeat,
-                        memory_mb=container_mb if c.workload == "terasort" else None) for c in cases]
+                        memory_mb=container_mb if c.workload == "terasort" and c.engine != "spark" else None)
+                for c in cases]
 
     for repeat in range(repeats):
         runner.run(numbered(plan["main"], repeat), finish=False)
@@ -115,8 +127,19 @@ def run_scenario(runner: Runner, tier_names: list, *, records: int, quick: bool,
     scale = scale_stage(best_temp(runner.doc), records, max(2, os.cpu_count() or 1))
     for repeat in range(repeats):
         runner.run(numbered(scale, repeat), finish=False)
+    if spark:
+        for repeat in range(repeats):
+            runner.run(numbered(spark_stage(records), repeat), finish=False)
+        scale = scale_stage(best_temp(runner.doc, "spark"), records, max(2, os.cpu_count() or 1), engine="spark")
+        for repeat in range(repeats):
+            runner.run(numbered(scale, repeat), finish=False)
     runner.doc["findings"] = findings(runner.doc)
+    if spark:
+        from bench.scenarios.hadoop_tempdata.fidelity import fidelity
+        runner.doc["findings_by_engine"] = {e: findings(runner.doc, e) for e in engines_of(runner.doc)}
+        runner.doc["fidelity"] = fidelity(runner.doc)
     runner.doc["scenario"] = {"name": "hadoop-tempdata", "records": records, "quick": quick, "repeats": repeats,
+                              "engines": ["replay", "spark"] if spark else ["replay"],
                               "container_mb": container_mb, "hdd_drives": hdd_drives,
                               "half": "emulated throttle halved" if emulation is not None else
                               (f"tier {half_path_tier}" if half_path_tier else None)}

@@ -1,0 +1,204 @@
+"""One Spark case's machinery, shared by its jobs (terasort.py, aggregate.py): the cluster started for the case
+(or an existing one), the driver program run in its own process group, the device counters around it, the
+cluster's and driver's CPU, and where the temp data went — checked, not assumed: each worker's local dir is on the
+temp tier's file system, the shuffle data files under them hold at least the shuffle bytes Spark reports writing,
+and no Spark scratch folder with shuffle files appeared in the system's temp folder; otherwise CaseError."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import psutil
+
+from bench.core.errors import CaseError
+from bench.engines.spark import helper
+from bench.engines.spark.cluster import StandaloneCluster, free_port, group_processes
+
+EXECUTOR_MEMORY_MB = 512
+DRIVER_MEMORY = "512m"
+WORKER_MEMORY = "1g"
+DRIVER_TIMEOUT_S = 3600.0
+SHUFFLE_FOUND_SHARE = 0.99  # the shuffle data files must hold at least this share of the shuffle bytes written
+
+
+def self_cpu() -> float:
+    u = resource.getrusage(resource.RUSAGE_SELF)
+    return u.ru_utime + u.ru_stime
+
+
+def children_cpu() -> float:
+    u = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return u.ru_utime + u.ru_stime
+
+
+def scratch_dirs() -> set:
+    """Spark scratch folders in the system's temp folder (where Spark puts them when no local dir is set)."""
+    root = tempfile.gettempdir()
+    try:
+        return {os.path.join(root, n) for n in os.listdir(root) if re.match(r"(blockmgr|spark)-", n)}
+    except OSError:
+        return set()
+
+
+def has_shuffle_files(folder: str) -> bool:
+    for _, _, files in os.walk(folder):
+        if any(f.startswith(("shuffle_", "temp_shuffle_", "temp_local_")) for f in files):
+            return True
+    return False
+
+
+def disk(devices: dict) -> dict:
+    counters = psutil.disk_io_counters(perdisk=True) or {}
+    return {role: counters.get(dev) for role, dev in devices.items() if dev}
+
+
+def drive(req: dict, folder: Path, timeout_s: float) -> tuple:
+    """Run the driver program in its own process group; (its result, CPU seconds of the driver and its JVM)."""
+    req_path, res_path = folder / "driver-request.json", folder / "driver-result.json"
+    req_path.write_text(json.dumps(req, indent=1))
+    with open(folder / "driver.log", "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "bench.engines.spark.driver", str(req_path), str(res_path)],
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    cpu0 = children_cpu()
+    try:
+        proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        raise CaseError(f"spark driver: no result after {timeout_s:.0f} s (log: {folder.name}/driver.log)") from None
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, 9)
+            proc.wait()
+        for p in group_processes({proc.pid}):      # the gateway JVM ends with its Python; make sure
+            p.kill()
+    driver_cpu = children_cpu() - cpu0
+    if not res_path.exists():
+        raise CaseError(f"spark driver exited with status {proc.returncode} and no result "
+                        f"(log: {folder.name}/driver.log)")
+    result = json.loads(res_path.read_text())
+    if result.get("error"):
+        raise CaseError(f"spark driver: {result['error']} (log: {folder.name}/driver.log)")
+    return result, driver_cpu
+
+
+def placement(result: dict, temp_dir: str, local: bool) -> dict:
+    """Where the temp data went: per worker local dir its bytes by kind; CaseError when it did not land there."""
+    shuffle_written = sum(s.get("shuffleWriteBytes") or 0 for s in result["stages"] if s.get("status") == "COMPLETE")
+    dirs = result.get("local_dirs") or {}
+    if not local:
+        return {"verified": False, "reason": "an existing cluster: its workers' local dirs are its own",
+                "shuffle_write_bytes": shuffle_written}
+    temp_dev = os.stat(temp_dir).st_dev
+    for d in dirs:
+        if os.stat(d).st_dev != temp_dev:
+            raise CaseError(f"spark: worker local dir {d} is not on the temp tier's file system")
+    found = sum(max(v["shuffle_data"], v.get("peak_shuffle_data", 0)) for v in dirs.values())
+    if shuffle_written <= 0:
+        raise CaseError("spark: the job wrote no shuffle data (Spark reports 0 shuffle bytes written)")
+    if found < SHUFFLE_FOUND_SHARE * shuffle_written:
+        raise CaseError(f"spark: Spark reports {shuffle_written} shuffle bytes written, but only {found} appeared "
+                        f"under the workers' local dirs on the temp tier: the temp data went elsewhere")
+    return {"verified": True, "shuffle_write_bytes": shuffle_written, "shuffle_data_bytes_found": found,
+            "workers": [{"local_dir": os.path.basename(d), **v} for d, v in sorted(dirs.items())]}
+
+
+@dataclass
+class SparkRun:
+    result: dict
+    driver_cpu_s: float
+    placement: dict
+    wall_s: float
+    disk0: dict
+    disk1: dict
+    workers: int
+    external: Optional[str]
+    folder: Path
+
+
+def run_job(ctx: dict, job: dict, during=None, executor_conf: Optional[dict] = None) -> SparkRun:
+    """Start the cluster (unless ctx["spark_master"]), run the driver program for `job` (the request's job part),
+    with the context manager `during` (e.g. HDFS readers) around the driver, stop the cluster, check placement."""
+    home, jar = helper.require(), helper.helper_jar()
+    workers = max(1, int(ctx.get("workers") or 1))
+    external = ctx.get("spark_master")
+    folder = Path(ctx["raw_dir"]) / f"{ctx['stem']}-spark"      # logs: daemons, executors, driver
+    folder.mkdir(parents=True, exist_ok=True)
+    local_root = os.path.join(ctx["dirs"]["temp"], "spark-local")
+    os.mkdir(local_root)
+    driver_local = os.path.join(local_root, "driver")
+    os.mkdir(driver_local)
+    # every JVM's java.io.tmpdir in the case's directory (Spark makes scratch folders there, spark-*, that a JVM
+    # killed before its shutdown hooks would leave behind in the system's temp folder)
+    java_tmp = os.path.join(local_root, "java-tmp")
+    os.makedirs(java_tmp, exist_ok=True)
+    tmp_opt = f"-Djava.io.tmpdir={java_tmp}"
+    executor_conf = {"spark.driver.extraJavaOptions": tmp_opt, "spark.executor.extraJavaOptions": tmp_opt,
+                     **(executor_conf or {})}
+    cluster = None if external else StandaloneCluster(home, workers, local_root, folder, WORKER_MEMORY)
+    scratch0 = scratch_dirs()
+    with cluster if cluster is not None else nullcontext():
+        req = {"master": external or cluster.url, "ui_port": free_port(), "jar": str(jar), "workers": workers,
+               "driver_memory": DRIVER_MEMORY, "executor_memory": f"{EXECUTOR_MEMORY_MB}m",
+               "driver_local_dir": driver_local, "conf": executor_conf,
+               "local_dirs": cluster.local_dirs if cluster else [], "pgids": sorted(cluster.pgids) if cluster else [],
+               **job}
+        devices = ctx.get("devices") or {}
+        disk0, t0 = disk(devices), time.monotonic()
+        with during if during is not None else nullcontext():
+            result, driver_cpu = drive(req, folder, DRIVER_TIMEOUT_S)
+        disk1, wall = disk(devices), time.monotonic() - t0
+    stray = [d for d in scratch_dirs() - scratch0 if has_shuffle_files(d)]
+    if stray:
+        raise CaseError(f"spark: shuffle files appeared outside the temp tier, in {', '.join(sorted(stray))}")
+    where = placement(result, ctx["dirs"]["temp"], cluster is not None)
+    (folder / "stages.json").write_text(json.dumps(result["stages"], indent=1))
+    return SparkRun(result, driver_cpu, where, wall, disk0, disk1, workers, external, folder)
+
+
+def common_metrics(run: SparkRun, phases: list) -> dict:
+    """The figures every Spark case reports: Spark's shuffle, spill and CPU, the temp data found, the devices."""
+    m = {"shuffle_write_bytes": sum(r["shuffle_write_bytes"] for r in phases),
+         "shuffle_read_bytes": sum(r["shuffle_read_bytes"] for r in phases),
+         "spill_disk_bytes": sum(r["spill_disk_bytes"] for r in phases),
+         "spill_memory_bytes": sum(r["spill_memory_bytes"] for r in phases),
+         "executor_cpu_s": sum(r["cpu_s"] for r in phases), "driver_cpu_s": run.driver_cpu_s,
+         "spark_wall_s": run.wall_s}
+    if run.placement.get("verified"):
+        m["temp_bytes"] = run.placement["shuffle_data_bytes_found"]
+        m["local_dir_peak_bytes"] = sum(w["peak"] for w in run.placement["workers"])
+    if run.result.get("cluster_cpu_s") is not None:
+        m["cluster_cpu_s"] = run.result["cluster_cpu_s"]
+    for role in ("temp", "data"):
+        a, b = run.disk0.get(role), run.disk1.get(role)
+        if a is not None and b is not None:
+            m[f"{role}_device_read_bytes"] = b.read_bytes - a.read_bytes
+            m[f"{role}_device_write_bytes"] = b.write_bytes - a.write_bytes
+    return m
+
+
+def case_record(run: SparkRun) -> dict:
+    """The case's `spark` record (docs/spark.md)."""
+    import pyspark
+    return {"master": "external " + run.external if run.external else "standalone on 127.0.0.1",
+            "workers": run.workers, "app_id": run.result["app_id"], "executors": run.result["executors"],
+            "placement": run.placement, "version": pyspark.__version__, "logs": run.folder.name}
+
+
+def case_cpu(run: SparkRun, own_cpu_s: float) -> float:
+    """The case's CPU: this process (`own_cpu_s`), the driver and its JVM, and the cluster's JVMs (executors and
+    daemons, read while they ran); RUSAGE would miss executors the worker never reaped."""
+    return own_cpu_s + run.driver_cpu_s + (run.result.get("cluster_cpu_s") or 0.0)
+
+
+def raw_files(run: SparkRun) -> list:
+    return [f"{run.folder.name}/{n}" for n in sorted(os.listdir(run.folder))]
