@@ -248,3 +248,31 @@ def test_report_loads_in_headless_chromium(plain_report, tmp_path):
     rgb = (pixels[..., :3] * 255).astype("uint8").reshape(-1, 3)
     assert (rgb.min(axis=1) < 200).mean() > 0.02
     assert len({tuple(c) for c in rgb[::97]}) > 50
+
+
+def test_report_of_a_spark_scenario_shows_both_engines_and_the_fidelity():
+    """A real `scenario hadoop-tempdata --engine spark` document (tests/data/scenario/README.md says how it was
+    made): findings per engine, the replay-fidelity table, and Spark's steps apart from the replay's."""
+    from bench.reporting.html import render_report
+    from bench.scenarios.hadoop_tempdata.fidelity import fidelity
+    from bench.scenarios.hadoop_tempdata.findings import findings
+
+    doc = json.loads((Path(__file__).parent / "data" / "scenario" / "quick-spark-1.json").read_text())
+    text = render_report([doc])
+    section = _section(text, "findings")
+    assert "<h4>on replay</h4>" in section and "<h4>on spark</h4>" in section
+    tables = re.findall(r"<table>(.*?)</table>", section, re.S)
+    for engine, found in zip(("replay", "spark"), tables):
+        assert [r[0] for r in _rows(found)[1:]] == [f["claim"] for f in findings(doc, engine)]
+        assert [r[3] for r in _rows(found)[1:]] == [f["verdict_text"] for f in findings(doc, engine)]
+    fid = fidelity(doc)
+    rows = _rows(tables[2])
+    assert rows[0] == ["figure", "replay", "spark", "differ?"]
+    assert [r[0] for r in rows[1:]] == [r["figure"] for r in fid["rows"]]
+    assert [r[3] for r in rows[1:]] == [{True: "yes", False: "no", None: "not measured"}[r["differs"]]
+                                       for r in fid["rows"]]
+    texts = case_texts(doc)
+    spark_steps = [texts[case_key(c)] for c in doc["cases"] if c["engine"] == "spark"]
+    replay_steps = [texts[case_key(c)] for c in doc["cases"] if c["engine"] == "job"]
+    assert spark_steps and all(" on spark" in t for t in spark_steps)
+    assert not set(spark_steps) & set(replay_steps)

@@ -18,7 +18,7 @@ class Case:
     workload: str
     kind: str                 # "pattern" or "job"
     tier: str                 # where the pattern runs; for a job, its data tier
-    engine: str               # "fio", "builtin" or "job"
+    engine: str               # "fio", "builtin", "job" (in-process) or "spark"
     params: dict
     repeat: int
     temp_tier: Optional[str] = None

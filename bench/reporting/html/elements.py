@@ -89,6 +89,8 @@ def step_text(key: tuple, doc: dict = None, varying=frozenset()) -> str:
     parts = [f"{d['label']}:" if d["label"] else "", str(d["workload"])]
     if job:
         parts.append(f"data {d['tier']}, temp {d['temp_tier'] or d['tier']}")
+        if d["engine"] not in ("job", None):
+            parts.append(f"on {d['engine']}")       # the same step on another engine (Spark): its own case
     else:
         parts.append(f"@ {d['tier']}" + (f" ({d['engine']})" if d["engine"] else ""))
     parts += [f"{k}={v}" for k, v in d["params"].items() if (d["workload"], k) in varying]

@@ -81,21 +81,40 @@ def _runtime_bars(doc) -> str:
 
 def section_findings(docs) -> str:
     from bench.scenarios.hadoop_tempdata import findings as findings_mod
+    from bench.scenarios.hadoop_tempdata.fidelity import fidelity
 
     out = []
     for d in docs:
         if not _is_scenario(d):
             continue
         out.append(f"<h3>{esc(d.get('run_id'))}</h3>")
-        found = findings_mod.findings(d)
-        if found:
-            header = getattr(findings_mod, "header", None)
-            note = header(found) if callable(header) else ""
-            out.append('<p class="meta">Recomputed by this tierbench from the run\'s measurements (bench/scenarios/hadoop_tempdata/findings.py)'
-                       + (f": {esc(note)}" if note else ".") + "</p>")
+        engines = findings_mod.engines_of(d) or ["replay"]
+        for engine in engines:
+            found = findings_mod.findings(d, engine)
+            if not found:
+                continue
+            note = findings_mod.header(found)
+            out.append((f"<h4>on {esc(engine)}</h4>" if len(engines) > 1 else "")
+                       + '<p class="meta">Recomputed by this tierbench from the run\'s measurements '
+                       "(bench/scenarios/hadoop_tempdata/findings.py)" + (f": {esc(note)}" if note else ".") + "</p>")
             out.append(_findings_table(found))
+        if "spark" in engines and "replay" in engines:
+            out.append(_fidelity_table(fidelity(d)))
         out.append(_runtime_bars(d))
     return "".join(out) or na("findings", "no scenario run among these runs (tierbench scenario hadoop-tempdata)")
+
+
+def _fidelity_table(fid: dict) -> str:
+    """The replay against Spark on the same tiers and records (bench/scenarios/hadoop_tempdata/fidelity.py)."""
+    def fmt(kind, v):
+        return "not measured" if v is None else esc(f"{v:.0%}" if kind == "share" else f"{v:.3g}")
+
+    rows = [([esc(r["figure"]), fmt(r["kind"], r["replay"]), fmt(r["kind"], r["spark"]),
+              {True: "yes", False: "no", None: "not measured"}[r["differs"]]],
+             "differs" if r["differs"] else "") for r in fid["rows"]]
+    lines = "".join(f"<li>{esc(line)}</li>" for line in fid.get("summary") or [])
+    return ("<h4>Replay fidelity: the replay (tierbench's terasort) against Apache Spark</h4>"
+            + table(["figure", "replay", "spark", "differ?"], rows, left=1) + (f"<ul>{lines}</ul>" if lines else ""))
 
 
 def section_model(docs) -> str:
