@@ -9,8 +9,6 @@ import errno
 import importlib
 import json
 import os
-import shutil
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -20,32 +18,20 @@ import pytest
 
 from kernels import ioloop, ioloop_ref
 from kernels.latency_bins import percentile_from_bins
+from tests.kernels.queued import check_queued_matches_reference, direct_or_skip, job_files, scratch_in
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "fio"
 KIB, MIB = 1024, 1024 * 1024
 
 
-def _scratch(base: str):
-    parent = base if os.path.isdir(base) else None
-    path = tempfile.mkdtemp(prefix="tierbench-ioloop-", dir=parent)
-    try:
-        yield Path(path)
-    finally:
-        shutil.rmtree(path)
-
-
 @pytest.fixture
 def scratch():
-    yield from _scratch("/dev/shm")
+    yield from scratch_in("/dev/shm")
 
 
 @pytest.fixture
 def disk_scratch():
-    yield from _scratch("/var/tmp")
-
-
-def _jobs(directory: Path, name: str, njobs: int, nfiles: int) -> list:
-    return [[str(directory / f"{name}.{j}.{i}") for i in range(nfiles)] for j in range(njobs)]
+    yield from scratch_in("/var/tmp")
 
 
 def _expected_file(seed: int, njobs_files: list, job: int, index: int, bs: int, file_size: int) -> bytes:
@@ -126,7 +112,7 @@ CASES = [
 def _run_both(directory: Path, rw, bs, file_size, njobs, nfiles, iodepth, service, mix, seed=7, **kw):
     results = {}
     for engine in (ioloop, ioloop_ref):
-        jobs = _jobs(directory, engine.IMPLEMENTATION.replace(":", "-"), njobs, nfiles)
+        jobs = job_files(directory, engine.IMPLEMENTATION.replace(":", "-"), njobs, nfiles)
         if rw not in ("write", "randwrite"):
             ioloop.run_phase(jobs, "write", bs, file_size, direct=False, seed=seed)
         results[engine] = (jobs, engine.run_phase(jobs, rw, bs, file_size, iodepth=iodepth, rwmixread=mix,
@@ -167,7 +153,7 @@ def test_kernel_matches_reference(scratch, rw, bs, file_size, njobs, nfiles, iod
 
 def test_written_files_hold_the_pattern(scratch):
     bs, file_size, seed = 4 * KIB, 6 * 4 * KIB, 11
-    jobs = _jobs(scratch, "w", 2, 2)
+    jobs = job_files(scratch, "w", 2, 2)
     result = ioloop.run_phase(jobs, "write", bs, file_size, iodepth=3, direct=False, seed=seed)
     assert result["write"]["ops"] == 24
     for j, job in enumerate(jobs):
@@ -190,7 +176,7 @@ def test_write_extends_but_never_truncates(scratch):
 
 
 def test_split_does_not_depend_on_threads(scratch):
-    jobs = _jobs(scratch, "m", 1, 2)
+    jobs = job_files(scratch, "m", 1, 2)
     ioloop.run_phase(jobs, "write", 4 * KIB, MIB, direct=False)
     runs = [ioloop.run_phase(jobs, "randrw", 4 * KIB, MIB, iodepth=qd, rwmixread=25, direct=False, seed=5)
             for qd in (1, 4)]
@@ -203,13 +189,13 @@ def test_split_does_not_depend_on_threads(scratch):
 def test_fsync_every(scratch):
     both = _run_both(scratch, "write", 4 * KIB, 10 * 4 * KIB, 1, 1, 1, "roundrobin", 50, fsync_every=4)
     assert both[ioloop][1]["fsyncs"] == both[ioloop_ref][1]["fsyncs"] == 2 + 1   # after writes 4, 8; end
-    jobs = _jobs(scratch, "n", 1, 1)
+    jobs = job_files(scratch, "n", 1, 1)
     result = ioloop.run_phase(jobs, "write", 4 * KIB, 8 * KIB, direct=False, end_fsync=False)
     assert result["fsyncs"] == 0
 
 
 def test_time_based(scratch):
-    jobs = _jobs(scratch, "t", 2, 2)
+    jobs = job_files(scratch, "t", 2, 2)
     ioloop.run_phase(jobs, "write", 4 * KIB, 64 * KIB, direct=False)
     for rw in ("read", "randrw"):
         start = time.monotonic()
@@ -223,7 +209,7 @@ def test_time_based(scratch):
 
 
 def test_percentiles_from_bins_are_monotonic(scratch):
-    jobs = _jobs(scratch, "p", 1, 1)
+    jobs = job_files(scratch, "p", 1, 1)
     ioloop.run_phase(jobs, "write", 4 * KIB, 4 * MIB, direct=False)
     result = ioloop.run_phase(jobs, "randread", 4 * KIB, 4 * MIB, iodepth=2, direct=False)
     bins = ioloop.hist_to_bins(result["read"]["hist"])
@@ -236,7 +222,7 @@ def test_percentiles_from_bins_are_monotonic(scratch):
 
 
 def test_gil_is_released(scratch):
-    jobs = _jobs(scratch, "g", 1, 1)
+    jobs = job_files(scratch, "g", 1, 1)
     ioloop.run_phase(jobs, "write", 4 * KIB, 64 * KIB, direct=False)
     runner = threading.Thread(target=ioloop.run_phase, args=(jobs, "randread", 4 * KIB, 64 * KIB),
                               kwargs={"direct": False, "runtime_s": 0.3})
@@ -253,12 +239,12 @@ def test_cpu_seconds_cover_the_timed_part_not_the_setup(scratch, engine):
     """cpu_s is the process's CPU over the timed I/O: a time-based phase that spins on cached reads uses the
     CPU (more than a third of a core over its time); a phase of one write with 64 MiB buffers to set up (filled
     before the clock starts) uses less CPU in its timed part than the whole call does."""
-    jobs = _jobs(scratch, "c", 1, 1)
+    jobs = job_files(scratch, "c", 1, 1)
     ioloop.run_phase(jobs, "write", 4 * KIB, 64 * KIB, direct=False)
     busy = engine.run_phase(jobs, "randread", 4 * KIB, 64 * KIB, direct=False, runtime_s=0.3)
     assert busy["cpu_s"] >= busy["elapsed_s"] / 3
     before = time.process_time()
-    one = engine.run_phase(_jobs(scratch, "big", 1, 1), "write", 64 * MIB, 64 * MIB, direct=False,
+    one = engine.run_phase(job_files(scratch, "big", 1, 1), "write", 64 * MIB, 64 * MIB, direct=False,
                            end_fsync=False)
     whole = time.process_time() - before
     assert 0 <= one["cpu_s"] < whole
@@ -280,7 +266,7 @@ def test_checksums_are_computed_and_verified_like_the_reference(scratch, rw, bs,
                                                                  njobs, nfiles, iodepth):
     ops = njobs * nfiles * file_size // bs
     for engine in (ioloop, ioloop_ref):
-        jobs = _jobs(scratch, engine.IMPLEMENTATION.replace(":", "-"), njobs, nfiles)
+        jobs = job_files(scratch, engine.IMPLEMENTATION.replace(":", "-"), njobs, nfiles)
         wrote = engine.run_phase(jobs, "write", written_bs or bs, file_size, iodepth=iodepth, direct=False,
                                  seed=21, checksum_chunk=chunk)
         assert wrote["checksums"] == njobs * nfiles * file_size // chunk
@@ -303,7 +289,7 @@ def test_checksummed_random_writes_match_the_reference(scratch):
 
 
 def test_time_based_verifying_reads_wrap_around(scratch):
-    jobs = _jobs(scratch, "c", 2, 1)
+    jobs = job_files(scratch, "c", 2, 1)
     ioloop.run_phase(jobs, "write", 4 * KIB, 64 * KIB, direct=False, seed=2)
     result = ioloop.run_phase(jobs, "read", 4 * KIB, 64 * KIB, iodepth=2, direct=False, runtime_s=0.1,
                               checksum_chunk=512, written_seed=2)
@@ -314,7 +300,7 @@ def test_time_based_verifying_reads_wrap_around(scratch):
 @pytest.mark.parametrize("where", [100_001, 3 * 4096 + 512 + 3])   # in the fill; in a sector's stamp
 def test_a_flipped_byte_fails_the_verifying_read_naming_file_and_offset(scratch, engine, where):
     crc32c_kernel = importlib.import_module("kernels.crc32c").crc32c
-    jobs = _jobs(scratch, "x", 2, 2)
+    jobs = job_files(scratch, "x", 2, 2)
     ioloop.run_phase(jobs, "write", 32 * KIB, 128 * KIB, direct=False, seed=9)
     bad = Path(jobs[1][0])
     data = bytearray(bad.read_bytes())
@@ -338,7 +324,7 @@ def test_a_flipped_byte_fails_the_verifying_read_naming_file_and_offset(scratch,
     ({"written_seed": 9, "written_bs": 8 * KIB}, 8 * KIB),   # the blocks' first 8 KiB are alike
 ])
 def test_verifying_against_another_writer_fails(scratch, written, first_bad):
-    jobs = _jobs(scratch, "o", 1, 1)
+    jobs = job_files(scratch, "o", 1, 1)
     ioloop.run_phase(jobs, "write", 16 * KIB, 64 * KIB, direct=False, seed=9)
     with pytest.raises(OSError, match=f"CRC32C mismatch in the 512-byte chunk at offset {first_bad} "):
         ioloop.run_phase(jobs, "read", 8 * KIB, 64 * KIB, direct=False, checksum_chunk=512, **written)
@@ -366,7 +352,7 @@ def test_bad_checksum_arguments(engine, kwargs, message):
 # ---- direct I/O (needs a disk filesystem) ----------------------------------------------------------------
 
 def test_direct_io_on_disk(disk_scratch):
-    jobs = _jobs(disk_scratch, "d", 2, 1)
+    jobs = job_files(disk_scratch, "d", 2, 1)
     try:
         written = ioloop.run_phase(jobs, "write", 4 * KIB, 256 * KIB, iodepth=2, seed=3)
     except OSError as exc:
@@ -385,7 +371,7 @@ def test_direct_io_with_a_queue_uses_aio_slots_correctly(disk_scratch):
     """Direct I/O with iodepth > 1 runs each job on one thread with Linux AIO, `iodepth` ops in flight, each in
     its own buffer: what it writes is byte for byte the sequential write phase's content, its reads verify
     every chunk's CRC32C, and a time-based mix does both reads and writes."""
-    jobs = _jobs(disk_scratch, "q", 2, 2)
+    jobs = job_files(disk_scratch, "q", 2, 2)
     try:
         written = ioloop.run_phase(jobs, "write", 8 * KIB, 512 * KIB, iodepth=4, seed=5, checksum_chunk=512)
     except OSError as exc:
@@ -414,57 +400,31 @@ AIO_CASES = [
 ]
 
 
-def _direct_or_skip(call):
-    try:
-        return call()
-    except OSError as exc:
-        if exc.errno == errno.EINVAL:
-            pytest.skip(f"O_DIRECT is not supported under /var/tmp here: {exc}")
-        raise
-
-
 @pytest.mark.parametrize("rw, bs, file_size, njobs, nfiles, iodepth, service, mix", AIO_CASES)
 def test_aio_matches_reference(disk_scratch, rw, bs, file_size, njobs, nfiles, iodepth, service, mix):
     """The AIO thread does the reference's ops (the same split of reads and writes, the same end fsyncs) and
     leaves the same bytes, whatever order its completions come back in."""
-    runs = {}
-    for engine in (ioloop, ioloop_ref):
-        jobs = _jobs(disk_scratch, engine.IMPLEMENTATION.replace(":", "-"), njobs, nfiles)
-        if rw not in ("write", "randwrite"):
-            ioloop.run_phase(jobs, "write", bs, file_size, direct=False, seed=3)
-        runs[engine] = (jobs, _direct_or_skip(lambda: engine.run_phase(
-            jobs, rw, bs, file_size, iodepth=iodepth, rwmixread=mix, file_service=service, seed=3)))
-    (kjobs, got), (rjobs, want) = runs[ioloop], runs[ioloop_ref]
-    assert got["read"]["ops"] + got["write"]["ops"] == njobs * nfiles * file_size // bs
-    for d in ("read", "write"):
-        assert got[d]["ops"] == want[d]["ops"] and got[d]["bytes"] == want[d]["bytes"]
-        assert int(got[d]["hist"].sum()) == got[d]["ops"]
-        if got[d]["ops"]:
-            assert 0 < got[d]["lat_min_ns"] <= got[d]["lat_sum_ns"] / got[d]["ops"] <= got[d]["lat_max_ns"]
-    assert got["fsyncs"] == want["fsyncs"] == (njobs * nfiles if got["write"]["ops"] else 0)
-    for kpaths, rpaths in zip(kjobs, rjobs):
-        for kp, rp in zip(kpaths, rpaths):
-            assert Path(kp).read_bytes() == Path(rp).read_bytes()
+    check_queued_matches_reference(disk_scratch, rw, bs, file_size, njobs, nfiles, iodepth, service, mix)
 
 
 def test_aio_fsync_every_counts_the_jobs_writes(disk_scratch):
     """With AIO a job's writes are one thread's: fsync_every=5 over 24 writes per job is 4 fsyncs per job,
     then the end fsync of each of its 2 files."""
-    jobs = _jobs(disk_scratch, "f", 2, 2)
-    result = _direct_or_skip(lambda: ioloop.run_phase(jobs, "write", 4 * KIB, 12 * 4 * KIB, iodepth=4,
+    jobs = job_files(disk_scratch, "f", 2, 2)
+    result = direct_or_skip(lambda: ioloop.run_phase(jobs, "write", 4 * KIB, 12 * 4 * KIB, iodepth=4,
                                                       fsync_every=5))
     assert result["write"]["ops"] == 48 and result["fsyncs"] == 2 * 4 + 4
 
 
 def test_aio_verifying_read_of_a_flipped_byte_fails_naming_file_and_offset(disk_scratch):
-    jobs = _jobs(disk_scratch, "x", 2, 1)
+    jobs = job_files(disk_scratch, "x", 2, 1)
     ioloop.run_phase(jobs, "write", 8 * KIB, 64 * KIB, direct=False, seed=9)
     bad = Path(jobs[1][0])
     data = bytearray(bad.read_bytes())
     data[5 * 8 * KIB + 700] ^= 0x01
     bad.write_bytes(bytes(data))
     with pytest.raises(OSError) as info:
-        _direct_or_skip(lambda: ioloop.run_phase(jobs, "read", 8 * KIB, 64 * KIB, iodepth=4, checksum_chunk=512,
+        direct_or_skip(lambda: ioloop.run_phase(jobs, "read", 8 * KIB, 64 * KIB, iodepth=4, checksum_chunk=512,
                                                  written_seed=9))
     assert info.value.errno == errno.EIO and info.value.filename == str(bad)
     assert f"512-byte chunk at offset {5 * 8 * KIB + 512} " in str(info.value)

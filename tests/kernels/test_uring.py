@@ -7,12 +7,12 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
 from kernels import ioloop, ioloop_ref, uring
+from tests.kernels.queued import check_queued_matches_reference, direct_or_skip, job_files, scratch_in
 
 KIB = 1024
 OK, WHY = uring.probe()
@@ -21,24 +21,7 @@ needs_uring = pytest.mark.skipif(not OK, reason=f"io_uring is refused here: {WHY
 
 @pytest.fixture
 def disk_scratch():
-    path = tempfile.mkdtemp(prefix="tierbench-uring-", dir="/var/tmp")
-    try:
-        yield Path(path)
-    finally:
-        shutil.rmtree(path)
-
-
-def _jobs(directory: Path, name: str, njobs: int, nfiles: int) -> list:
-    return [[str(directory / f"{name}.{j}.{i}") for i in range(nfiles)] for j in range(njobs)]
-
-
-def _direct_or_skip(call):
-    try:
-        return call()
-    except OSError as exc:
-        if exc.errno == errno.EINVAL and "io_uring" not in str(exc):
-            pytest.skip(f"O_DIRECT is not supported under /var/tmp here: {exc}")
-        raise
+    yield from scratch_in("/var/tmp", "tierbench-uring-")
 
 
 CASES = [
@@ -56,33 +39,17 @@ CASES = [
 def test_uring_matches_reference(disk_scratch, rw, bs, file_size, njobs, nfiles, iodepth, service, mix, fixed):
     """The ring does the reference's ops (the same split of reads and writes, the same end fsyncs) and leaves
     the same bytes, whatever order its completions come back in, with or without registered buffers."""
-    runs = {}
-    for engine, kw in ((ioloop, {"ioengine": "io_uring", "fixedbufs": fixed}), (ioloop_ref, {})):
-        jobs = _jobs(disk_scratch, engine.IMPLEMENTATION.replace(":", "-"), njobs, nfiles)
-        if rw not in ("write", "randwrite"):
-            ioloop.run_phase(jobs, "write", bs, file_size, direct=False, seed=3)
-        runs[engine] = (jobs, _direct_or_skip(lambda: engine.run_phase(
-            jobs, rw, bs, file_size, iodepth=iodepth, rwmixread=mix, file_service=service, seed=3, **kw)))
-    (kjobs, got), (rjobs, want) = runs[ioloop], runs[ioloop_ref]
+    got = check_queued_matches_reference(disk_scratch, rw, bs, file_size, njobs, nfiles, iodepth, service, mix,
+                                         ioengine="io_uring", fixedbufs=fixed)
     assert got["ioengine"] == "io_uring"
-    assert got["read"]["ops"] + got["write"]["ops"] == njobs * nfiles * file_size // bs
-    for d in ("read", "write"):
-        assert got[d]["ops"] == want[d]["ops"] and got[d]["bytes"] == want[d]["bytes"]
-        assert int(got[d]["hist"].sum()) == got[d]["ops"]
-        if got[d]["ops"]:
-            assert 0 < got[d]["lat_min_ns"] <= got[d]["lat_sum_ns"] / got[d]["ops"] <= got[d]["lat_max_ns"]
-    assert got["fsyncs"] == want["fsyncs"] == (njobs * nfiles if got["write"]["ops"] else 0)
-    for kpaths, rpaths in zip(kjobs, rjobs):
-        for kp, rp in zip(kpaths, rpaths):
-            assert Path(kp).read_bytes() == Path(rp).read_bytes()
 
 
 @needs_uring
 @pytest.mark.parametrize("direct", [True, False])
 def test_uring_writes_then_verifies_checksums(disk_scratch, direct):
     """Checksummed writes through the ring, then verifying random reads through it (direct and buffered)."""
-    jobs = _jobs(disk_scratch, "c", 2, 2)
-    written = _direct_or_skip(lambda: ioloop.run_phase(jobs, "write", 8 * KIB, 256 * KIB, iodepth=4, seed=5,
+    jobs = job_files(disk_scratch, "c", 2, 2)
+    written = direct_or_skip(lambda: ioloop.run_phase(jobs, "write", 8 * KIB, 256 * KIB, iodepth=4, seed=5,
                                                        checksum_chunk=512, direct=direct, ioengine="io_uring"))
     assert written["write"]["ops"] == 2 * 2 * 32 and written["checksums"] == 2 * 2 * 32 * 16
     read = ioloop.run_phase(jobs, "randread", 8 * KIB, 256 * KIB, iodepth=8, checksum_chunk=1024, written_seed=5,
@@ -97,14 +64,14 @@ def test_uring_writes_then_verifies_checksums(disk_scratch, direct):
 def test_uring_flipped_byte_fails_naming_file_and_offset(disk_scratch):
     """A failure with other ops still in flight: the phase stops, the ring is drained, the error names the
     chunk (and the next run on the same files works)."""
-    jobs = _jobs(disk_scratch, "x", 2, 1)
+    jobs = job_files(disk_scratch, "x", 2, 1)
     ioloop.run_phase(jobs, "write", 8 * KIB, 64 * KIB, direct=False, seed=9)
     bad = Path(jobs[1][0])
     data = bytearray(bad.read_bytes())
     data[5 * 8 * KIB + 700] ^= 0x01
     bad.write_bytes(bytes(data))
     with pytest.raises(OSError) as info:
-        _direct_or_skip(lambda: ioloop.run_phase(jobs, "read", 8 * KIB, 64 * KIB, iodepth=8, checksum_chunk=512,
+        direct_or_skip(lambda: ioloop.run_phase(jobs, "read", 8 * KIB, 64 * KIB, iodepth=8, checksum_chunk=512,
                                                  written_seed=9, ioengine="io_uring"))
     assert info.value.errno == errno.EIO and info.value.filename == str(bad)
     assert f"512-byte chunk at offset {5 * 8 * KIB + 512} " in str(info.value)
@@ -114,7 +81,7 @@ def test_uring_flipped_byte_fails_naming_file_and_offset(disk_scratch):
 
 
 def test_reference_refuses_io_uring(tmp_path):
-    jobs = _jobs(tmp_path, "r", 1, 1)
+    jobs = job_files(tmp_path, "r", 1, 1)
     with pytest.raises(ValueError, match="reference engine has no io_uring"):
         ioloop_ref.run_phase(jobs, "write", 4 * KIB, 16 * KIB, iodepth=4, ioengine="io_uring")
     assert not Path(jobs[0][0]).exists()   # refused before a file is made
@@ -123,12 +90,12 @@ def test_reference_refuses_io_uring(tmp_path):
 @pytest.mark.parametrize("engine", [ioloop, ioloop_ref])
 def test_unknown_ioengine_is_a_value_error(tmp_path, engine):
     with pytest.raises(ValueError, match="ioengine must be one of psync, libaio, io_uring"):
-        engine.run_phase(_jobs(tmp_path, "u", 1, 1), "write", 4 * KIB, 16 * KIB, ioengine="spdk")
+        engine.run_phase(job_files(tmp_path, "u", 1, 1), "write", 4 * KIB, 16 * KIB, ioengine="spdk")
 
 
 @pytest.mark.parametrize("engine", [ioloop, ioloop_ref])
 def test_ioengine_psync_and_libaio_run_on_both_engines(tmp_path, engine):
-    jobs = _jobs(tmp_path, engine.IMPLEMENTATION.replace(":", "-"), 1, 1)
+    jobs = job_files(tmp_path, engine.IMPLEMENTATION.replace(":", "-"), 1, 1)
     for name in ("psync", "libaio"):
         result = engine.run_phase(jobs, "write", 4 * KIB, 64 * KIB, iodepth=4, direct=False, ioengine=name)
         assert result["write"]["ops"] == 16
@@ -144,7 +111,7 @@ PRLIMIT = shutil.which("prlimit")
 def test_registered_buffers_over_the_memlock_limit_fail_saying_so(disk_scratch):
     """A refusal by the kernel fails the phase with the reason, never falls back: without CAP_IPC_LOCK and
     with a 64 KiB locked-memory limit, registering 32 x 2 x 64 KiB of buffers is refused (ENOMEM)."""
-    jobs = _jobs(disk_scratch, "m", 1, 1)
+    jobs = job_files(disk_scratch, "m", 1, 1)
     ioloop.run_phase(jobs, "write", 64 * KIB, 4 * 64 * KIB, direct=False)
     code = ("import sys; from kernels import ioloop\n"
             "try:\n"
