@@ -107,6 +107,40 @@ def test_two_hosts_per_host_and_fleet_figures_match_fios_own(servers, tmp_path, 
     assert list(tier.iterdir()) == [] and list(tier_b.iterdir()) == []
 
 
+def test_host_detect_gives_each_host_its_iops_per_gb(servers, tmp_path, store):
+    """`tiers detect --json` run for each host (here: this machine, as `ssh HOST tierbench ...` would) and handed
+    over with --host-detect: each host's IOPS per GB over its detected capacity, the fleet's over their sum."""
+    (a, _), (b, _) = servers("127.0.0.1"), servers("127.0.0.2")
+    tier, tier_b = tmp_path / "tier", tmp_path / "tier-b"
+    tier.mkdir()
+    tier_b.mkdir()
+    for name, path in (("a.json", tier), ("b.json", tier_b)):
+        (tmp_path / name).write_text(cli("tiers", "detect", "--tier", f"t={path}", "--json", check=0).stdout)
+    capacity = json.loads((tmp_path / "a.json").read_text())["tiers"][0]["capacity_bytes"]
+    assert capacity > 0
+    base = ["run", "--host", a, "--host", b, "--tier", f"t={tier}", "--tier", f"t={tier_b}@{b}",
+            "--workload", "rand-read-4k", *QUICK, "--results", store]
+    proc = cli(*base, "--host-detect", f"{a}={tmp_path / 'a.json'}", "--host-detect", f"{b}={tmp_path / 'b.json'}",
+               "--json", check=0)
+    doc = json.loads(proc.stdout)
+    assert doc["status"] == "complete"
+    assert [h["detected"]["tiers"]["t"]["path"] for h in doc["hosts"]] == [str(tier), str(tier_b)]
+    cases = by_host(doc)
+    gb = capacity / 1e9          # both folders are on this machine's disk: the same capacity twice
+    for spec in (a, b):
+        m = cases[spec]["metrics"]
+        assert m["iops_per_gb"] == pytest.approx(m["iops"] / gb, rel=1e-9)
+    fleet = cases["fleet"]["metrics"]
+    assert fleet["iops_per_gb"] == pytest.approx(fleet["iops"] / (2 * gb), rel=1e-9)
+    # without it, a fleet's IOPS per GB is missing, never 0; a detection made at another path is refused
+    doc = json.loads(cli(*base, "--json", check=0).stdout)
+    assert all("iops_per_gb" not in c["metrics"] for c in doc["cases"])
+    proc = cli(*base, "--host-detect", f"{a}={tmp_path / 'b.json'}")
+    assert proc.returncode == 2 and "detected at" in proc.stderr and "Traceback" not in proc.stderr
+    proc = cli(*base, "--host-detect", f"127.0.0.9:1={tmp_path / 'a.json'}")
+    assert proc.returncode == 2 and "HOST=FILE" in proc.stderr
+
+
 def test_a_host_that_does_not_listen_is_refused_before_the_run(servers, tmp_path, store):
     (a, _) = servers("127.0.0.1")
     dead = f"127.0.0.2:{free_port('127.0.0.2')}"

@@ -65,6 +65,9 @@ def add_arguments(p):
                    help="run every case on this fio server too (repeatable; `tierbench serve` starts one): "
                         "a row per host and one for the fleet (docs/fleet.md)")
     p.add_argument("--hosts", metavar="FILE", help="fio servers, one HOST[:PORT] a line")
+    p.add_argument("--host-detect", action="append", default=[], metavar="HOST=FILE",
+                   help="what `tierbench tiers detect --tier ... --json` said on that host (e.g. through ssh): "
+                        "its tiers' devices and capacities, so the host's IOPS per GB can be given")
     p.add_argument("--job-file", metavar="FILE.fio", help="run your own fio job file on each tier, its "
                    "directory pointed at the tier (--quick caps its sizes and runtimes)")
     p.add_argument("--allow-paths", action="store_true",
@@ -171,11 +174,11 @@ def execute(cfg: Config, tier_flags: list, *, json_out: bool, extra: dict = None
     return doc
 
 
-def execute_fleet(cfg: Config, tier_flags: list, hosts: list, job_file: dict = None) -> dict:
+def execute_fleet(cfg: Config, tier_flags: list, hosts: list, job_file: dict = None, detect_flags=()) -> dict:
     """A fleet run: every case on every host at once through fio's client mode (bench.execution.hosts).
     Refused before anything is stored: options that cannot run on fio servers, tiers without a path on some
     host, and hosts that do not answer fio's probe or run another fio version."""
-    from bench.execution.hosts import check_hosts, fleet_tiers
+    from bench.execution.hosts import check_hosts, fleet_tiers, host_detections
 
     if cfg.emulate:
         raise UserError("--host with --emulate: emulated tiers are built on this machine, not on the hosts")
@@ -198,9 +201,12 @@ def execute_fleet(cfg: Config, tier_flags: list, hosts: list, job_file: dict = N
         raise UserError(f"--host: {', '.join(jobs)} {'is a job' if len(jobs) == 1 else 'are jobs'} (PyArrow/Polars "
                         "on this machine), not I/O patterns that fio servers can run")
     check_fio(cfg, cases)
+    detected = host_detections(detect_flags, hosts, paths)
     fleet = check_hosts(hosts)
     for host in fleet:
         host["tiers"] = {name: by_host[host["name"]] for name, by_host in paths.items()}
+        if host["name"] in detected:
+            host["detected"] = detected[host["name"]]
     runner = Runner(Store(cfg.results), tiers, timeout_s=cfg.timeout_s, fleet=fleet, job_file=loaded)
     stderr_console.print(f"run {runner.run_id}: {len(cases)} cases on {len(fleet)} hosts "
                          f"({', '.join(h['name'] for h in fleet)}), fio {fleet[0]['fio_version']}")
@@ -234,6 +240,8 @@ def run(args) -> int:
     if job_file and cfg.engines != ["fio"]:
         raise UserError("--job-file is a fio job file: only --engine fio runs it")
     hosts = hosts_from_args(args.host, args.hosts)
-    doc = execute_fleet(cfg, args.tier, hosts, job_file) if hosts \
+    if args.host_detect and not hosts:
+        raise UserError("--host-detect goes with --host or --hosts")
+    doc = execute_fleet(cfg, args.tier, hosts, job_file, args.host_detect) if hosts \
         else execute(cfg, args.tier, json_out=args.json, job_file=job_file)
     return report(doc, args.json, Store(cfg.results).root)

@@ -9,6 +9,7 @@ system-path rule (bench.tiers.guard): tierbench cannot look into a remote host, 
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import tempfile
@@ -24,7 +25,8 @@ from bench.engines.fio.run import fio_version
 from bench.tiers.detect import Tier, parse_tier_spec
 from bench.tiers.guard import system_path_reason
 
-__all__ = ["Host", "parse_host", "hosts_from_args", "fleet_tiers", "check_hosts", "DEFAULT_PORT"]
+__all__ = ["Host", "parse_host", "hosts_from_args", "fleet_tiers", "check_hosts", "host_detections", "host_capacity",
+           "DEFAULT_PORT"]
 
 DEFAULT_PORT = 8765          # fio's default server port
 PROBE_TIMEOUT_S = 15.0       # a host that does not answer fio's probe within this is refused before the run
@@ -191,3 +193,57 @@ def check_hosts(hosts: list, timeout_s: float = PROBE_TIMEOUT_S) -> list:
                         f"{local}, {listed}")
     return [{"name": host.name, "address": host.address, "port": host.port, "client": host.client, **info}
             for host, info, _ in answers]
+
+
+_DETECTED_FIELDS = ("path", "class", "device", "model", "rotational", "filesystem", "capacity_bytes",
+                    "nominal_capacity_bytes", "reason")
+
+
+def host_detections(flags, hosts: list, paths: dict) -> dict:
+    """{host name: {"source", "tiers": {tier: what `tierbench tiers detect --json` said of it on that host}}} from
+    `--host-detect HOST=FILE`. tierbench cannot look into a remote host itself; the user runs `tiers detect` there
+    (e.g. `ssh node1 tierbench tiers detect --tier data=/mnt/d1 --json > node1.json`). Each detected tier must be
+    one of the run's, at the path the run uses on that host. UserError (one line) otherwise."""
+    out = {}
+    for flag in flags or ():
+        spec, _, file = flag.partition("=")
+        host = next((h for h in hosts if spec in (h.name, h.address, f"{h.address}:{h.port}")), None)
+        if not file or host is None:
+            raise UserError(f"--host-detect {flag!r:.60}: expected HOST=FILE with HOST one of the fleet's "
+                            f"({', '.join(h.name for h in hosts)})")
+        if host.name in out:
+            raise UserError(f"--host-detect: host {host.name} is given twice")
+        try:
+            doc = json.loads(Path(file).read_text())
+        except OSError as e:
+            raise UserError(f"--host-detect {file}: cannot read it ({e.strerror})") from None
+        except (UnicodeDecodeError, ValueError):
+            raise UserError(f"--host-detect {file}: not the JSON of `tierbench tiers detect --json`") from None
+        listed = doc.get("tiers") if isinstance(doc, dict) else None
+        if not isinstance(listed, list) or not all(isinstance(t, dict) and isinstance(t.get("name"), str)
+                                                   for t in listed):
+            raise UserError(f"--host-detect {file}: not the JSON of `tierbench tiers detect --json` (no tiers list)")
+        tiers = {}
+        for t in listed:
+            name = t["name"]
+            if name not in paths:
+                raise UserError(f"--host-detect {file}: tier {name!r} is not one of this run's "
+                                f"({', '.join(paths)})")
+            want = paths[name][host.name]
+            if os.path.normpath(str(t.get("path"))) != os.path.normpath(want):
+                raise UserError(f"--host-detect {file}: tier {name} was detected at {t.get('path')}, but the run "
+                                f"uses {want} on {host.name}")
+            for field in ("capacity_bytes", "nominal_capacity_bytes"):
+                v = t.get(field)
+                if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v <= 0):
+                    raise UserError(f"--host-detect {file}: tier {name}: {field} {v!r:.30} is not a byte count")
+            tiers[name] = {k: t.get(k) for k in _DETECTED_FIELDS}
+        out[host.name] = {"source": Path(file).name, "tiers": tiers}
+    return out
+
+
+def host_capacity(host: dict, tier: str) -> Optional[int]:
+    """The capacity for IOPS per GB of `tier` on a fleet host (its record in the run document): what
+    `tiers detect` said there (nominal if declared, else the device's); None where nothing was detected."""
+    t = ((host.get("detected") or {}).get("tiers") or {}).get(tier) or {}
+    return t.get("nominal_capacity_bytes") or t.get("capacity_bytes")

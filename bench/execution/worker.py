@@ -165,11 +165,15 @@ def execute_fleet(spec: dict) -> dict:
     bottleneck verdicts are `unknown`; fio's own CPU seconds stay in the phases."""
     from bench.engines.fio import fleet as fio_fleet
     from bench.engines.fio.records import fleet_records
+    from bench.execution.hosts import host_capacity
 
     case = spec["case"]
     roles = {"data": case["tier"], "temp": case.get("temp_tier") or case["tier"]}
     hosts = [dict(h, dirs={role: h["tiers"][tier] for role, tier in roles.items()}) for h in spec["fleet"]["hosts"]]
-    capacity = spec["tiers"][case["tier"]].get("iops_capacity_bytes")
+    # IOPS per GB on a fleet: each host's from what `tiers detect` said on it (--host-detect); the fleet's over
+    # the hosts' capacities summed, given only where every host's is known
+    capacities = {h["name"]: host_capacity(h, case["tier"]) for h in hosts}
+    fleet_capacity = sum(capacities.values()) if all(capacities.values()) else None
     stem = f"case{case['id']:03d}"
     if case["kind"] == "jobfile":
         from bench.engines.fio.engine import jobfile_records
@@ -190,7 +194,7 @@ def execute_fleet(spec: dict) -> dict:
             continue
         try:
             check_phases(host["phases"], pattern)
-            results[name] = _fleet_member(host["phases"], capacity, pattern, threads)
+            results[name] = _fleet_member(host["phases"], capacities.get(name), pattern, threads)
             measured[name] = host["phases"]
         except CaseError as e:
             results[name] = {"error": f"host {name}: {e}"}
@@ -199,7 +203,7 @@ def execute_fleet(spec: dict) -> dict:
         fleet = {"error": f"fleet incomplete ({len(failed)} of {len(results)} hosts failed): " + "; ".join(failed)}
     else:
         try:
-            fleet = _fleet_member(fleet_records(measured), capacity, pattern, threads)
+            fleet = _fleet_member(fleet_records(measured), fleet_capacity, pattern, threads)
         except CaseError as e:
             fleet = {"error": f"fleet: {e}"}
     return {"hosts": results, "fleet": fleet, "implementation": out.get("implementation"), "raw": out.get("raw", []),
