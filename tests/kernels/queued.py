@@ -61,3 +61,15 @@ def check_queued_matches_reference(directory: Path, rw: str, bs: int, file_size:
         for kp, rp in zip(kpaths, rpaths):
             assert Path(kp).read_bytes() == Path(rp).read_bytes()
     return got
+
+
+def files_with_a_flipped_byte(directory: Path) -> tuple:
+    """(jobs, the damaged file): 2 jobs of one 64 KiB file each, written in 8 KiB blocks (seed 9), then one bit
+    flipped at byte 700 of the second file's sixth block (inside its 512-byte chunk at 5 * 8 KiB + 512)."""
+    jobs = job_files(directory, "x", 2, 1)
+    ioloop.run_phase(jobs, "write", 8 * 1024, 64 * 1024, direct=False, seed=9)
+    bad = Path(jobs[1][0])
+    data = bytearray(bad.read_bytes())
+    data[5 * 8 * 1024 + 700] ^= 0x01
+    bad.write_bytes(bytes(data))
+    return jobs, bad

@@ -18,7 +18,13 @@ import pytest
 
 from kernels import ioloop, ioloop_ref
 from kernels.latency_bins import percentile_from_bins
-from tests.kernels.queued import check_queued_matches_reference, direct_or_skip, job_files, scratch_in
+from tests.kernels.queued import (
+    check_queued_matches_reference,
+    direct_or_skip,
+    files_with_a_flipped_byte,
+    job_files,
+    scratch_in,
+)
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "fio"
 KIB, MIB = 1024, 1024 * 1024
@@ -417,12 +423,7 @@ def test_aio_fsync_every_counts_the_jobs_writes(disk_scratch):
 
 
 def test_aio_verifying_read_of_a_flipped_byte_fails_naming_file_and_offset(disk_scratch):
-    jobs = job_files(disk_scratch, "x", 2, 1)
-    ioloop.run_phase(jobs, "write", 8 * KIB, 64 * KIB, direct=False, seed=9)
-    bad = Path(jobs[1][0])
-    data = bytearray(bad.read_bytes())
-    data[5 * 8 * KIB + 700] ^= 0x01
-    bad.write_bytes(bytes(data))
+    jobs, bad = files_with_a_flipped_byte(disk_scratch)
     with pytest.raises(OSError) as info:
         direct_or_skip(lambda: ioloop.run_phase(jobs, "read", 8 * KIB, 64 * KIB, iodepth=4, checksum_chunk=512,
                                                  written_seed=9))

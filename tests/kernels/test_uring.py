@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 
 from kernels import ioloop, ioloop_ref, uring
-from tests.kernels.queued import check_queued_matches_reference, direct_or_skip, job_files, scratch_in
+from tests.kernels.queued import (
+    check_queued_matches_reference,
+    direct_or_skip,
+    files_with_a_flipped_byte,
+    job_files,
+    scratch_in,
+)
 
 KIB = 1024
 OK, WHY = uring.probe()
@@ -64,12 +70,7 @@ def test_uring_writes_then_verifies_checksums(disk_scratch, direct):
 def test_uring_flipped_byte_fails_naming_file_and_offset(disk_scratch):
     """A failure with other ops still in flight: the phase stops, the ring is drained, the error names the
     chunk (and the next run on the same files works)."""
-    jobs = job_files(disk_scratch, "x", 2, 1)
-    ioloop.run_phase(jobs, "write", 8 * KIB, 64 * KIB, direct=False, seed=9)
-    bad = Path(jobs[1][0])
-    data = bytearray(bad.read_bytes())
-    data[5 * 8 * KIB + 700] ^= 0x01
-    bad.write_bytes(bytes(data))
+    jobs, bad = files_with_a_flipped_byte(disk_scratch)
     with pytest.raises(OSError) as info:
         direct_or_skip(lambda: ioloop.run_phase(jobs, "read", 8 * KIB, 64 * KIB, iodepth=8, checksum_chunk=512,
                                                  written_seed=9, ioengine="io_uring"))
