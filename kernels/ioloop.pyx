@@ -517,23 +517,35 @@ cdef inline bint _aio_fill(Shared* sh, JobSlot* job, FileSlot* files, Worker* w,
 
 
 cdef inline int _aio_submit(Shared* sh, JobSlot* job, AioQueue* q) noexcept nogil:
-    """Submit the queued ops (their latency starts now); those io_submit does not take stay queued, in
-    order. Returns 0, or -1 after recording the failure (charged to the first queued op)."""
+    """Submit the queued ops (their latency starts now); those the kernel does not take stay queued, in
+    order. Returns 0, or -1 after recording the failure (charged to the first op not taken)."""
     cdef int i, first
-    cdef long n
+    cdef long n = 0, k = 0
     cdef uint64_t t0 = iol_now_ns()
-    for i in range(q.nqueued):
-        q.slot_t0[q.qslot[i]] = t0
     if q.uring:
-        # One system call submits and, when no completion is waiting yet, waits for one (_aio_reap's
-        # wait, taken here to save a call; fio's io_uring makes two).
-        n = iol_ring_submit(&q.ring, <unsigned>q.nqueued, iol_ring_cq_empty(&q.ring))
+        # One SQE per io_uring_enter, as fio submits (iodepth_batch_submit=1): each op reaches the device as
+        # soon as it is ready instead of in a batch behind one block plug. Measured on the emulated optane tier
+        # (a loop device on tmpfs), 4K random reads at QD32: about 275k IOPS with the whole batch in one call
+        # and one wait, about 330k with one call per op (docs/engine-agreement.md, io_uring on both engines).
+        for i in range(q.nqueued):
+            q.slot_t0[q.qslot[i]] = iol_now_ns()
+            k = iol_ring_submit(&q.ring, 1, 0)
+            if k <= 0:
+                break
+            n += k
+        if k < 0:
+            q.inflight += <int>n          # those taken are in flight: _aio_close drains them
+            first = q.qslot[<int>n]
+            _fail(sh, <int>-k, job.first + <int>q.slot_f[first], q.slot_d[first], q.slot_off[first])
+            return -1
     else:
+        for i in range(q.nqueued):
+            q.slot_t0[q.qslot[i]] = t0
         n = iol_aio_submit(q.ctx, q.nqueued, q.queue)
-    if n < 0:
-        first = q.qslot[0]
-        _fail(sh, <int>-n, job.first + <int>q.slot_f[first], q.slot_d[first], q.slot_off[first])
-        return -1
+        if n < 0:
+            first = q.qslot[0]
+            _fail(sh, <int>-n, job.first + <int>q.slot_f[first], q.slot_d[first], q.slot_off[first])
+            return -1
     q.inflight += <int>n
     for i in range(<int>n, q.nqueued):     # not taken this time: keep them queued, in order
         q.queue[i - <int>n] = q.queue[i]

@@ -3,7 +3,8 @@
  * does, used by the builtin engine with `ioengine="io_uring"`.
  *
  * One thread owns a ring: it writes submission entries (SQEs) at the SQ tail, publishes the tail and
- * calls io_uring_enter; completions (CQEs) are read from the CQ head. The completions are copied into
+ * calls io_uring_enter (kernels/ioloop.pyx submits one SQE per call, as fio does); completions (CQEs) are
+ * read from the CQ head. The completions are copied into
  * the `struct io_event` array of the Linux AIO path (ioloop_aio.h: data = user_data, res = result) so
  * that the engine handles both alike. Buffers may be registered (IORING_REGISTER_BUFFERS): the kernel
  * then pins and maps them once, and READ_FIXED / WRITE_FIXED skip that work on every operation.
