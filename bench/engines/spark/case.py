@@ -138,10 +138,11 @@ def run_job(ctx: dict, job: dict, during=None, executor_conf: Optional[dict] = N
     driver_local = os.path.join(local_root, "driver")
     os.mkdir(driver_local)
     # every JVM's java.io.tmpdir in the case's directory (Spark makes scratch folders there, spark-*, that a JVM
-    # killed before its shutdown hooks would leave behind in the system's temp folder)
+    # killed before its shutdown hooks would leave behind in the system's temp folder), and no perf-data file
+    # (/tmp/hsperfdata_USER/PID, which a killed JVM leaves too)
     java_tmp = os.path.join(local_root, "java-tmp")
     os.makedirs(java_tmp, exist_ok=True)
-    tmp_opt = f"-Djava.io.tmpdir={java_tmp}"
+    tmp_opt = f"-Djava.io.tmpdir={java_tmp} -XX:-UsePerfData"
     executor_conf = {"spark.driver.extraJavaOptions": tmp_opt, "spark.executor.extraJavaOptions": tmp_opt,
                      **(executor_conf or {})}
     cluster = None if external else StandaloneCluster(home, workers, local_root, folder, WORKER_MEMORY)

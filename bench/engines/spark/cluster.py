@@ -88,7 +88,7 @@ class StandaloneCluster:
         java_tmp = os.path.join(os.path.dirname(self.local_dirs[0]), "java-tmp")   # scratch of the JVMs
         os.makedirs(java_tmp, exist_ok=True)
         base = {**self.env, "SPARK_HOME": str(self.home), "SPARK_LOCAL_IP": HOST, "SPARK_DAEMON_MEMORY": DAEMON_MEMORY,
-                "SPARK_NO_DAEMONIZE": "1", "SPARK_DAEMON_JAVA_OPTS": f"-Djava.io.tmpdir={java_tmp}"}
+                "SPARK_NO_DAEMONIZE": "1", "SPARK_DAEMON_JAVA_OPTS": f"-Djava.io.tmpdir={java_tmp} -XX:-UsePerfData"}
         self._spawn("master", ["org.apache.spark.deploy.master.Master", "--host", HOST, "--port", str(self.port),
                                "--webui-port", str(self.ui_port)], base)
         for i, local in enumerate(self.local_dirs, 1):
