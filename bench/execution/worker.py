@@ -140,15 +140,11 @@ def execute(spec: dict) -> dict:
                         "read_bytes_per_s", "write_bytes_per_s"):
                 metrics.pop(key, None)
         metrics.update(out.get("metrics", {}))
-        if pattern is not None:
-            demanded = demanded_iops_per_gb(pattern, metrics)
-            if demanded is not None:
-                metrics["demanded_iops_per_gb"] = demanded
+        _add_demanded(metrics, pattern)
         metrics["cpu_s"] = cpu_s
         metrics["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         check_metrics(metrics)
-        return {"phases": [{k: v for k, v in p.items() if not k.startswith(("bins_", "pct_", "lat_"))} for p in phases],
-                "metrics": metrics, "latency_bins_ns": latency_bins(phases),
+        return {"phases": _stored_phases(phases), "metrics": metrics, "latency_bins_ns": latency_bins(phases),
                 "bottleneck": bottleneck(cpu_s, engine_wall, threads), "threads": threads,
                 "implementation": out.get("implementation"), "raw": out.get("raw", []), "error": None,
                 **({"spark": out["spark"]} if out.get("spark") else {})}
@@ -210,15 +206,24 @@ def execute_fleet(spec: dict) -> dict:
             "threads": threads, "error": None if measured else "no host gave results: " + "; ".join(failed)}
 
 
-def _fleet_member(phases: list, capacity, pattern, threads: int) -> dict:
-    check_phases(phases, pattern)
-    metrics = case_metrics(phases, capacity)
+def _add_demanded(metrics: dict, pattern) -> None:
+    """The IOPS per GB a pattern demands of its tier, where it can be said (bench.analysis.metrics)."""
     demanded = demanded_iops_per_gb(pattern, metrics) if pattern is not None else None
     if demanded is not None:
         metrics["demanded_iops_per_gb"] = demanded
+
+
+def _stored_phases(phases: list) -> list:
+    """The phases as stored: without their latency bins and percentiles (those go into the case's merged bins)."""
+    return [{k: v for k, v in p.items() if not k.startswith(("bins_", "pct_", "lat_"))} for p in phases]
+
+
+def _fleet_member(phases: list, capacity, pattern, threads: int) -> dict:
+    check_phases(phases, pattern)
+    metrics = case_metrics(phases, capacity)
+    _add_demanded(metrics, pattern)
     check_metrics(metrics)
-    return {"phases": [{k: v for k, v in p.items() if not k.startswith(("bins_", "pct_", "lat_"))} for p in phases],
-            "metrics": metrics, "latency_bins_ns": latency_bins(phases), "bottleneck": "unknown",
+    return {"phases": _stored_phases(phases), "metrics": metrics, "latency_bins_ns": latency_bins(phases), "bottleneck": "unknown",
             "threads": threads, "error": None}
 
 

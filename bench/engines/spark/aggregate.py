@@ -76,9 +76,5 @@ def run(p: AggregateParams, ctx: dict) -> dict:
                "memory_budget_bytes": p.memory_budget_mb * 1024 ** 2, **case.common_metrics(run_, spark_phases)}
     if run_.result["seconds"] > 0:
         metrics["aggregated_bytes_per_s"] = expected["input_bytes"] / run_.result["seconds"]
-    record = case.case_record(run_)
-    return {"phases": phases, "metrics": metrics, "threads": run_.workers,
-            "cpu_s": case.case_cpu(run_, case.self_cpu() - cpu0), "spark": record,
-            "implementation": f"spark-{record['version']}[sql group-by, memory.fraction {fraction:.3g}, "
-                              f"{run_.workers} worker(s) x 1 core]",
-            "raw": case.raw_files(run_)}
+    return case.engine_output(run_, phases, metrics, case.self_cpu() - cpu0,
+                              f"sql group-by, memory.fraction {fraction:.3g}")

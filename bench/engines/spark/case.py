@@ -201,5 +201,14 @@ def case_cpu(run: SparkRun, own_cpu_s: float) -> float:
     return own_cpu_s + run.driver_cpu_s + (run.result.get("cluster_cpu_s") or 0.0)
 
 
+def engine_output(run: SparkRun, phases: list, metrics: dict, own_cpu_s: float, how: str) -> dict:
+    """What a Spark job returns to the worker, as every job does: phases, metrics, threads, CPU, the `spark`
+    record, the implementation (`how`: the job's Spark plan in a few words) and the raw files."""
+    record = case_record(run)
+    return {"phases": phases, "metrics": metrics, "threads": run.workers, "cpu_s": case_cpu(run, own_cpu_s),
+            "spark": record, "implementation": f"spark-{record['version']}[{how}, {run.workers} worker(s) x 1 core]",
+            "raw": raw_files(run)}
+
+
 def raw_files(run: SparkRun) -> list:
     return [f"{run.folder.name}/{n}" for n in sorted(os.listdir(run.folder))]

@@ -65,9 +65,5 @@ def run(p: TeraSortParams, ctx: dict) -> dict:
         metrics["hdfs_read_ops_count"] = traffic.ops
         if traffic.seconds > 0:
             metrics["hdfs_read_bytes_per_s"] = traffic.bytes / traffic.seconds
-    record = case.case_record(run_)
-    return {"phases": phases, "metrics": metrics, "threads": run_.workers,
-            "cpu_s": case.case_cpu(run_, case.self_cpu() - cpu0), "spark": record,
-            "implementation": f"spark-{record['version']}[dataframe repartitionByRange+sortWithinPartitions, "
-                              f"{run_.workers} worker(s) x 1 core]",
-            "raw": case.raw_files(run_)}
+    return case.engine_output(run_, phases, metrics, case.self_cpu() - cpu0,
+                              "dataframe repartitionByRange+sortWithinPartitions")
