@@ -173,28 +173,37 @@ def _job_processes(pid: int) -> list:
         return []
 
 
+def break_mid_case(args: list, server_pid: int, tier: Path, address: str, action, timeout: float) -> tuple:
+    """Run `tierbench ARGS` in the background; once the case (not the probe) runs on the server at `address`
+    (its job processes live and its files on the tier), wait a second, call `action()`, and return the run's
+    (returncode, stdout, stderr). The run is killed if the test fails first."""
+    run = subprocess.Popen([sys.executable, "-m", "bench", *args], cwd=ROOT, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not _job_processes(server_pid) or not list(tier.glob(address + "*")):
+            assert time.monotonic() < deadline, f"the case never started on {address}"
+            time.sleep(0.05)
+        time.sleep(1.0)
+        action()
+        stdout, stderr = run.communicate(timeout=timeout)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.communicate()
+    return run.returncode, stdout, stderr
+
+
 def test_a_server_killed_mid_case_fails_its_host_and_keeps_the_other(servers, tmp_path, store):
     (a, _), (b, b_pid_file) = servers("127.0.0.1"), servers("127.0.0.2")
     b_pid = json.loads(b_pid_file.read_text())["pid"]
     tier = tmp_path / "tier"
     tier.mkdir()
-    run = subprocess.Popen([sys.executable, "-m", "bench", "run", "--host", a, "--host", b, "--tier", f"t={tier}",
-                            "--workload", "rand-read-4k", "--param", "runtime_s=4", "--param", "size=4m",
-                            "--param", "iodepth=1", "--results", str(store), "--json"],
-                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 30
-        while not _job_processes(b_pid) or not list(tier.glob("127.0.0.2*")):
-            assert time.monotonic() < deadline, "the case never started on the second host"
-            time.sleep(0.05)
-        time.sleep(1.0)
-        os.killpg(b_pid, signal.SIGKILL)       # the server and its job processes, mid-case
-        stdout, stderr = run.communicate(timeout=120)
-    finally:
-        if run.poll() is None:
-            run.kill()
-            run.communicate()
-    assert run.returncode == 1, stderr
+    rc, stdout, stderr = break_mid_case(
+        ["run", "--host", a, "--host", b, "--tier", f"t={tier}", "--workload", "rand-read-4k", "--param", "runtime_s=4",
+         "--param", "size=4m", "--param", "iodepth=1", "--results", str(store), "--json"],
+        b_pid, tier, "127.0.0.2", lambda: os.killpg(b_pid, signal.SIGKILL), timeout=120)   # server and jobs
+    assert rc == 1, stderr
     doc = json.loads(stdout)
     assert doc["status"] == "partial"
     cases = by_host(doc)
@@ -309,23 +318,12 @@ def test_a_partition_fails_the_cut_host_and_keeps_the_other(namespace_host, serv
     pid = json.loads(pid_file.read_text())["pid"]
     tier = tmp_path / "tier"
     tier.mkdir()
-    run = subprocess.Popen([sys.executable, "-m", "bench", "run", "--host", a, "--host", cut, "--tier", f"t={tier}",
-                            "--workload", "rand-read-4k", "--param", "runtime_s=3", "--param", "size=4m",
-                            "--param", "iodepth=1", "--timeout", "100", "--results", str(store), "--json"],
-                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 30
-        while not _job_processes(pid) or not list(tier.glob(cut.split(":")[0] + "*")):    # the case, not the probe
-            assert time.monotonic() < deadline, "the case never started on the namespace's host"
-            time.sleep(0.05)
-        time.sleep(1.0)
-        _ip("link", "set", outside, "down")
-        stdout, stderr = run.communicate(timeout=150)
-    finally:
-        if run.poll() is None:
-            run.kill()
-            run.communicate()
-    assert run.returncode == 1, stderr
+    rc, stdout, stderr = break_mid_case(
+        ["run", "--host", a, "--host", cut, "--tier", f"t={tier}", "--workload", "rand-read-4k", "--param",
+         "runtime_s=3", "--param", "size=4m", "--param", "iodepth=1", "--timeout", "100", "--results", str(store),
+         "--json"],
+        pid, tier, cut.split(":")[0], lambda: _ip("link", "set", outside, "down"), timeout=150)
+    assert rc == 1, stderr
     cases = by_host(json.loads(stdout))
     assert cases[cut]["error"].startswith(f"host {cut}: no results: timed out")
     assert cases[a]["error"] is None and cases[a]["metrics"]["iops"] > 0
