@@ -80,8 +80,7 @@ cdef extern from "tb_uring.h" nogil:
     int iol_ring_register_buffers(iol_ring* r, const iovec* iov, unsigned n)
     void iol_ring_prep(iol_ring* r, int fd, void* buf, uint32_t n, uint64_t off, int is_read, uint64_t data,
                        int buf_index)
-    int iol_ring_cq_empty(const iol_ring* r)
-    long iol_ring_submit(iol_ring* r, unsigned nr, int wait)
+    long iol_ring_submit(iol_ring* r, unsigned nr)
     long iol_ring_reap(iol_ring* r, iol_io_event* events, long nr)
 
 cdef extern from "<pthread.h>" nogil:
@@ -529,7 +528,7 @@ cdef inline int _aio_submit(Shared* sh, JobSlot* job, AioQueue* q) noexcept nogi
         # and one wait, about 330k with one call per op (docs/engine-agreement.md, io_uring on both engines).
         for i in range(q.nqueued):
             q.slot_t0[q.qslot[i]] = iol_now_ns()
-            k = iol_ring_submit(&q.ring, 1, 0)
+            k = iol_ring_submit(&q.ring, 1)
             if k <= 0:
                 break
             n += k

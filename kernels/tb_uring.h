@@ -166,20 +166,15 @@ static inline void iol_ring_prep(iol_ring *r, int fd, void *buf, uint32_t n, uin
     r->tail++;
 }
 
-static inline int iol_ring_cq_empty(const iol_ring *r)
-{
-    return *r->cq_head == __atomic_load_n(r->cq_tail, __ATOMIC_ACQUIRE);
-}
-
-/* Publish the filled SQEs and have the kernel take `nr` of them; wait: also wait for one completion
- * in the same call (GETEVENTS either way, as fio: it runs deferred completion work). Returns how many SQEs the kernel took (those it did not stay in the ring, first in
- * line for the next call), or a negative errno. */
-static inline long iol_ring_submit(iol_ring *r, unsigned nr, int wait)
+/* Publish the filled SQEs and have the kernel take `nr` of them, without waiting (GETEVENTS all the same, as
+ * fio: it runs deferred completion work). Returns how many SQEs the kernel took (those it did not stay in the
+ * ring, first in line for the next call), or a negative errno. */
+static inline long iol_ring_submit(iol_ring *r, unsigned nr)
 {
     long ret;
     __atomic_store_n(r->sq_tail, r->tail, __ATOMIC_RELEASE);
     do {
-        ret = syscall(__NR_io_uring_enter, r->fd, nr, wait ? 1 : 0, IORING_ENTER_GETEVENTS, NULL, 0);
+        ret = syscall(__NR_io_uring_enter, r->fd, nr, 0, IORING_ENTER_GETEVENTS, NULL, 0);
     } while (ret < 0 && errno == EINTR);
     return ret < 0 ? -errno : ret;
 }
