@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Optional
 
 from bench.analysis.stats import median
-from bench.scenarios.hadoop_tempdata.findings import _cases, cpu_fractions, engine_view, ratio
+from bench.scenarios.hadoop_tempdata.findings import cpu_fractions, engine_view, ratio, step_cases
 
 STEPS = ("a", "c", "d")
 DIFFERS = 0.10           # a runtime ratio or per-GB figure differs when the engines are more than 10% apart
@@ -44,7 +44,7 @@ def temp_share(doc: dict, label: str) -> Optional[float]:
     """The temp tier's share of the two tiers' device bytes over a step's cases (median); None when the tiers
     share a device or were not sampled."""
     shares = []
-    for c in _cases(doc, label):
+    for c in step_cases(doc, label):
         temp, data = _device(doc, c.get("temp_tier")), _device(doc, c.get("tier"))
         if not temp or not data or temp == data:
             continue
@@ -55,7 +55,7 @@ def temp_share(doc: dict, label: str) -> Optional[float]:
 
 
 def _per_case(doc: dict, fn) -> Optional[float]:
-    values = [v for label in STEPS for c in _cases(doc, label) if (v := fn(c)) is not None]
+    values = [v for label in STEPS for c in step_cases(doc, label) if (v := fn(c)) is not None]
     return median(values) if values else None
 
 
@@ -88,7 +88,7 @@ def _input_reads(c: dict) -> Optional[float]:
 
 def figures(doc: dict, engine: str) -> dict:
     view = engine_view(doc, engine)
-    out = {"sort_s": {label: median(v) if (v := [c["metrics"]["sort_s"] for c in _cases(view, label)
+    out = {"sort_s": {label: median(v) if (v := [c["metrics"]["sort_s"] for c in step_cases(view, label)
                                                  if c["metrics"].get("sort_s")]) else None for label in STEPS}}
     for label in ("c", "d"):
         r = ratio(view, label, "a")

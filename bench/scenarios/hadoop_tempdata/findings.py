@@ -51,16 +51,16 @@ CASE, WEAKER = "case claim", "weaker form"
 
 
 # ---------------------------------------------------------------------------------------------------- figures
-def _cases(doc: dict, label: str) -> list:
+def step_cases(doc: dict, label: str) -> list:
     return [c for c in doc.get("cases", []) if c.get("label") == label and not c.get("error")]
 
 
 def _values(doc: dict, label: str, metric: str) -> list:
-    return [c["metrics"][metric] for c in _cases(doc, label) if c["metrics"].get(metric) is not None]
+    return [c["metrics"][metric] for c in step_cases(doc, label) if c["metrics"].get(metric) is not None]
 
 
 def _by_repeat(doc: dict, label: str, metric: str) -> dict:
-    return {c["repeat"]: c["metrics"][metric] for c in _cases(doc, label)
+    return {c["repeat"]: c["metrics"][metric] for c in step_cases(doc, label)
             if c.get("repeat") is not None and c["metrics"].get(metric) is not None}
 
 
@@ -87,7 +87,7 @@ def ratio(doc: dict, new: str, base: str, metric: str = RUNTIME) -> Optional[dic
 def cache_room(doc: dict, label: str) -> Optional[tuple]:
     """(temp bytes, page cache the job could use) of a step: its container's limit less the sort's own
     CONTAINER_JOB_MB, or without a container the machine's memory less the job's peak RSS."""
-    cases = _cases(doc, label)
+    cases = step_cases(doc, label)
     if not cases:
         return None
     c = cases[0]
@@ -106,7 +106,7 @@ def cpu_fractions(doc: dict, label: str) -> dict:
     """{repeat: CPU share of the sort phases (map + reduce)} of a step's cases: CPU seconds / (wall seconds x
     usable cores), bench/analysis/verdict.py. Cases without a repeat number are keyed by their id."""
     out = {}
-    for c in _cases(doc, label):
+    for c in step_cases(doc, label):
         sort = [p for p in c.get("phases", []) if p.get("name") in SORT_PHASES and p.get("cpu_s") is not None]
         if sort:
             f = cpu_fraction(sum(p["cpu_s"] for p in sort), sum(p["wall_s"] for p in sort), c.get("workers") or 1)
@@ -312,7 +312,7 @@ def f5_toward_cpu(doc: dict) -> dict:
     n = min(len(before), len(after))
     verdict, why = decide(min(margins), max(margins), n, 1.0, holds_below=False)
     b, a = median(list(before.values())), median(list(after.values()))
-    verdicts = {lbl: sorted({p.get("bottleneck") or "unknown" for c in _cases(doc, lbl) for p in c.get("phases", [])
+    verdicts = {lbl: sorted({p.get("bottleneck") or "unknown" for c in step_cases(doc, lbl) for p in c.get("phases", [])
                              if p.get("name") in SORT_PHASES}) for lbl in ("a", "d")}
     figure = (f"CPU busy {b:.0%} -> {a:.0%} of usable cores in the sort phases "
               f"({'/'.join(verdicts['a'])} -> {'/'.join(verdicts['d'])})")
@@ -342,7 +342,7 @@ def f6_scaling(doc: dict) -> dict:
         low, high = ratios[w]["range"]
         why = f"repeats disagree: {w} workers give {1 / high:.2f}x..{1 / low:.2f}x, across {SCALING_SPEEDUP:g}x"
     figure = ", ".join(f"{n} workers {x:.2f}x ({x / n:.0%} efficiency)" for n, x in speedups.items())
-    stopped = sorted({p.get("bottleneck") or "unknown" for c in _cases(doc, f"scale-{max(ratios)}")
+    stopped = sorted({p.get("bottleneck") or "unknown" for c in step_cases(doc, f"scale-{max(ratios)}")
                       for p in c.get("phases", []) if p.get("name") in SORT_PHASES})
     figure += f"; sort phases at {max(ratios)} workers: {'/'.join(stopped)}"
     return _finding("scaling", claim, CASE, verdict, _n(ratios[w]), th, figure, {"speedup": speedups},
