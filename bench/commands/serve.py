@@ -48,13 +48,19 @@ def run(args) -> int:
         return 0
     if args.action == "stop":
         info = server.stop_server(pid_file)
-        stderr_console.print(f"stopped the fio server on {address}:{port} (pid {info['pid']})" if info else
+        stderr_console.print(f"stopped the fio server on {_where(info)} (pid {info['pid']})" if info else
                              f"no fio server was running for {pid_file} (stale pid file removed)", soft_wrap=True)
         return 0
     info = server.server_status(pid_file)
-    stderr_console.print(f"fio server on {address}:{port} runs, pid {info['pid']}" if info else
+    stderr_console.print(f"fio server on {_where(info)} runs, pid {info['pid']}" if info else
                          f"no fio server runs for {pid_file}", soft_wrap=True)
     return 0 if info else 1
+
+
+def _where(info: dict) -> str:
+    """ADDR:PORT of a server as its pid file recorded it (the command line's address may be a placeholder
+    when --pid-file names the server)."""
+    return f"{info['address']}:{info['port']}"
 
 
 def _wildcard(text: str, default_port: int) -> tuple:
