@@ -91,7 +91,7 @@ def test_different_machines_refused_unless_across_machines(store):
     proc = tierbench("compare", "base", "other-host", store=store)
     assert proc.returncode == 2
     line = one_error_line(proc)
-    assert "hostname differs" in line and "--across-machines" in line
+    assert "cpu_model differs" in line and "cpus differs" in line and "--across-machines" in line
 
 
 @pytest.mark.parametrize("args,needle", [

@@ -60,9 +60,56 @@ def test_too_few_repeats_is_inconclusive_never_a_regression():
     assert {r["verdict"] for r in iops} == {"inconclusive"} and {r["reason"] for r in iops} == {"n<3"}
     assert iops[0]["ratio"] == pytest.approx(0.5, abs=0.05)
     assert result["exit_code"] == 0
-    three = cmp.compare_runs(make_doc("A", 1, repeats=3), make_doc("B", 3, repeats=3, iops_factor=0.5))
-    reasons = {r["reason"] for e in three["cases"] for r in e["metrics"] if r["metric"] == "iops"}
-    assert all(r.startswith("too few repeats") for r in reasons)  # 3 vs 3: p cannot go below 0.1
+
+
+def _one_case(run_id, values):
+    """A run of one rand-read-4k case on hdd whose repeats measured `values` IOPS."""
+    doc = make_doc(run_id, 1, repeats=len(values))
+    doc["cases"] = [c for c in doc["cases"] if c["workload"] == "rand-read-4k" and c["tier"] == "hdd"]
+    for c, v in zip(doc["cases"], values):
+        c["metrics"] = {"iops": float(v)}
+    return doc
+
+
+# Worked examples, p by hand: the one-sided exact Mann-Whitney p is the share of the C(n1+n2, n1) equally likely
+# splits of the pooled values whose NEW rank-sum is at least as extreme as observed.
+#   3 vs 3, every NEW below every BASE: NEW ranks {1,2,3} is 1 split of C(6,3) = 20 -> p = 1/20 = 0.05
+#   3 vs 3, one NEW above one BASE: NEW ranks {1,2,4}; rank-sums <= 7 are {1,2,3}=6 and {1,2,4}=7 -> p = 2/20 = 0.1
+#   5 vs 5, completely separated: 1 / C(10,5) = 1/252 = 0.003968
+#   4 vs 4, completely separated: 1 / C(8,4) = 1/70 = 0.014286
+@pytest.mark.parametrize("base, new, p, verdict", [
+    ([452_760, 450_100, 455_300], [270_390, 268_000, 273_100], 1 / 20, "regressed"),   # the 40% drop of issue 20
+    ([452_760, 450_100, 455_300], [270_390, 268_000, 451_000], 2 / 20, "inconclusive"),
+    ([100, 101, 102, 103], [60, 61, 62, 63], 1 / 70, "regressed"),
+    ([100, 101, 102, 103, 104], [60, 61, 62, 63, 64], 1 / 252, "regressed"),
+    ([100, 101, 102, 103, 104], [140, 141, 142, 143, 144], 1 / 252, "improved"),
+])
+def test_one_sided_gate_decides_at_three_repeats(base, new, p, verdict):
+    result = cmp.compare_runs(_one_case("A", base), _one_case("B", new), [cmp.parse_fail("iops:-5%")])
+    (r,) = [r for e in result["cases"] for r in e["metrics"] if r["metric"] == "iops"]
+    assert r["p_value"] == pytest.approx(p, rel=1e-9)
+    assert r["p_alternative"] == ("less" if verdict != "improved" else "greater")
+    assert r["verdict"] == verdict, r
+    assert result["exit_code"] == (1 if verdict == "regressed" else 0)
+
+
+def test_strict_fails_an_inconclusive_gating_metric():
+    base, noisy = _one_case("A", [452_760, 450_100, 455_300]), _one_case("B", [270_390, 268_000, 451_000])
+    lax = cmp.compare_runs(base, noisy, [cmp.parse_fail("iops:-5%")])
+    strict = cmp.compare_runs(base, noisy, [cmp.parse_fail("iops:-5%")], strict=True)
+    assert lax["exit_code"] == 0 and strict["exit_code"] == 1 and strict["strict"]
+    (r,) = strict["regressions"]
+    assert r["verdict"] == "inconclusive" and r["metric"] == "iops"
+
+
+def test_strict_treats_a_contended_case_as_inconclusive():
+    base, new = _one_case("A", [100, 101, 102]), _one_case("B", [100.5, 101, 101.5])
+    new["cases"][1]["contention"] = {"contended": True, "reason": "other work used 1.8 cores"}
+    assert cmp.compare_runs(base, new)["exit_code"] == 0
+    strict = cmp.compare_runs(base, new, strict=True)
+    assert strict["exit_code"] == 1 and strict["cases"][0]["contended_new"] == 1
+    assert {r["reason"] for r in strict["regressions"]} == {"contended: measured while the machine was busy with "
+                                                            "other work"}
 
 
 def test_exact_metrics_compare_exactly():
@@ -102,28 +149,51 @@ def test_cases_match_on_params_and_unmatched_are_listed():
         cmp.compare_runs(make_doc("A", 1), other)
 
 
-def test_different_machines_or_tier_devices_are_refused_as_a_gate():
-    with pytest.raises(UserError, match="hostname differs.*--across-machines"):
+def test_a_different_hardware_class_is_refused_naming_every_field():
+    with pytest.raises(UserError, match=r"cpu_model differs.*cpus differs \(8 vs 16\).*--across-machines"):
         cmp.compare_runs(make_doc("A", 1), make_doc("X", 2, machine=OTHER_MACHINE))
     assert cmp.compare_runs(make_doc("A", 1), make_doc("X", 2, machine=OTHER_MACHINE),
                             across_machines=True)["incompatibilities"]
     resized = make_doc("T", 2)
     resized["tiers"][0]["emulated"]["size_bytes"] = 1
-    with pytest.raises(UserError, match="tier hdd: emulation"):
+    with pytest.raises(UserError, match="tier hdd: tier.emulation"):
         cmp.compare_runs(make_doc("A", 1), resized)
+    bigger = make_doc("M", 2, machine=dict(make_doc("A", 1)["machine"], memory_bytes=64 * 10 ** 9))
+    with pytest.raises(UserError, match="memory_gib differs"):
+        cmp.compare_runs(make_doc("A", 1), bigger)
+
+
+def test_names_of_one_instance_never_block_a_gate():
+    """A CI runner: new hostname, kernel build, loop device numbers, temporary mount paths and MemTotal off by
+    a few MiB: the same hardware class."""
+    runner = make_doc("R", 2)
+    runner["machine"].update(hostname="instance-b", kernel="6.1.0-21-amd64",
+                             memory_bytes=runner["machine"]["memory_bytes"] - 3 * 2 ** 20)
+    for i, t in enumerate(runner["tiers"]):
+        t["device"] = t["emulated"]["loop"] = f"/dev/loop{7 + i}"
+        t["path"] = f"/tmp/pytest-9/tiers/{t['name']}"
+    result = cmp.compare_runs(make_doc("A", 1), runner)
+    assert result["incompatibilities"] == [] and result["exit_code"] == 0
     # A changed throttle is the emulated drive's speed: exactly what a gate is there to catch.
     throttled = make_doc("T", 2)
     throttled["tiers"][0]["emulated"]["iops"] = 300
     assert cmp.compare_runs(make_doc("A", 1), throttled)["incompatibilities"] == []
-    # A new loop device number is the same emulated tier.
-    relooped = make_doc("R", 2)
-    relooped["tiers"][0]["device"] = relooped["tiers"][0]["emulated"]["loop"] = "/dev/loop7"
-    assert cmp.compare_runs(make_doc("A", 1), relooped)["incompatibilities"] == []
+    # A team may ask for more: the same host, the same device names.
+    with pytest.raises(UserError, match="hostname differs"):
+        cmp.compare_runs(make_doc("A", 1), runner, same_class=("hostname", "cpu_model"))
+
+
+def test_real_devices_match_by_model_not_name():
     real_a, real_b = make_doc("A", 1), make_doc("B", 2)
     for doc, dev in ((real_a, "/dev/nvme0n1"), (real_b, "/dev/nvme1n1")):
         for t in doc["tiers"]:
-            t["emulated"], t["device"] = None, dev
-    with pytest.raises(UserError, match="device"):
+            t["emulated"], t["device"], t["model"] = None, dev, "SAMSUNG MZQL23T8HCLS-00A07"
+    assert cmp.compare_runs(real_a, real_b)["incompatibilities"] == []
+    with pytest.raises(UserError, match="tier.device '/dev/nvme0n1' vs '/dev/nvme1n1'"):
+        cmp.compare_runs(real_a, real_b, same_class=("tier.device",))
+    for t in real_b["tiers"]:
+        t["model"] = "INTEL SSDPF21Q800GB"
+    with pytest.raises(UserError, match="tier.model"):
         cmp.compare_runs(real_a, real_b)
 
 

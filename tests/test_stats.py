@@ -42,7 +42,18 @@ def test_mann_whitney_small_for_shifted_data_and_large_for_same():
     assert stats.mann_whitney_p([], [1.0]) is None
 
 
+def test_one_sided_exact_p_by_hand():
+    # NEW completely below BASE: 1 / C(6,3); one overlap: 2 / C(6,3); ties counted by mid-ranks, never below exact
+    assert stats.mann_whitney_p([10, 11, 12], [1, 2, 3], "less") == pytest.approx(1 / 20)
+    assert stats.mann_whitney_p([10, 11, 12], [1, 2, 10.5], "less") == pytest.approx(2 / 20)
+    assert stats.mann_whitney_p([10, 11, 12], [1, 2, 2], "less") == pytest.approx(1 / 20)
+    assert stats.mann_whitney_p([10, 11, 12], [1, 2, 3], "greater") == pytest.approx(1.0)
+    assert stats.mann_whitney_p([1, 2, 3, 4, 5], [10, 11, 12, 13, 14], "greater") == pytest.approx(1 / 252)
+
+
 def test_min_attainable_p_says_when_repeats_are_too_few():
+    assert stats.min_attainable_p(3, 3, one_sided=True) == pytest.approx(0.05)
+    assert stats.min_attainable_p(2, 3, one_sided=True) == pytest.approx(0.1)
     assert stats.min_attainable_p(3, 3) == pytest.approx(0.1)
     assert stats.min_attainable_p(4, 4) < 0.05
     # and scipy agrees: completely separated 3 vs 3 cannot reach 0.05

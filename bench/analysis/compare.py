@@ -3,14 +3,18 @@
 The gate (`compare_runs`): cases are matched by the one case identity, bench.core.case.case_key (workload, tier,
 temp tier, engine, params, workers, cache, scenario step label, container memory); repeats of a case are its
 samples, so every scenario step is its own case. For each metric measured on both sides it reports median(NEW) / median(BASE), a seeded percentile
-bootstrap CI of that ratio (bench.analysis.stats) and a two-sided Mann-Whitney U p-value, and decides:
+bootstrap CI of that ratio (bench.analysis.stats) and a one-sided Mann-Whitney U p-value in the direction of the
+change (each threshold names its direction in advance), and decides:
 
-    regressed     the whole CI lies beyond the threshold in the bad direction, and p < alpha
-    improved      the whole CI lies beyond the threshold in the good direction, and p < alpha
+    regressed     the whole CI lies beyond the threshold in the bad direction, and p <= alpha
+    improved      the whole CI lies beyond the threshold in the good direction, and p <= alpha
     unchanged     the whole CI lies within [1 - t, 1 + t]
     inconclusive  anything else: the CI straddles a threshold; fewer than 3 repeats a side ("n<3"); or the CI
-                  clears the threshold but the repeats are too few for p < alpha to be possible at all
-                  (3 against 3 cannot go below p = 0.1: gate on 4 or more repeats a side)
+                  clears the threshold but p > alpha (3 against 3 reach p = 0.05 only when every NEW value lies
+                  beyond every BASE value; 4 against 4 reach 0.0143, 5 against 5 0.00397)
+
+`strict`: a gating metric that is inconclusive fails the gate (listed as such), and so does every gating metric of
+a case measured while the machine was contended (bench.execution.contention) on either side.
 
 Direction: higher is better for iops, *_iops, *_bytes_per_s, iops_per_gb; lower is better for lat_*_us, wall_s,
 *_wall_s, cpu_s. Exact counts (bytes_read, bytes_written, ops_read, ops_written) are "equal" or "changed".
@@ -47,6 +51,7 @@ ALPHA = 0.05
 CONFIDENCE = 0.95
 RESAMPLES = 2000
 MIN_REPEATS = 3
+_P_EPS = 1e-12    # 3 against 3 gives exactly 1/20; never let float rounding push it past alpha
 GATING_VERDICTS = frozenset({"regressed", "changed", "failed"})
 MATCHED_BY = "workload, tier, temp tier, engine, parameters, workers, cache, step label and container memory"
 
@@ -217,47 +222,18 @@ def median_metric(cases: list, metric: str):
     return stats.median(metric_values(cases, metric))
 
 
-def incompatibilities(base: dict, new: dict, keys=None) -> list:
-    """Reasons two runs cannot be gated against each other: different machine, or different tier storage.
+def incompatibilities(base: dict, new: dict, keys=None, fields=None) -> list:
+    """Reasons two runs cannot be gated against each other: a different hardware class of machine or of the
+    tiers the matched cases used (bench.analysis.machine_class: CPU model, cores, memory, each tier's class,
+    device model, emulation parameters and nominal capacity by default; `fields` as --same-class-as names them).
+    Hostnames, loop device numbers and temporary paths never block a gate unless `fields` names them."""
+    from bench.analysis.machine_class import CLASS_FIELDS, class_differences
 
-    Tiers are compared by name for the tiers (data and temp) the matched cases use: class, device (not for emulated tiers,
-    whose loop device number changes every time), emulation parameters (except the loop device and the
-    throttle: an emulated drive's speed is what a gate measures), nominal
-    capacity, and the path only when no device is known.
-    """
-    reasons = []
-    mb, mn = base.get("machine") or {}, new.get("machine") or {}
-    for field in ("hostname", "cpu_model"):
-        if mb.get(field) != mn.get(field):
-            reasons.append(f"machine {field} differs ({mb.get(field)!r} vs {mn.get(field)!r})")
-    tb = {t.get("name"): t for t in base.get("tiers") or []}
-    tn = {t.get("name"): t for t in new.get("tiers") or []}
+    tb = {t.get("name") for t in base.get("tiers") or []}
+    tn = {t.get("name") for t in new.get("tiers") or []}
     used = ({d[f] for d in map(case_key_dict, keys) for f in ("tier", "temp_tier")} if keys is not None
-            else set(tb) | set(tn))
-    for name in sorted(n for n in used if n):
-        a, b = tb.get(name), tn.get(name)
-        if a is None or b is None:
-            continue
-        diffs = []
-        for field in ("class", "nominal_capacity_bytes"):
-            if a.get(field) != b.get(field):
-                diffs.append(f"{field} {a.get(field)!r} vs {b.get(field)!r}")
-        ea, eb = a.get("emulated"), b.get("emulated")
-        if bool(ea) != bool(eb):
-            diffs.append(f"emulated {bool(ea)} vs {bool(eb)}")
-        elif ea and eb:
-            # The throttle (iops, mbps) is the emulated drive's speed, i.e. what a gate measures, not its identity.
-            strip = lambda e: ({k: v for k, v in e.items() if k not in ("loop", "device", "iops", "mbps")}  # noqa: E731
-                               if isinstance(e, dict) else e)
-            if strip(ea) != strip(eb):
-                diffs.append(f"emulation {strip(ea)} vs {strip(eb)}")
-        elif a.get("device") != b.get("device"):
-            diffs.append(f"device {a.get('device')!r} vs {b.get('device')!r}")
-        elif a.get("device") is None and a.get("path") != b.get("path"):
-            diffs.append(f"path {a.get('path')!r} vs {b.get('path')!r}")
-        if diffs:
-            reasons.append(f"tier {name}: " + ", ".join(diffs))
-    return reasons
+            else tb | tn)
+    return class_differences(base, new, used, fields or CLASS_FIELDS)
 
 
 # -- one metric ---------------------------------------------------------------------------------------------
@@ -276,7 +252,7 @@ def compare_metric(metric: str, base_values: list, new_values: list, threshold: 
            "n_base": len(base_values), "n_new": len(new_values),
            "median_base": stats.median(base_values),
            "median_new": stats.median(new_values),
-           "ratio": None, "ci_low": None, "ci_high": None, "p_value": None,
+           "ratio": None, "ci_low": None, "ci_high": None, "p_value": None, "p_alternative": None,
            "threshold_percent": round(-threshold * 100 if d == 1 else threshold * 100, 6),
            "verdict": "inconclusive", "reason": ""}
     if not base_values or not new_values:
@@ -294,10 +270,13 @@ def compare_metric(metric: str, base_values: list, new_values: list, threshold: 
         return _judge_summaries(out, d, threshold, base_summary, new_summary)
     ci = stats.bootstrap_ratio_ci(base_values, new_values, RESAMPLES, CONFIDENCE, seed)
     out["ci_low"], out["ci_high"] = ci.low, ci.high
-    out["p_value"] = stats.mann_whitney_p(base_values, new_values)
     if out["ratio"] is None:
         out["reason"] = "base median is 0"
         return out
+    # One-sided, in the direction of the change: a regression (or improvement) is a claim about one direction,
+    # which each threshold fixes in advance; 3 against 3 completely separated reaches p = 0.05.
+    out["p_alternative"] = "less" if out["ratio"] < 1.0 else "greater"
+    out["p_value"] = stats.mann_whitney_p(base_values, new_values, out["p_alternative"])
     if len(base_values) < MIN_REPEATS or len(new_values) < MIN_REPEATS:
         out["verdict"], out["reason"] = "inconclusive", f"n<{MIN_REPEATS}"
         return out
@@ -313,10 +292,10 @@ def compare_metric(metric: str, base_values: list, new_values: list, threshold: 
     if d is None:
         out["verdict"] = "changed"
         return out
-    if out["p_value"] is None or out["p_value"] >= ALPHA:
-        floor = stats.min_attainable_p(len(base_values), len(new_values))
-        out["reason"] = (f"too few repeats for p<{ALPHA} (smallest possible p {floor:.3g})" if floor >= ALPHA
-                         else f"p={out['p_value']:.3g} >= {ALPHA}")
+    if out["p_value"] is None or out["p_value"] > ALPHA + _P_EPS:
+        floor = stats.min_attainable_p(len(base_values), len(new_values), one_sided=True)
+        out["reason"] = (f"too few repeats for p<={ALPHA} (smallest possible p {floor:.3g})" if floor > ALPHA + _P_EPS
+                         else f"p={out['p_value']:.3g} > {ALPHA}")
         return out
     good = beyond_high if d == 1 else beyond_low
     out["verdict"] = "improved" if good else "regressed"
@@ -351,17 +330,21 @@ def _threshold_for(metric: str, fails: list) -> tuple:
     return default_threshold(metric), not fails and direction(metric) in (1, -1), "default"
 
 
-def compare_runs(base: dict, new: dict, fails: Optional[list] = None, across_machines: bool = False) -> dict:
-    """The gate's result as one JSON-ready dict; `exit_code` 0 pass, 1 regression. UserError on bad input."""
+def compare_runs(base: dict, new: dict, fails: Optional[list] = None, across_machines: bool = False,
+                 strict: bool = False, same_class: Optional[tuple] = None) -> dict:
+    """The gate's result as one JSON-ready dict; `exit_code` 0 pass, 1 regression (or, with `strict`, an
+    inconclusive or contended gating metric). `same_class`: the hardware-class fields that must match
+    (bench.analysis.machine_class; default its CLASS_FIELDS). UserError on bad input."""
     fails = list(fails or [])
     gb, gn = group_cases(base), group_cases(new)
     common = [k for k in gb if k in gn]
     if not common:
         raise UserError(f"runs {base.get('run_id')} and {new.get('run_id')} have no case in common "
                         f"(matched by {MATCHED_BY})")
-    reasons = incompatibilities(base, new, common)
+    reasons = incompatibilities(base, new, common, same_class)
     if reasons and not across_machines:
-        raise UserError("not comparable as a gate: " + "; ".join(reasons) + " (use --across-machines to compare machines)")
+        raise UserError("not the same hardware class, so not comparable as a gate: " + "; ".join(reasons)
+                        + " (--same-class-as FIELD,... declares what must match; --across-machines compares machines)")
     results, regressions = [], []
     for t in fails:
         if not any(t.matches(m) for k in common for c in gb[k] + gn[k] for m in (c.get("metrics") or {})):
@@ -371,7 +354,10 @@ def compare_runs(base: dict, new: dict, fails: Optional[list] = None, across_mac
         cb, cn = gb[key], gn[key]
         entry = {**case_identity(key), "repeats_base": len(cb), "repeats_new": len(cn),
                  "errors_base": sum(1 for c in cb if c.get("error")),
-                 "errors_new": sum(1 for c in cn if c.get("error")), "metrics": []}
+                 "errors_new": sum(1 for c in cn if c.get("error")),
+                 "contended_base": sum(1 for c in cb if _contended(c)),
+                 "contended_new": sum(1 for c in cn if _contended(c)), "metrics": []}
+        contended = entry["contended_base"] + entry["contended_new"] > 0
         all_failed = entry["errors_new"] == len(cn) or entry["errors_base"] == len(cb)
         if entry["errors_new"] == len(cn) and entry["errors_base"] < len(cb):
             entry["status"] = "failed"
@@ -387,11 +373,15 @@ def compare_runs(base: dict, new: dict, fails: Optional[list] = None, across_mac
             r = compare_metric(metric, vb, vn, fraction, _summary_of(cb), _summary_of(cn),
                                seed=idx * 7919 + sum(map(ord, metric)))
             r["gating"], r["threshold_source"] = gating, source
-            r["fails_gate"] = gating and r["verdict"] in GATING_VERDICTS
+            if strict and gating and contended and r["verdict"] not in GATING_VERDICTS | {"equal"}:
+                r["verdict"] = "inconclusive"
+                r["reason"] = "contended: measured while the machine was busy with other work"
+            r["fails_gate"] = gating and (r["verdict"] in GATING_VERDICTS
+                                          or (strict and r["verdict"] == "inconclusive"))
             if r["fails_gate"]:
                 regressions.append({"case": label, "metric": metric, "verdict": r["verdict"], "ratio": r["ratio"],
                                     "ci_low": r["ci_low"], "ci_high": r["ci_high"], "p_value": r["p_value"],
-                                    "threshold_percent": r["threshold_percent"]})
+                                    "threshold_percent": r["threshold_percent"], "reason": r["reason"]})
             entry["metrics"].append(r)
         results.append(entry)
     counts: dict = {}
@@ -400,6 +390,7 @@ def compare_runs(base: dict, new: dict, fails: Optional[list] = None, across_mac
             counts[r["verdict"]] = counts.get(r["verdict"], 0) + 1
     return {
         "mode": "gate", "base": _run_ref(base), "new": _run_ref(new),
+        "strict": strict, "same_class": list(same_class or ()) or None,
         "alpha": ALPHA, "confidence": CONFIDENCE, "resamples": RESAMPLES, "min_repeats": MIN_REPEATS,
         "thresholds": [{"pattern": t.pattern, "percent": t.fraction * 100, "expr": t.expr} for t in fails],
         "gating": "metrics named by --fail" if fails else "every directional metric at its default threshold",
@@ -412,9 +403,14 @@ def compare_runs(base: dict, new: dict, fails: Optional[list] = None, across_mac
     }
 
 
+def _contended(case: dict) -> bool:
+    return bool((case.get("contention") or {}).get("contended"))
+
+
 def _run_ref(doc: dict) -> dict:
     m = doc.get("machine") or {}
     return {"run_id": doc.get("run_id"), "started_at": doc.get("started_at"), "status": doc.get("status"),
             "source": (doc.get("source") or {}).get("format", "store"),
             "scenario": (doc.get("scenario") or {}).get("name"),
-            "hostname": m.get("hostname"), "cpu_model": m.get("cpu_model")}
+            "hostname": m.get("hostname"), "cpu_model": m.get("cpu_model"),
+            "tags": doc.get("tags") or {}, "revision": doc.get("revision")}

@@ -5,8 +5,9 @@ the comparisons use medians and rank tests rather than means and t-tests.
 
 - `bootstrap_ratio_ci`: percentile bootstrap of median(new) / median(base), each side resampled independently,
   vectorised with NumPy; seeded so the same inputs always give the same interval.
-- `mann_whitney_p`: scipy's two-sided Mann-Whitney U. With few repeats the smallest p it can reach is
-  2 / C(n1 + n2, n1) (0.1 for 3 against 3); `min_attainable_p` says so, so callers can report "too few repeats"
+- `mann_whitney_p`: Mann-Whitney U, two-sided (scipy) or one-sided in a stated direction (exact permutation
+  for few repeats). With few repeats the smallest p it can reach is 1 / C(n1 + n2, n1) one-sided (0.05 for 3
+  against 3) and twice that two-sided; `min_attainable_p` says so, so callers can report "too few repeats"
   instead of "no difference".
 - `change_points`: binary segmentation on a sequence (e.g. one metric's per-run medians over time). The sequence
   is first smoothed by a running median of 3 (a single outlying run is not a level shift); each segment is split
@@ -81,26 +82,59 @@ def bootstrap_ratio_ci(base: Sequence[float], new: Sequence[float], resamples: i
     return RatioCI(ratio, float(low), float(high), confidence, resamples)
 
 
-def min_attainable_p(n1: int, n2: int) -> float:
-    """The smallest two-sided p-value an exact Mann-Whitney U test can give with these sample sizes."""
+def min_attainable_p(n1: int, n2: int, one_sided: bool = False) -> float:
+    """The smallest p-value an exact Mann-Whitney U test can give with these sample sizes: 1 / C(n1 + n2, n1)
+    one-sided (complete separation in the tested direction), twice that two-sided. One-sided: 3 against 3 is
+    0.05, 4 against 4 0.0143, 5 against 5 0.00397; two-sided 0.1, 0.0286, 0.00794."""
     if n1 < 1 or n2 < 1:
         return 1.0
-    return min(1.0, 2.0 / math.comb(n1 + n2, n1))
+    return min(1.0, (1.0 if one_sided else 2.0) / math.comb(n1 + n2, n1))
 
 
-def mann_whitney_p(base: Sequence[float], new: Sequence[float]) -> Optional[float]:
-    """Two-sided Mann-Whitney U p-value (scipy.stats.mannwhitneyu); None when a side is empty.
+# The exact permutation distribution is enumerated up to this many splits (8 against 8 is 12,870); beyond it
+# the normal approximation is close enough and scipy's asymptotic method is used.
+_EXACT_SPLITS = 20_000
 
-    Identical constant samples have no ranks to test: their p is 1.0 (scipy returns NaN there).
+
+def _exact_one_sided_p(base: np.ndarray, new: np.ndarray, alternative: str) -> float:
+    """Exact permutation p of the rank-sum of NEW (mid-ranks for ties): every way to split the pooled values
+    into groups of the two sizes is equally likely under no difference; p is the share of splits whose NEW
+    rank-sum is as extreme as observed in the tested direction ("less": NEW lower; "greater": NEW higher)."""
+    from itertools import combinations
+
+    from scipy.stats import rankdata
+
+    pooled = np.concatenate([new, base])
+    ranks = rankdata(pooled)
+    observed = ranks[: new.size].sum()
+    sums = np.fromiter((ranks[list(c)].sum() for c in combinations(range(pooled.size), new.size)), dtype=float)
+    eps = 1e-9
+    hits = np.count_nonzero(sums <= observed + eps) if alternative == "less" else \
+        np.count_nonzero(sums >= observed - eps)
+    return float(hits / sums.size)
+
+
+def mann_whitney_p(base: Sequence[float], new: Sequence[float], alternative: str = "two-sided") -> Optional[float]:
+    """Mann-Whitney U p-value of NEW against BASE; None when a side is empty.
+
+    `alternative`: "two-sided" (scipy.stats.mannwhitneyu), or one-sided "less" (NEW lower than BASE) /
+    "greater" (NEW higher). One-sided tests with few values use the exact permutation distribution (ties by
+    mid-ranks), so 3 against 3 completely separated gives exactly 0.05 and a tie never makes a p smaller than
+    the exact test allows (scipy's normal approximation would). Identical constant samples have no ranks to
+    test: their p is 1.0 (scipy returns NaN there).
     """
     from scipy.stats import mannwhitneyu
 
+    if alternative not in ("two-sided", "less", "greater"):
+        raise ValueError(f"alternative {alternative!r}")
     b, n = _clean(base), _clean(new)
     if b.size == 0 or n.size == 0:
         return None
     if np.all(b == b[0]) and np.all(n == b[0]):
         return 1.0
-    p = float(mannwhitneyu(n, b, alternative="two-sided").pvalue)
+    if alternative != "two-sided" and math.comb(b.size + n.size, n.size) <= _EXACT_SPLITS:
+        return _exact_one_sided_p(b, n, alternative)
+    p = float(mannwhitneyu(n, b, alternative=alternative).pvalue)
     return p if math.isfinite(p) else None
 
 

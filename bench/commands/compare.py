@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from bench.commands.export import add_gate_arguments, gate, write_text
 from bench.core.errors import UserError
 from bench.core.output import emit_json, fmt_number, stderr_console
 from bench.store.runs import Store
@@ -15,10 +16,14 @@ HELP = "compare two runs (exit 0 pass, 1 regression, 2 bad input) or several mac
 DESCRIPTION = (
     "Gate: compare BASE NEW matches cases by workload, tier, temp tier, engine, parameters, workers, cache, "
     "scenario step label and container memory (every scenario step is its own case) and, per metric, reports "
-    "median(NEW)/median(BASE) with a 95% bootstrap CI and a Mann-Whitney U p-value. A metric regresses when its "
-    "whole CI lies beyond the threshold in the bad direction and p < 0.05 (this needs 4+ repeats a side; fewer "
-    "than 3 is always inconclusive). Defaults: iops/throughput -5%, latency +10%, wall/cpu time +5%; with "
-    "--fail only the named metrics gate. BASE/NEW may also be pytest-benchmark JSON files. "
+    "median(NEW)/median(BASE) with a 95% bootstrap CI and a one-sided Mann-Whitney U p-value in the direction of "
+    "the change. A metric regresses when its whole CI lies beyond the threshold in the bad direction and p <= 0.05: "
+    "3 repeats a side can show it only when every NEW repeat lies beyond every BASE repeat (p = 0.05), 5 a side "
+    "reach p = 0.004; fewer than 3 is always inconclusive, and --strict makes an inconclusive gating metric fail. "
+    "Runs must be of one hardware class (CPU model, cores, memory, tier classes, device models, emulation, "
+    "capacity; never the hostname): --same-class-as FIELD,... says which fields must match. Defaults: "
+    "iops/throughput -5%, latency +10%, wall/cpu time +5%; with --fail only the named metrics gate. BASE/NEW may "
+    "be run ids, `latest`, tag:KEY=VALUE (the newest run with that tag) or pytest-benchmark JSON files. "
     "--across-machines RUN... prints IOPS, IOPS per GB, throughput, p99 and terasort wall time per machine and "
     "tier, with --price RUN=USD_PER_HOUR the IOPS per dollar-hour and dollars per TB sorted.")
 
@@ -29,8 +34,10 @@ _STYLE = {"regressed": "bold red", "failed": "bold red", "changed": "yellow", "i
 def add_arguments(p):
     p.add_argument("runs", nargs="+", metavar="RUN", help="run ids (or prefixes, `latest`, run folders, "
                    "pytest-benchmark JSON files): BASE NEW, or several with --across-machines")
-    p.add_argument("--fail", action="append", default=[], metavar="EXPR",
-                   help="threshold METRIC:[+-]N%%, e.g. iops:-5%%, lat_p99_us:+10%%, 'lat_*_us:+10%%' (repeatable)")
+    add_gate_arguments(p)
+    p.add_argument("--junit", metavar="FILE", help="also write the gate's verdicts as JUnit XML to FILE")
+    p.add_argument("--summary", metavar="FILE", help="also write a Markdown summary to FILE (e.g. $GITHUB_STEP_SUMMARY; "
+                   "appended when FILE is that variable's file)")
     p.add_argument("--across-machines", action="store_true",
                    help="compare machines (no gate): per machine and tier figures, cost-normalised with --price")
     p.add_argument("--price", action="append", default=[], metavar="RUN=USD_PER_HOUR",
@@ -42,17 +49,24 @@ def add_arguments(p):
 
 def run(args) -> int:
     from bench.analysis import compare as cmp  # numpy on demand: every command module is imported for --help
+    from bench.reporting.ci_formats import render
 
     store = Store(args.results)
     fails = [cmp.parse_fail(e) for e in args.fail]
     if args.across_machines:
+        if args.strict or args.same_class_as or args.junit or args.summary:
+            raise UserError("--strict, --same-class-as, --junit and --summary go with a gate (BASE NEW), "
+                            "not --across-machines")
         return _across(args, store, fails)
     if args.price or args.price_source:
         raise UserError("--price and --price-source go with --across-machines")
     if len(args.runs) != 2:
         raise UserError(f"compare takes BASE and NEW (got {len(args.runs)} runs); use --across-machines for more")
-    base, new = (cmp.load_any(r, store) for r in args.runs)
-    result = cmp.compare_runs(base, new, fails)
+    _, _, result = gate(args, store, *args.runs)
+    if args.junit:
+        write_text(args.junit, render("junit", gate=result))
+    if args.summary:
+        _write_summary(args.summary, render("github-summary", gate=result))
     if args.json:
         emit_json(result)
     else:
@@ -61,8 +75,26 @@ def run(args) -> int:
         what = f"{r['metric']} {r['verdict']}" if r["metric"] else "failed in NEW"
         ratio = f" (ratio {r['ratio']:.3f}, CI {_ci(r)}, threshold {r['threshold_percent']:+g}%)" \
             if r.get("ratio") is not None else ""
-        stderr_console.print(f"REGRESSION: {r['case']}: {what}{ratio}", style="bold red", soft_wrap=True)
+        kind = "INCONCLUSIVE (--strict)" if r["verdict"] == "inconclusive" else "REGRESSION"
+        why = f": {r['reason']}" if r["verdict"] == "inconclusive" and r.get("reason") else ""
+        stderr_console.print(f"{kind}: {r['case']}: {what}{ratio}{why}", style="bold red", soft_wrap=True)
     return result["exit_code"]
+
+
+def _write_summary(path: str, text: str) -> None:
+    """GitHub's $GITHUB_STEP_SUMMARY file collects every step's Markdown: append there, replace elsewhere."""
+    import os
+
+    if os.environ.get("GITHUB_STEP_SUMMARY") and os.path.abspath(path) == os.path.abspath(os.environ["GITHUB_STEP_SUMMARY"]):
+        from bench.core.outpath import checked_output_path
+
+        try:
+            with open(checked_output_path(path), "a", encoding="utf-8") as f:
+                f.write(text)
+        except OSError as e:
+            raise UserError(f"--summary {path}: cannot append ({e.strerror})") from None
+        return
+    write_text(path, text)
 
 
 def _ci(r) -> str:
@@ -78,7 +110,7 @@ def _console() -> Console:
     return Console(stderr=True, highlight=False, width=max(stderr_console.width, 140))
 
 
-_SHORT_REASON = (("n<", "n<3"), ("too few", "few repeats"), ("p=", "p>=0.05"), ("CI straddles", "straddles"),
+_SHORT_REASON = (("n<", "n<3"), ("too few", "few repeats"), ("p=", "p>0.05"), ("contended", "contended"), ("CI straddles", "straddles"),
                  ("measured on one", "one side"), ("no raw data", "no raw data"), ("base median", "base=0"))
 
 
@@ -97,6 +129,8 @@ def _print_gate(result: dict) -> None:
               f"({'--fail' if result['thresholds'] else 'defaults'}); · = reported, not gating")
     for entry in result["cases"]:
         errors = f"  errors {entry['errors_base']}/{entry['errors_new']}" if entry["errors_base"] or entry["errors_new"] else ""
+        if entry.get("contended_base") or entry.get("contended_new"):
+            errors += f"  contended {entry['contended_base']}/{entry['contended_new']} (machine busy with other work)"
         # The case on a line of its own (a scenario step's identity is long; a table title would wrap it).
         con.print(escape(entry["case"] + errors), style="bold", soft_wrap=True)
         table = Table(box=box.SIMPLE, pad_edge=False)
@@ -120,8 +154,8 @@ def _print_gate(result: dict) -> None:
     if short:
         scenario = result["base"].get("scenario") or result["new"].get("scenario")
         how = f"tierbench scenario {scenario} --repeat 5" if scenario else "tierbench run --repeat 5"
-        con.print(f"{short} metric(s) inconclusive for lack of repeats: gate on 4 or more repeats a side ({how})",
-                  style="yellow")
+        con.print(f"{short} metric(s) inconclusive for lack of repeats: 3 repeats a side decide only when every "
+                  f"NEW repeat lies beyond every BASE repeat; gate on 5 ({how})", style="yellow")
     counts = ", ".join(f"{v} {k}" for k, v in sorted(result["counts"].items()))
     con.print(f"{'PASS' if result['passed'] else 'FAIL'}: {counts}",
               style="bold green" if result["passed"] else "bold red")

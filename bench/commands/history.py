@@ -6,6 +6,7 @@ from rich.table import Table
 
 from bench.core.errors import UserError
 from bench.core.output import emit_json, fmt_number, stderr_console
+from bench.core.tags import parse_tags, tags_match
 from bench.store.runs import Store
 
 NAME = "history"
@@ -23,6 +24,8 @@ def add_arguments(p):
     p.add_argument("--tier", metavar="T", help="only this tier")
     p.add_argument("--engine", metavar="E", help="only this engine (fio, builtin, job)")
     p.add_argument("--label", metavar="STEP", help="only this scenario step (e.g. d, scale-2)")
+    p.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE",
+                   help="only runs carrying this tag (repeatable; commit matches by prefix), e.g. --tag branch=main")
     p.add_argument("--results", metavar="DIR", help="results store (default: $TIERBENCH_RESULTS or results/)")
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
@@ -31,14 +34,17 @@ def run(args) -> int:
     from bench.analysis.history import metric_history  # numpy on demand: every command module is imported for --help
 
     store = Store(args.results)
+    wanted = parse_tags(args.tag)
     docs, skipped = [], []
     for summary in store.summaries():
         if summary.get("status") == "unreadable":
             skipped.append(summary)
             continue
-        docs.append(store.load(summary["run_id"]))
+        doc = store.load(summary["run_id"])
+        if tags_match(doc, wanted):
+            docs.append(doc)
     if not docs:
-        raise UserError(f"no readable runs in {store.root}")
+        raise UserError(f"no readable runs in {store.root}" + (f" with tags {', '.join(args.tag)}" if wanted else ""))
     result = metric_history(docs, args.metric, args.workload, args.tier, args.engine, args.label)
     result["skipped_runs"] = [{"run_id": s["run_id"], "error": s["error"]} for s in skipped]
     if args.json:

@@ -7,6 +7,7 @@ from pathlib import Path
 import workloads
 from bench.core.errors import UserError
 from bench.core.output import emit_json, stderr_console
+from bench.core.tags import parse_tags
 from bench.execution import plan
 from bench.execution.config import (
     Config,
@@ -49,7 +50,14 @@ def add_run_arguments(p, workload_flags: bool = True):
                    help="let a tier be a system path (/, /etc, /usr, the store, ...), refused otherwise")
     p.add_argument("--allow-shared-tier", action="store_true",
                    help="run even if another run is using a tier (their figures disturb each other)")
+    add_tag_argument(p)
     p.add_argument("--json", action="store_true", help="print the run document as JSON on stdout")
+
+
+def add_tag_argument(p):
+    p.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE",
+                   help="a tag stored with the run (repeatable), e.g. --tag build=1234; the git commit and branch "
+                        "(or $GITHUB_SHA / $CI_COMMIT_SHA) are stored as tags commit and branch")
 
 
 def add_arguments(p):
@@ -101,6 +109,7 @@ def config_from_args(args) -> Config:
     cfg.allow_system_path = args.allow_system_path
     cfg.allow_shared_tier = args.allow_shared_tier
     cfg.spark_master = getattr(args, "spark_master", None)
+    cfg.tags = parse_tags(args.tag)
     return validate(cfg)
 
 
@@ -161,7 +170,8 @@ def execute(cfg: Config, tier_flags: list, *, json_out: bool, extra: dict = None
         if cfg.export_jobs:
             for path in export_jobs(cases, tiers, cfg.export_jobs):
                 stderr_console.print(f"wrote {path}")
-        runner = Runner(store, session.tiers, cgroup=session.cgroup, timeout_s=cfg.timeout_s, extra=extra,
+        runner = Runner(store, session.tiers, cgroup=session.cgroup, timeout_s=cfg.timeout_s,
+                        extra=dict(extra or {}, tags=cfg.tags),
                         job_file=loaded, spark_master=cfg.spark_master)
         stderr_console.print(f"run {runner.run_id}: {len(cases)} cases on "
                              + ", ".join(f"{t.name} ({t.cls}{', emulated' if t.emulated else ''})"
@@ -207,7 +217,8 @@ def execute_fleet(cfg: Config, tier_flags: list, hosts: list, job_file: dict = N
         host["tiers"] = {name: by_host[host["name"]] for name, by_host in paths.items()}
         if host["name"] in detected:
             host["detected"] = detected[host["name"]]
-    runner = Runner(Store(cfg.results), tiers, timeout_s=cfg.timeout_s, fleet=fleet, job_file=loaded)
+    runner = Runner(Store(cfg.results), tiers, timeout_s=cfg.timeout_s, fleet=fleet, job_file=loaded,
+                    extra={"tags": cfg.tags})
     stderr_console.print(f"run {runner.run_id}: {len(cases)} cases on {len(fleet)} hosts "
                          f"({', '.join(h['name'] for h in fleet)}), fio {fleet[0]['fio_version']}")
     try:

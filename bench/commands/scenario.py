@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from rich.table import Table
 
+from bench.commands.run import add_tag_argument
 from bench.core.errors import UserError
 from bench.core.output import emit_json, stderr_console
+from bench.core.tags import parse_tags
 from bench.execution.config import Config, TierDecl
 from bench.execution.runner import Runner
 from bench.execution.session import TierSession
@@ -45,6 +47,7 @@ def add_arguments(p):
     p.add_argument("--results", metavar="DIR")
     p.add_argument("--allow-system-path", action="store_true", help="let a tier be a system path (refused otherwise)")
     p.add_argument("--allow-shared-tier", action="store_true", help="run even if another run is using a tier")
+    add_tag_argument(p)
     p.add_argument("--json", action="store_true")
 
 
@@ -121,6 +124,7 @@ def run(args) -> int:
     container_mb = default_container_mb(records) if args.container_mb is None else (args.container_mb or None)
     if args.hdd_drives is not None and (not args.emulate or args.hdd_drives < 1):
         raise UserError("scenario: --hdd-drives is for --emulate and must be at least 1")
+    tags = parse_tags(args.tag)
     cfg = Config(results=args.results, emulate=args.emulate, allow_system_path=args.allow_system_path,
                  allow_shared_tier=args.allow_shared_tier)
     tier_flags = []
@@ -137,7 +141,8 @@ def run(args) -> int:
         check_plan_space([c for stage in stages([t.name for t in session.tiers], records, args.quick,
                                                 "hdd" if args.emulate else ("hdd-half" if args.hdd_half else None)
                                                 ).values() for c in stage], session.tiers)
-        runner = Runner(store, session.tiers, cgroup=session.cgroup, extra={"scenario": {"name": args.name}})
+        runner = Runner(store, session.tiers, cgroup=session.cgroup, extra={"scenario": {"name": args.name},
+                                                                                "tags": tags})
         setup = [f"terasort of {records} records", f"{repeats} repeat(s)",
                  "tiers " + ", ".join(t.name for t in session.tiers),
                  f"each sort in a {container_mb} MB container" if container_mb else "no container"]

@@ -64,6 +64,7 @@ class Config:
     allow_system_path: bool = False    # --allow-system-path: a tier may be a system path (bench.tiers.guard)
     allow_shared_tier: bool = False    # --allow-shared-tier: run even if another run holds a tier's lock
     spark_master: Optional[str] = None  # --spark-master spark://HOST:PORT: an existing cluster for --engine spark
+    tags: dict = field(default_factory=dict)  # --tag KEY=VALUE: stored with the run (bench.execution.provenance)
 
 
 # Bounds of the run's numbers (sanity: a typo must not plan a billion repeats or a timeout of a century).

@@ -28,8 +28,10 @@ from bench.core.case import FLEET_HOST
 from bench.core.errors import CaseError
 from bench.core.metric_registry import unit_of
 from bench.core.sample import Sample
+from bench.execution.contention import ContentionProbe
 from bench.execution.machine import fingerprint
 from bench.execution.monitor import Monitor
+from bench.execution.provenance import revision, run_tags
 from bench.execution.worker import case_dir_name
 from bench.store.run_state import RUNNING, case_document, cases_status, process_identity, recover_cases
 from bench.store.runs import SCHEMA_VERSION, Store
@@ -44,10 +46,15 @@ def _now() -> str:
 
 
 def new_document(run_id: Optional[str], tiers: list, extra: Optional[dict] = None) -> dict:
-    """A run's first document: status `running`, naming this process (pid, host, start time)."""
+    """A run's first document: status `running`, naming this process (pid, host, start time), the revision under
+    test and the run's tags (`extra["tags"]`: the user's --tag; bench.execution.provenance)."""
+    extra = dict(extra or {})
+    rev = revision()
+    tags = run_tags(extra.pop("tags", None), rev)
     return {"schema_version": SCHEMA_VERSION, "run_id": run_id, "status": RUNNING, "started_at": _now(),
             "finished_at": None, "harness_version": __version__, "machine": fingerprint(),
-            "process": process_identity(), "tiers": [t.to_dict() for t in tiers], "cases": [], **(extra or {})}
+            "process": process_identity(), "tags": tags, **({"revision": rev} if rev else {}),
+            "tiers": [t.to_dict() for t in tiers], "cases": [], **extra}
 
 
 def run_status(cases: list) -> str:
@@ -168,6 +175,7 @@ class Runner:
         devices = set() if self.fleet else \
             {self.tiers[n].device for n in {case.tier, case.temp_tier or case.tier}} - {None}
         error, result = None, {}
+        probe = ContentionProbe()
         with Monitor(devices) as monitor:
             tag = self._case_tag(case)
             self._proc = subprocess.Popen([sys.executable, "-m", "bench.execution.worker", str(spec_path), str(result_path)],
@@ -206,6 +214,8 @@ class Runner:
             except CaseError as e:
                 case_doc["error"] = f"monitor: {e}"
         case_doc["monitor"] = {"interval_s": monitor.interval_s, "series": monitor.series}
+        case_doc["contention"] = probe.finish(result.get("threads"),
+                                              (result.get("metrics") or {}).get("cluster_cpu_s") or 0.0)
         return case_doc
 
     def _case_tag(self, case) -> str:

@@ -247,13 +247,16 @@ class Store:
                       if not p.name.startswith(".") and (p / "run.json").is_file())
 
     def resolve(self, ref: str) -> Path:
-        """A run folder from a run id, a unique prefix of one, `latest`, or a path to a run folder/run.json."""
+        """A run folder from a run id, a unique prefix of one, `latest`, `tag:KEY=VALUE[,...]` (the newest run
+        with those tags), or a path to a run folder/run.json."""
         path = Path(ref)
         if path.name == "run.json" and path.is_file():
             return path.parent
         if path.is_dir() and (path / "run.json").is_file():
             return path
         ids = self.run_ids()
+        if ref.startswith("tag:"):
+            return self._newest_tagged(ref, ids)
         if ref == "latest":
             if not ids:
                 raise UserError(f"no runs in {self.root}")
@@ -266,6 +269,25 @@ class Store:
         if len(matches) > 1:
             raise UserError(f"run id {ref!r} is ambiguous in {self.root}: {', '.join(matches[:5])}")
         raise UserError(f"no run {ref!r} in {self.root} (see `tierbench list`)")
+
+    def _newest_tagged(self, ref: str, ids: list) -> Path:
+        """`tag:KEY=VALUE[,KEY=VALUE...]`: the newest run (by started_at) carrying every tag."""
+        from bench.core.tags import parse_tags, tags_match
+
+        wanted = parse_tags([t for t in ref[4:].split(",")], flag=ref)
+        if not wanted:
+            raise UserError(f"{ref!r}: expected tag:KEY=VALUE[,KEY=VALUE...] (e.g. tag:branch=main)")
+        found = []
+        for rid in ids:
+            try:
+                doc = self.load(rid)
+            except UserError:
+                continue      # an unreadable run carries no tags anyone can trust
+            if tags_match(doc, wanted):
+                found.append((str(doc.get("started_at") or ""), rid))
+        if not found:
+            raise UserError(f"no run in {self.root} carries {ref[4:]} (see `tierbench list`)")
+        return self.root / max(found)[1]
 
     def load(self, ref: str) -> dict:
         """The run document, checked (UserError, one line, when it cannot be used) and as readers must see it:
