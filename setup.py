@@ -39,7 +39,7 @@ setup(
         "matplotlib>=3.7",
     ],
     extras_require={
-        "test": ["pytest>=7", "pytest-benchmark>=4", "crc32c>=2.3", "duckdb>=1.0", "hypothesis>=6", "jsonschema>=4",
+        "test": ["pytest>=7", "pytest-benchmark>=4", "crc32c>=2.3", "duckdb>=1.0", "hypothesis>=6", "jsonschema>=4", "pyyaml>=6",
                  "ruff>=0.4"],
         # --engine spark: TeraSort and aggregate on an Apache Spark standalone cluster (needs Java 17)
         "spark": ["pyspark>=3.5"],
