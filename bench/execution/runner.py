@@ -24,6 +24,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from bench import __version__
 from bench.analysis.metrics import check_metrics
 from bench.analysis.scaling import scaling
+from bench.analysis.verdict import case_bottleneck
 from bench.core.case import FLEET_HOST
 from bench.core.errors import CaseError
 from bench.core.metric_registry import unit_of
@@ -216,6 +217,11 @@ class Runner:
         case_doc["monitor"] = {"interval_s": monitor.interval_s, "series": monitor.series}
         case_doc["contention"] = probe.finish(result.get("threads"),
                                               (result.get("metrics") or {}).get("cluster_cpu_s") or 0.0)
+        wait, window = result.get("run_queue_wait_s"), result.get("run_queue_window_s")
+        case_doc["contention"].update(run_queue_wait_s=wait, run_queue_window_s=window)
+        if not case_doc["error"] and result.get("engine_wall_s"):
+            case_doc["bottleneck"] = case_bottleneck(case_doc["metrics"].get("cpu_s"), result["engine_wall_s"],
+                                                     result.get("threads") or 1, wait, window)
         return case_doc
 
     def _case_tag(self, case) -> str:

@@ -26,6 +26,7 @@ import workloads
 from bench.analysis.metrics import case_metrics, check_metrics, check_phases, demanded_iops_per_gb, latency_bins
 from bench.analysis.verdict import bottleneck
 from bench.core.errors import CaseError, TierbenchError
+from bench.execution.runqueue import RunQueueWait
 from bench.store.runs import atomic_write_text
 from bench.tiers.emulate import join_cgroup
 
@@ -123,7 +124,8 @@ def execute(spec: dict) -> dict:
                 raise CaseError(f"tier root {os.path.dirname(d)} vanished before the case started") from None
             made.append(d)
         try:
-            out, pattern, cpu_s, engine_wall = _run_engine(spec, case, dirs, roles, raw_dir, stem)
+            with RunQueueWait(os.getpid()) as runqueue:
+                out, pattern, cpu_s, engine_wall = _run_engine(spec, case, dirs, roles, raw_dir, stem)
         except Exception:
             tier_root_check(roots)   # a vanished root is the reason, not the engine's ENOENT that followed
             raise
@@ -145,7 +147,8 @@ def execute(spec: dict) -> dict:
         metrics["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         check_metrics(metrics)
         return {"phases": _stored_phases(phases), "metrics": metrics, "latency_bins_ns": latency_bins(phases),
-                "bottleneck": bottleneck(cpu_s, engine_wall, threads), "threads": threads,
+                "bottleneck": bottleneck(cpu_s, engine_wall, threads), "threads": threads, "engine_wall_s": engine_wall,
+                "run_queue_wait_s": runqueue.wait_s, "run_queue_window_s": runqueue.window_s,
                 "implementation": out.get("implementation"), "raw": out.get("raw", []), "error": None,
                 **({"spark": out["spark"]} if out.get("spark") else {})}
     finally:
