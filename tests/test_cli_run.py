@@ -35,7 +35,7 @@ def test_run_json_document_and_store(tmp_path, store):
                    "iops_per_gb", "wall_s", "cpu_util"):
         assert case["metrics"][metric] > 0, metric
     assert "write_iops" not in case["metrics"]  # nothing was written: missing, not 0
-    assert case["bottleneck"] in ("cpu", "io", "mixed")
+    assert case["bottleneck"] in ("cpu", "cpu-starved", "io", "mixed")
     folder = Path(store) / doc["run_id"]
     assert json.loads((folder / "run.json").read_text())["run_id"] == doc["run_id"]
     raw = folder / "raw"
