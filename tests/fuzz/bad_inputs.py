@@ -283,6 +283,31 @@ def _entries() -> list:
     e.append(BadInput("model-drive-tb-nan", ("model", "{good_run}", "--drive-tb", "nan", "--results", "{store}")))
     e.append(BadInput("model-drive-tb-negative", ("model", "{good_run}", "--drive-tb", "-1", "--results", "{store}")))
 
+    # issue 20: tags, tag references, the gate's and the exports' flags, output paths
+    S = ("--results", "{store}")
+    for name, tag in (("no-equals", "nokey"), ("bad-key", "1x=y"), ("empty-value", "k="),
+                      ("control-char", "k=a\x01b"), ("long", "k=" + "x" * 300)):
+        e.append(BadInput(f"tag-{name}", _run("--tag", tag)))
+    e.append(BadInput("tag-twice", _run("--tag", "a=1", "--tag", "a=2")))
+    e.append(BadInput("compare-tag-ref-none", ("compare", "tag:build=nope", "{good_run}") + S))
+    e.append(BadInput("compare-tag-ref-empty", ("compare", "tag:", "{good_run}") + S))
+    e.append(BadInput("compare-tag-ref-bad-key", ("compare", "tag:=x", "{good_run}") + S))
+    e.append(BadInput("compare-same-class-unknown", ("compare", "{good_run}", "{bad_run}", "--same-class-as",
+                                                     "colour") + S))
+    e.append(BadInput("compare-same-class-empty", ("compare", "{good_run}", "{bad_run}", "--same-class-as", ",") + S))
+    e.append(BadInput("compare-strict-across", ("compare", "{good_run}", "{bad_run}", "--across-machines",
+                                                "--strict") + S))
+    e.append(BadInput("compare-junit-missing-folder", ("compare", "{good_run}", "{bad_run}", "--junit",
+                                                       "{dir}/no/gate.xml") + S))
+    e.append(BadInput("compare-summary-is-dir", ("compare", "{good_run}", "{bad_run}", "--summary", "{dir}") + S))
+    e.append(BadInput("export-format-unknown", ("export", "{good_run}", "--format", "xml") + S))
+    e.append(BadInput("export-output-dir", ("export", "{good_run}", "--format", "csv", "-o", "{dir}") + S))
+    e.append(BadInput("export-output-device", ("export", "{good_run}", "--format", "csv", "-o", "/dev/null") + S))
+    e.append(BadInput("export-three-runs", ("export", "{good_run}", "{good_run}", "{bad_run}", "--format",
+                                            "csv") + S))
+    e.append(BadInput("export-strict-one-run", ("export", "{good_run}", "--format", "junit", "--strict") + S))
+    e.append(BadInput("history-tag-bad", ("history", "--metric", "iops", "--tag", "=x") + S))
+
     # a store with one bad run document next to a good one: reported in one line, the rest still works
     def store(name, mutate):
         for command in (("list",), ("list", "--json"), ("history", "--metric", "iops")):
