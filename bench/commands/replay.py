@@ -34,5 +34,9 @@ def run(args) -> int:
     else:
         from bench.store.runs import Store
 
+        from bench.reporting.trace_table import replay_lines
+
         print_run(stderr_console, doc, Store(args.results).root)
+        for line in replay_lines(doc):
+            stderr_console.print(line, soft_wrap=True, markup=False)
     return 0 if doc["status"] == "complete" else 1

@@ -39,4 +39,9 @@ def run(args) -> int:
         print_trace(_console(), doc)
         return 0
     print_run(_console(), doc, store.root)
+    if doc.get("replay_of"):
+        from bench.reporting.trace_table import replay_lines
+
+        for line in replay_lines(doc):
+            _console().print(line, soft_wrap=True, markup=False)
     return 0

@@ -9,7 +9,7 @@ from rich.table import Table
 from bench.core.output import fmt_number
 from bench.core.units import fmt_bytes
 
-__all__ = ["print_trace"]
+__all__ = ["print_trace", "replay_lines"]
 
 _COMPACT = dict(box=box.SIMPLE_HEAD, collapse_padding=True, show_edge=False, pad_edge=False)
 
@@ -67,3 +67,25 @@ def print_trace(console, doc: dict) -> None:
     console.print(f"temp files: {tf['count']} ({fmt_bytes(tf['bytes_written'])} written), "
                   f"{tf['written_once_read_once']} written once and read once; lifetime "
                   + ("-" if not life["count"] else f"p50 {fmt_number(life['p50'])} s, max {fmt_number(life['max'])} s"))
+
+
+def replay_lines(doc: dict) -> list:
+    """One line per replay case: what fio replayed (reads, writes: ops and bytes, over its classes) beside what
+    the trace holds, and whether they match exactly (a case whose replay differs has failed, saying how)."""
+    want = (doc.get("replay_of") or {}).get("totals") or {}
+    out = []
+    for c in doc.get("cases", []):
+        if not str(c.get("workload", "")).startswith("replay:"):
+            continue
+        got = {k: sum(p.get(k, 0) for p in c.get("phases") or []) for k in
+               ("ops_read", "bytes_read", "ops_written", "bytes_written")}
+        trace = (f"trace {want.get('ops_read')} reads {want.get('bytes_read')} B, {want.get('ops_written')} writes "
+                 f"{want.get('bytes_written')} B")
+        if c.get("error"):
+            out.append(f"case {c['id']} on {c['tier']}: failed ({c['error']}); {trace}")
+            continue
+        exact = all(got[k] == want.get(k) for k in got)
+        out.append(f"case {c['id']} on {c['tier']}: replayed {got['ops_read']} reads {got['bytes_read']} B, "
+                   f"{got['ops_written']} writes {got['bytes_written']} B; {trace}: "
+                   + ("exact" if exact else "DIFFERS"))
+    return out

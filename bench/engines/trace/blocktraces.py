@@ -38,7 +38,7 @@ def _msr(fields: list) -> tuple:
     op = {"read": "read", "write": "write"}.get(kind.strip().lower())
     if op is None:
         raise ValueError(f"Type {kind!r} is not Read or Write")
-    return (_int(t, "Timestamp") * _FILETIME_S, f"{host.strip()}-{_int(disk, 'DiskNumber')}", op,
+    return (_int(t, "Timestamp"), _FILETIME_S, f"{host.strip()}-{_int(disk, 'DiskNumber')}", op,
             _int(off, "Offset"), _int(size, "Size"), _int(resp, "ResponseTime") * _FILETIME_S)
 
 
@@ -47,7 +47,7 @@ def _alibaba(fields: list) -> tuple:
     op = {"r": "read", "w": "write"}.get(opcode.strip().lower())
     if op is None:
         raise ValueError(f"opcode {opcode!r} is not R or W")
-    return (_int(t, "timestamp") * 1e-6, f"volume-{_int(dev, 'device_id')}", op, _int(off, "offset"),
+    return (_int(t, "timestamp"), 1e-6, f"volume-{_int(dev, 'device_id')}", op, _int(off, "offset"),
             _int(length, "length"), None)
 
 
@@ -56,7 +56,7 @@ def _tencent(fields: list) -> tuple:
     op = {"0": "read", "1": "write"}.get(kind.strip())
     if op is None:
         raise ValueError(f"IOType {kind!r} is not 0 (read) or 1 (write)")
-    return (float(_int(t, "Timestamp")), f"volume-{_int(vol, 'VolumeID')}", op, _int(off, "Offset") * SECTOR,
+    return (_int(t, "Timestamp"), 1.0, f"volume-{_int(vol, 'VolumeID')}", op, _int(off, "Offset") * SECTOR,
             _int(size, "Size") * SECTOR, None)
 
 
@@ -74,7 +74,7 @@ def parse_blocktrace(text: str, fmt: str, name: str) -> list:
         if len(fields) != width:
             raise UserError(f"{name} line {no}: {len(fields)} fields, a {fmt} trace has {width}: {line[:80]!r}")
         try:
-            t, f, op, off, n, lat = parse(fields)
+            t, scale, f, op, off, n, lat = parse(fields)
         except ValueError as e:
             if no == 1 and not any(ch.isdigit() for ch in fields[0]):
                 continue        # the column names
@@ -84,6 +84,6 @@ def parse_blocktrace(text: str, fmt: str, name: str) -> list:
         rows.append((t, f, op, off, n, lat))
     if not rows:
         raise UserError(f"{name}: no requests in it")
-    start = min(r[0] for r in rows)
-    return [{"time_s": t - start, "pid": 0, "file": f, "op": op, "offset": off, "length": n, "latency_s": lat}
+    start = min(r[0] for r in rows)     # in the format's own integer ticks: seconds since 1601 in float lose µs
+    return [{"time_s": (t - start) * scale, "pid": 0, "file": f, "op": op, "offset": off, "length": n, "latency_s": lat}
             for t, f, op, off, n, lat in rows]
