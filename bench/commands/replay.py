@@ -32,9 +32,8 @@ def run(args) -> int:
     if args.json:
         emit_json(doc)
     else:
-        from bench.store.runs import Store
-
         from bench.reporting.trace_table import replay_lines
+        from bench.store.runs import Store
 
         print_run(stderr_console, doc, Store(args.results).root)
         for line in replay_lines(doc):
