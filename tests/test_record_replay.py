@@ -114,6 +114,41 @@ def test_offsets_follow_lseek_pread_and_shared_descriptions(tmp_path):
     assert (io["latency_s"] >= 0).all()
 
 
+RENAMING = r"""
+import os, sys
+d = sys.argv[1]
+tmp, final = os.path.join(d, "shuffle.tmp"), os.path.join(d, "shuffle.data")
+fd = os.open(tmp, os.O_WRONLY | os.O_CREAT, 0o644)
+os.write(fd, b"x" * 3000)
+os.rename(tmp, final)               # Spark's shuffle writer: written under a temporary name, renamed into place
+os.write(fd, b"y" * 1000)           # the open descriptor keeps its position: 3000..4000
+os.close(fd)
+fd = os.open(final, os.O_RDONLY)
+os.read(fd, 4000)
+os.close(fd)
+os.unlink(final)
+"""
+
+
+@needs_strace
+def test_a_renamed_file_stays_one_file(tmp_path):
+    store = tmp_path / "results"
+    prog, data = tmp_path / "prog.py", tmp_path / "d"
+    prog.write_text(RENAMING)
+    data.mkdir()
+    doc = _record(store, sys.executable, str(prog), str(data), extra=("--path", str(data), "--no-baseline"))
+    import polars as pl
+
+    df = pl.read_parquet(store / doc["run_id"] / "trace.parquet")
+    assert set(df["file"].to_list()) == {str(data / "shuffle.tmp")}
+    io = df.filter(pl.col("op").is_in(["read", "write"]))
+    assert list(zip(io["op"].to_list(), io["offset"].to_list(), io["length"].to_list())) == [
+        ("write", 0, 3000), ("write", 3000, 1000), ("read", 0, 4000)]
+    temp = doc["trace"]["profile"]["temp_files"]
+    assert (temp["count"], temp["written_once_read_once"]) == (1, 1)
+    assert doc["trace"]["profile"]["read_after_write_s"]["count"] == 1
+
+
 @needs_strace
 def test_a_failing_command_is_stored_failed_with_its_trace(tmp_path):
     store = tmp_path / "results"

@@ -11,6 +11,10 @@ as sort writes its output through dup2; a forked child gets copies of the parent
 descriptions, a thread (CLONE_FILES) shares the table). A descriptor the program inherited (stdin, stdout)
 starts at position 0; O_APPEND writes go at the end of what the trace has written to the file. Calls that failed
 (= -1) move nothing and are not kept; neither are reads that return 0 (end of file).
+
+A renamed file keeps the name it had when the trace first saw it: Spark writes each shuffle file under a temporary
+name and renames it into place, then reads it back; as one file its writes and reads make one temp file (written,
+read, removed), as two it would look like a file written and dropped and an input read from nowhere.
 """
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ __all__ = ["SYSCALLS", "strace_command", "parse_strace", "ParseStats"]
 
 SYSCALLS = ("open", "openat", "creat", "read", "write", "pread64", "pwrite64", "readv", "writev", "preadv",
             "pwritev", "lseek", "close", "fsync", "fdatasync", "dup", "dup2", "dup3", "fcntl", "unlink", "unlinkat",
-            "clone", "clone3", "fork", "vfork")
+            "rename", "renameat", "renameat2", "clone", "clone3", "fork", "vfork")
 
 _LATENCY = re.compile(r"^(.*) <(\d+\.\d+)>$")
 _CALL = re.compile(r"^(\d+\.\d+) (\w+)\((.*)\) += (-?\d+|0x[0-9a-f]+|\?)(?:<(.*)>)?( .*)?$")
@@ -117,10 +121,13 @@ def parse_strace(files: dict, cwd: str) -> tuple:
     sizes: dict = {}
     events = []
 
+    names: dict = {}      # a renamed file's current path -> the name the trace knows it by
+
     def table(pid):
         return tables.setdefault(pid, {})
 
     def desc(pid, fd, path):
+        path = names.get(path, path)
         t = table(pid)
         d = t.get(fd)
         if d is None or (path is not None and d.path != path):
@@ -128,6 +135,7 @@ def parse_strace(files: dict, cwd: str) -> tuple:
         return d
 
     def emit(t, pid, path, op, offset=None, length=None, latency=None):
+        path = names.get(path, path)
         if _is_file(path):
             events.append({"time_s": t - start, "pid": pid, "file": path, "op": op, "offset": offset,
                            "length": length, "latency_s": latency})
@@ -141,6 +149,7 @@ def parse_strace(files: dict, cwd: str) -> tuple:
         if call in ("open", "openat", "creat"):
             flagtext = _QUOTED.sub("", args) if call != "creat" else "O_CREAT|O_TRUNC"
             path = ret_path or _quoted_path(args, cwd)
+            path = names.get(path, path)
             d = table(pid)[rv] = _Desc(path, 0, "O_APPEND" in flagtext)
             if "O_TRUNC" in flagtext:
                 sizes[path] = 0
@@ -193,6 +202,11 @@ def parse_strace(files: dict, cwd: str) -> tuple:
             path = _quoted_path(args, base)
             if path:
                 emit(t, pid, path, "unlink", latency=latency)
+        elif call in ("rename", "renameat", "renameat2"):
+            old_new = _two_paths(args, cwd, call != "rename")
+            if old_new:
+                old_path, new_path = old_new
+                names[new_path] = names.pop(old_path, old_path)
         elif call in ("clone", "clone3", "fork", "vfork"):
             if rv > 0:
                 tables[rv] = table(pid) if "CLONE_FILES" in args else dict(table(pid))
@@ -205,6 +219,20 @@ def _quoted_path(args: str, base: str):
         return None
     path = _unescape(m.group(1))
     return os.path.normpath(os.path.join(base, path))
+
+
+def _two_paths(args: str, cwd: str, at: bool):
+    """(old, new) absolute paths of rename(old, new) or renameat[2](olddirfd, old, newdirfd, new[, flags])."""
+    quoted = list(_QUOTED.finditer(args))
+    if len(quoted) != 2:
+        return None
+    bases = [cwd, cwd]
+    if at:
+        for i, (start, end) in enumerate(((0, quoted[0].start()), (quoted[0].end(), quoted[1].start()))):
+            m = re.search(r"(?:AT_FDCWD|\d+)<(.*?)>", args[start:end])
+            if m:
+                bases[i] = _unescape(m.group(1))
+    return tuple(os.path.normpath(os.path.join(b, _unescape(q.group(1)))) for b, q in zip(bases, quoted))
 
 
 def _is_file(path) -> bool:
