@@ -203,6 +203,25 @@ def test_a_fio_iolog_written_by_fio_imports_and_replays_exactly(tmp_path):
     assert sum(p["bytes_read"] for p in case["phases"]) == out["read"]["io_bytes"]
 
 
+@needs_fio
+def test_a_timed_replay_keeps_the_recorded_think_time(tmp_path):
+    """Alibaba requests 0.4 s apart: a timed replay cannot end sooner (fio waits for each request's time), however
+    busy the machine; the default replay does not wait (its own speed is not asserted: timing on a busy machine)."""
+    store = tmp_path / "results"
+    path = tmp_path / "ali.csv"
+    path.write_text("".join(f"1,W,{i * 4096},4096,{1577808000000000 + i * 400_000}\n" for i in range(3)))
+    trace = json.loads(cli("import-trace", path, "--format", "alibaba", "--results", store, "--json",
+                           check=0).stdout)["run_id"]
+    tier = tmp_path / "t"
+    tier.mkdir()
+    run = json.loads(cli("replay", trace, "--tier", f"t={tier}", "--timed", "--results", store, "--json",
+                         check=0).stdout)
+    assert "replay_no_stall" not in (store / run["run_id"] / "raw" / "case000.fio").read_text()
+    assert run["cases"][0]["phases"][0]["wall_s"] >= 0.75     # the last request is due at 0.8 s
+    fast = json.loads(cli("replay", trace, "--tier", f"t={tier}", "--results", store, "--json", check=0).stdout)
+    assert "replay_no_stall=1" in (store / fast["run_id"] / "raw" / "case000.fio").read_text()
+
+
 @pytest.mark.parametrize("fmt, text, totals", [
     # MSR Cambridge: Windows filetime, bytes, ResponseTime in 100 ns ticks
     ("msr", "128166372003061629,hm,0,Read,8192,4096,1331\n128166372003071629,hm,0,Write,0,8192,999\n"

@@ -70,6 +70,10 @@ def record(argv: list, results: Optional[str], paths: list, baseline: bool = Tru
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)   # nothing measured yet: no half run left behind
         raise
+    if not files:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise UserError(f"strace wrote no trace (exit status {traced['exit_status']}): it could not trace the "
+                        f"command (ptrace not permitted here?); its own message is above")
     events, stats = parse_strace(files, cwd)
     own = _own_outputs()
     events = [e for e in events if _keep(e["file"], paths) and e["file"] not in own]
