@@ -149,6 +149,40 @@ def test_a_renamed_file_stays_one_file(tmp_path):
     assert doc["trace"]["profile"]["read_after_write_s"]["count"] == 1
 
 
+COPYING = r"""
+import os, sys
+d = sys.argv[1]
+a, b = os.path.join(d, "a"), os.path.join(d, "b")
+with open(a, "wb") as f:
+    f.write(b"z" * 8192)
+fa = os.open(a, os.O_RDONLY)
+fb = os.open(b, os.O_WRONLY | os.O_CREAT, 0o644)
+os.sendfile(fb, fa, 1000, 2000)                 # offset given: a's position stays 0; b's moves
+os.copy_file_range(fa, fb, 500)                 # both positions: a 0..500, b 2000..2500
+os.copy_file_range(fa, fb, 100, 4096, 7000)     # both offsets given
+os.close(fa)
+os.close(fb)
+"""
+
+
+@needs_strace
+def test_sendfile_and_copy_file_range_are_a_read_and_a_write(tmp_path):
+    store = tmp_path / "results"
+    prog, data = tmp_path / "prog.py", tmp_path / "d"
+    prog.write_text(COPYING)
+    data.mkdir()
+    doc = _record(store, sys.executable, str(prog), str(data), extra=("--path", str(data), "--no-baseline"))
+    import polars as pl
+
+    df = pl.read_parquet(store / doc["run_id"] / "trace.parquet")
+    io = df.filter(pl.col("op").is_in(["read", "write"]))
+    a, b = str(data / "a"), str(data / "b")
+    assert list(zip(io["file"].to_list(), io["op"].to_list(), io["offset"].to_list(), io["length"].to_list())) == [
+        (a, "write", 0, 8192), (a, "read", 1000, 2000), (b, "write", 0, 2000), (a, "read", 0, 500),
+        (b, "write", 2000, 500), (a, "read", 4096, 100), (b, "write", 7000, 100)]
+    assert doc["trace"]["parse"]["unparsed_lines"] == 0
+
+
 @needs_strace
 def test_a_failing_command_is_stored_failed_with_its_trace(tmp_path):
     store = tmp_path / "results"

@@ -12,6 +12,10 @@ descriptions, a thread (CLONE_FILES) shares the table). A descriptor the program
 starts at position 0; O_APPEND writes go at the end of what the trace has written to the file. Calls that failed
 (= -1) move nothing and are not kept; neither are reads that return 0 (end of file).
 
+`sendfile` and `copy_file_range` (a JVM's FileChannel.transferTo, which Spark uses to merge spill files) are a
+read of the source and a write of the target, of the bytes copied, each at its offset (the offset argument where
+one is given, else the file position, which then moves).
+
 A renamed file keeps the name it had when the trace first saw it: Spark writes each shuffle file under a temporary
 name and renames it into place, then reads it back; as one file its writes and reads make one temp file (written,
 read, removed), as two it would look like a file written and dropped and an input read from nowhere.
@@ -25,7 +29,7 @@ __all__ = ["SYSCALLS", "strace_command", "parse_strace", "ParseStats"]
 
 SYSCALLS = ("open", "openat", "creat", "read", "write", "pread64", "pwrite64", "readv", "writev", "preadv",
             "pwritev", "lseek", "close", "fsync", "fdatasync", "dup", "dup2", "dup3", "fcntl", "unlink", "unlinkat",
-            "rename", "renameat", "renameat2", "clone", "clone3", "fork", "vfork")
+            "rename", "renameat", "renameat2", "sendfile", "copy_file_range", "clone", "clone3", "fork", "vfork")
 
 _LATENCY = re.compile(r"^(.*) <(\d+\.\d+)>$")
 _CALL = re.compile(r"^(\d+\.\d+) (\w+)\((.*)\) += (-?\d+|0x[0-9a-f]+|\?)(?:<(.*)>)?( .*)?$")
@@ -175,6 +179,21 @@ def parse_strace(files: dict, cwd: str) -> tuple:
             if op == "write":
                 sizes[d.path] = max(sizes.get(d.path, 0), offset + rv)
             emit(t, pid, d.path, op, offset, rv, latency)
+        elif call in ("sendfile", "copy_file_range"):
+            if rv == 0:
+                continue
+            copied = _copy_args(call, args)
+            if copied is None:
+                stats.unparsed += 1
+                continue
+            for op, (fd, path, offset) in copied:
+                d = desc(pid, fd, path)
+                at = d.pos if offset is None else offset
+                if offset is None:
+                    d.pos = at + rv
+                if op == "write":
+                    sizes[d.path] = max(sizes.get(d.path, 0), at + rv)
+                emit(t, pid, d.path, op, at, rv, latency)
         elif call == "lseek":
             fd, path = _fd(args)
             if isinstance(fd, int):
@@ -219,6 +238,48 @@ def _quoted_path(args: str, base: str):
         return None
     path = _unescape(m.group(1))
     return os.path.normpath(os.path.join(base, path))
+
+
+_ARG_FD = re.compile(r"^(\d+)(?:<(.*)>)?$")
+_OFFSET = re.compile(r"^\[(\d+)\]")
+
+
+def _split_args(args: str) -> list:
+    """A call's top-level arguments (commas inside <paths>, [..] and {..} kept)."""
+    out, depth, start = [], 0, 0
+    for i, ch in enumerate(args):
+        if ch in "<[{":
+            depth += 1
+        elif ch in ">]}" and depth:
+            depth -= 1
+        elif ch == "," and depth == 0:
+            out.append(args[start:i].strip())
+            start = i + 1
+    out.append(args[start:].strip())
+    return out
+
+
+def _copy_args(call: str, args: str):
+    """[("read", (fd, path, offset or None)), ("write", ...)] of sendfile(out, in, offset, count) or
+    copy_file_range(in, off_in, out, off_out, len, flags); None when the arguments do not read as such."""
+    parts = _split_args(args)
+    if call == "sendfile" and len(parts) == 4:
+        src, src_off, dst, dst_off = parts[1], parts[2], parts[0], "NULL"
+    elif call == "copy_file_range" and len(parts) == 6:
+        src, src_off, dst, dst_off = parts[0], parts[1], parts[2], parts[3]
+    else:
+        return None
+    out = []
+    for op, fd_text, off_text in (("read", src, src_off), ("write", dst, dst_off)):
+        m = _ARG_FD.match(fd_text)
+        if not m:
+            return None
+        off = _OFFSET.match(off_text)
+        if off_text != "NULL" and not off:
+            return None
+        out.append((op, (int(m.group(1)), _unescape(m.group(2)) if m.group(2) else None,
+                         int(off.group(1)) if off else None)))
+    return out
 
 
 def _two_paths(args: str, cwd: str, at: bool):
