@@ -39,6 +39,8 @@ def import_trace(name: str, fmt: str, results: Optional[str]) -> tuple:
     import polars as pl
 
     df = pl.from_arrow(table)
+    if not df.filter(df["op"].is_in(["read", "write"])).height:
+        raise UserError(f"trace file {name}: no reads or writes in it: nothing to show or replay")
     classes = file_classes(df)
     store = Store(results)
     doc = new_document(None, [], {"kind": "trace"})
