@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.tierbench-installed
 SOURCES := setup.py pyproject.toml $(wildcard kernels/*.pyx kernels/*.pxd kernels/*.h)
 
-.PHONY: run test lint bench fio java chromium install clean
+.PHONY: run test lint bench fio strace java chromium install clean
 
 # As root, `run` measures emulated hdd/nvme/optane tiers (cgroup v1 or v2); where they cannot be built
 # (`tiers emulate --check` says why) it falls back to directory tiers, saying so: a scratch folder here and
@@ -23,7 +23,7 @@ run: install fio java
 	  rc=$$?; rmdir $(RUN_DIR); exit $$rc; \
 	fi
 
-test: install fio java chromium
+test: install fio strace java chromium
 	$(PY) -m pytest -q --ignore=tests/benchmarks tests
 
 # pyflakes, syntax and import-order rules (pyproject.toml [tool.ruff]); ruff comes with the test extras.
@@ -50,6 +50,16 @@ fio:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fio >/dev/null; \
 	  else \
 	    echo "fio is not installed: install it with 'sudo apt-get install fio' (Debian/Ubuntu) or your distribution's package, then rerun."; exit 2; \
+	  fi; }
+
+# `tierbench record` traces a command's file I/O with strace. Without root it is optional (the record tests skip,
+# saying so).
+strace:
+	@command -v strace >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq strace >/dev/null; \
+	  else \
+	    echo "strace is not installed: 'tierbench record' and its tests need it (sudo apt-get install strace)"; \
 	  fi; }
 
 # --engine spark runs Apache Spark (pyspark, the 'spark' extra) on Java 17, and builds its small JVM helper with

@@ -283,3 +283,31 @@ def test_tier_filling_up_mid_case_fails_the_case(tmp_path, store, small_tier):
     assert "No space left on device" in small["error"] and not small["metrics"].get("iops")
     assert okcase["error"] is None and okcase["metrics"]["write_iops"] > 0
     _assert_clean(store, small_tier, ok)
+
+
+def _imported_trace(tmp_path, store, lines: str) -> str:
+    """A trace in the store from an Alibaba-format block trace (device_id,opcode,offset,length,timestamp µs)."""
+    path = tmp_path / "ali.csv"
+    path.write_text(lines)
+    return json.loads(cli("import-trace", path, "--format", "alibaba", "--results", store, "--json", check=0).stdout)[
+        "run_id"]
+
+
+def test_replay_bigger_than_the_tier_is_refused_before_the_run(tmp_path, store, small_tier):
+    """A trace whose files take 64 MiB on a 32 MiB tier: refused in one line, no run stored, nothing written."""
+    trace = _imported_trace(tmp_path, store, f"1,W,0,4096,10\n1,R,{(64 << 20) - 4096},4096,20\n")
+    before = set(os.listdir(store))
+    proc = cli("replay", trace, "--tier", f"small={small_tier}", "--results", store)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert "the replay's files take up to 64.0 MiB" in proc.stderr
+    assert set(os.listdir(store)) == before and not any(small_tier.iterdir())
+
+
+def test_a_damaged_stored_trace_is_refused_in_one_line(tmp_path, store):
+    trace = _imported_trace(tmp_path, store, "1,W,0,4096,10\n1,R,0,4096,20\n")
+    (store / trace / "trace.parquet").write_bytes(b"PAR1 not really")
+    tier = tmp_path / "t"
+    tier.mkdir()
+    proc = cli("replay", trace, "--tier", f"t={tier}", "--results", store)
+    assert proc.returncode == 2 and "not a readable trace" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and not any(tier.iterdir())

@@ -1,4 +1,5 @@
-"""tierbench show RUN: one stored run as tables (cases, job phases, scaling, failures), or its document as JSON.
+"""tierbench show RUN: one stored run as tables (cases, job phases, scaling, failures; for a trace from `record`
+or `import-trace`, its characterisation), or its document as JSON.
 
 The tables name scenario steps by their labels and show only what varies between rows; what every row of a
 workload shares is said once above the table. Off a terminal (logs, pipes) they are laid out in 160 columns."""
@@ -15,7 +16,7 @@ WIDTH = 160  # columns off a terminal
 
 
 def add_arguments(p):
-    p.add_argument("run", metavar="RUN", help="run id, unique prefix, 'latest', or a run folder")
+    p.add_argument("run", metavar="RUN", help="run id (or trace), unique prefix, 'latest', or a run folder")
     p.add_argument("--results", metavar="DIR", help="results store")
     p.add_argument("--json", action="store_true")
 
@@ -32,5 +33,15 @@ def run(args) -> int:
     if args.json:
         emit_json(doc)
         return 0
+    if doc.get("kind") == "trace":
+        from bench.reporting.trace_table import print_trace
+
+        print_trace(_console(), doc)
+        return 0
     print_run(_console(), doc, store.root)
+    if doc.get("replay_of"):
+        from bench.reporting.trace_table import replay_lines
+
+        for line in replay_lines(doc):
+            _console().print(line, soft_wrap=True, markup=False)
     return 0

@@ -78,7 +78,8 @@ def case_samples(case_doc: dict) -> list:
 class Runner:
     def __init__(self, store: Store, tiers: list, cgroup: Optional[str] = None, timeout_s: float = 600.0,
                  progress: bool = True, extra: Optional[dict] = None, fleet: Optional[list] = None,
-                 job_file: Optional[dict] = None, spark_master: Optional[str] = None):
+                 job_file: Optional[dict] = None, spark_master: Optional[str] = None,
+                 replay: Optional[dict] = None):
         """fleet: the hosts of a fleet run (bench.execution.hosts.check_hosts records, each with `tiers`
         {tier: path on that host}); every case then runs on all of them through fio's client mode and gives
         a case document per host and one for the fleet (bench.core.case.FLEET_HOST).
@@ -86,6 +87,7 @@ class Runner:
         the document names it (job_file {name, sha256}) and raw/ keeps it as it was given."""
         self.fleet = fleet
         self.job_file = job_file
+        self.replay = replay     # `replay` cases: {trace (run id), trace_path, timed} (bench.engines.trace.replay)
         if fleet:
             extra = dict(extra or {}, hosts=fleet)
         if job_file:
@@ -170,6 +172,8 @@ class Runner:
             spec["fleet"] = {"hosts": self.fleet}
         if self.job_file:
             spec["job_file"] = self.job_file
+        if self.replay:
+            spec["replay"] = self.replay
         spec_path = self.raw / f"case{case.id:03d}.spec.json"
         result_path = self.raw / f"case{case.id:03d}.result.json"
         spec_path.write_text(json.dumps(spec, indent=1))

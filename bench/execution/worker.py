@@ -150,7 +150,8 @@ def execute(spec: dict) -> dict:
                 "bottleneck": bottleneck(cpu_s, engine_wall, threads), "threads": threads, "engine_wall_s": engine_wall,
                 "run_queue_wait_s": runqueue.wait_s, "run_queue_window_s": runqueue.window_s,
                 "implementation": out.get("implementation"), "raw": out.get("raw", []), "error": None,
-                **({"spark": out["spark"]} if out.get("spark") else {})}
+                **({"spark": out["spark"]} if out.get("spark") else {}),
+                **({"replay": out["replay"]} if out.get("replay") else {})}
     finally:
         for d in made:
             shutil.rmtree(d, ignore_errors=True)
@@ -255,7 +256,11 @@ def _run_engine(spec: dict, case: dict, dirs: dict, roles: dict, raw_dir: Path, 
                                           "devices": devices, "spark_master": spec.get("spark_master")})
         # Spark's executors are not this process's children: the engine counts the whole cluster's CPU itself
         return out, pattern, out["cpu_s"], time.monotonic() - wall0
-    if case["kind"] == "jobfile":
+    if case["kind"] == "replay":
+        from bench.engines.trace import replay
+
+        out = replay.run(spec["replay"], dirs["data"], case["tier"], raw_dir, stem, spec["timeout_s"])
+    elif case["kind"] == "jobfile":
         from bench.engines.fio import engine
 
         out = engine.run_jobfile(_jobfile_text(spec, dirs["data"]), case["tier"], raw_dir, stem, spec["timeout_s"])

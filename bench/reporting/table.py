@@ -209,14 +209,15 @@ def failures(doc: dict) -> list:
 
 
 def phases_table(doc: dict):
-    """Per job case group (and fio job file: a phase per reporting group, named after its jobs): each phase's wall and CPU seconds, MB moved per tier, and its verdict (medians)."""
+    """Per job case group (and fio job file: a phase per reporting group, named after its jobs; a trace's replay:
+    a phase per file class): each phase's wall and CPU seconds, MB moved per tier, and its verdict (medians)."""
     rows = []
     groups = grouped(doc)
     idents = [case_key_dict(key) for key in groups]
     varied, _ = varying(idents)
     for cases, ident, vary in zip(groups.values(), idents, varied):
         ok = [c for c in cases if not c.get("error") and c.get("phases")]
-        if not ok or not (ident["engine"] in ("job", "spark") or str(ident["workload"]).startswith("jobfile:")):
+        if not ok or not (ident["engine"] in ("job", "spark") or str(ident["workload"]).startswith(("jobfile:", "replay:"))):
             continue
         layout = " ".join([ident["label"] or "", ident["workload"], f"data {ident['tier']}",
                            f"temp {ident['temp_tier'] or ident['tier']}",

@@ -68,7 +68,8 @@ def case_document(case: dict, result: dict, raw: list, error: Optional[str]) -> 
             "latency_bins_ns": result.get("latency_bins_ns") or {},
             "implementation": result.get("implementation"), "threads": result.get("threads"),
             "raw": list(raw) + list(result.get("raw") or []),
-            **({"spark": result["spark"]} if result.get("spark") else {})}
+            **({"spark": result["spark"]} if result.get("spark") else {}),
+            **({"replay": result["replay"]} if result.get("replay") else {})}
 
 
 def reconcile(doc: dict, folder: Path) -> dict:

@@ -307,6 +307,46 @@ def _entries() -> list:
                                             "csv") + S))
     e.append(BadInput("export-strict-one-run", ("export", "{good_run}", "--format", "junit", "--strict") + S))
     e.append(BadInput("history-tag-bad", ("history", "--metric", "iops", "--tag", "=x") + S))
+    # issue 23: record, replay, import-trace
+    def trace(name, fmt, content):
+        e.append(BadInput(f"import-trace-{name}", ("import-trace", "{file}", "--format", fmt, "--results", "{store}"),
+                          {"trace.csv": content}))
+
+    trace("msr-bad-type", "msr", b"128166372003061629,hm,0,Erase,0,4096,1\n")
+    trace("msr-negative-offset", "msr", b"128166372003061629,hm,0,Read,-4096,4096,1\n")
+    trace("msr-size-word", "msr", b"128166372003061629,hm,0,Read,0,big,1\n")
+    trace("msr-short-line", "msr", b"128166372003061629,hm,0,Read\n")
+    trace("alibaba-bad-opcode", "alibaba", b"3,X,4096,4096,1577808000000010\n")
+    trace("alibaba-zero-length", "alibaba", b"3,R,4096,0,1577808000000010\n")
+    trace("alibaba-float-offset", "alibaba", b"3,R,40.5,4096,1577808000000010\n")
+    trace("tencent-iotype-2", "tencent", b"1538323199,16,8,2,1576\n")
+    trace("tencent-huge-size", "tencent", b"1538323199,16,99999999999999999999,0,1576\n")
+    trace("header-only", "tencent", b"Timestamp,Offset,Size,IOType,VolumeID\n")
+    trace("empty", "alibaba", b"")
+    trace("not-utf8", "msr", bytes(range(128, 256)))
+    trace("iolog-bad-header", "fio-iolog", b"fio version 9 iolog\n")
+    trace("iolog-trim", "fio-iolog", b"fio version 3 iolog\n1 /x add\n2 /x open\n3 /x trim 0 4096\n")
+    trace("iolog-read-no-length", "fio-iolog", b"fio version 3 iolog\n1 /x add\n2 /x read 0\n")
+    trace("iolog-time-backwards", "fio-iolog", b"fio version 3 iolog\n9 /x read 0 4096\n2 /x read 0 4096\n")
+    trace("unknown-format", "blktrace", b"1,2,3\n")
+    e.append(BadInput("import-trace-missing", ("import-trace", "{dir}/nope.csv", "--format", "msr", "--results",
+                                               "{store}")))
+    e.append(BadInput("import-trace-directory", ("import-trace", "{dir}", "--format", "msr", "--results", "{store}")))
+    e.append(BadInput("import-trace-device", ("import-trace", "/dev/zero", "--format", "msr", "--results", "{store}")))
+    e.append(BadInput("import-trace-no-format", ("import-trace", "{dir}/nope.csv", "--results", "{store}")))
+    e.append(BadInput("replay-not-a-trace", ("replay", "{good_run}", "--tier", "t={tier}", "--results", "{store}")))
+    e.append(BadInput("replay-no-such-run", ("replay", "nope", "--tier", "t={tier}", "--results", "{store}")))
+    e.append(BadInput("replay-no-tier", ("replay", "{good_run}", "--results", "{store}")))
+    e.append(BadInput("replay-tier-missing", ("replay", "{good_run}", "--tier", "t={dir}/nope", "--results",
+                                              "{store}")))
+    e.append(BadInput("replay-tier-system", ("replay", "{good_run}", "--tier", "t=/etc", "--results", "{store}")))
+    e.append(BadInput("replay-repeat-0", ("replay", "{good_run}", "--tier", "t={tier}", "--repeat", "0",
+                                          "--results", "{store}")))
+    e.append(BadInput("replay-timeout-nan", ("replay", "{good_run}", "--tier", "t={tier}", "--timeout", "nan",
+                                             "--results", "{store}")))
+    e.append(BadInput("record-no-command", ("record", "--results", "{store}")))
+    e.append(BadInput("record-no-such-program", ("record", "--results", "{store}", "--", "{dir}/no-such-program")))
+    e.append(BadInput("record-relative-path", ("record", "--path", "rel", "--results", "{store}", "--", "true")))
 
     # a store with one bad run document next to a good one: reported in one line, the rest still works
     def store(name, mutate):

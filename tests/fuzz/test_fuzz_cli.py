@@ -184,3 +184,27 @@ def test_cli_numbers(space, repeat, workers, timeout):
     answer = _answer(argv, store)
     if answer.kind == "would-run" and timeout is not None:
         assert answer.options["timeout_s"] == float(timeout)
+
+
+# issue 23: import-trace reads any file a user names: every answer is a refusal in one line or a stored trace
+_TRACE_FIELD = st.one_of(st.integers(-3, 2 ** 66).map(str), st.sampled_from(["R", "W", "Read", "Write", "0", "1", "",
+                                                                           "nan", "-0", "1e3", " 7"]),
+                         st.text(alphabet=",\n\r\"x\x00é", max_size=4))
+
+
+@fuzz_settings(150)
+@given(fmt=st.sampled_from(["msr", "alibaba", "tencent", "fio-iolog"]),
+       rows=st.lists(st.lists(_TRACE_FIELD, min_size=3, max_size=8), min_size=0, max_size=6),
+       header=st.sampled_from(["", "fio version 3 iolog\n", "fio version 2 iolog\n", "Timestamp,Offset\n"]),
+       sep=st.sampled_from([",", " "]))
+def test_import_trace_files(space, fmt, rows, header, sep):
+    base, tier, store = space
+    path = base / "trace.csv"
+    path.write_text(header + "".join(sep.join(r) + "\n" for r in rows))
+    answer = _answer(["import-trace", str(path), "--format", fmt, "--results", store], store)
+    if answer.kind == "exit" and answer.code == 0:
+        import json
+
+        run = max(run_folders(store))
+        doc = json.loads((store / run / "run.json").read_text())
+        assert doc["kind"] == "trace" and doc["trace"]["totals"]["ops_read"] + doc["trace"]["totals"]["ops_written"] > 0
