@@ -1,0 +1,148 @@
+"""Two "instances" compared end to end through the real CLI (docs/machines.md): two real runs in two stores, each
+with a fake DMI root (an AWS m5d.large and a GCP machine, tests/data/dmi/) and its price; one run bundled, imported
+into the other store, and `compare --machines` reading both; a published spec the measurement misses flagged.
+
+The instances differ for real: A's tier is a tmpfs folder declared nvme, B's a folder on this machine's disk,
+so A's 4 KiB random reads are many times B's and the winner is significant with 4 repeats a side."""
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from bench.analysis.compare import compare_metric
+from bench.core.metric_registry import default_threshold
+from bench.execution.machine import SYSFS_ROOT_ENV
+from tests.conftest import cli, cli_json
+from tests.test_machine_identity import fake_sysfs, load
+
+SHM = Path("/dev/shm")
+CASE = ("--workload", "rand-read-4k", "--engine", "builtin", "--param", "iodepth=1", "--param", "size=4m",
+        "--param", "runtime_s=0.4", "--repeat", "4")
+
+
+@pytest.fixture(scope="module")
+def two_instances(tmp_path_factory):
+    if not SHM.is_dir():
+        pytest.skip("needs /dev/shm (a tmpfs) for the faster of the two instances")
+    tmp = tmp_path_factory.mktemp("machines")
+    shm = Path(tempfile.mkdtemp(prefix="tierbench-machines-", dir=SHM))
+    disk = tmp / "disk"
+    disk.mkdir()
+    try:
+        aws, gcp = fake_sysfs(tmp / "sys-aws", load("aws-nitro-m5d")), fake_sysfs(tmp / "sys-gcp", load("gcp"))
+        a = cli_json("run", "--tier", f"fast={shm}:nvme", *CASE, "--region", "us-east-1", "--price-per-hour",
+                     "0.113", "--results", tmp / "store-a", env={SYSFS_ROOT_ENV: str(aws)})
+        b = cli_json("run", "--tier", f"local={disk}:nvme", *CASE, "--label", "instance=n2-standard-2",
+                     "--label", "zone=us-central1-a", "--price-per-hour", "0.097", "--results", tmp / "store-b",
+                     env={SYSFS_ROOT_ENV: str(gcp)})
+    finally:
+        shutil.rmtree(shm, ignore_errors=True)
+    bundle = tmp / "b.tierbench.tgz"
+    cli("export", b["run_id"], "--bundle", bundle, "--results", tmp / "store-b", check=0)
+    imported = cli_json("import", "--bundle", bundle, "--results", tmp / "store-a")
+    return {"tmp": tmp, "a": a, "b": b, "imported": imported, "store": tmp / "store-a", "bundle": bundle}
+
+
+def test_each_run_records_what_it_ran_on(two_instances):
+    ia = two_instances["a"]["machine"]["instance"]
+    ib = two_instances["b"]["machine"]["instance"]
+    assert (ia["provider"]["value"], ia["provider"]["source"]) == ("aws", "detected")
+    assert (ia["instance_type"]["value"], ia["instance_type"]["source"]) == ("m5d.large", "detected")
+    assert (ia["region"]["value"], ia["region"]["source"]) == ("us-east-1", "given")
+    assert ia["price_usd_per_hour"]["value"] == 0.113
+    assert (ib["provider"]["value"], ib["provider"]["source"]) == ("gcp", "detected")
+    assert (ib["instance_type"]["value"], ib["instance_type"]["source"]) == ("n2-standard-2", "given")
+    assert ib["zone"]["value"] == "us-central1-a"
+
+
+def test_the_imported_run_is_the_run_that_was_bundled(two_instances):
+    b, imported = two_instances["b"], two_instances["imported"]
+    assert imported["run_id"] == b["run_id"]
+    assert imported["cases"] == b["cases"] and imported["machine"] == b["machine"]
+    stored = two_instances["store"] / b["run_id"]
+    assert (stored / "samples.parquet").is_file() and (stored / "raw").is_dir()
+
+
+def test_compare_machines_side_by_side(two_instances, tmp_path):
+    a, b, store = two_instances["a"], two_instances["b"], two_instances["store"]
+    catalog = tmp_path / "mine.toml"
+    # A spec no 4 KiB random read of this VM reaches: the measurement must be flagged below it.
+    catalog.write_text('[[instance]]\nprovider = "aws"\ninstance_type = "m5d.large"\ntier_class = "nvme"\n'
+                       'read_iops_4k = 50_000_000\nsource = "a test catalog"\nsource_date = "2026-12-06"\n')
+    result = cli_json("compare", a["run_id"], b["run_id"], "--machines", "--catalog", catalog, "--results", store)
+    names = [m["column"] for m in result["machines"]]
+    assert names == ["m5d.large", "n2-standard-2"]
+    assert [m["price_source"] for m in result["machines"]] == ["run --price-per-hour"] * 2
+    assert result["same_host"] == []      # different instance ids / hosts: two machines
+    (group,) = result["groups"]
+    # matched by tier class, not name (fast vs local)
+    assert [t["tier"]["name"] for t in group["tiers"]] == ["fast", "local"]
+    rows = {r["metric"]: r for r in group["metrics"]}
+    iops = rows["iops"]
+    for cell, doc in zip(iops["cells"], (a, b)):
+        values = sorted(c["metrics"]["iops"] for c in doc["cases"])
+        assert cell["n"] == 4 and cell["ci_low"] <= cell["median"] <= cell["ci_high"]
+        assert cell["median"] == pytest.approx((values[1] + values[2]) / 2)
+    # the winner is named only where the gate's statistics say the difference is significant
+    for r in group["metrics"]:
+        if r["winner"] is None:
+            continue
+        other = 1 - r["winner"]
+        va = [c["metrics"][r["metric"]] for c in (a, b)[other]["cases"]]
+        vw = [c["metrics"][r["metric"]] for c in (a, b)[r["winner"]]["cases"]]
+        assert compare_metric(r["metric"], va, vw, default_threshold(r["metric"]))["verdict"] == "improved"
+    assert iops["winner"] == 0, iops      # tmpfs against a disk: many times the IOPS
+    assert iops["cells"][1]["verdict"] == "regressed" and iops["cells"][1]["p_value"] < 0.05
+    costs = {c["metric"]: c for c in group["costs"]}
+    for cell, price, med in zip(costs["usd_per_million_ios"]["cells"], (0.113, 0.097),
+                                (c["median"] for c in iops["cells"])):
+        assert cell["value"] == pytest.approx(price / 3600 / med * 1e6)
+        assert cell["low"] <= cell["value"] <= cell["high"]
+    assert costs["iops_per_usd_hour"]["cells"][0]["value"] == pytest.approx(iops["cells"][0]["median"] / 0.113)
+    # the user's spec replaced nothing built in and matched A (aws m5d.large, nvme): flagged
+    spec = iops["cells"][0]["spec"]
+    assert spec["spec"] == 50_000_000 and spec["verdict"] == "below-spec" and spec["ratio"] < 0.9
+    # B is a GCP machine with an nvme tier: the built-in local SSD figure applies, and says which way it went
+    gspec = iops["cells"][1]["spec"]
+    assert gspec["spec"] == 170_000 and gspec["source"].startswith("https://cloud.google.com/")
+    b_below = iops["cells"][1]["median"] < 0.9 * 170_000
+    assert gspec["verdict"] == ("below-spec" if b_below else "meets-spec")
+    flagged = [(f["machine"], f["metric"]) for f in result["below_spec"] if f["metric"] == "iops"]
+    assert flagged == [("m5d.large", "iops")] + ([("n2-standard-2", "iops")] if b_below else [])
+    # the human table says the same on stderr
+    proc = cli("compare", a["run_id"], b["run_id"], "--machines", "--catalog", catalog, "--results", store,
+               check=0, env={"COLUMNS": "200"})
+    assert "USD per million IOs" in proc.stderr and "BELOW SPEC" in proc.stderr and proc.stdout == ""
+
+
+def test_runs_from_one_host_are_not_two_machines(two_instances):
+    a, store = two_instances["a"], two_instances["store"]
+    proc = cli("compare", a["run_id"], a["run_id"], "--machines", "--results", store)
+    assert proc.returncode == 2 and "same host" in proc.stderr and "--force" in proc.stderr
+    forced = cli_json("compare", a["run_id"], a["run_id"], "--machines", "--force", "--results", store)
+    assert forced["same_host"][0]["runs"] == [a["run_id"], a["run_id"]]
+    assert all(r["winner"] is None for g in forced["groups"] for r in g["metrics"])
+
+
+def test_report_shows_the_machines_section(two_instances, tmp_path):
+    a, b, store = two_instances["a"], two_instances["b"], two_instances["store"]
+    out = tmp_path / "r.html"
+    cli("report", a["run_id"], b["run_id"], "-o", out, "--results", store, check=0)
+    html = out.read_text()
+    section = html.split('<section id="machines">', 1)[1].split("</section>", 1)[0]
+    assert "m5d.large" in section and "n2-standard-2" in section and "USD per million IOs" in section
+    assert section.count("<img") >= 3 and "data:image/png;base64," in section
+
+
+def test_bundle_json_and_refusals(two_instances, tmp_path):
+    bundle, b = two_instances["bundle"], two_instances["b"]
+    # a second import into the same store is refused; into a new one it works
+    again = cli("import", "--bundle", bundle, "--results", two_instances["store"])
+    assert again.returncode == 2 and "already" in again.stderr
+    fresh = cli_json("import", "--bundle", bundle, "--results", tmp_path / "fresh")
+    assert fresh["run_id"] == b["run_id"]
+    summary = json.loads(cli("export", b["run_id"], "--bundle", tmp_path / "again.tgz", "--json",
+                             "--results", tmp_path / "fresh", check=0).stdout)
+    assert summary["run_id"] == b["run_id"] and summary["files"] >= 3
