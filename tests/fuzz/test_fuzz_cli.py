@@ -184,3 +184,25 @@ def test_cli_numbers(space, repeat, workers, timeout):
     answer = _answer(argv, store)
     if answer.kind == "would-run" and timeout is not None:
         assert answer.options["timeout_s"] == float(timeout)
+
+
+@FUZZ
+@given(labels=st.lists(st.text(max_size=20) | st.sampled_from(["instance=m5d.large", "zone=a", "x=y", "=", "a="]),
+                       max_size=3),
+       price=st.none() | st.sampled_from(["0.5", "0", "-1", "nan", "inf", "1e400", "x", ""]) | st.text(max_size=6),
+       region=st.none() | st.text(max_size=10))
+def test_machine_labels_and_price(space, labels, price, region):
+    """What a run ran on (--label, --price-per-hour, --region): refused in one line, or recorded as given."""
+    base, tier, store = space
+    assume(all("\0" not in x for x in labels) and (region is None or "\0" not in region))
+    argv = ["run", "--tier", f"t={tier}", "--workload", "seq-read-1m", "--engine", "builtin", "--results", store,
+            *SMALL]
+    for label in labels:
+        argv += ["--label", label]
+    if price is not None:
+        argv += ["--price-per-hour", price]
+    if region is not None:
+        argv += ["--region", region]
+    answer = _answer(argv, store)
+    if answer.kind == "would-run" and price is not None:
+        assert math.isfinite(float(price)) and float(price) > 0
