@@ -90,7 +90,7 @@ def print_machines(result: dict) -> None:
         con.print(escape(f"only in run {o['run_id']} (not compared): {o['case']}"), style="yellow", soft_wrap=True)
     for b in result["below_spec"]:
         con.print(escape(f"BELOW SPEC: {b['machine']} {b['case']}: {b['metric']} {fmt_number(b['spec'] * b['ratio'])}"
-                         f" is {b['ratio'] * 100:.0f}% of the published {fmt_number(b['spec'])} ({b['field']}, "
+                         f" is {b['ratio'] * 100:.0f}% of the catalog spec {fmt_number(b['spec'])} ({b['field']}, "
                          f"{b['source']}, read {b['source_date']})"), style="bold red", soft_wrap=True)
     if not any(x["price_usd_per_hour"] for x in m):
         con.print("no prices: give --price RUN=USD_PER_HOUR (or run --price-per-hour) for the cost rows",
