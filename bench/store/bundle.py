@@ -30,7 +30,8 @@ MANIFEST = "MANIFEST.json"
 MAX_MEMBERS = 20_000
 MAX_TOTAL_BYTES = 4 << 30          # 4 GiB of run content: raw fio outputs and monitor series, never data files
 MAX_MANIFEST_BYTES = 16 << 20
-_SAFE_PART = re.compile(r"^[A-Za-z0-9._+@=,-]{1,200}$")
+# A path part: any printable text but a separator, at most 255 characters ("." and ".." refused separately).
+_SAFE_PART = re.compile(r"^[^/\\\x00-\x1f\x7f]{1,255}$")
 _CHUNK = 1 << 20
 
 
@@ -58,8 +59,8 @@ def export_bundle(store: Store, ref: str, out: str) -> dict:
         if path.is_symlink() or not (path.is_file() or path.is_dir()):
             raise UserError(f"run {rid}: {path.relative_to(folder)} is not a regular file; a bundle holds only files")
         if path.is_file() and not path.name.startswith("."):
-            rel = path.relative_to(folder).as_posix()
-            files[f"{rid}/{rel}"] = {"sha256": _sha256(path), "bytes": path.stat().st_size}
+            name = _safe_name(f"{rid}/{path.relative_to(folder).as_posix()}", rid, f"run {rid}")
+            files[name] = {"sha256": _sha256(path), "bytes": path.stat().st_size}
     manifest = json.dumps({"format": FORMAT, "version": VERSION, "run_id": rid, "files": files},
                           indent=1, sort_keys=True).encode()
     tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")

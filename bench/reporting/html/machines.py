@@ -8,6 +8,7 @@ from matplotlib.figure import Figure
 
 from bench.analysis.machine_compare import compare_machines, describe_machine
 from bench.analysis.spec_catalog import load_catalog
+from bench.core.errors import UserError
 from bench.reporting.html.elements import esc, img, na, num, table
 
 _COSTS = {"usd_per_million_ios": "USD per million IOs", "iops_per_usd_hour": "IOPS per USD-hour",
@@ -53,7 +54,10 @@ def _chart(group: dict, row: dict, columns: list) -> str:
 def section_machines(docs: list) -> str:
     if len(docs) < 2 or not _machines_differ(docs):
         return na("machines side by side", "the runs come from one machine (compare --machines needs two or more)")
-    result = compare_machines(docs, catalog=load_catalog(), force=True)
+    try:
+        result = compare_machines(docs, catalog=load_catalog(), force=True)
+    except UserError as e:       # e.g. no case in common: the section says why instead of failing the report
+        return na("machines side by side", str(e))
     ms = result["machines"]
     columns = [m["column"] for m in ms]
     out = [table(["machine", "run", "host", "provider", "instance", "region", "labels", "USD/h", "price from"],
