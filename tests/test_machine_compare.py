@@ -146,3 +146,27 @@ def test_bundle_json_and_refusals(two_instances, tmp_path):
     summary = json.loads(cli("export", b["run_id"], "--bundle", tmp_path / "again.tgz", "--json",
                              "--results", tmp_path / "fresh", check=0).stdout)
     assert summary["run_id"] == b["run_id"] and summary["files"] >= 3
+
+
+def test_jobs_match_by_data_and_temp_role_and_cost_per_tb_sorted(tmp_path):
+    """Two real terasort runs whose tiers have other names but the same roles and classes (data on nvme, temp on
+    hdd) compare as one case; --price gives USD per TB sorted from the median wall time and the bytes sorted."""
+    store = tmp_path / "store"
+    runs = []
+    for data, temp in (("d", "t"), ("fast", "scratch")):
+        for name in (data, temp):
+            (tmp_path / name).mkdir()
+        runs.append(cli_json("run", "--tier", f"{data}={tmp_path / data}:nvme", "--tier", f"{temp}={tmp_path / temp}:hdd",
+                             "--workload", "terasort", "--data", data, "--temp", temp, "--quick",
+                             "--param", "records=20000", "--repeat", "2", "--results", store))
+    a, b = runs
+    result = cli_json("compare", a["run_id"], b["run_id"], "--machines", "--force", "--price", f"{a['run_id']}=2",
+                      "--price", f"{b['run_id']}=3", "--results", store)
+    (group,) = result["groups"]
+    assert "data=nvme" in group["case"] and "temp=hdd" in group["case"]
+    assert [(t["tier"]["name"], t["temp_tier"]["name"]) for t in group["tiers"]] == [("d", "t"), ("fast", "scratch")]
+    assert [m["price_source"] for m in result["machines"]] == ["compare --price"] * 2
+    wall = {r["metric"]: r for r in group["metrics"]}["wall_s"]["cells"]
+    (sorted_cost,) = [c for c in group["costs"] if c["metric"] == "usd_per_tb_sorted"]
+    for cell, price, w in zip(sorted_cost["cells"], (2, 3), wall):
+        assert cell["value"] == pytest.approx(price * w["median"] / 3600 / (20000 * 100 / 1e12))
