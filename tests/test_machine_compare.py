@@ -170,3 +170,19 @@ def test_jobs_match_by_data_and_temp_role_and_cost_per_tb_sorted(tmp_path):
     (sorted_cost,) = [c for c in group["costs"] if c["metric"] == "usd_per_tb_sorted"]
     for cell, price, w in zip(sorted_cost["cells"], (2, 3), wall):
         assert cell["value"] == pytest.approx(price * w["median"] / 3600 / (20000 * 100 / 1e12))
+
+
+def test_a_catalogued_price_is_used_where_none_was_given(two_instances, tmp_path):
+    from bench.analysis.machine_compare import describe_machine
+    from bench.analysis.spec_catalog import load_catalog
+
+    doc = json.loads(json.dumps(two_instances["a"]))
+    doc["machine"]["instance"]["price_usd_per_hour"] = None          # as if run without --price-per-hour
+    mine = tmp_path / "prices.toml"
+    mine.write_text('[[instance]]\nprovider = "aws"\ninstance_type = "m5d.large"\ntier_class = "nvme"\n'
+                    'read_iops_4k = 30_000\nprice_usd_per_hour = 0.113\nprice_source = "on-demand, us-east-1"\n'
+                    'source = "a test catalog"\nsource_date = "2026-12-06"\n')
+    got = describe_machine(doc, None, load_catalog([mine]))
+    assert got["price_usd_per_hour"] == 0.113 and "on-demand, us-east-1" in got["price_source"]
+    assert describe_machine(doc, None, load_catalog())["price_usd_per_hour"] is None     # no price: none, not 0
+    assert describe_machine(doc, 0.2, load_catalog([mine]))["price_source"] == "compare --price"
