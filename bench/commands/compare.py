@@ -34,7 +34,7 @@ def add_arguments(p):
     p.add_argument("--across-machines", action="store_true",
                    help="compare machines (no gate): per machine and tier figures, cost-normalised with --price")
     p.add_argument("--price", action="append", default=[], metavar="RUN=USD_PER_HOUR",
-                   help="machine price of a run, in US dollars per hour (with --across-machines)")
+                   help="machine price of a run, in US dollars per hour (with --across-machines or --machines)")
     p.add_argument("--price-source", metavar="TEXT", help="where the prices come from (recorded in the output)")
     p.add_argument("--machines", action="store_true",
                    help="runs from several machines side by side: medians with intervals, ratios, significant "
@@ -144,7 +144,10 @@ def _machines(args, fails) -> int:
     if fails or args.across_machines or args.price_source:
         raise UserError("--machines compares machines: --fail, --across-machines and --price-source do not apply")
     result = compare_refs(args.runs, Store(args.results), args.price, args.catalog, args.force)
-    emit_json(result) if args.json else print_machines(result)
+    if args.json:
+        emit_json(result)
+    else:
+        print_machines(result)
     return 0
 
 
