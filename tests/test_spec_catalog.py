@@ -38,6 +38,11 @@ def test_matching_by_instance_class_and_volume():
     assert spec_catalog.find_spec(entries, None, "i3.large", "nvme") is None           # provider unknown
     gcp = spec_catalog.find_spec(entries, "gcp", "n2-standard-8", "nvme", "local-ssd")  # "*" matches any type
     assert gcp["instance_type"] == "*" and gcp["read_iops_4k"] == 170_000
+    # ... but only a tier known to be that volume: a disk of unknown kind is not a local SSD
+    assert spec_catalog.find_spec(entries, "gcp", "n2-standard-8", "nvme", None) is None
+    gp3 = spec_catalog.find_spec(entries, "aws", "m5.large", "nvme", "ebs-gp3")        # `--label volume.T=ebs-gp3`
+    assert (gp3["read_iops_4k"], gp3["read_bytes_per_s"]) == (3_000, 125 * 2**20)
+    assert spec_catalog.find_spec(entries, "aws", "m5.large", "nvme", "ebs") is None     # EBS of unknown type
 
 
 @pytest.mark.parametrize("measured, verdict", [(100_125, "meets-spec"), (90_200, "meets-spec"),

@@ -101,11 +101,14 @@ def _groups(doc: dict) -> dict:
 
 
 def _tier_info(doc: dict, name: Optional[str]) -> Optional[dict]:
+    """A tier as the comparison shows it; its cloud volume from its NVMe model, or from the run's label
+    `volume.<tier>=...` (what no model string tells, e.g. `ebs-gp3`)."""
+    labels = ((doc.get("machine") or {}).get("instance") or {}).get("labels") or {}
     for t in doc.get("tiers") or []:
         if t.get("name") == name:
             vol = volume_of(t.get("model"))
             return {"name": name, "class": t.get("class"), "emulated": bool(t.get("emulated")),
-                    "model": t.get("model"), "volume": vol["volume"] if vol else None}
+                    "model": t.get("model"), "volume": labels.get(f"volume.{name}") or (vol["volume"] if vol else None)}
     return None
 
 

@@ -105,8 +105,9 @@ def load_catalog(user_files=()) -> list:
 
 def find_spec(catalog: list, provider: Optional[str], instance_type: Optional[str], tier_class: Optional[str],
               volume: Optional[str] = None) -> Optional[dict]:
-    """The entry for this instance and tier: exact instance type first, then "*"; the volume must agree where
-    both the entry and the tier name one. None without a provider and instance type, or without an entry."""
+    """The entry for this instance and tier: exact instance type first (the volume must agree where both the
+    entry and the tier name one), then "*" (whose volume, if it names one, the tier must be known to be).
+    None without a provider, or without an entry."""
     if not provider or not tier_class:
         return None
     best = None
@@ -117,7 +118,8 @@ def find_spec(catalog: list, provider: Optional[str], instance_type: Optional[st
             continue
         if e["instance_type"] == instance_type and instance_type:
             return e
-        if e["instance_type"] == "*":
+        # A wildcard entry describes a volume type, not an instance: only a tier known to be that volume gets it.
+        if e["instance_type"] == "*" and (not e.get("volume") or e["volume"] == volume):
             best = best or e
     return best
 
