@@ -25,7 +25,7 @@ setup(
     version="0.1.0",
     description="Storage-tier and big-data I/O benchmark harness (fio, Cython engine, PyArrow/Polars jobs)",
     packages=find_packages(include=["bench", "bench.*", "kernels", "workloads"]),
-    package_data={"bench.engines.fio": ["barrier.sh"]},
+    package_data={"bench.engines.fio": ["barrier.sh"], "bench.analysis": ["catalog/*.toml"]},
     ext_modules=cythonize(kernel_extensions(), language_level=3,
                           compiler_directives={"boundscheck": False, "wraparound": False}),
     python_requires=">=3.11",

@@ -311,3 +311,17 @@ def test_a_damaged_stored_trace_is_refused_in_one_line(tmp_path, store):
     proc = cli("replay", trace, "--tier", f"t={tier}", "--results", store)
     assert proc.returncode == 2 and "not a readable trace" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and not any(tier.iterdir())
+@pytest.mark.parametrize("keep", [0.3, 0.9])
+def test_a_bundle_cut_short_in_transfer_is_refused_and_the_store_left_as_it_was(tmp_path, keep):
+    """A run bundle copied between machines and cut off mid-transfer (bench.store.bundle): refused in one line,
+    no run and no half-written folder in the receiving store."""
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    doc = json.loads(cli("import", str(ROOT / "tests" / "data" / "fio" / "randread-4k.json"), "--results", src,
+                         "--json", check=0).stdout)
+    bundle = tmp_path / "run.tgz"
+    cli("export", doc["run_id"], "--bundle", bundle, "--results", src, check=0)
+    data = bundle.read_bytes()
+    bundle.write_bytes(data[:int(len(data) * keep)])
+    proc = cli("import", "--bundle", bundle, "--results", dst)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert not dst.exists() or list(dst.iterdir()) == []

@@ -24,7 +24,7 @@ def parse_price(expr: str) -> tuple:
     return run.strip(), price
 
 
-def _data_bytes(params: dict) -> Optional[float]:
+def data_bytes(params: dict) -> Optional[float]:
     """Bytes a terasort case sorted, from its parameters (data_bytes/size/bytes, or records/rows x 100)."""
     for name in ("data_bytes", "size_bytes", "size", "bytes"):
         v = params.get(name)
@@ -61,7 +61,7 @@ def across_machines(docs: list, prices: Optional[dict] = None, price_source: Opt
                 wall = median_metric(cases, "wall_s")
                 if wall is None:
                     continue
-                size = _data_bytes(common["params"])
+                size = data_bytes(common["params"])
                 usd_per_tb = (price * wall / 3600.0 / (size / 1e12)) if price and size else None
                 sorts.append(dict(common, wall_s=wall, data_bytes=size, usd_per_tb_sorted=usd_per_tb,
                                   price_usd_per_hour=price))

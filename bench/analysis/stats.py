@@ -25,7 +25,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-__all__ = ["RatioCI", "bootstrap_ratio_ci", "mann_whitney_p", "min_attainable_p", "ChangePoint", "change_points",
+__all__ = ["RatioCI", "bootstrap_ratio_ci", "bootstrap_median_ci", "mann_whitney_p", "min_attainable_p", "ChangePoint", "change_points",
            "robust_sigma", "median3"]
 
 
@@ -80,6 +80,20 @@ def bootstrap_ratio_ci(base: Sequence[float], new: Sequence[float], resamples: i
     tail = (1.0 - confidence) / 2.0 * 100.0
     low, high = np.percentile(ratios, [tail, 100.0 - tail])
     return RatioCI(ratio, float(low), float(high), confidence, resamples)
+
+
+def bootstrap_median_ci(values: Sequence[float], resamples: int = 2000, confidence: float = 0.95,
+                        seed: int = 0) -> tuple:
+    """Percentile-bootstrap interval (low, high) of one sample's median, seeded like bootstrap_ratio_ci;
+    (None, None) with fewer than 2 values (one value has no spread to resample)."""
+    x = _clean(values)
+    if x.size < 2:
+        return None, None
+    rng = np.random.default_rng(seed)
+    meds = np.median(x[rng.integers(0, x.size, size=(resamples, x.size))], axis=1)
+    tail = (1.0 - confidence) / 2.0 * 100.0
+    low, high = np.percentile(meds, [tail, 100.0 - tail])
+    return float(low), float(high)
 
 
 def min_attainable_p(n1: int, n2: int, one_sided: bool = False) -> float:

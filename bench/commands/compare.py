@@ -41,8 +41,14 @@ def add_arguments(p):
     p.add_argument("--across-machines", action="store_true",
                    help="compare machines (no gate): per machine and tier figures, cost-normalised with --price")
     p.add_argument("--price", action="append", default=[], metavar="RUN=USD_PER_HOUR",
-                   help="machine price of a run, in US dollars per hour (with --across-machines)")
+                   help="machine price of a run, in US dollars per hour (with --across-machines or --machines)")
     p.add_argument("--price-source", metavar="TEXT", help="where the prices come from (recorded in the output)")
+    p.add_argument("--machines", action="store_true",
+                   help="runs from several machines side by side: medians with intervals, ratios, significant "
+                        "winners, cost rows and published specs (docs/machines.md)")
+    p.add_argument("--catalog", action="append", default=[], metavar="FILE",
+                   help="with --machines: your own spec catalog (TOML) merged over the built-in one")
+    p.add_argument("--force", action="store_true", help="with --machines: compare runs from the same host")
     p.add_argument("--results", metavar="DIR", help="results store (default: $TIERBENCH_RESULTS or results/)")
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
@@ -53,6 +59,10 @@ def run(args) -> int:
 
     store = Store(args.results)
     fails = [cmp.parse_fail(e) for e in args.fail]
+    if args.machines:
+        return _machines(args, fails)
+    if args.catalog or args.force:
+        raise UserError("--catalog and --force go with --machines")
     if args.across_machines:
         if args.strict or args.same_class_as or args.junit or args.summary:
             raise UserError("--strict, --same-class-as, --junit and --summary go with a gate (BASE NEW), "
@@ -159,6 +169,20 @@ def _print_gate(result: dict) -> None:
     counts = ", ".join(f"{v} {k}" for k, v in sorted(result["counts"].items()))
     con.print(f"{'PASS' if result['passed'] else 'FAIL'}: {counts}",
               style="bold green" if result["passed"] else "bold red")
+
+
+def _machines(args, fails) -> int:
+    from bench.analysis.machine_compare import compare_refs
+    from bench.reporting.machine_table import print_machines
+
+    if fails or args.across_machines or args.price_source:
+        raise UserError("--machines compares machines: --fail, --across-machines and --price-source do not apply")
+    result = compare_refs(args.runs, Store(args.results), args.price, args.catalog, args.force)
+    if args.json:
+        emit_json(result)
+    else:
+        print_machines(result)
+    return 0
 
 
 def _across(args, store, fails) -> int:

@@ -1,4 +1,5 @@
-"""tierbench export: a stored run, or a gate between two, in a format CI systems read."""
+"""tierbench export: a stored run, or a gate between two, in a format CI systems read; or a run as one file
+(--bundle, bench.store.bundle) that `tierbench import --bundle` reads into another machine's store."""
 from __future__ import annotations
 
 import sys
@@ -7,7 +8,8 @@ from bench.core.errors import UserError
 from bench.store.runs import Store
 
 NAME = "export"
-HELP = "a run (or a BASE NEW gate) as JUnit XML, GitHub step summary, github-action-benchmark, Bencher or CSV"
+HELP = ("a run (or a BASE NEW gate) as JUnit XML, GitHub step summary, github-action-benchmark, Bencher or CSV; "
+        "or a run as one file (--bundle) for another store")
 DESCRIPTION = ("export RUN --format F writes a stored run; export BASE NEW --format F writes the gate between them "
                "(the same verdicts as `compare BASE NEW`, with --fail, --strict and --same-class-as); the dashboard "
                "formats (github-action-benchmark[-smaller], bencher) carry each case's median over its repeats, "
@@ -18,10 +20,14 @@ def add_arguments(p):
     from bench.reporting.ci_formats import FORMATS
 
     p.add_argument("runs", nargs="+", metavar="RUN", help="a run (id, prefix, latest, tag:KEY=VALUE), or BASE NEW")
-    p.add_argument("--format", required=True, choices=FORMATS, help="output format")
+    p.add_argument("--format", choices=FORMATS, help="output format")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE (default: stdout)")
+    p.add_argument("--bundle", metavar="FILE",
+                   help="instead of a format: write the run to FILE, a tar.gz of the run folder with a checksummed "
+                        "manifest, for `tierbench import --bundle` on another store (docs/machines.md)")
     add_gate_arguments(p)
     p.add_argument("--results", metavar="DIR", help="results store (default: $TIERBENCH_RESULTS or results/)")
+    p.add_argument("--json", action="store_true", help="with --bundle: print what was written as one JSON document")
 
 
 def add_gate_arguments(p):
@@ -57,6 +63,14 @@ def run(args) -> int:
     from bench.reporting.ci_formats import render
 
     store = Store(args.results)
+    if args.bundle:
+        if args.format or args.output or args.fail or args.strict or args.same_class_as or len(args.runs) != 1:
+            raise UserError("export --bundle takes one RUN and no --format, -o or gate options")
+        return _bundle(args, store)
+    if not args.format:
+        raise UserError("export: give --format FORMAT (or --bundle FILE)")
+    if args.json:
+        raise UserError("export --json goes with --bundle; --format names the output")
     if len(args.runs) == 1:
         if args.fail or args.strict or args.same_class_as:
             raise UserError("export: --fail, --strict and --same-class-as need BASE and NEW (a gate)")
@@ -71,4 +85,17 @@ def run(args) -> int:
         write_text(args.output, text)
     else:
         sys.stdout.write(text)
+    return 0
+
+
+def _bundle(args, store) -> int:
+    from bench.core.output import emit_json, stderr_console
+    from bench.store.bundle import export_bundle
+
+    result = export_bundle(store, args.runs[0], args.bundle)
+    if args.json:
+        emit_json(result)
+    else:
+        stderr_console.print(f"wrote run {result['run_id']} ({result['files']} files, {result['bytes']} bytes) "
+                             f"to {result['bundle']}")
     return 0

@@ -80,6 +80,12 @@ def add_arguments(p):
                    "directory pointed at the tier (--quick caps its sizes and runtimes)")
     p.add_argument("--allow-paths", action="store_true",
                    help="--job-file: run it even if it names files or devices outside the tiers")
+    p.add_argument("--label", action="append", default=[], metavar="KEY=VALUE",
+                   help="what this machine is where it cannot say so itself (repeatable): instance=TYPE, "
+                        "provider=, zone=, or any label; recorded as given (docs/machines.md)")
+    p.add_argument("--region", metavar="REGION", help="the cloud region this machine runs in (recorded as given)")
+    p.add_argument("--price-per-hour", type=float, metavar="USD",
+                   help="what this machine costs, in US dollars per hour (compare --machines uses it)")
 
 
 def config_from_args(args) -> Config:
@@ -147,9 +153,11 @@ def export_jobs(cases: list, tiers: dict, directory: str) -> list:
     return written
 
 
-def execute(cfg: Config, tier_flags: list, *, json_out: bool, extra: dict = None, job_file: dict = None) -> dict:
+def execute(cfg: Config, tier_flags: list, *, json_out: bool, extra: dict = None, job_file: dict = None,
+            machine_given: dict = None) -> dict:
     """Resolve tiers, build the plan, run it, print the table; returns the run document.
-    job_file: {"path", "allow_paths"} for `--job-file` (its cases instead of the workloads')."""
+    job_file: {"path", "allow_paths"} for `--job-file` (its cases instead of the workloads').
+    machine_given: what the user said about this machine (bench.execution.machine.parse_given)."""
     if job_file is None:
         plan.check(cfg, len(tier_flags) or len(cfg.tiers) or 1)   # bad parameters: refused before tiers are resolved
     store = Store(cfg.results)
@@ -172,7 +180,7 @@ def execute(cfg: Config, tier_flags: list, *, json_out: bool, extra: dict = None
                 stderr_console.print(f"wrote {path}")
         runner = Runner(store, session.tiers, cgroup=session.cgroup, timeout_s=cfg.timeout_s,
                         extra=dict(extra or {}, tags=cfg.tags),
-                        job_file=loaded, spark_master=cfg.spark_master)
+                        job_file=loaded, spark_master=cfg.spark_master, machine_given=machine_given)
         stderr_console.print(f"run {runner.run_id}: {len(cases)} cases on "
                              + ", ".join(f"{t.name} ({t.cls}{', emulated' if t.emulated else ''})"
                                          for t in session.tiers))
@@ -184,7 +192,8 @@ def execute(cfg: Config, tier_flags: list, *, json_out: bool, extra: dict = None
     return doc
 
 
-def execute_fleet(cfg: Config, tier_flags: list, hosts: list, job_file: dict = None, detect_flags=()) -> dict:
+def execute_fleet(cfg: Config, tier_flags: list, hosts: list, job_file: dict = None, detect_flags=(),
+                  machine_given: dict = None) -> dict:
     """A fleet run: every case on every host at once through fio's client mode (bench.execution.hosts).
     Refused before anything is stored: options that cannot run on fio servers, tiers without a path on some
     host, and hosts that do not answer fio's probe or run another fio version."""
@@ -218,7 +227,7 @@ def execute_fleet(cfg: Config, tier_flags: list, hosts: list, job_file: dict = N
         if host["name"] in detected:
             host["detected"] = detected[host["name"]]
     runner = Runner(Store(cfg.results), tiers, timeout_s=cfg.timeout_s, fleet=fleet, job_file=loaded,
-                    extra={"tags": cfg.tags})
+                    extra={"tags": cfg.tags}, machine_given=machine_given)
     stderr_console.print(f"run {runner.run_id}: {len(cases)} cases on {len(fleet)} hosts "
                          f"({', '.join(h['name'] for h in fleet)}), fio {fleet[0]['fio_version']}")
     try:
@@ -238,6 +247,7 @@ def report(doc: dict, json_out: bool, store_root) -> int:
 
 def run(args) -> int:
     from bench.execution.hosts import hosts_from_args
+    from bench.execution.machine import instance_identity, parse_given
 
     job_file = None
     if args.job_file:
@@ -247,12 +257,14 @@ def run(args) -> int:
         job_file = {"path": args.job_file, "allow_paths": args.allow_paths}
     elif args.allow_paths:
         raise UserError("--allow-paths goes with --job-file")
+    given = parse_given(args.label, args.region, args.price_per_hour)
+    instance_identity(given)     # a given value the machine contradicts is refused before anything runs
     cfg = config_from_args(args)
     if job_file and cfg.engines != ["fio"]:
         raise UserError("--job-file is a fio job file: only --engine fio runs it")
     hosts = hosts_from_args(args.host, args.hosts)
     if args.host_detect and not hosts:
         raise UserError("--host-detect goes with --host or --hosts")
-    doc = execute_fleet(cfg, args.tier, hosts, job_file, args.host_detect) if hosts \
-        else execute(cfg, args.tier, json_out=args.json, job_file=job_file)
+    doc = execute_fleet(cfg, args.tier, hosts, job_file, args.host_detect, machine_given=given) if hosts \
+        else execute(cfg, args.tier, json_out=args.json, job_file=job_file, machine_given=given)
     return report(doc, args.json, Store(cfg.results).root)

@@ -46,14 +46,16 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def new_document(run_id: Optional[str], tiers: list, extra: Optional[dict] = None) -> dict:
+def new_document(run_id: Optional[str], tiers: list, extra: Optional[dict] = None,
+                 machine_given: Optional[dict] = None) -> dict:
     """A run's first document: status `running`, naming this process (pid, host, start time), the revision under
-    test and the run's tags (`extra["tags"]`: the user's --tag; bench.execution.provenance)."""
+    test and the run's tags (`extra["tags"]`: the user's --tag; bench.execution.provenance); machine_given: what
+    the user said about the machine (bench.execution.machine.parse_given)."""
     extra = dict(extra or {})
     rev = revision()
     tags = run_tags(extra.pop("tags", None), rev)
     return {"schema_version": SCHEMA_VERSION, "run_id": run_id, "status": RUNNING, "started_at": _now(),
-            "finished_at": None, "harness_version": __version__, "machine": fingerprint(),
+            "finished_at": None, "harness_version": __version__, "machine": fingerprint(machine_given),
             "process": process_identity(), "tags": tags, **({"revision": rev} if rev else {}),
             "tiers": [t.to_dict() for t in tiers], "cases": [], **extra}
 
@@ -79,7 +81,7 @@ class Runner:
     def __init__(self, store: Store, tiers: list, cgroup: Optional[str] = None, timeout_s: float = 600.0,
                  progress: bool = True, extra: Optional[dict] = None, fleet: Optional[list] = None,
                  job_file: Optional[dict] = None, spark_master: Optional[str] = None,
-                 replay: Optional[dict] = None):
+                 replay: Optional[dict] = None, machine_given: Optional[dict] = None):
         """fleet: the hosts of a fleet run (bench.execution.hosts.check_hosts records, each with `tiers`
         {tier: path on that host}); every case then runs on all of them through fio's client mode and gives
         a case document per host and one for the fleet (bench.core.case.FLEET_HOST).
@@ -99,7 +101,7 @@ class Runner:
         self.cgroup = cgroup
         self.timeout_s = timeout_s
         self.progress = progress
-        self.doc = new_document(None, tiers, extra)
+        self.doc = new_document(None, tiers, extra, machine_given)
         self.folder = store.create_run(doc=self.doc)    # folder and running document in one step
         self.raw = self.folder / "raw"
         if job_file:

@@ -94,6 +94,20 @@ def _set(path: str, value):
 _DELETE = object()
 
 
+def _tar(files: dict) -> bytes:
+    """A gzip'd tar holding `files` ({name: bytes}) in order, made in memory."""
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
 def _import(content: Content) -> tuple:
     return ("import", "{file}", "--results", "{store}")
 
@@ -347,6 +361,66 @@ def _entries() -> list:
     e.append(BadInput("record-no-command", ("record", "--results", "{store}")))
     e.append(BadInput("record-no-such-program", ("record", "--results", "{store}", "--", "{dir}/no-such-program")))
     e.append(BadInput("record-relative-path", ("record", "--path", "rel", "--results", "{store}", "--", "true")))
+    # what a run ran on: labels, region and price (docs/machines.md)
+    e.append(BadInput("run-label-no-equals", _run("--label", "instance")))
+    e.append(BadInput("run-label-bad-key", _run("--label", "Bad Key=x")))
+    e.append(BadInput("run-label-empty-value", _run("--label", "instance=")))
+    e.append(BadInput("run-label-twice", _run("--label", "instance=a", "--label", "instance=b")))
+    e.append(BadInput("run-label-control-chars", _run("--label", "zone=a\x07b")))
+    e.append(BadInput("run-region-twice", _run("--label", "region=a", "--region", "b")))
+    e.append(BadInput("run-price-negative", _run("--price-per-hour", "-1")))
+    e.append(BadInput("run-price-nan", _run("--price-per-hour", "nan")))
+    e.append(BadInput("run-price-inf", _run("--price-per-hour", "inf")))
+    e.append(BadInput("run-price-text", _run("--price-per-hour", "cheap")))
+
+    # compare --machines and its catalogs
+    machines = ("compare", "{good_run}", "{bad_run}", "--machines", "--force", "--results", "{store}")
+    e.append(BadInput("machines-one-run", ("compare", "{good_run}", "--machines", "--results", "{store}")))
+    e.append(BadInput("machines-same-host", ("compare", "{good_run}", "{good_run}", "--machines",
+                                             "--results", "{store}")))
+    e.append(BadInput("machines-price-unknown-run", machines + ("--price", "nope=1",)))
+    e.append(BadInput("machines-catalog-missing", machines + ("--catalog", "{dir}/nope.toml")))
+    e.append(BadInput("machines-catalog-directory", machines + ("--catalog", "{dir}")))
+
+    def catalog(name, content):
+        e.append(BadInput(f"machines-catalog-{name}", machines + ("--catalog", "{file}"), {"c.toml": content}))
+
+    entry = '[[instance]]\nprovider = "aws"\ninstance_type = "x"\ntier_class = "nvme"\nsource = "s"\nsource_date = "d"\n'
+    catalog("not-toml", "[[instance\n")
+    catalog("random-bytes", bytes(range(256)) * 3)
+    catalog("too-large", lambda: b"# " + b"x" * (2 << 20) + b"\n")
+    catalog("instance-5", "instance = 5\n")
+    catalog("unknown-table", "[bogus]\n")
+    catalog("no-figure", entry)
+    catalog("negative-iops", entry + "read_iops_4k = -5\n")
+    catalog("nan-iops", entry + "read_iops_4k = nan\n")
+    catalog("unknown-field", entry + "read_iops_4k = 5\nspeed = 3\n")
+    catalog("no-source", entry.replace('source = "s"\n', "") + "read_iops_4k = 5\n")
+    e.append(BadInput("machines-catalog-without-machines", ("compare", "{good_run}", "{bad_run}", "--catalog",
+                                                            "{file}", "--results", "{store}"), {"c.toml": entry}))
+
+    # run bundles (bench.store.bundle; tests/test_bundle.py builds the hostile tars)
+    def bundle(name, content):
+        e.append(BadInput(f"import-bundle-{name}", ("import", "--bundle", "{file}", "--results", "{store}"),
+                          {"b.tgz": content}))
+
+    bundle("empty", b"")
+    bundle("random-bytes", bytes(range(256)) * 4)
+    bundle("gzip-of-junk", lambda: __import__("gzip").compress(b"junk" * 100))
+    bundle("tar-without-manifest", lambda: _tar({"x/run.json": b"{}"}))
+    bundle("manifest-not-json", lambda: _tar({"MANIFEST.json": b"{nope"}))
+    bundle("manifest-traversal", lambda: _tar({"MANIFEST.json": json.dumps(
+        {"format": "tierbench-bundle", "version": 1, "run_id": "r",
+         "files": {"../evil": {"sha256": "0" * 64, "bytes": 1}, "r/run.json": {"sha256": "0" * 64, "bytes": 1}}}
+    ).encode()}))
+    e.append(BadInput("import-bundle-missing", ("import", "--bundle", "{dir}/nope.tgz", "--results", "{store}")))
+    e.append(BadInput("import-bundle-directory", ("import", "--bundle", "{dir}", "--results", "{store}")))
+    e.append(BadInput("import-bundle-with-files", ("import", str(REAL_FIO), "--bundle", "{dir}/x.tgz",
+                                                   "--results", "{store}")))
+    e.append(BadInput("export-bundle-directory", ("export", "{good_run}", "--bundle", "{dir}", "--results", "{store}")))
+    e.append(BadInput("export-bundle-no-parent", ("export", "{good_run}", "--bundle", "{dir}/no/such/b.tgz",
+                                                  "--results", "{store}")))
+    e.append(BadInput("export-unknown-run", ("export", "nope", "--bundle", "{dir}/b.tgz", "--results", "{store}")))
 
     # a store with one bad run document next to a good one: reported in one line, the rest still works
     def store(name, mutate):

@@ -208,3 +208,23 @@ def test_import_trace_files(space, fmt, rows, header, sep):
         run = max(run_folders(store))
         doc = json.loads((store / run / "run.json").read_text())
         assert doc["kind"] == "trace" and doc["trace"]["totals"]["ops_read"] + doc["trace"]["totals"]["ops_written"] > 0
+@FUZZ
+@given(labels=st.lists(st.text(max_size=20) | st.sampled_from(["instance=m5d.large", "zone=a", "x=y", "=", "a="]),
+                       max_size=3),
+       price=st.none() | st.sampled_from(["0.5", "0", "-1", "nan", "inf", "1e400", "x", ""]) | st.text(max_size=6),
+       region=st.none() | st.text(max_size=10))
+def test_machine_labels_and_price(space, labels, price, region):
+    """What a run ran on (--label, --price-per-hour, --region): refused in one line, or recorded as given."""
+    base, tier, store = space
+    assume(all("\0" not in x for x in labels) and (region is None or "\0" not in region))
+    argv = ["run", "--tier", f"t={tier}", "--workload", "seq-read-1m", "--engine", "builtin", "--results", store,
+            *SMALL]
+    for label in labels:
+        argv += ["--label", label]
+    if price is not None:
+        argv += ["--price-per-hour", price]
+    if region is not None:
+        argv += ["--region", region]
+    answer = _answer(argv, store)
+    if answer.kind == "would-run" and price is not None:
+        assert math.isfinite(float(price)) and float(price) > 0

@@ -23,6 +23,7 @@ from bench.core.errors import UserError
 from bench.reporting.html.cases import section_cases, section_compare, section_iops_per_gb, section_phases, section_runs
 from bench.reporting.html.charts import latency_percentiles, section_latency, section_monitor, section_scaling
 from bench.reporting.html.elements import case_texts, esc, group_by_case, step_text
+from bench.reporting.html.machines import section_machines
 from bench.reporting.html.scenario import section_findings, section_model
 
 __all__ = ["render_report", "latency_percentiles", "group_by_case", "step_text", "case_texts"]
@@ -59,6 +60,7 @@ def render_report(docs: list, title: str = "tierbench report") -> str:
                 ("scaling", "Scaling", section_scaling(docs)),
                 ("monitor", "Monitor: CPU and devices per case", section_monitor(docs))]
     if len(docs) > 1:
+        sections.append(("machines", "Machines side by side", section_machines(docs)))
         sections.append(("compare", f"Comparison against {docs[0].get('run_id')}", section_compare(docs)))
     nav = "".join(f'<a href="#{sid}">{esc(name)}</a>' for sid, name, _ in sections)
     body = "".join(f'<section id="{sid}"><h2>{esc(name)}</h2>{content}</section>' for sid, name, content in sections)
