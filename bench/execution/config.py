@@ -64,6 +64,8 @@ class Config:
     allow_system_path: bool = False    # --allow-system-path: a tier may be a system path (bench.tiers.guard)
     allow_shared_tier: bool = False    # --allow-shared-tier: run even if another run holds a tier's lock
     spark_master: Optional[str] = None  # --spark-master spark://HOST:PORT: an existing cluster for --engine spark
+    raw_devices: bool = False          # a tier may be a raw block device (`run`: bench.tiers.raw)
+    destroy_data: bool = False         # --destroy-data: patterns may write to raw device tiers
 
 
 # Bounds of the run's numbers (sanity: a typo must not plan a billion repeats or a timeout of a century).
