@@ -162,6 +162,9 @@ def open_exclusive(name: str, device: str) -> int:
     LVM or ZFS, and refuses them while we hold it. UserError when it is claimed."""
     try:
         return os.open(device, os.O_RDONLY | os.O_EXCL | os.O_CLOEXEC)
+    except PermissionError as e:
+        raise UserError(f"tier {name}: cannot open {device} ({e.strerror}): measuring a raw device needs root or "
+                        f"write access to it") from None
     except OSError as e:
         raise UserError(f"tier {name}: {device} is in use ({e.strerror}: mounted, or claimed by md/LVM/ZFS or "
                         f"another program)") from None
