@@ -71,7 +71,7 @@ class TierSession:
         them (bench.tiers.raw: refused with the reason when it is in use or holds data)."""
         if is_block_device(path) and getattr(self.cfg, "raw_devices", False):
             return detect_raw(name, path, cls, store_root=str(Store(self.cfg.results).root),
-                            nominal_capacity_bytes=nominal_capacity_bytes)
+                              nominal_capacity_bytes=nominal_capacity_bytes)
         return detect(name, path, cls, nominal_capacity_bytes=nominal_capacity_bytes)
 
     def _resolve(self) -> None:

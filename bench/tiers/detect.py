@@ -45,7 +45,6 @@ class Tier:
     detected_class: Optional[str] = None
     raw: bool = False               # a raw block device (bench.tiers.raw), not a directory
 
-
     @property
     def iops_capacity_bytes(self) -> Optional[int]:
         """Capacity used for IOPS per GB: the nominal (declared or emulated) one if set, else the device's."""
@@ -189,7 +188,7 @@ def detect(name: str, path: str, declared_class: Optional[str] = None, *,
 
 
 def detect_raw(name: str, device: str, declared_class: Optional[str] = None, store_root: Optional[str] = None,
-             nominal_capacity_bytes: Optional[int] = None):
+               nominal_capacity_bytes: Optional[int] = None) -> Tier:
     """The Tier of a raw block device, checked (UserError naming the reason when it is refused:
     bench.tiers.raw.refusal); its capacity, for IOPS per GB, is the device's size."""
     why = raw.refusal(device, store_root)
