@@ -47,6 +47,9 @@ def test_baselines_come_from_the_newest_run_of_the_same_machine_with_that_tier(r
     assert f"device baselines from run {runs['newest']}" in layout["supplied_source"]
     table = cli("model", runs["sort"], "--results", runs["store"], check=0)
     assert f"device baselines of tier a: run {runs['newest']} (the newest on this machine class" in table.stderr
+    # --drive-class is for a tier of class unknown: given for an hdd tier, it is refused rather than ignored.
+    line = refused(cli("model", runs["sort"], "--results", runs["store"], "--drive-class", "nvme"))
+    assert "--drive-class is for a data tier of class unknown, and a is hdd" in line
 
 
 def test_no_baseline_in_the_store_is_exit_2_with_the_command_that_makes_one(runs, tmp_path):

@@ -227,6 +227,10 @@ def model(doc: dict, params: Optional[ClusterParams] = None, given=(), baselines
     if not demand:
         raise UserError(f"run {doc.get('run_id')} has no successful terasort case with map and reduce phases to "
                         f"model (run `tierbench scenario hadoop-tempdata` or `tierbench run --workload terasort`)")
+    known = sorted({f"{d} is {classes.get(d)}" for d, _, _ in demand if classes.get(d) != "unknown"})
+    if drive_class and len(known) == len({d for d, _, _ in demand}):
+        raise UserError(f"model: --drive-class is for a data tier of class unknown, and {', '.join(known)} "
+                        f"(a tier's class is declared with --tier NAME=PATH:CLASS when it is measured)")
     layouts = []
     for (data, temp, cache), figures in sorted(demand.items()):
         _check_drive_class(data, classes.get(data), drive_class, params.drive_tb)
