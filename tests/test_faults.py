@@ -325,3 +325,28 @@ def test_a_bundle_cut_short_in_transfer_is_refused_and_the_store_left_as_it_was(
     proc = cli("import", "--bundle", bundle, "--results", dst)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert not dst.exists() or list(dst.iterdir()) == []
+# -- issue 22: a raw device tier is claimed for the whole run ---------------------------------------------------
+
+def test_a_raw_device_cannot_be_formatted_or_mounted_while_a_run_measures_it(tmp_path, store):
+    """`mkfs.ext4` on the device while a case writes to it fails (the run holds the kernel's exclusive claim,
+    bench.tiers.raw); the run completes, and once it has ended the claim is gone (mkfs then works)."""
+    import shutil as _shutil
+
+    from tests.test_raw_device import loop_device
+
+    if _shutil.which("mkfs.ext4") is None:
+        pytest.skip("needs mkfs.ext4")
+    with loop_device(tmp_path) as (device, _image):
+        argv = [sys.executable, "-m", "bench", "run", f"--tier=n={device}:nvme", "--workload", "seq-write-1m",
+                "--engine", "fio", "--param", "size=16m", "--param", "runtime_s=3", "--destroy-data",
+                "--results", str(store), "--json"]
+        proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
+        assert _wait_for(lambda: _fio(store, 0), timeout=60), "fio never started"
+        mkfs = subprocess.run(["mkfs.ext4", "-q", "-F", device], capture_output=True, text=True)
+        code, stdout, stderr = _finish(proc)
+        assert mkfs.returncode != 0, "mkfs.ext4 formatted a device that a run was measuring"
+        assert code == 0, stderr
+        assert json.loads(stdout)["status"] == "complete"
+        assert subprocess.run(["mkfs.ext4", "-q", "-F", device], capture_output=True).returncode == 0
+        _assert_clean(store)

@@ -40,13 +40,6 @@ def nothing_stored(store: Path) -> bool:
 
 # -- places ---------------------------------------------------------------------------------------
 
-def _block_device() -> str:
-    for name in sorted(os.listdir("/sys/block")):
-        if os.path.exists(f"/dev/{name}"):
-            return f"/dev/{name}"
-    pytest.skip("no block device node in /dev")
-
-
 @pytest.mark.parametrize("spec,words", [
     ("etc=/etc", "/etc is a system path"),
     ("root=/", "/ is a system path"),
@@ -77,11 +70,33 @@ def test_a_symlink_to_a_system_path_and_the_store_are_refused(tmp_path, store):
     assert [p.name for p in store.iterdir()] == ["inside"] and not any((store / "inside").iterdir())
 
 
-def test_a_block_device_is_refused_even_with_allow_system_path(store):
-    device = _block_device()
+def _root_device() -> str:
+    """The block device under / (the one device every machine has in use), or a skip where / is on none."""
+    dev = os.stat("/").st_dev
+    link = f"/sys/dev/block/{os.major(dev)}:{os.minor(dev)}"
+    if not os.major(dev) or not os.path.exists(link):
+        pytest.skip("/ is on no block device here (an overlay or tmpfs root)")
+    device = f"/dev/{os.path.basename(os.path.realpath(link))}"
+    if not os.path.exists(device):
+        pytest.skip(f"no device node {device}")
+    return device
+
+
+def test_a_block_device_in_use_is_refused_even_with_allow_system_path(store):
+    """A block device is a raw tier for `run` (bench.tiers.raw), refused while it is in use: the device under /
+    is, whatever --allow-system-path says. Only a read-only workload is named, so that a guard that failed would
+    read, never write (tests/test_raw_device.py measures loop devices the tests make)."""
+    device = _root_device()
     for extra in ([], ["--allow-system-path"]):
-        line = refused(cli("run", "--tier", f"d={device}", *extra, "--quick", "--results", store))
-        assert f"{device} is a block device" in line and "mount" in line
+        line = refused(cli("run", "--tier", f"d={device}", *extra, "--workload", "seq-read-1m", "--quick",
+                           "--results", store))
+        assert f"{device} is refused as a raw device" in line, line
+    assert nothing_stored(store)
+
+
+def test_a_character_device_is_refused(store):
+    line = refused(cli("run", "--tier", "d=/dev/null", "--workload", "seq-read-1m", "--quick", "--results", store))
+    assert "/dev/null is a character device" in line and "mount" in line
     assert nothing_stored(store)
 
 

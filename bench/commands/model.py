@@ -6,8 +6,10 @@ from rich.table import Table
 
 from bench.core.errors import UserError
 from bench.core.output import emit_json, fmt_number, stderr_console
-from bench.scenarios.hadoop_tempdata.cluster_model import ClusterParams, assumption_lines, default_params, model
+from bench.scenarios.hadoop_tempdata.baselines import model_run
+from bench.scenarios.hadoop_tempdata.cluster_model import ClusterParams, assumption_lines
 from bench.store.runs import Store
+from bench.tiers.detect import CLASSES
 
 NAME = "model"
 HELP = "model a cluster from a run's measured figures (drives, IOPS per GB, CPU threads per drive, cost per TB)"
@@ -18,6 +20,9 @@ def add_arguments(p):
     for f in fields(ClusterParams):
         extra = " or the run's own hdd drive count" if f.name == "drives_per_node" else ""
         p.add_argument("--" + f.name.replace("_", "-"), metavar="N", help=f"(default {f.default}{extra})")
+    p.add_argument("--drive-class", choices=[c for c in CLASSES if c != "unknown"],
+                   help="the class of the data tier's drives, where detection said unknown (a loop device, a "
+                        "virtual disk): without it such a tier is not extrapolated to drive sizes")
     p.add_argument("--results", metavar="DIR")
     p.add_argument("--json", action="store_true")
 
@@ -54,13 +59,14 @@ def table(out: dict) -> Table:
 def run(args) -> int:
     given = {f.name: parse_param(f.name, getattr(args, f.name), isinstance(f.default, int))
              for f in fields(ClusterParams) if getattr(args, f.name) is not None}
-    doc = Store(args.results).load(args.run)
-    params = ClusterParams(**{**default_params(doc).__dict__, **given})
-    out = model(doc, params, given=set(given))
+    out = model_run(Store(args.results), args.run, given, drive_class=args.drive_class)
     if args.json:
         emit_json(out)
         return 0
     stderr_console.print(table(out))
+    for tier, rid in sorted({(l["data_tier"], l["baseline_run"]) for l in out["layouts"]}):
+        where = "this run" if rid == out["run_id"] else f"run {rid} (the newest on this machine class with tier {tier})"
+        stderr_console.print(f"device baselines of tier {tier}: {where}", highlight=False)
     stderr_console.print("formulas: bench/scenarios/hadoop_tempdata/cluster_model.py; assumptions:")
     for line in assumption_lines(out):
         stderr_console.print("  " + line, highlight=False, markup=False)

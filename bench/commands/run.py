@@ -23,6 +23,7 @@ from bench.execution.session import TierSession
 from bench.reporting.table import print_run
 from bench.store.runs import Store
 from bench.tiers.guard import check_plan_space
+from bench.tiers.raw import check_raw_cases
 
 NAME = "run"
 HELP = "run workloads on tiers and store the results"
@@ -86,6 +87,9 @@ def add_arguments(p):
     p.add_argument("--region", metavar="REGION", help="the cloud region this machine runs in (recorded as given)")
     p.add_argument("--price-per-hour", type=float, metavar="USD",
                    help="what this machine costs, in US dollars per hour (compare --machines uses it)")
+    p.add_argument("--destroy-data", action="store_true",
+                   help="let patterns write to a raw block device tier (--tier NAME=/dev/DEV:CLASS), destroying what "
+                        "it holds; devices in use or holding a file system or partition table are refused anyway")
 
 
 def config_from_args(args) -> Config:
@@ -116,6 +120,8 @@ def config_from_args(args) -> Config:
     cfg.allow_shared_tier = args.allow_shared_tier
     cfg.spark_master = getattr(args, "spark_master", None)
     cfg.tags = parse_tags(args.tag)
+    cfg.raw_devices = True
+    cfg.destroy_data = getattr(args, "destroy_data", False)
     return validate(cfg)
 
 
@@ -148,7 +154,7 @@ def export_jobs(cases: list, tiers: dict, directory: str) -> list:
         pattern = w.build(workloads.coerce_params(w, c.params))
         dirs = {"data": tiers[c.tier].path, "temp": tiers[c.temp_tier or c.tier].path}
         path = out / f"case{c.id:03d}-{c.workload}-{c.tier}.fio"
-        path.write_text(render_jobfile(pattern, dirs))
+        path.write_text(render_jobfile(pattern, dirs, device=tiers[c.tier].path if tiers[c.tier].raw else None))
         written.append(str(path))
     return written
 
@@ -167,11 +173,15 @@ def execute(cfg: Config, tier_flags: list, *, json_out: bool, extra: dict = None
         if job_file is not None:
             from bench.execution.jobfile_case import jobfile_cases, load_jobfile
 
+            if any(t.raw for t in session.tiers):
+                raise UserError("--job-file on a raw device tier: a job file is pointed at a tier's directory; "
+                                "raw devices run the device baselines")
             loaded = load_jobfile(job_file["path"], {t.name: t.path for t in session.tiers}, quick=cfg.quick,
                                   allow_paths=job_file["allow_paths"])
             cases = jobfile_cases(loaded, list(tiers), cfg.repeat)
         else:
             cases = plan.build(cfg, list(tiers))
+            check_raw_cases(cases, tiers, cfg.destroy_data)
             check_plan_space(cases, session.tiers)
         check_fio(cfg, cases)
         check_spark(cases)

@@ -13,6 +13,7 @@ from bench.execution.session import TierSession
 from bench.reporting.table import failures, run_table
 from bench.scenarios.hadoop_tempdata.findings import VERDICT_STYLE, header
 from bench.scenarios.hadoop_tempdata.scenario import (
+    check_memory_tiers,
     default_container_mb,
     run_scenario,
     stages,
@@ -138,6 +139,7 @@ def run(args) -> int:
     store = Store(args.results)
     with TierSession(cfg, tier_flags, emulate_flag=args.emulate,
                      hdd_drives=args.hdd_drives or EMULATED_HDD_DRIVES) as session:
+        check_memory_tiers(session.tiers, container_mb)
         check_plan_space([c for stage in stages([t.name for t in session.tiers], records, args.quick,
                                                 "hdd" if args.emulate else ("hdd-half" if args.hdd_half else None)
                                                 ).values() for c in stage], session.tiers)

@@ -65,6 +65,8 @@ class Config:
     allow_shared_tier: bool = False    # --allow-shared-tier: run even if another run holds a tier's lock
     spark_master: Optional[str] = None  # --spark-master spark://HOST:PORT: an existing cluster for --engine spark
     tags: dict = field(default_factory=dict)  # --tag KEY=VALUE: stored with the run (bench.execution.provenance)
+    raw_devices: bool = False          # a tier may be a raw block device (`run`: bench.tiers.raw)
+    destroy_data: bool = False         # --destroy-data: patterns may write to raw device tiers
 
 
 # Bounds of the run's numbers (sanity: a typo must not plan a billion repeats or a timeout of a century).

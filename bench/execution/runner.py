@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from pathlib import Path
 from typing import Optional
 
 import psutil
@@ -36,7 +37,8 @@ from bench.execution.provenance import revision, run_tags
 from bench.execution.worker import case_dir_name
 from bench.store.run_state import RUNNING, case_document, cases_status, process_identity, recover_cases
 from bench.store.runs import SCHEMA_VERSION, Store
-from bench.tiers.detect import Tier
+from bench.tiers.cgroups import oom_kills
+from bench.tiers.detect import Tier, shared_devices
 from bench.tiers.emulate import make_container, remove_container
 
 KILL_GRACE_S = 10.0
@@ -92,6 +94,13 @@ class Runner:
         self.replay = replay     # `replay` cases: {trace (run id), trace_path, timed} (bench.engines.trace.replay)
         if fleet:
             extra = dict(extra or {}, hosts=fleet)
+        else:   # tiers on one device (bench.tiers.detect.shared_devices): said when the run starts, and stored
+            extra = dict(extra or {}, shared_devices=shared_devices(tiers))
+            for group in extra["shared_devices"]:
+                _stderr_console().print(f"warning: tiers {' and '.join(group['tiers'])} share one device "
+                                        f"({group['device']}): their figures are that device's, and each "
+                                        f"disturbs the other's when both are in use", style="yellow",
+                                        highlight=False)
         if job_file:
             extra = dict(extra or {}, job_file={"name": job_file["name"], "sha256": job_file["sha256"],
                                                 "quick": job_file["quick"]})
@@ -129,6 +138,8 @@ class Runner:
         if self.fleet:
             return      # a fleet case makes no directory: fio removes its files on the hosts (unlink)
         for name in {case.tier, case.temp_tier or case.tier}:
+            if self.tiers[name].raw:
+                continue        # a raw device tier: the case made no directory, and nothing is removed from it
             shutil.rmtree(os.path.join(self.tiers[name].path, case_dir_name(self.run_id, case.id)),
                           ignore_errors=True)
 
@@ -160,7 +171,10 @@ class Runner:
                                     near=self.cgroup)
                      if case.memory_mb else None)
         try:
-            return self._run_case(case, container)
+            case_doc = self._run_case(case, container)
+            if container:
+                _blame_oom(case_doc, container, case.memory_mb)
+            return case_doc
         finally:
             if container:
                 remove_container(container)
@@ -205,7 +219,7 @@ class Runner:
                 result = {"error": f"worker wrote an unreadable result ({e})"}
             error = error or result.get("error")
         elif error is None:
-            tail = (stderr or "").strip().splitlines()[-1:] or [f"exit code {rc}"]
+            tail = (stderr or "").strip().splitlines()[-1:] or [_exit_words(rc)]
             error = f"worker died: {tail[0]}"
         if not error and rc != 0:
             error = f"worker exited with status {rc} after reporting success"
@@ -302,6 +316,27 @@ class Runner:
 
 
 CASE_TAG = "TIERBENCH_CASE"   # environment variable naming the case a process works for (inherited by fio)
+
+
+def _exit_words(rc: Optional[int]) -> str:
+    """A worker's exit status in words: `killed by SIGKILL` for a signal (Popen's negative code), else the code."""
+    if rc is not None and rc < 0:
+        try:
+            return f"killed by {signal.Signals(-rc).name}"
+        except ValueError:
+            return f"killed by signal {-rc}"
+    return f"exit code {rc}"
+
+
+def _blame_oom(case_doc: dict, container: str, memory_mb: int) -> None:
+    """A failed case whose container's OOM killer fired says so, with the container's limit: the kernel killed
+    a process of the case for memory, whatever the worker could still report."""
+    kills = oom_kills(container)
+    if case_doc.get("error") and kills:
+        case_doc["error"] = (f"out of memory: the kernel's OOM killer killed {kills} process(es) in the case's "
+                             f"{memory_mb} MB container (memory cgroup {Path(container).name}; its page cache, and "
+                             f"the pages of files it writes to tmpfs, count against the limit) [{case_doc['error']}]")
+        case_doc["oom_kills"] = kills
 
 
 def _kill_leftovers(marker: str, tag: Optional[str] = None, pgid: Optional[int] = None) -> list:

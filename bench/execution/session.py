@@ -12,8 +12,9 @@ from bench.core.output import stderr_console
 from bench.execution.config import Config
 from bench.store.runs import Store
 from bench.tiers import emulate as emu
-from bench.tiers.detect import detect, parse_tier_spec
+from bench.tiers.detect import detect, detect_raw, parse_tier_spec
 from bench.tiers.guard import TierLocks, check_places
+from bench.tiers.raw import is_block_device
 
 
 class TierSession:
@@ -65,6 +66,14 @@ class TierSession:
         self.built = emu.emulate(hdd_drives=self.hdd_drives, **kwargs)
         return self.built
 
+    def _detect(self, name: str, path: str, cls=None, nominal_capacity_bytes=None):
+        """A tier from its path: a directory (bench.tiers.detect), or a raw block device where the command allows
+        them (bench.tiers.raw: refused with the reason when it is in use or holds data)."""
+        if is_block_device(path) and getattr(self.cfg, "raw_devices", False):
+            return detect_raw(name, path, cls, store_root=str(Store(self.cfg.results).root),
+                              nominal_capacity_bytes=nominal_capacity_bytes)
+        return detect(name, path, cls, nominal_capacity_bytes=nominal_capacity_bytes)
+
     def _resolve(self) -> None:
         declared = {t.name: t for t in self.cfg.tiers}
         specs = [parse_tier_spec(s) for s in self.tier_flags]
@@ -79,7 +88,7 @@ class TierSession:
                     raise UserError(f"--tier {name}: no such emulated tier (emulated: {', '.join(emulated)})")
                 self.tiers.append(emulated[name])
             for name, path, cls in extra:
-                self.tiers.append(detect(name, path, cls))
+                self.tiers.append(self._detect(name, path, cls))
             return
         if not declared and not specs:
             self.scratch = tempfile.mkdtemp(prefix=".tierbench-scratch-", dir=os.getcwd())
@@ -93,7 +102,7 @@ class TierSession:
                 d = declared[name]
                 if not d.path:
                     raise UserError(f"tier {name}: no path in the config")
-                self.tiers.append(detect(name, d.path, cls or d.cls, nominal_capacity_bytes=d.capacity_bytes))
+                self.tiers.append(self._detect(name, d.path, cls or d.cls, nominal_capacity_bytes=d.capacity_bytes))
             elif path is None and name in emulated:
                 self.tiers.append(emulated[name])
                 self.cgroup, self.emulation = em.cgroup, em
@@ -102,7 +111,7 @@ class TierSession:
                                 f"or build emulated tiers with `tierbench tiers emulate`)")
             else:
                 d = declared.get(name)
-                self.tiers.append(detect(name, path, cls or (d.cls if d else None),
-                                         nominal_capacity_bytes=d.capacity_bytes if d else None))
+                self.tiers.append(self._detect(name, path, cls or (d.cls if d else None),
+                                               nominal_capacity_bytes=d.capacity_bytes if d else None))
         if len(set(names)) != len(names):
             raise UserError(f"tier names repeat: {', '.join(names)}")

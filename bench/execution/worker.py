@@ -86,10 +86,19 @@ def tier_root_check(roots: dict) -> None:
 
 
 def _tier_dirs(spec: dict) -> dict:
+    """({role: the case's directory on its tier}, {role: tier}); a raw device tier's "directory" is the device
+    itself (bench.tiers.raw: the case makes nothing there)."""
     case = spec["case"]
     roles = {"data": case["tier"], "temp": case.get("temp_tier") or case["tier"]}
-    return {role: os.path.join(spec["tiers"][tier]["path"], case_dir_name(spec["run_id"], case["id"]))
+    return {role: spec["tiers"][tier]["path"] if spec["tiers"][tier].get("raw") else
+            os.path.join(spec["tiers"][tier]["path"], case_dir_name(spec["run_id"], case["id"]))
             for role, tier in roles.items()}, roles
+
+
+def _raw_device(spec: dict) -> str:
+    """The raw block device the case runs on, or None (a directory tier)."""
+    tier = spec["tiers"][spec["case"]["tier"]]
+    return tier["path"] if tier.get("raw") else None
 
 
 def _pattern_for(case: dict):
@@ -108,7 +117,7 @@ def execute(spec: dict) -> dict:
     stem = f"case{case['id']:03d}"
     capacity = spec["tiers"][case["tier"]].get("iops_capacity_bytes")
     roots = {}
-    for d in dict.fromkeys(dirs.values()):
+    for d in dict.fromkeys(dirs.values()) if not _raw_device(spec) else ():
         root = os.path.dirname(d)
         try:
             st = os.stat(root)
@@ -117,7 +126,7 @@ def execute(spec: dict) -> dict:
         roots[root] = (st.st_dev, st.st_ino)
     made = []
     try:
-        for d in dict.fromkeys(dirs.values()):
+        for d in dict.fromkeys(dirs.values()) if not _raw_device(spec) else ():
             try:
                 os.mkdir(d)      # only the case's directory, inside the existing root
             except FileNotFoundError:
@@ -271,7 +280,12 @@ def _run_engine(spec: dict, case: dict, dirs: dict, roles: dict, raw_dir: Path, 
             from bench.engines.fio import engine
         else:
             from bench.engines import builtin as engine
-        out = engine.run(pattern, dirs, roles, raw_dir, stem, spec["timeout_s"])
+        if _raw_device(spec) and case["engine"] == "fio":
+            out = engine.run(pattern, dirs, roles, raw_dir, stem, spec["timeout_s"], device=_raw_device(spec))
+        elif _raw_device(spec):     # refused before the run (bench.tiers.raw.check_raw_cases); never on files
+            raise CaseError(f"tier {case['tier']} is a raw device: the {case['engine']} engine cannot run on it")
+        else:
+            out = engine.run(pattern, dirs, roles, raw_dir, stem, spec["timeout_s"])
     else:
         workload = workloads.get(case["workload"])
         params = workloads.coerce_params(workload, case["params"])

@@ -202,9 +202,12 @@ def run_table(doc: dict) -> Table:
 
 
 def failures(doc: dict) -> list:
-    """One line per failed case: its id, step label (scenario runs), workload, tier and error."""
+    """One line per failed case: its id, step label (scenario runs), workload, tier (data and temp tier where a
+    job's temp data lives on another tier: the step is named by both) and error."""
     return [f"case {c['id']}" + (f" step {c['label']}" if c.get("label") else "")
-            + f" {c['workload']} on {c['tier']}" + (f" host {c['host']}" if c.get("host") else "")
+            + f" {c['workload']} on {c['tier']}"
+            + (f" (temp data on {c['temp_tier']})" if c.get("temp_tier") and c["temp_tier"] != c["tier"] else "")
+            + (f" host {c['host']}" if c.get("host") else "")
             + f": {c['error']}" for c in doc.get("cases", []) if c.get("error")]
 
 

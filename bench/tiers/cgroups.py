@@ -231,3 +231,28 @@ def containers_available(found: Optional[dict] = None) -> bool:
     """Whether memory-capped containers can be made here (root and a memory controller)."""
     found = found or detect()
     return os.geteuid() == 0 and found["version"] in ("v1", "v2") and bool(found["memory"])
+
+
+def _counters(path: Path) -> dict:
+    """`key value` lines (memory.oom_control, memory.events) as {key: int}; {} when unreadable."""
+    out = {}
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return out
+    for line in lines:
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit():
+            out[parts[0]] = int(parts[1])
+    return out
+
+
+def oom_kills(group: str) -> Optional[int]:
+    """Processes the kernel's OOM killer killed in a memory group since it was made: `oom_kill` of v1's
+    memory.oom_control (kernel 4.13 and later) or v2's memory.events; None where the group says nothing."""
+    path = Path(group)
+    for name in ("memory.events", "memory.oom_control"):
+        counters = _counters(path / name)
+        if "oom_kill" in counters:
+            return counters["oom_kill"]
+    return None

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Optional
 
 from bench.core.errors import UserError
+from bench.tiers import raw
 from bench.tiers.guard import check_place
 from bench.tiers.mounts import mount_of, mounts
 
@@ -42,6 +43,7 @@ class Tier:
     emulated: Optional[dict] = None
     reason: str = ""
     detected_class: Optional[str] = None
+    raw: bool = False               # a raw block device (bench.tiers.raw), not a directory
 
     @property
     def iops_capacity_bytes(self) -> Optional[int]:
@@ -51,6 +53,8 @@ class Tier:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["class"] = d.pop("cls")
+        if not d["raw"]:
+            del d["raw"]        # stored only where true: a directory tier's record is as it always was
         return d
 
     @classmethod
@@ -101,14 +105,6 @@ def _read(path: Path) -> Optional[str]:
         return None
 
 
-def _disk_of(block: str) -> str:
-    """The whole disk of a partition (sda1 → sda, nvme0n1p2 → nvme0n1); a disk maps to itself."""
-    sys_path = Path("/sys/class/block") / block
-    if (sys_path / "partition").exists():
-        return Path(os.path.realpath(sys_path)).parent.name
-    return block
-
-
 def block_device_of(path: str) -> Optional[str]:
     """The block device name (e.g. 'vda', 'nvme0n1', 'loop3') holding `path`, or None (tmpfs, network)."""
     st = os.stat(path)
@@ -118,7 +114,7 @@ def block_device_of(path: str) -> Optional[str]:
     link = Path(f"/sys/dev/block/{major}:{minor}")
     if not link.exists():
         return None
-    return _disk_of(Path(os.path.realpath(link)).name)
+    return raw.disk_of(Path(os.path.realpath(link)).name)
 
 
 def describe_block(block: str) -> dict:
@@ -191,6 +187,26 @@ def detect(name: str, path: str, declared_class: Optional[str] = None, *,
                 detected_class=detected)
 
 
+def detect_raw(name: str, device: str, declared_class: Optional[str] = None, store_root: Optional[str] = None,
+               nominal_capacity_bytes: Optional[int] = None) -> Tier:
+    """The Tier of a raw block device, checked (UserError naming the reason when it is refused:
+    bench.tiers.raw.refusal); its capacity, for IOPS per GB, is the device's size."""
+    why = raw.refusal(device, store_root)
+    if why:
+        raise UserError(f"tier {name}: {device} is refused as a raw device: {why}")
+    block = raw.block_name(device)
+    info = describe_block(raw.disk_of(block))
+    size = (raw.SYS_BLOCK / block / "size").read_text().strip()
+    detected, reason = classify(None, raw.disk_of(block), info)
+    return Tier(name=name, cls=declared_class or detected, path=os.path.realpath(device), device=f"/dev/{block}",
+                model=info.get("model"), rotational=info.get("rotational"), filesystem=None,
+                capacity_bytes=int(size) * 512 if size.isdigit() else None,
+                nominal_capacity_bytes=nominal_capacity_bytes, raw=True,
+                reason=("raw block device: " + reason) if not declared_class or declared_class == detected
+                else f"raw block device, declared {declared_class}; detection says {detected}: {reason}",
+                detected_class=detected)
+
+
 def detect_all_devices() -> list:
     """Every mounted block device once (its first mount point), with its class — for `tiers detect`."""
     seen, out = set(), []
@@ -210,3 +226,18 @@ def detect_all_devices() -> list:
                     "rotational": info["rotational"], "capacity_bytes": info["capacity_bytes"],
                     "class": cls, "reason": reason})
     return out
+
+
+def shared_devices(tiers) -> list:
+    """[{"device", "tiers": [names]}] for every device that holds more than one of `tiers`: their figures are one
+    device's, and cases on one disturb the other's. A tier without a block device (tmpfs, network) is keyed by its
+    file system (its st_dev), so two folders of one tmpfs are one place too."""
+    groups: dict = {}
+    for t in tiers:
+        if t.device:
+            key = t.device
+        else:
+            st = os.stat(t.path)
+            key = f"{t.filesystem or 'file system'} {os.major(st.st_dev)}:{os.minor(st.st_dev)}"
+        groups.setdefault(key, []).append(t.name)
+    return [{"device": key, "tiers": names} for key, names in groups.items() if len(names) > 1]

@@ -10,6 +10,8 @@
   (tmpfs, ramfs) what the machine's memory has available bounds it too. The parent checks every case of the
   plan before anything runs; bench.engines.layout checks again in the worker right before the first file is written,
   since free space changes.
+- A raw block device tier (bench.tiers.raw) is checked when it is resolved, not here, and held for the run with
+  the kernel's exclusive claim on it (O_EXCL) instead of a flock.
 - One run per tier root: an exclusive flock on the tier root directory itself, held for the run. flock
   leaves no file anywhere, is released by the kernel when the process dies (a killed run never blocks the
   next one), and works whichever results store or user the other run has; /proc/locks names the holder's
@@ -30,6 +32,7 @@ from typing import Iterable, Mapping, Optional
 from bench.core.errors import UserError
 from bench.core.units import SPACE_MARGIN, fmt_bytes
 from bench.tiers.mounts import mount_of
+from bench.tiers.raw import open_exclusive
 
 # System paths refused as tiers: these exactly, and anything inside the INSIDE ones.
 EXACT = ("/", "/bin", "/sbin", "/var", "/var/lib", "/run", "/home", "/root")
@@ -104,7 +107,10 @@ def check_place(name: str, path: str, *, allow_system_path: bool = False, store_
 
 
 def check_places(tiers: Iterable, *, allow_system_path: bool = False, store_root: Optional[str] = None) -> None:
+    """check_place for every directory tier; a raw device tier was checked when it was made (bench.tiers.raw)."""
     for t in tiers:
+        if getattr(t, "raw", False):
+            continue
         check_place(t.name, t.path, allow_system_path=allow_system_path, store_root=store_root)
 
 
@@ -214,6 +220,8 @@ def check_plan_space(cases: Iterable, tiers: Iterable) -> None:
     names = {t.path: t.name for t in by_name.values()}
     checked = set()
     for case in cases:
+        if any(getattr(by_name[n], "raw", False) for n in (case.tier, case.temp_tier or case.tier)):
+            continue        # a raw device holds no files: bench.tiers.raw.check_raw_cases checks the region fits
         key = (case.workload, case.kind, case.tier, case.temp_tier, tuple(sorted(case.params.items())))
         if key in checked:
             continue
@@ -264,6 +272,9 @@ class TierLocks:
             for t in tiers:
                 real = os.path.realpath(t.path)
                 if real in self.fds or t.name in self.shared_with:
+                    continue
+                if getattr(t, "raw", False):    # the kernel's exclusive claim: no mount, md, LVM or run meanwhile
+                    self.fds[real] = open_exclusive(t.name, real)
                     continue
                 fd = os.open(real, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
                 try:

@@ -112,6 +112,16 @@ def _import(content: Content) -> tuple:
     return ("import", "{file}", "--results", "{store}")
 
 
+def _root_device():
+    """The block device node under / (e.g. /dev/vda1), or None where / is on none (an overlay, a tmpfs)."""
+    dev = os.stat("/").st_dev
+    link = f"/sys/dev/block/{os.major(dev)}:{os.minor(dev)}"
+    if not os.major(dev) or not os.path.exists(link):
+        return None
+    node = f"/dev/{os.path.basename(os.path.realpath(link))}"
+    return node if os.path.exists(node) else None
+
+
 # -- the table ------------------------------------------------------------------------------------------
 
 def _entries() -> list:
@@ -421,6 +431,20 @@ def _entries() -> list:
     e.append(BadInput("export-bundle-no-parent", ("export", "{good_run}", "--bundle", "{dir}/no/such/b.tgz",
                                                   "--results", "{store}")))
     e.append(BadInput("export-unknown-run", ("export", "nope", "--bundle", "{dir}/b.tgz", "--results", "{store}")))
+    # issue 22: raw devices. Only devices every machine has are named (the disk under /, read-only workloads,
+    # no --destroy-data, so that a guard that failed would read and never write); loop devices made by the
+    # tests are refused and measured in tests/test_raw_device.py.
+    raw = ("--quick", "--param", "size=1m", "--param", "runtime_s=0.2", "--results", "{store}")
+    root = _root_device()
+    if root:
+        e.append(BadInput("raw-device-under-root", ("run", "--tier", f"n={root}", "--workload", "seq-read-1m") + raw))
+        e.append(BadInput("raw-device-under-root-builtin", ("run", "--tier", f"n={root}:hdd", "--workload",
+                                                            "rand-read-4k", "--engine", "builtin") + raw))
+    e.append(BadInput("raw-character-device", ("run", "--tier", "n=/dev/null", "--workload", "seq-read-1m") + raw))
+    e.append(BadInput("raw-missing-device", ("run", "--tier", "n=/dev/tierbench-no-such-device:nvme",
+                                             "--workload", "seq-read-1m") + raw))
+    e.append(BadInput("raw-drive-class-unknown", ("model", "{good_run}", "--drive-class", "unknown",
+                                                  "--results", "{store}")))
 
     # a store with one bad run document next to a good one: reported in one line, the rest still works
     def store(name, mutate):

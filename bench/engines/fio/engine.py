@@ -38,16 +38,19 @@ def pattern_records(report, pattern: Pattern, tiers_by_role: dict, host=None, po
     return records
 
 
-def run(pattern: Pattern, dirs: dict, tiers_by_role: dict, raw_dir: Path, stem: str, timeout_s: float) -> dict:
-    """Run the pattern with fio in `dirs` ({role: directory}); returns phases and the raw files written."""
+def run(pattern: Pattern, dirs: dict, tiers_by_role: dict, raw_dir: Path, stem: str, timeout_s: float,
+        device: str = None) -> dict:
+    """Run the pattern with fio in `dirs` ({role: directory}), or on the raw block device `device` (nothing is laid
+    out: the device is its own file); returns phases and the raw files written."""
     raw_dir.mkdir(parents=True, exist_ok=True)
     raw_dir = raw_dir.resolve()     # fio runs in the scratch directory
     jobfile = raw_dir / f"{stem}.fio"
     output = raw_dir / f"{stem}.fio.json"
     scratch = raw_dir / f"{stem}.fio-cwd"
     shutil.rmtree(scratch, ignore_errors=True)
-    jobfile.write_text(render_jobfile(pattern, dirs, barrier_dir=str(scratch / "barrier")))
-    lay_out_pattern(pattern, dirs, tiers_by_role)
+    jobfile.write_text(render_jobfile(pattern, dirs, barrier_dir=str(scratch / "barrier"), device=device))
+    if device is None:
+        lay_out_pattern(pattern, dirs, tiers_by_role)
     scratch.mkdir()
     try:
         text = run_fio(str(jobfile), str(output), timeout_s=timeout_s, cwd=str(scratch))

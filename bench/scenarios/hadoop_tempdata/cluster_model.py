@@ -2,7 +2,8 @@
 against supplied, the CPU threads per drive at which CPUs become the bottleneck, and cost per TB processed,
 for each storage layout (where the temp data lives) the run measured. Pure arithmetic on a run document.
 
-Measured inputs, from the run:
+Measured inputs, from the run (the device baselines may come from another run: `baselines`, found in the store
+by bench.scenarios.hadoop_tempdata.baselines and named in each layout's `baseline_run`):
   S_iops   IOPS one data-tier drive supplies: median `iops` of the run's rand-read-4k cases on that tier
            (the highest queue depth measured);  S_bw: median bytes/s of seq-read-1m there (if measured);
            both divided by the tier's drives when it is an emulated set of several (`tiers emulate --hdd-drives`).
@@ -12,7 +13,9 @@ Measured inputs, from the run:
   O_tb     ops on the data tier,  B_tb: bytes read + written on the data tier,  C_tb: CPU seconds.
 Cluster parameters: stored_tb (logical), replication, drive_tb, drives_per_node, daily_tb (processed per
 day), drive_usd, node_usd, temp_device_usd (per node, layouts with temp off the data tier), amortize_years,
-node_usd_per_hour (power, space, operations). Each is listed in the model's `assumptions` with its source
+node_usd_per_hour (power, space, operations). A data tier of class `unknown` (a loop device, a virtual disk that reports rotational=1) is not
+extrapolated to drives of drive_tb: the model refuses it unless the caller names the drive's class
+(`--drive-class`), which the layout then records. Each is listed in the model's `assumptions` with its source
 (SOURCES: the case, an HDFS default, the run document, or "assumed"); drives_per_node defaults to the
 scenario's own drive count (its emulated hdd drives) when the run has one.
 Formulas (per layout):
@@ -190,32 +193,56 @@ def evaluate(layout: dict, s_iops: float, s_bw: Optional[float], p: ClusterParam
             "usd_per_tb": cost_per_day / p.daily_tb}
 
 
-def _supplied_source(doc: dict, tier: str) -> str:
+def _supplied_source(doc: dict, tier: str, own_run: Optional[str] = None) -> str:
+    """Where a tier's per-drive figures come from, in words; `doc` is the run that measured them and `own_run`
+    the modelled run's id (named when they differ)."""
     declared = next((t for t in doc.get("tiers", []) if t.get("name") == tier), {})
     emulated = declared.get("emulated") or {}
+    where = f" (device baselines from run {doc.get('run_id')})" if own_run and doc.get("run_id") != own_run else ""
     if emulated.get("iops") or emulated.get("mbps"):
         return (f"configured, not measured: tier {tier} is emulated, throttled to {emulated.get('iops')} IOPS / "
                 f"{emulated.get('mbps')} MB/s for {emulated.get('drives') or 1} drive(s); the model's per-drive "
-                f"figures are that throttle's")
-    return f"measured: rand-read-4k (deepest queue) and seq-read-1m on tier {tier}, per drive"
+                f"figures are that throttle's{where}")
+    return f"measured: rand-read-4k (deepest queue) and seq-read-1m on tier {tier}, per drive{where}"
 
 
-def model(doc: dict, params: Optional[ClusterParams] = None, given=()) -> dict:
+def _check_drive_class(tier: str, cls: Optional[str], drive_class: Optional[str], drive_tb: float) -> None:
+    """UserError when the data tier's class is unknown and the caller named no drive class (see the module's doc)."""
+    if cls == "unknown" and not drive_class:
+        raise UserError(f"model: tier {tier} is of class unknown, so its figures are not extrapolated to "
+                        f"{drive_tb:g} TB drives: give --drive-class (hdd, ssd, nvme, ...) if you know what it is, "
+                        f"or run again with --tier {tier}=PATH:CLASS")
+
+
+def model(doc: dict, params: Optional[ClusterParams] = None, given=(), baselines: Optional[dict] = None,
+          drive_class: Optional[str] = None) -> dict:
     """The model of every layout the run measured. params None: default_params(doc). given: the parameter
-    names the user set (their source is "given")."""
+    names the user set (their source is "given"). baselines: {data tier: the run document whose device
+    baselines supply that tier's per-drive figures} (default: `doc` itself). drive_class: the class of the
+    data tiers' drives, as the user declared it (needed where a data tier's class is unknown)."""
     params = (params or default_params(doc)).check()
+    baselines = baselines or {}
     classes = {t["name"]: t["class"] for t in doc.get("tiers", [])}
     demand = layout_demand(doc)
     if not demand:
         raise UserError(f"run {doc.get('run_id')} has no successful terasort case with map and reduce phases to "
                         f"model (run `tierbench scenario hadoop-tempdata` or `tierbench run --workload terasort`)")
+    known = sorted({f"{d} is {classes.get(d)}" for d, _, _ in demand if classes.get(d) != "unknown"})
+    if drive_class and len(known) == len({d for d, _, _ in demand}):
+        raise UserError(f"model: --drive-class is for a data tier of class unknown, and {', '.join(known)} "
+                        f"(a tier's class is declared with --tier NAME=PATH:CLASS when it is measured)")
     layouts = []
     for (data, temp, cache), figures in sorted(demand.items()):
-        s_iops, s_bw = supplied(doc, data)
+        _check_drive_class(data, classes.get(data), drive_class, params.drive_tb)
+        source = baselines.get(data, doc)
+        s_iops, s_bw = supplied(source, data)
         entry = {"data_tier": data, "temp_tier": temp, "cache": cache, "data_class": classes.get(data),
                  "temp_class": classes.get(temp), "measured": {**figures, "supplied_iops": s_iops,
                                                                 "supplied_bytes_per_s": s_bw},
-                 "supplied_source": _supplied_source(doc, data)}
+                 "baseline_run": source.get("run_id"),
+                 "supplied_source": _supplied_source(source, data, doc.get("run_id"))}
+        if classes.get(data) == "unknown":
+            entry["drive_class"] = drive_class
         if s_iops is None:
             entry["error"] = f"no rand-read-4k measured on tier {data}: the drive's IOPS is unknown"
         else:
@@ -232,4 +259,6 @@ def assumption_lines(out: dict) -> list:
     lines += [f"{a['name']} = {a['value']:g} {a['unit']}: {a['source']}" for a in out["assumptions"]]
     for source in sorted({l["supplied_source"] for l in out["layouts"]}):
         lines.append(f"drive IOPS / bandwidth: {source}")
+    for tier, cls in sorted({(l["data_tier"], l["drive_class"]) for l in out["layouts"] if l.get("drive_class")}):
+        lines.append(f"drive class of tier {tier}: {cls} (given: detection said unknown)")
     return lines

@@ -17,6 +17,7 @@ import os
 from dataclasses import replace
 from typing import Optional
 
+from bench.core.errors import UserError
 from bench.execution.plan import Case
 from bench.execution.runner import Runner
 from bench.scenarios.hadoop_tempdata.findings import engines_of, findings
@@ -27,6 +28,7 @@ from bench.scenarios.hadoop_tempdata.settings import (
 )
 from bench.tiers import cgroups
 from bench.tiers import emulate as emu
+from bench.tiers.guard import MEMORY_FS
 
 
 def default_container_mb(records: int, available: Optional[bool] = None) -> Optional[int]:
@@ -38,6 +40,26 @@ def default_container_mb(records: int, available: Optional[bool] = None) -> Opti
     if not available:
         return None
     return CONTAINER_JOB_MB + -(-records * 100 // (CACHE_SHARE * 1024 ** 2))
+
+
+FLAGS = {"hdd": "--hdd", "nvme": "--nvme", "optane": "--optane", "hdd-half": "--hdd-half"}
+
+
+def check_memory_tiers(tiers: list, container_mb: Optional[int]) -> None:
+    """Refuse, before anything runs, a scenario whose sorts run in containers while one of its tiers (every tier
+    of the scenario holds some step's temp or HDFS data) is a RAM file system: the pages of files written to
+    tmpfs are memory, charged to the memory group of the process that writes them, so a sort's temp files there
+    count against its container's limit and the kernel's OOM killer kills the sort (seen: `worker died: exit code
+    -9` in step d with --optane /dev/shm/x and a 70 MB container). A container sized to hold the temp data would
+    no longer model a YARN container's page cache; the user chooses instead."""
+    if not container_mb:
+        return
+    for t in tiers:
+        if t.filesystem in MEMORY_FS:
+            flag = FLAGS.get(t.name, f"tier {t.name}")
+            raise UserError(f"scenario: tier {t.name} ({t.path}) is on {t.filesystem}, whose file pages are memory "
+                            f"charged to each sort's {container_mb} MB container, so the kernel would kill the sort "
+                            f"for memory: give --container-mb 0 (no container) or a directory on a disk for {flag}")
 
 
 def _terasort(label: str, data: str, temp: str, records: int, workers: int = 1, cache: bool = False,
