@@ -78,13 +78,15 @@ def across_machines(docs: list, prices: Optional[dict] = None, price_source: Opt
             "terasort": sorts, "exit_code": 0}
 
 
-# The fields that make two fingerprints one machine class until the lead's hardware-class identity lands:
-# the CPU (model and count) and the memory. Hostnames, kernels and tool versions change on one machine.
-MACHINE_CLASS_FIELDS = ("cpu_model", "cpus", "memory_bytes")
+# The machine-level fields of the hardware class (bench.analysis.machine_class): CPU model, CPU count, memory to
+# the GiB. Hostnames, kernels and tool versions change on one machine.
+MACHINE_CLASS_FIELDS = ("cpu_model", "cpus", "memory_gib")
 
 
 def same_machine_class(a: Optional[dict], b: Optional[dict]) -> bool:
     """True when two run documents' `machine` fingerprints agree on MACHINE_CLASS_FIELDS, each of them known
     (a fingerprint missing one of them matches nothing: not knowing is not agreeing)."""
-    a, b = a or {}, b or {}
+    from bench.analysis.machine_class import machine_class
+
+    a, b = machine_class(a), machine_class(b)
     return all(a.get(f) is not None and a.get(f) == b.get(f) for f in MACHINE_CLASS_FIELDS)
