@@ -64,6 +64,7 @@ class Config:
     allow_system_path: bool = False    # --allow-system-path: a tier may be a system path (bench.tiers.guard)
     allow_shared_tier: bool = False    # --allow-shared-tier: run even if another run holds a tier's lock
     spark_master: Optional[str] = None  # --spark-master spark://HOST:PORT: an existing cluster for --engine spark
+    hdd: dict = field(default_factory=dict)   # --hdd-* flags: bench.tiers.emulate.emulate's hdd keyword arguments
 
 
 # Bounds of the run's numbers (sanity: a typo must not plan a billion repeats or a timeout of a century).

@@ -185,6 +185,12 @@ def f1_iops_per_gb(doc: dict) -> dict:
     hdd = next((t for t in doc.get("tiers", []) if t["name"] == "hdd"), {})
     emulated = hdd.get("emulated") or {}
     values = {**medians, "n": {k: len(v) for k, v in per_tier.items()}}
+    if emulated.get("drive"):
+        d = emulated["drive"]
+        return _finding("iops_per_gb", claim, CASE, "configured, not measured", n, th, figure, values,
+                        f"the emulated hdd tier is a drive model ({d['rpm']:g} rpm, average seek {d['seek_ms']:g} ms, "
+                        f"{emulated.get('drives') or 1} drive(s)) and its capacity the nominal one: its IOPS per GB "
+                        f"follows from those datasheet figures; measure real drives (--hdd PATH) for a verdict")
     if emulated.get("iops"):
         cap = hdd.get("nominal_capacity_bytes") or hdd.get("capacity_bytes")
         set_to = emulated["iops"] / (cap / 1e9) if cap else None
