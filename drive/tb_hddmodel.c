@@ -285,15 +285,23 @@ static int stats_json(char *out, size_t cap) {
             qmax = dr->qmax;
         pthread_mutex_unlock(&dr->mu);
     }
+    char per[1024] = "";
+    size_t used = 0;
+    for (int i = 0; i < P.drives && used < sizeof per - 40; i++) {
+        pthread_mutex_lock(&D[i].mu);
+        used += (size_t)snprintf(per + used, sizeof per - used, "%s%.6f", i ? ", " : "",
+                                 (D[i].positioning_ns + D[i].transfer_ns) / 1e9);
+        pthread_mutex_unlock(&D[i].mu);
+    }
     return snprintf(out, cap,
-                    "{\"model\": \"seek\", \"pid\": %d, \"realtime\": %s, \"drives\": %d, \"drives_active\": %d, \"rpm\": %g, "
+                    "{\"model\": \"seek\", \"busy_s_per_drive\": [%s], \"pid\": %d, \"realtime\": %s, \"drives\": %d, \"drives_active\": %d, \"rpm\": %g, "
                     "\"seek_ms\": %g, \"t2t_ms\": %g, \"full_stroke_ms\": %g, \"mbps\": %g, \"inner_ratio\": %g, "
                     "\"window\": %d, \"chunk_bytes\": %llu, \"image_bytes\": %llu, "
                     "\"requests\": %llu, \"read_requests\": %llu, \"write_requests\": %llu, "
                     "\"bytes_read\": %llu, \"bytes_written\": %llu, \"seeks\": %llu, "
                     "\"positioning_s\": %.9f, \"transfer_s\": %.9f, \"late_s\": %.9f, \"late_max_s\": %.9f, "
                     "\"queue_max\": %d}\n",
-                    (int)getpid(), realtime ? "true" : "false", P.drives, active, P.rpm, P.seek_ms, P.t2t_ms, full_ms, P.mbps, P.inner_ratio,
+                    per, (int)getpid(), realtime ? "true" : "false", P.drives, active, P.rpm, P.seek_ms, P.t2t_ms, full_ms, P.mbps, P.inner_ratio,
                     P.window, (unsigned long long)P.chunk, (unsigned long long)img_size, (unsigned long long)req,
                     (unsigned long long)rd, (unsigned long long)wr, (unsigned long long)br,
                     (unsigned long long)bw, (unsigned long long)seeks, pos / 1e9, xfer / 1e9, late / 1e9,
@@ -370,7 +378,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
     (void)fi;
     if (ino == INO_STATS) {
-        char text[2048];
+        char text[4096];
         int n = stats_json(text, sizeof text);
         if (off >= n)
             fuse_reply_buf(req, NULL, 0);

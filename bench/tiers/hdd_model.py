@@ -60,14 +60,16 @@ class DriveParams:
 
     def check(self) -> "DriveParams":
         """self, or a UserError naming the flag that is out of range."""
-        rules = (("--hdd-rpm", 1000 <= self.rpm <= 20000, "between 1000 and 20000"),
-                 ("--hdd-seek-ms", 0 < self.seek_ms <= 50, "above 0 and at most 50"),
-                 ("--hdd-seek-ms", self.t2t_ms <= self.seek_ms, f"at least the track-to-track {self.t2t_ms} ms"),
-                 ("--hdd-mbps", 0 < self.mbps <= 2000, "above 0 and at most 2000"),
+        def number(v) -> bool:
+            return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        rules = (("--hdd-rpm", number(self.rpm) and 1000 <= self.rpm <= 20000, "between 1000 and 20000"),
+                 ("--hdd-seek-ms", number(self.seek_ms) and 0 < self.seek_ms <= 50, "above 0 and at most 50"),
+                 ("--hdd-seek-ms", number(self.seek_ms) and self.t2t_ms <= self.seek_ms,
+                  f"at least the track-to-track seek, {self.t2t_ms} ms"),
+                 ("--hdd-mbps", number(self.mbps) and 0 < self.mbps <= 2000, "above 0 and at most 2000"),
                  ("--hdd-drives", isinstance(self.drives, int) and 1 <= self.drives <= 64, "1 to 64 drives"))
         for flag, ok, what in rules:
-            if not (isinstance(ok, bool) and ok) or any(isinstance(v, float) and not math.isfinite(v)
-                                                        for v in (self.rpm, self.seek_ms, self.mbps)):
+            if not ok:
                 raise UserError(f"{flag} must be {what}")
         return self
 
