@@ -24,7 +24,7 @@ from bench.scenarios.hadoop_tempdata.settings import CONTAINER_JOB_MB
 from tests.conftest import cli, cli_json, needs_emulation, needs_fio
 
 DATA = Path(__file__).parent / "data" / "scenario"
-IDS = ["iops_per_gb", "cache", "temp_on_nvme", "temp_on_optane", "hdds_removable", "hdds_hurt_less", "cpu_bound",
+IDS = ["access_pattern", "iops_per_gb", "cache", "temp_on_nvme", "temp_on_optane", "hdds_removable", "hdds_hurt_less", "cpu_bound",
        "toward_cpu", "scaling"]
 
 
@@ -211,8 +211,14 @@ def test_scenario_end_to_end(tmp_path, store):
     assert {"iops-hdd", "iops-nvme", "iops-optane", "a", "b", "c", "d", "a-half", "e", "scale-1", "scale-2"} <= labels
     assert [f["id"] for f in doc["findings"]] == IDS
     assert all(f["verdict"] not in ("confirmed", "refuted") for f in doc["findings"])       # one repeat
-    assert doc["findings"][0]["verdict"] == "configured, not measured"
-    # The emulated tiers (throttle halved for a-half and e) are gone afterwards.
+    by_id = {f["id"]: f for f in doc["findings"]}
+    assert by_id["iops_per_gb"]["verdict"] == "configured, not measured"
+    # The seek-model hdd tier (the default) counts every case's requests: the access-pattern finding has its
+    # figures for steps a and c, from the drive model's counters.
+    access = by_id["access_pattern"]
+    assert access["verdict"] in ("indicated", "contra-indicated", "inconclusive"), access
+    assert set(access["values"]["hdd_positioning_share"]) == {"a", "c"}
+    # The emulated tiers (half the drives for a-half and e) are gone afterwards.
     assert not os.path.exists(env["TIERBENCH_EMULATE_DIR"])
     model = cli_json("model", doc["run_id"], "--results", store)
     assert {(l["data_tier"], l["temp_tier"]) for l in model["layouts"]} >= {("hdd", "hdd"), ("hdd", "optane")}
