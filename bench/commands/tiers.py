@@ -9,7 +9,7 @@ from bench.commands._hdd_flags import add_hdd_arguments, hdd_options
 from bench.core.errors import UserError
 from bench.core.output import emit_json, fmt_number, stderr_console
 from bench.core.units import parse_size
-from bench.tiers import cgroups
+from bench.tiers import cgroups, hdd_model
 from bench.tiers import emulate as emu
 from bench.tiers.detect import detect, detect_all_devices, parse_tier_spec
 
@@ -82,6 +82,8 @@ def run(args) -> int:
         return 0
     if action == "emulate" and args.check:
         backend = emu.check_can_emulate()
+        if args.hdd_model == "seek":
+            hdd_model.binary()      # the drive-model daemon and FUSE: a UserError saying how to get them
         found = cgroups.detect()
         try:    # a probe group, made and removed: where a cgroup2 root cannot delegate, this is where it shows
             probe = backend.make_io_group(f"tierbench-check-{os.getpid()}")

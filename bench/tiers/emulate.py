@@ -232,8 +232,8 @@ def emulate(base_dir: Optional[str] = None, ram_dir: Optional[str] = None, size:
     backend = check_can_emulate()
     if hdd_model_name not in hdd_model.MODELS:
         raise UserError(f"--hdd-model must be one of {', '.join(hdd_model.MODELS)} (not {hdd_model_name!r})")
-    if hdd_iops <= 0 or hdd_mbps <= 0:
-        raise UserError("--hdd-iops and --hdd-mbps must be positive")
+    if not (0 < hdd_iops < float("inf")) or not (0 < hdd_mbps < float("inf")):
+        raise UserError("--hdd-iops and --hdd-mbps must be positive numbers")
     if isinstance(hdd_drives, bool) or not isinstance(hdd_drives, int) or hdd_drives < 1:
         raise UserError(f"--hdd-drives must be a whole number of drives, at least 1 (not {hdd_drives})")
     seek = hdd_model_name == "seek"

@@ -200,8 +200,11 @@ def read_stats(emulated: dict) -> Optional[dict]:
 
 def set_active_drives(emulated: dict, drives: int) -> None:
     """Use the first `drives` of the daemon's heads (the scenario's half-the-drives stage)."""
-    with open(os.path.join(emulated["daemon"]["mount"], CONTROL_FILE), "w") as f:
-        f.write(f"drives {int(drives)}\n")
+    fd = os.open(os.path.join(emulated["daemon"]["mount"], CONTROL_FILE), os.O_WRONLY)   # no O_TRUNC: no setattr
+    try:
+        os.write(fd, f"drives {int(drives)}\n".encode())
+    finally:
+        os.close(fd)
 
 
 COUNTERS = ("requests", "read_requests", "write_requests", "bytes_read", "bytes_written", "seeks",
