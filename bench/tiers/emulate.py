@@ -141,7 +141,10 @@ def halving(emulation: Emulation) -> str:
     """How half_the_drives halves this emulation's hdd tier, in words."""
     hdd = emulation.tier("hdd").emulated
     if hdd.get("daemon"):
-        return f"emulated drives halved ({max(1, (hdd.get('drives') or 1) // 2)} of {hdd.get('drives') or 1})"
+        drives = hdd.get("drives") or 1
+        if drives == 1:
+            return "not halved: the emulated hdd tier is one drive (a-half and e repeat a and d; use --hdd-drives 2 or more)"
+        return f"emulated drives halved ({drives // 2} of {drives})"
     return "emulated throttle halved"
 
 

@@ -200,10 +200,17 @@ def test_two_drives_stream_twice_as_fast(tmp_path):
         # request's round trip through the loop worker and fio can exceed its 2.9 ms on two drives).
         job, counters = measured(hdd, path, "--rw=read", "--bs=1M", "--runtime=3", "--time_based",
                                  "--ioengine=libaio", "--iodepth=8")
+        # Random 4K at QD32: each drive gets about half the queue, and two drives serve twice the IOPS.
+        rand, _ = measured(hdd, path, "--rw=randread", "--bs=4k", "--runtime=3", "--time_based",
+                           "--ioengine=libaio", "--iodepth=32")
         path.unlink()
         assert job["read"]["bw_bytes"] / MB == pytest.approx(2 * DriveParams().mbps, rel=0.10)
         assert counters["positioning_s"] < 0.10 * (counters["positioning_s"] + counters["transfer_s"])
+        one_drive = simulate_iops(DriveParams(), 16, FILE / IMAGE)
+        assert rand["read"]["iops"] == pytest.approx(2 * one_drive, rel=0.15)
         assert stats(hdd)["drives"] == 2
+        busy = stats(hdd)["busy_s_per_drive"]
+        assert len(busy) == 2 and min(busy) > 0.8 * max(busy)       # the stripes share the work
     finally:
         cli("tiers", "teardown", env=env, check=0)
 
