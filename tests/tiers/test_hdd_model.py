@@ -245,3 +245,19 @@ def test_a_killed_daemon_fails_the_case_with_the_reason_and_leaves_nothing(tmp_p
     assert str(base) not in Path("/proc/mounts").read_text()
     assert str(base) not in subprocess.run(["losetup", "-a"], capture_output=True, text=True).stdout
     assert not hdd_model.is_running(pid)
+
+
+@needs_seek
+def test_drive_parameters_reach_the_daemon(tmp_path):
+    env = {"TIERBENCH_EMULATE_DIR": str(tmp_path / "em")}
+    doc = cli_json("tiers", "emulate", "--size", "64m", "--hdd-rpm", "5400", "--hdd-seek-ms", "12",
+                   "--hdd-mbps", "150", env=env)
+    try:
+        hdd = next(t for t in doc["tiers"] if t["name"] == "hdd")
+        drive = hdd["emulated"]["drive"]
+        assert (drive["rpm"], drive["seek_ms"], drive["mbps"]) == (5400, 12, 150) and drive["source"]
+        live = stats(hdd)
+        assert (live["rpm"], live["seek_ms"], live["mbps"]) == (5400, 12, 150)
+        assert live["full_stroke_ms"] == pytest.approx(DriveParams(rpm=5400, seek_ms=12).full_stroke_ms, rel=1e-4)
+    finally:
+        cli("tiers", "teardown", env=env, check=0)
