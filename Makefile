@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.tierbench-installed
 SOURCES := setup.py pyproject.toml $(wildcard kernels/*.pyx kernels/*.pxd kernels/*.h)
 
-.PHONY: run test lint bench fio strace java chromium install clean
+.PHONY: run test lint bench fio strace java chromium install hddmodel clean
 
 # As root, `run` measures emulated hdd/nvme/optane tiers (cgroup v1 or v2); where they cannot be built
 # (`tiers emulate --check` says why) it falls back to directory tiers, saying so: a scratch folder here and
@@ -35,7 +35,24 @@ bench: install fio
 	$(PY) -m pytest -q tests/benchmarks --benchmark-enable --benchmark-only \
 		--benchmark-json=bench-results/benchmarks.json
 
-install: $(STAMP)
+install: $(STAMP) hddmodel
+
+# The seek-aware emulated hdd's daemon (C, libfuse3 low-level API): drive/tb_hddmodel.c -> drive/tb-hddmodel.
+# As root it installs libfuse3-dev, fuse3 and pkg-config (apt); without them `tiers emulate` says how to build it
+# (or use --hdd-model throttle). Emulated tiers need root anyway.
+HDD_BIN := drive/tb-hddmodel
+hddmodel: $(HDD_BIN)
+
+$(HDD_BIN): drive/tb_hddmodel.c
+	@pkg-config --exists fuse3 2>/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libfuse3-dev fuse3 pkg-config >/dev/null; \
+	  fi; }
+	@if pkg-config --exists fuse3 2>/dev/null; then \
+	  $(CC) -O2 -Wall -Wextra -o $@ $< $$(pkg-config --cflags --libs fuse3) -lm -lpthread; \
+	else \
+	  echo "libfuse3-dev is not installed: the seek-aware hdd model (tiers emulate --hdd-model seek) needs it (sudo apt-get install libfuse3-dev fuse3 pkg-config; then make install)"; \
+	fi
 
 $(STAMP): $(SOURCES)
 	$(PYTHON) -m venv $(VENV)
@@ -82,4 +99,4 @@ chromium:
 	  fi; }
 
 clean:
-	rm -rf build *.egg-info kernels/*.c kernels/*.so
+	rm -rf build *.egg-info kernels/*.c kernels/*.so $(HDD_BIN)

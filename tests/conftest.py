@@ -81,14 +81,15 @@ def store(tmp_path):
 
 @pytest.fixture(scope="session")
 def emulated():
-    """Emulated hdd/nvme/optane tiers (512 MiB each) for the whole session; yields the env that points the
-    CLI at them."""
+    """Emulated hdd/nvme/optane tiers (512 MiB each, the hdd tier by the throttle method: the tests of the seek
+    model build their own, tests/test_hdd_model.py) for the whole session; yields the env that points the CLI
+    at them."""
     reason = emulation_missing()
     if reason:
         pytest.skip(reason)
     base = tempfile.mkdtemp(prefix="tierbench-test-emul-", dir="/var/tmp")
     env = {"TIERBENCH_EMULATE_DIR": base}
-    proc = cli("tiers", "emulate", "--size", "512m", "--json", env=env)
+    proc = cli("tiers", "emulate", "--size", "512m", "--hdd-model", "throttle", "--json", env=env)
     assert proc.returncode == 0, proc.stderr
     try:
         yield {"env": env, "doc": json.loads(proc.stdout), "dir": base}

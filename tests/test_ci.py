@@ -274,7 +274,8 @@ def _emulated_run(base: Path, hdd_iops: int, store: Path, hostname: str, repeat:
     hdd tier under `hostname` (a UTS namespace: the host really is renamed), tear the tiers down."""
     env = dict(os.environ, TIERBENCH_EMULATE_DIR=str(base / "emulated"))
     py = [sys.executable, "-m", "bench"]
-    subprocess.run(py + ["tiers", "emulate", "--size", "256m", "--hdd-iops", str(hdd_iops), "--hdd-mbps", "200"],
+    subprocess.run(py + ["tiers", "emulate", "--size", "256m", "--hdd-model", "throttle", "--hdd-iops", str(hdd_iops),
+                         "--hdd-mbps", "200"],
                    cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
     try:
         run = py + ["run", "--tier", "hdd", "--workload", "rand-read-4k", "--engine", "fio", "--param", "runtime_s=1",

@@ -79,7 +79,8 @@ def test_teardown_removes_exactly_what_was_made(tmp_path):
     env = {"TIERBENCH_EMULATE_DIR": str(base)}
     bystander = tmp_path / "keep.txt"
     bystander.write_text("not ours")
-    doc = cli_json("tiers", "emulate", "--size", "64m", "--hdd-iops", "90", "--hdd-drives", "2", env=env)
+    doc = cli_json("tiers", "emulate", "--size", "64m", "--hdd-model", "throttle", "--hdd-iops", "90",
+                   "--hdd-drives", "2", env=env)
     devices = [t["device"] for t in doc["tiers"]]
     # Two drives of 90 IOPS / 180 MB/s: the tier is throttled to their sum and nominally twice an 8 TB drive.
     hdd = next(t for t in doc["tiers"] if t["name"] == "hdd")

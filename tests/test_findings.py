@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bench.scenarios.hadoop_tempdata.findings import (
+    ACCESS_PATTERN_CHANGE,
     DECIDED,
     MIN_REPEATS,
     PHYSICS_TOLERANCE,
@@ -19,12 +20,13 @@ from bench.scenarios.hadoop_tempdata.findings import (
     findings,
     header,
     ratio,
+    step_cases,
 )
 from bench.scenarios.hadoop_tempdata.settings import CONTAINER_JOB_MB
 from tests.conftest import cli, cli_json, needs_emulation, needs_fio
 
 DATA = Path(__file__).parent / "data" / "scenario"
-IDS = ["iops_per_gb", "cache", "temp_on_nvme", "temp_on_optane", "hdds_removable", "hdds_hurt_less", "cpu_bound",
+IDS = ["access_pattern", "iops_per_gb", "cache", "temp_on_nvme", "temp_on_optane", "hdds_removable", "hdds_hurt_less", "cpu_bound",
        "toward_cpu", "scaling"]
 
 
@@ -84,6 +86,25 @@ def test_every_finding_has_its_form_threshold_and_verdict(one, three):
         assert forms["hdds_removable"] == forms["cpu_bound"] == "case claim"
         assert forms["hdds_hurt_less"] == forms["toward_cpu"] == "weaker form"
         json.dumps(found)                                                       # stored in the run document
+
+
+def test_the_access_pattern_finding_reads_the_drive_models_counters():
+    seek = _load("quick-seek-1.json")
+    by_id = _by_id(seek)
+    access = by_id["access_pattern"]
+    a, c = (step_cases(seek, label)[0]["metrics"] for label in ("a", "c"))
+    ratio_c_a = c["hdd_random_share"] / a["hdd_random_share"]
+    assert access["values"]["random_share_c_over_a"]["ratio"] == pytest.approx(ratio_c_a)
+    expected = "indicated" if ratio_c_a < ACCESS_PATTERN_CHANGE else "contra-indicated"
+    assert access["verdict"] == expected and access["n"] == 1
+    for metric in ("hdd_random_share", "hdd_request_bytes", "hdd_requests_per_gb", "hdd_positioning_share"):
+        assert access["values"][metric] == {"a": a[metric], "c": c[metric]}
+    assert "positioning" in access["figure"] and "mean request" in access["figure"]
+    # The modelled drive's IOPS per GB follows from its datasheet figures: configured, not measured.
+    assert by_id["iops_per_gb"]["verdict"] == "configured, not measured"
+    assert "drive model" in by_id["iops_per_gb"]["reason"]
+    # Runs without the drive model (the throttle method, real drives) cannot speak to it.
+    assert _by_id(_load("quick-1.json"))["access_pattern"]["verdict"] == "not measured"
 
 
 def test_one_repeat_gives_directions_not_verdicts(one):
@@ -211,8 +232,14 @@ def test_scenario_end_to_end(tmp_path, store):
     assert {"iops-hdd", "iops-nvme", "iops-optane", "a", "b", "c", "d", "a-half", "e", "scale-1", "scale-2"} <= labels
     assert [f["id"] for f in doc["findings"]] == IDS
     assert all(f["verdict"] not in ("confirmed", "refuted") for f in doc["findings"])       # one repeat
-    assert doc["findings"][0]["verdict"] == "configured, not measured"
-    # The emulated tiers (throttle halved for a-half and e) are gone afterwards.
+    by_id = {f["id"]: f for f in doc["findings"]}
+    assert by_id["iops_per_gb"]["verdict"] == "configured, not measured"
+    # The seek-model hdd tier (the default) counts every case's requests: the access-pattern finding has its
+    # figures for steps a and c, from the drive model's counters.
+    access = by_id["access_pattern"]
+    assert access["verdict"] in ("indicated", "contra-indicated", "inconclusive"), access
+    assert set(access["values"]["hdd_positioning_share"]) == {"a", "c"}
+    # The emulated tiers (half the drives for a-half and e) are gone afterwards.
     assert not os.path.exists(env["TIERBENCH_EMULATE_DIR"])
     model = cli_json("model", doc["run_id"], "--results", store)
     assert {(l["data_tier"], l["temp_tier"]) for l in model["layouts"]} >= {("hdd", "hdd"), ("hdd", "optane")}

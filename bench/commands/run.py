@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 import workloads
+from bench.commands._hdd_flags import add_hdd_arguments, hdd_options
 from bench.core.errors import UserError
 from bench.core.output import emit_json, stderr_console
 from bench.core.tags import parse_tags
@@ -46,6 +47,7 @@ def add_run_arguments(p, workload_flags: bool = True):
     p.add_argument("--repeat", type=int, metavar="N", help="repeats of every case")
     p.add_argument("--quick", action="store_true", help="small sizes and short runtimes (about a minute)")
     p.add_argument("--emulate", action="store_true", help="build emulated hdd/nvme/optane tiers for this run (root)")
+    add_hdd_arguments(p, drives_help="with --emulate: drives behind the emulated hdd tier (default 1)")
     p.add_argument("--results", metavar="DIR", help="results store (default: $TIERBENCH_RESULTS or results/)")
     p.add_argument("--allow-system-path", action="store_true",
                    help="let a tier be a system path (/, /etc, /usr, the store, ...), refused otherwise")
@@ -115,6 +117,7 @@ def config_from_args(args) -> Config:
     if getattr(args, "timeout", None) is not None:
         cfg.timeout_s = check_timeout(args.timeout, "--timeout")
     cfg.emulate = args.emulate
+    cfg.hdd = hdd_options(args, emulate=args.emulate)
     cfg.results = args.results
     cfg.allow_system_path = args.allow_system_path
     cfg.allow_shared_tier = args.allow_shared_tier
@@ -167,7 +170,7 @@ def execute(cfg: Config, tier_flags: list, *, json_out: bool, extra: dict = None
     if job_file is None:
         plan.check(cfg, len(tier_flags) or len(cfg.tiers) or 1)   # bad parameters: refused before tiers are resolved
     store = Store(cfg.results)
-    with TierSession(cfg, tier_flags, emulate_flag=cfg.emulate) as session:
+    with TierSession(cfg, tier_flags, emulate_flag=cfg.emulate, hdd=cfg.hdd) as session:
         tiers = {t.name: t for t in session.tiers}
         loaded = None
         if job_file is not None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
+from bench.commands._hdd_flags import add_hdd_arguments, hdd_options
 from bench.commands.run import add_tag_argument
 from bench.core.errors import UserError
 from bench.core.output import emit_json, stderr_console
@@ -34,8 +35,8 @@ def add_arguments(p):
     p.add_argument("--nvme", metavar="PATH", help="an NVMe tier for temp data")
     p.add_argument("--optane", metavar="PATH", help="an Optane-class tier for temp data")
     p.add_argument("--hdd-half", metavar="PATH", help="a data directory on half of the hdd tier's drives")
-    p.add_argument("--hdd-drives", type=int, metavar="N",
-                   help=f"with --emulate: data drives behind the emulated hdd tier (default {EMULATED_HDD_DRIVES})")
+    add_hdd_arguments(p, drives_help=f"with --emulate: data drives behind the emulated hdd tier "
+                                     f"(default {EMULATED_HDD_DRIVES})")
     p.add_argument("--records", type=int, help=f"terasort records (default {DEFAULT_RECORDS}, quick {QUICK_RECORDS})")
     p.add_argument("--repeat", type=int, help="repeats of every step (default 3, quick 1)")
     p.add_argument("--quick", action="store_true", help="one repeat of a small sort: a few minutes")
@@ -126,6 +127,7 @@ def run(args) -> int:
     if args.hdd_drives is not None and (not args.emulate or args.hdd_drives < 1):
         raise UserError("scenario: --hdd-drives is for --emulate and must be at least 1")
     tags = parse_tags(args.tag)
+    hdd_flags = hdd_options(args, EMULATED_HDD_DRIVES, emulate=args.emulate)
     cfg = Config(results=args.results, emulate=args.emulate, allow_system_path=args.allow_system_path,
                  allow_shared_tier=args.allow_shared_tier)
     tier_flags = []
@@ -137,8 +139,7 @@ def run(args) -> int:
         from bench.engines.spark.helper import helper_jar
         helper_jar()        # pyspark, Java 17, javac: UserError (exit 2) before any tier is built
     store = Store(args.results)
-    with TierSession(cfg, tier_flags, emulate_flag=args.emulate,
-                     hdd_drives=args.hdd_drives or EMULATED_HDD_DRIVES) as session:
+    with TierSession(cfg, tier_flags, emulate_flag=args.emulate, hdd=hdd_flags) as session:
         check_memory_tiers(session.tiers, container_mb)
         check_plan_space([c for stage in stages([t.name for t in session.tiers], records, args.quick,
                                                 "hdd" if args.emulate else ("hdd-half" if args.hdd_half else None)
@@ -150,7 +151,10 @@ def run(args) -> int:
                  f"each sort in a {container_mb} MB container" if container_mb else "no container"]
         hdd = session.emulation.tier("hdd").emulated if args.emulate and session.emulation else None
         if hdd:
-            setup.append(f"emulated hdd: {hdd.get('drives') or 1} drive(s), {hdd['iops']} IOPS, {hdd['mbps']:g} MB/s")
+            drive = hdd.get("drive")
+            setup.append(f"emulated hdd: {hdd.get('drives') or 1} drive(s), "
+                         + (f"seek model: {drive['rpm']:g} rpm, seek {drive['seek_ms']:g} ms, {drive['mbps']:g} MB/s"
+                            if drive else f"throttle: {hdd['iops']} IOPS, {hdd['mbps']:g} MB/s"))
         stderr_console.print(f"scenario {args.name}, run {runner.run_id}: " + "; ".join(setup))
         doc = run_scenario(runner, [t.name for t in session.tiers], records=records, quick=args.quick,
                            repeats=repeats, emulation=session.emulation if args.emulate else None,

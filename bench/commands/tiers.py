@@ -5,10 +5,11 @@ import os
 
 from rich.table import Table
 
+from bench.commands._hdd_flags import add_hdd_arguments, hdd_options
 from bench.core.errors import UserError
 from bench.core.output import emit_json, fmt_number, stderr_console
 from bench.core.units import parse_size
-from bench.tiers import cgroups
+from bench.tiers import cgroups, hdd_model
 from bench.tiers import emulate as emu
 from bench.tiers.detect import detect, detect_all_devices, parse_tier_spec
 
@@ -24,10 +25,7 @@ def add_arguments(p):
     e = sub.add_parser("emulate", help="build emulated hdd, nvme and optane tiers (root)")
     e.add_argument("--dir", help=f"folder for backing files and mounts (default {emu.DEFAULT_DIR})")
     e.add_argument("--size", default="2g", help="size of each tier's loop device (default 2g)")
-    e.add_argument("--hdd-iops", type=int, default=emu.DEFAULT_HDD_IOPS, help="hdd throttle per drive, IOPS per direction")
-    e.add_argument("--hdd-mbps", type=float, default=emu.DEFAULT_HDD_MBPS, help="hdd throttle per drive, MB/s per direction")
-    e.add_argument("--hdd-drives", type=int, default=1,
-                   help="drives behind the hdd tier (a node's data drives): throttles and capacity times this")
+    add_hdd_arguments(e, drives_default=1)
     e.add_argument("--check", action="store_true",
                    help="only say whether emulated tiers can be built here (cgroup v1 or v2, root, tools): exit 0 or 2")
     e.add_argument("--json", action="store_true")
@@ -44,7 +42,10 @@ def _tier_table(tiers: list, title: str) -> Table:
         em = t.get("emulated")
         why = t.get("reason", "")
         if em:
+            drive = em.get("drive") or {}
             why = (f"emulated: loop on {em.get('backing')}"
+                   + (f", {drive['rpm']:g} rpm, seek {drive['seek_ms']:g} ms, {drive['mbps']:g} MB/s a drive"
+                      if drive else "")
                    + (f", throttled {em['iops']} IOPS / {em['mbps']:g} MB/s" if em.get("iops") else "")
                    + (f" ({em['drives']} drives)" if (em.get("drives") or 1) > 1 else ""))
         table.add_row(t["name"], t["class"], t["path"], str(t.get("device") or "-"), str(t.get("filesystem") or "-"),
@@ -81,6 +82,8 @@ def run(args) -> int:
         return 0
     if action == "emulate" and args.check:
         backend = emu.check_can_emulate()
+        if args.hdd_model == "seek":
+            hdd_model.binary()      # the drive-model daemon and FUSE: a UserError saying how to get them
         found = cgroups.detect()
         try:    # a probe group, made and removed: where a cgroup2 root cannot delegate, this is where it shows
             probe = backend.make_io_group(f"tierbench-check-{os.getpid()}")
@@ -100,8 +103,7 @@ def run(args) -> int:
             size = parse_size(args.size)
         except ValueError as e:
             raise UserError(f"--size: {e}") from None
-        em = emu.emulate(base_dir=args.dir, size=size, hdd_iops=args.hdd_iops, hdd_mbps=args.hdd_mbps,
-                         hdd_drives=args.hdd_drives)
+        em = emu.emulate(base_dir=args.dir, size=size, **hdd_options(args))
         tiers = [t.to_dict() for t in em.tiers()]
         if args.json:
             emit_json({"state": str(em.path), "cgroup": em.cgroup,

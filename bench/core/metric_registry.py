@@ -56,6 +56,14 @@ METRICS = {
     "bytes_written": Metric("bytes", EXACT, 0.0),
     "ops_read": Metric("count", EXACT, 0.0),
     "ops_written": Metric("count", EXACT, 0.0),
+    # The modelled hdd's counters around a case (bench.tiers.hdd_model.case_metrics): what the drive saw.
+    "hdd_requests": Metric("count", INFO, 0.10),
+    "hdd_random_share": Metric("ratio", INFO, 0.10),        # requests that needed positioning / requests
+    "hdd_request_bytes": Metric("bytes", INFO, 0.10),       # mean request size
+    "hdd_requests_per_gb": Metric("count", INFO, 0.10),     # requests per 10^9 bytes moved
+    "hdd_positioning_s": Metric("s", INFO, 0.10),
+    "hdd_positioning_share": Metric("ratio", INFO, 0.10),   # positioning / (positioning + transfer) time
+    "hdd_late_s": Metric("s", INFO, 0.10),                  # replies past their modelled finish, summed
 }
 CASE_METRICS = {name: m.unit for name, m in METRICS.items()}
 EXACT_METRICS = frozenset(name for name, m in METRICS.items() if m.exact)

@@ -67,6 +67,7 @@ class Config:
     tags: dict = field(default_factory=dict)  # --tag KEY=VALUE: stored with the run (bench.execution.provenance)
     raw_devices: bool = False          # a tier may be a raw block device (`run`: bench.tiers.raw)
     destroy_data: bool = False         # --destroy-data: patterns may write to raw device tiers
+    hdd: dict = field(default_factory=dict)   # --hdd-* flags: bench.tiers.emulate.emulate's hdd keyword arguments
 
 
 # Bounds of the run's numbers (sanity: a typo must not plan a billion repeats or a timeout of a century).

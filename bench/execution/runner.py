@@ -31,6 +31,7 @@ from bench.core.errors import CaseError
 from bench.core.metric_registry import unit_of
 from bench.core.sample import Sample
 from bench.execution.contention import ContentionProbe
+from bench.execution.drive_watch import DriveWatch
 from bench.execution.machine import fingerprint
 from bench.execution.monitor import Monitor
 from bench.execution.provenance import revision, run_tags
@@ -197,6 +198,11 @@ class Runner:
             {self.tiers[n].device for n in {case.tier, case.temp_tier or case.tier}} - {None}
         error, result = None, {}
         probe = ContentionProbe()
+        watch = DriveWatch([self.tiers[n] for n in {case.tier, case.temp_tier or case.tier}]
+                           if not self.fleet else [])
+        gone = watch.start()
+        if gone:
+            return case_document(case.to_dict(), {}, [], gone)
         with Monitor(devices) as monitor:
             tag = self._case_tag(case)
             self._proc = subprocess.Popen([sys.executable, "-m", "bench.execution.worker", str(spec_path), str(result_path)],
@@ -223,12 +229,14 @@ class Runner:
             error = f"worker died: {tail[0]}"
         if not error and rc != 0:
             error = f"worker exited with status {rc} after reporting success"
+        drive_error, drive_metrics = watch.finish()
+        error = drive_error or error      # a dead drive is the reason the case's I/O failed
         case_doc = case_document(case.to_dict(), result, [spec_path.name, result_path.name], error)
         if self.fleet:      # the monitor watched this machine, not the hosts: its figures are no host's
             case_doc["fleet_result"] = result
             return case_doc
         if not error:
-            summary = monitor.summary()
+            summary = dict(monitor.summary(), **drive_metrics)
             try:
                 check_metrics(summary)
                 case_doc["metrics"].update(summary)

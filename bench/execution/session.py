@@ -21,9 +21,11 @@ class TierSession:
     """Context manager: `.tiers` (list of Tier) and `.cgroup`; tears down what it built on exit."""
 
     def __init__(self, cfg: Config, tier_flags: list, emulate_flag: bool = False, emulate_size: Optional[int] = None,
-                 hdd_drives: int = 1):
+                 hdd_drives: int = 1, hdd: Optional[dict] = None):
+        """hdd: the emulated hdd's keyword arguments for bench.tiers.emulate.emulate (--hdd-model, ...);
+        hdd_drives: the drive count when `hdd` gives none."""
         self.cfg = cfg
-        self.hdd_drives = hdd_drives
+        self.hdd = dict({"hdd_drives": hdd_drives}, **{k: v for k, v in (hdd or {}).items() if v is not None})
         self.tier_flags = tier_flags or []
         self.emulate_flag = emulate_flag
         self.emulate_size = emulate_size
@@ -63,7 +65,7 @@ class TierSession:
         if existing is not None and not self.emulate_flag:
             return existing
         kwargs = {"size": self.emulate_size} if self.emulate_size else {}
-        self.built = emu.emulate(hdd_drives=self.hdd_drives, **kwargs)
+        self.built = emu.emulate(**self.hdd, **kwargs)
         return self.built
 
     def _detect(self, name: str, path: str, cls=None, nominal_capacity_bytes=None):

@@ -1,9 +1,15 @@
 """Emulated tiers (root only): loop devices, ext4, mounts, and I/O throttles in a cgroup (v1 blkio or v2 io.max,
 whichever the host has: bench.tiers.cgroups).
 
-    hdd     loop on a disk file (direct I/O to the backing file), throttled to --hdd-iops / --hdd-mbps per
-            direction per drive (defaults 150 IOPS, 180 MB/s: a 7200 rpm drive) times --hdd-drives (default
-            1): a node's set of data drives, as HDFS stripes blocks over its data directories;
+    hdd     --hdd-model seek (default): a loop device (direct I/O) on the image a drive-model daemon serves
+            over FUSE (bench/tiers/hdd_model.py, drive/tb_hddmodel.c): seeks, rotation, media rate, command
+            reordering, --hdd-drives heads; the daemon is recorded like every other resource, and its death
+            fails the case that is running (bench.tiers.hdd_model.failure).
+            --hdd-model throttle: loop on a disk file (direct I/O to the backing file), throttled to --hdd-iops /
+            --hdd-mbps per direction per drive (defaults 150 IOPS, 180 MB/s) times --hdd-drives (default
+            1): a node's set of data drives, as HDFS stripes blocks over its data directories. The throttle is
+            not a disk: it counts bios (a 1 MiB request is one or two, from run to run: 79 or 157 MB/s), lets
+            ~15 I/Os through at once and then stalls ~100 ms, and knows nothing of seeks (docs/hdd-model.md);
     nvme    loop on a disk file, unthrottled (whatever the machine's disk gives);
     optane  loop on a tmpfs file (RAM speed behind a block device).
 
@@ -16,8 +22,10 @@ later `tiers emulate` or `tiers teardown`) removes exactly what tierbench made a
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -25,7 +33,7 @@ from typing import Optional
 
 from bench.core.errors import UserError
 from bench.store.runs import atomic_write_text
-from bench.tiers import cgroups
+from bench.tiers import cgroups, hdd_model
 from bench.tiers.detect import Tier, detect
 
 DEFAULT_DIR = "/var/tmp/tierbench-emulated"
@@ -129,6 +137,36 @@ def set_throttle(emulation: Emulation, tier_name: str, iops: Optional[int], mbps
     emulation.save()
 
 
+def halving(emulation: Emulation) -> str:
+    """How half_the_drives halves this emulation's hdd tier, in words."""
+    hdd = emulation.tier("hdd").emulated
+    if hdd.get("daemon"):
+        drives = hdd.get("drives") or 1
+        if drives == 1:
+            return "not halved: the emulated hdd tier is one drive (a-half and e repeat a and d; use --hdd-drives 2 or more)"
+        return f"emulated drives halved ({drives // 2} of {drives})"
+    return "emulated throttle halved"
+
+
+@contextlib.contextmanager
+def half_the_drives(emulation: Emulation):
+    """Within the block, the hdd tier has half its drives: the seek model's daemon uses half its heads (at least
+    one), the throttle is halved."""
+    hdd = emulation.tier("hdd").emulated
+    if hdd.get("daemon"):
+        hdd_model.set_active_drives(hdd, max(1, (hdd.get("drives") or 1) // 2))
+        try:
+            yield
+        finally:
+            hdd_model.set_active_drives(hdd, hdd.get("drives") or 1)
+        return
+    set_throttle(emulation, "hdd", max(1, hdd["iops"] // 2), hdd["mbps"] / 2)
+    try:
+        yield
+    finally:
+        set_throttle(emulation, "hdd", hdd["iops"], hdd["mbps"])
+
+
 def _make_tier(em: Emulation, name: str, backing_dir: Path, size: int, direct_io: bool) -> tuple:
     backing_dir.mkdir(parents=True, exist_ok=True)
     backing = backing_dir / f"{name}.img"
@@ -153,15 +191,64 @@ def _make_tier(em: Emulation, name: str, backing_dir: Path, size: int, direct_io
     return device, str(mnt)
 
 
+def _make_seek_hdd(em: Emulation, base: Path, size: int, params: hdd_model.DriveParams) -> tuple:
+    """The seek-aware hdd tier: image file, its daemon's FUSE mount, a loop device on the served drive.img,
+    ext4, mounted. Every step is recorded before the next (teardown removes them newest first)."""
+    image = base / "hdd-drive.img"
+    if image.exists():
+        raise UserError(f"{image} already exists: run `tierbench tiers teardown` first")
+    em.record("file", path=str(image))
+    with open(image, "wb") as f:
+        try:
+            os.posix_fallocate(f.fileno(), 0, size)
+        except OSError as e:
+            raise UserError(f"cannot allocate {size} bytes for the hdd tier in {base}: {e.strerror}") from None
+    fuse_dir = base / "fuse-hdd"
+    fuse_dir.mkdir(parents=True, exist_ok=True)
+    em.record("dir", path=str(fuse_dir))
+    log = base / "hdd-daemon.log"
+    em.record("file", path=str(log))
+    proc = hdd_model.start(str(image), str(fuse_dir), params, str(log))
+    daemon = {"pid": proc.pid, "mount": str(fuse_dir), "log": str(log)}
+    em.record("daemon", **daemon)
+    em.record("fuse", path=str(fuse_dir))
+    served = str(fuse_dir / hdd_model.IMAGE_FILE)
+    device = _run(["losetup", "--find", "--show", "--direct-io=on", served])
+    em.record("loop", device=device, backing=served)
+    _run(["mkfs.ext4", "-q", "-F", "-m", "0", "-E", "lazy_itable_init=0,lazy_journal_init=0,nodiscard", device])
+    mnt = Path(em.state["dir"]) / "mnt" / "hdd"
+    mnt.mkdir(parents=True, exist_ok=True)
+    em.record("dir", path=str(mnt))
+    _run(["mount", "-o", "noatime", device, str(mnt)])
+    em.record("mount", path=str(mnt), device=device)
+    return device, str(mnt), daemon
+
+
 def emulate(base_dir: Optional[str] = None, ram_dir: Optional[str] = None, size: int = 2 * 1024 ** 3,
-            hdd_iops: int = DEFAULT_HDD_IOPS, hdd_mbps: float = DEFAULT_HDD_MBPS, hdd_drives: int = 1) -> Emulation:
+            hdd_iops: int = DEFAULT_HDD_IOPS, hdd_mbps: float = DEFAULT_HDD_MBPS, hdd_drives: int = 1,
+            hdd_model_name: str = hdd_model.DEFAULT_MODEL, hdd_rpm: Optional[float] = None,
+            hdd_seek_ms: Optional[float] = None) -> Emulation:
     """Build the hdd, nvme and optane tiers; on any failure, remove what was made and raise. The hdd tier is
-    `hdd_drives` drives of `hdd_iops` / `hdd_mbps` each: throttled to their sum, nominally their capacity."""
+    `hdd_drives` drives: with the seek model, one daemon with that many heads (`hdd_rpm`, `hdd_seek_ms`,
+    `hdd_mbps` each; defaults in bench.tiers.hdd_model); with the throttle, `hdd_iops` / `hdd_mbps` each,
+    throttled to their sum. Nominally their capacity either way."""
     backend = check_can_emulate()
-    if hdd_iops <= 0 or hdd_mbps <= 0:
-        raise UserError("--hdd-iops and --hdd-mbps must be positive")
+    if hdd_model_name not in hdd_model.MODELS:
+        raise UserError(f"--hdd-model must be one of {', '.join(hdd_model.MODELS)} (not {hdd_model_name!r})")
+    if not (0 < hdd_iops < float("inf")) or not (0 < hdd_mbps < float("inf")):
+        raise UserError("--hdd-iops and --hdd-mbps must be positive numbers")
     if isinstance(hdd_drives, bool) or not isinstance(hdd_drives, int) or hdd_drives < 1:
         raise UserError(f"--hdd-drives must be a whole number of drives, at least 1 (not {hdd_drives})")
+    seek = hdd_model_name == "seek"
+    if not seek and (hdd_rpm is not None or hdd_seek_ms is not None):
+        raise UserError("--hdd-rpm and --hdd-seek-ms describe the seek model: not with --hdd-model throttle")
+    params = None
+    if seek:
+        defaults = hdd_model.DriveParams()
+        params = hdd_model.DriveParams(rpm=defaults.rpm if hdd_rpm is None else hdd_rpm,
+                                       seek_ms=defaults.seek_ms if hdd_seek_ms is None else hdd_seek_ms,
+                                       mbps=hdd_mbps, drives=hdd_drives).check()
+        hdd_model.binary()
     existing = Emulation.load(base_dir)
     if existing is not None:
         raise UserError(f"emulated tiers already exist (state {existing.path}); "
@@ -178,15 +265,25 @@ def emulate(base_dir: Optional[str] = None, ram_dir: Optional[str] = None, size:
         for name, backing_dir, direct in (("hdd", base, True), ("nvme", base, True), ("optane", ram, False)):
             if name == "optane":
                 em.record("dir", path=str(ram))
-            device, mnt = _make_tier(em, name, backing_dir, size, direct)
             drives = hdd_drives if name == "hdd" else 1
-            params = {"backing": "tmpfs file" if name == "optane" else "disk file", "loop": device,
-                      "size_bytes": size, "iops": None, "mbps": None, "drives": drives}
-            tier = detect(name, mnt, name, nominal_capacity_bytes=NOMINAL_CAPACITY[name] * drives, emulated=params)
+            described = {"backing": "tmpfs file" if name == "optane" else "disk file",
+                         "size_bytes": size, "iops": None, "mbps": None, "drives": drives}
+            if name == "hdd" and seek:
+                device, mnt, daemon = _make_seek_hdd(em, base, size, params)
+                described.update(backing="drive-model daemon (FUSE)", model="seek", drive=params.to_dict(),
+                                 daemon=daemon)
+            else:
+                device, mnt = _make_tier(em, name, backing_dir, size, direct)
+                if name == "hdd":
+                    described["model"] = "throttle"
+            described["loop"] = device
+            tier = detect(name, mnt, name, nominal_capacity_bytes=NOMINAL_CAPACITY[name] * drives,
+                          emulated=described)
             tiers.append(tier.to_dict())
         em.state["tiers"] = tiers
         em.save()
-        set_throttle(em, "hdd", hdd_iops * hdd_drives, hdd_mbps * hdd_drives)
+        if not seek:
+            set_throttle(em, "hdd", hdd_iops * hdd_drives, hdd_mbps * hdd_drives)
         return em
     except BaseException:
         teardown_emulation(em)
@@ -230,6 +327,22 @@ def _mounted(path: str) -> Optional[str]:
     return None
 
 
+def _stop_daemon(r: dict) -> None:
+    """Stop a recorded drive-model daemon if that pid is still one (it exits by itself once its FUSE mount
+    is gone: wait a little for that first)."""
+    deadline = time.monotonic() + 5.0
+    while hdd_model.is_running(r["pid"]) and time.monotonic() < deadline:
+        if time.monotonic() > deadline - 4.0:
+            os.kill(r["pid"], signal.SIGTERM)
+        time.sleep(0.05)
+    if hdd_model.is_running(r["pid"]):
+        os.kill(r["pid"], signal.SIGKILL)
+    try:
+        os.waitpid(r["pid"], os.WNOHANG)     # reap it when this process started it
+    except ChildProcessError:
+        pass
+
+
 def teardown_emulation(em: Emulation) -> list:
     """Remove every recorded resource, newest first; returns what was removed. Problems are raised at the
     end, after everything removable has been removed."""
@@ -244,6 +357,11 @@ def teardown_emulation(em: Emulation) -> list:
                 backing = Path(f"/sys/block/{Path(r['device']).name}/loop/backing_file")
                 if backing.exists() and backing.read_text().strip().replace(" (deleted)", "") == r["backing"]:
                     _run(["losetup", "-d", r["device"]])
+            elif r["kind"] == "fuse":
+                if _mounted(r["path"]) is not None:
+                    _run(["umount", r["path"]])
+            elif r["kind"] == "daemon":
+                _stop_daemon(r)
             elif r["kind"] == "file":
                 if os.path.exists(r["path"]):
                     os.unlink(r["path"])

@@ -306,6 +306,15 @@ def _entries() -> list:
     # other commands' numbers
     e.append(BadInput("model-drive-tb-nan", ("model", "{good_run}", "--drive-tb", "nan", "--results", "{store}")))
     e.append(BadInput("model-drive-tb-negative", ("model", "{good_run}", "--drive-tb", "-1", "--results", "{store}")))
+    # the emulated hdd's flags: refused before anything is built (the emulation folder is {dir}/em)
+    emulate = ("tiers", "emulate", "--dir", "{dir}/em", "--size", "64m")
+    for name, extra in (("rpm-nan", ("--hdd-rpm", "nan")), ("rpm-zero", ("--hdd-rpm", "0")),
+                        ("seek-negative", ("--hdd-seek-ms", "-1")), ("seek-below-track", ("--hdd-seek-ms", "0.1")),
+                        ("mbps-inf", ("--hdd-mbps", "inf")), ("model-unknown", ("--hdd-model", "disk")),
+                        ("rpm-with-throttle", ("--hdd-model", "throttle", "--hdd-rpm", "7200")),
+                        ("drives-99", ("--hdd-drives", "99"))):
+        e.append(BadInput(f"emulate-hdd-{name}", emulate + extra))
+    e.append(BadInput("run-hdd-rpm-without-emulate", RUN + SMALL + ("--hdd-rpm", "5400")))
 
     # issue 20: tags, tag references, the gate's and the exports' flags, output paths
     S = ("--results", "{store}")

@@ -199,6 +199,11 @@ def _supplied_source(doc: dict, tier: str, own_run: Optional[str] = None) -> str
     declared = next((t for t in doc.get("tiers", []) if t.get("name") == tier), {})
     emulated = declared.get("emulated") or {}
     where = f" (device baselines from run {doc.get('run_id')})" if own_run and doc.get("run_id") != own_run else ""
+    drive = emulated.get("drive")
+    if drive:
+        return (f"configured, not measured: tier {tier} is a modelled drive ({drive['rpm']:g} rpm, seek "
+                f"{drive['seek_ms']:g} ms, {drive['mbps']:g} MB/s, {emulated.get('drives') or 1} drive(s)); the "
+                f"model's per-drive figures follow from those datasheet parameters")
     if emulated.get("iops") or emulated.get("mbps"):
         return (f"configured, not measured: tier {tier} is emulated, throttled to {emulated.get('iops')} IOPS / "
                 f"{emulated.get('mbps')} MB/s for {emulated.get('drives') or 1} drive(s); the model's per-drive "

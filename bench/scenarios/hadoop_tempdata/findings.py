@@ -2,6 +2,9 @@
 stated thresholds — never written in. Each of the case's claims is its own finding; weaker directional forms
 are separate rows labelled "weaker form". Thresholds and their sources: docs/findings.md.
 
+F0 (the case's first conclusion: moving temp data changes the HDD's access pattern) reads the drive model's
+counters of the hdd tier per case (seek-model emulation only; "not measured" elsewhere).
+
 Steps (case labels): iops-<tier> device baselines; a temp on hdd; b a + page cache; c temp on nvme;
 d temp on optane; a-half / e: a / d with the hdd tier's drives (bandwidth) halved; scale-<n>: best layout, n workers.
 Runtime is the sort job's: terasort's `sort_s` (map + reduce), as in Hadoop, where TeraGen and TeraValidate
@@ -29,6 +32,7 @@ from bench.analysis.verdict import CPU_BOUND, cpu_fraction
 from bench.scenarios.hadoop_tempdata.settings import CONTAINER_JOB_MB
 
 MIN_REPEATS = 3               # repeats a side for "confirmed"/"refuted": the same as `tierbench compare`'s gate
+ACCESS_PATTERN_CHANGE = 0.50  # F0: with temp data moved (c) the hdd's share of random requests is under half a's
 IOPS_PER_GB_GAP = 10.0        # F1: flash supplies at least 10x the HDD's IOPS per GB
 CACHE_HELPS = 0.90            # F2: the page cache "helps" if it cuts runtime by 10% or more
 TEMP_MOVE_HELPS = 0.80        # F3: moving temp data "significantly" cuts runtime: by 20% or more
@@ -171,6 +175,36 @@ def _ratio_finding(doc, fid, claim, form, new, base, threshold: dict, holds_belo
 
 
 # ---------------------------------------------------------------------------------------------- findings
+ACCESS_FIGURES = (("hdd_random_share", "random requests", "{:.0%}"), ("hdd_request_bytes", "mean request",
+                                                                      "{:.0f} KB"),
+                  ("hdd_requests_per_gb", "requests/GB", "{:.0f}"), ("hdd_positioning_share", "positioning",
+                                                                      "{:.0%} of drive time"))
+
+
+def f0_access_pattern(doc: dict) -> dict:
+    """The case's first conclusion, on the hdd tier as the drive model saw it (bench.tiers.hdd_model
+    case_metrics, per case): step c (temp on nvme) against a (temp on hdd)."""
+    claim = "Moving temp data to NVMe by itself significantly changes the HDD's access pattern"
+    th = _threshold("ACCESS_PATTERN_CHANGE", ACCESS_PATTERN_CHANGE,
+                    f"hdd random-request share c/a < {ACCESS_PATTERN_CHANGE:g} (at least halved)")
+    r = ratio(doc, "c", "a", "hdd_random_share")
+    if r is None:
+        return _missing("access_pattern", claim, CASE, th, "the hdd drive model's counters in steps a and c "
+                                                           "(an emulated hdd tier with --hdd-model seek)")
+    verdict, why = decide(*r["range"], _n(r), ACCESS_PATTERN_CHANGE, holds_below=True)
+    values = {"random_share_c_over_a": r}
+    parts = []
+    for metric, name, fmt in ACCESS_FIGURES:
+        a, c = _values(doc, "a", metric), _values(doc, "c", metric)
+        if a and c:
+            a, c = median(a), median(c)
+            values[metric] = {"a": a, "c": c}
+            scale = 1e-3 if metric == "hdd_request_bytes" else 1
+            parts.append(f"{name} {fmt.format(a * scale).split(' of')[0]} -> {fmt.format(c * scale)}")
+    figure = "hdd, a -> c: " + ", ".join(parts) + f" (random share c/a {r['ratio']:.2f}, n={r['n'][0]}/{r['n'][1]})"
+    return _finding("access_pattern", claim, CASE, verdict, _n(r), th, figure, values, why)
+
+
 def f1_iops_per_gb(doc: dict) -> dict:
     claim = "HDD IOPS per GB is far below flash (IOPS per GB limits the architecture)"
     th = _threshold("IOPS_PER_GB_GAP", IOPS_PER_GB_GAP, f"flash / hdd IOPS per GB >= {IOPS_PER_GB_GAP:g}")
@@ -185,6 +219,12 @@ def f1_iops_per_gb(doc: dict) -> dict:
     hdd = next((t for t in doc.get("tiers", []) if t["name"] == "hdd"), {})
     emulated = hdd.get("emulated") or {}
     values = {**medians, "n": {k: len(v) for k, v in per_tier.items()}}
+    if emulated.get("drive"):
+        d = emulated["drive"]
+        return _finding("iops_per_gb", claim, CASE, "configured, not measured", n, th, figure, values,
+                        f"the emulated hdd tier is a drive model ({d['rpm']:g} rpm, average seek {d['seek_ms']:g} ms, "
+                        f"{emulated.get('drives') or 1} drive(s)) and its capacity the nominal one: its IOPS per GB "
+                        f"follows from those datasheet figures; measure real drives (--hdd PATH) for a verdict")
     if emulated.get("iops"):
         cap = hdd.get("nominal_capacity_bytes") or hdd.get("capacity_bytes")
         set_to = emulated["iops"] / (cap / 1e9) if cap else None
@@ -370,7 +410,7 @@ def findings(doc: dict, engine: str = "replay") -> list:
     """Every finding of the case on a scenario run document, in display order (see docs/findings.md), from one
     engine's terasort steps (default: the replay's, whatever else the run holds)."""
     doc = engine_view(doc, engine)
-    return [f1_iops_per_gb(doc), f2_cache(doc), *f3_temp_moves(doc), f4_hdds_removable(doc), f4_hdds_hurt_less(doc),
+    return [f0_access_pattern(doc), f1_iops_per_gb(doc), f2_cache(doc), *f3_temp_moves(doc), f4_hdds_removable(doc), f4_hdds_hurt_less(doc),
             f5_cpu_bound(doc), f5_toward_cpu(doc), f6_scaling(doc)]
 
 

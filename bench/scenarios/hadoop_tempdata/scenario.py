@@ -138,12 +138,8 @@ def run_scenario(runner: Runner, tier_names: list, *, records: int, quick: bool,
         runner.run(numbered(plan["main"], repeat), finish=False)
         if "half" in plan:
             if emulation is not None:
-                hdd = emulation.tier("hdd").emulated
-                emu.set_throttle(emulation, "hdd", max(1, hdd["iops"] // 2), hdd["mbps"] / 2)
-                try:
+                with emu.half_the_drives(emulation):
                     runner.run(numbered(plan["half"], repeat), finish=False)
-                finally:
-                    emu.set_throttle(emulation, "hdd", hdd["iops"], hdd["mbps"])
             else:
                 runner.run(numbered(plan["half"], repeat), finish=False)
     scale = scale_stage(best_temp(runner.doc), records, max(2, os.cpu_count() or 1))
@@ -163,7 +159,7 @@ def run_scenario(runner: Runner, tier_names: list, *, records: int, quick: bool,
     runner.doc["scenario"] = {"name": "hadoop-tempdata", "records": records, "quick": quick, "repeats": repeats,
                               "engines": ["replay", "spark"] if spark else ["replay"],
                               "container_mb": container_mb, "hdd_drives": hdd_drives,
-                              "half": "emulated throttle halved" if emulation is not None else
+                              "half": emu.halving(emulation) if emulation is not None else
                               (f"tier {half_path_tier}" if half_path_tier else None)}
     runner.finish()
     return runner.doc
