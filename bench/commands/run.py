@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import workloads
 from bench.core.errors import UserError
+from bench.core.outpath import checked_output_dir, write_output_file
 from bench.core.output import emit_json, stderr_console
 from bench.execution import plan
 from bench.execution.config import (
@@ -72,18 +72,30 @@ def add_arguments(p):
                    "directory pointed at the tier (--quick caps its sizes and runtimes)")
     p.add_argument("--allow-paths", action="store_true",
                    help="--job-file: run it even if it names files or devices outside the tiers")
+    p.add_argument("--allow-job-commands", action="store_true",
+                   help="--job-file: let it run commands (exec_prerun, exec_postrun)")
+    p.add_argument("--allow-engine", action="append", default=[], metavar="NAME",
+                   help="--job-file: let it use this ioengine that does not do file I/O on the tier (sg, exec, "
+                        "external, net, ...; repeatable)")
 
 
 def config_from_args(args) -> Config:
     cfg = from_toml(load_toml(args.config), args.config) if getattr(args, "config", None) else Config()
     if getattr(args, "workload", None):
+        repeated = sorted({w for w in args.workload if args.workload.count(w) > 1})
+        if repeated:
+            raise UserError(f"--workload {repeated[0]} is given twice (use --repeat N for repeats)")
         cfg.workloads = list(args.workload)
     if not cfg.workloads:
         cfg.workloads = list(DEFAULT_WORKLOADS)
     if args.engine:
         cfg.engines = list(dict.fromkeys(args.engine))
+    given = set()
     for flag in args.param:
         key, values = parse_param_flag(flag)
+        if key in given:
+            raise UserError(f"--param {key} is given twice (sweep values in one: --param {key}=V1,V2)")
+        given.add(key)
         cfg.params[key] = values
     if args.repeat is not None:
         cfg.repeat = args.repeat
@@ -117,14 +129,11 @@ def check_spark(cases: list) -> None:
         helper_jar()
 
 
-def export_jobs(cases: list, tiers: dict, directory: str) -> list:
+def export_jobs(cases: list, tiers: dict, directory: str, allow_system: bool = False) -> list:
+    """Write each pattern case's fio job file into `directory` (made if new; bench.core.outpath's rule)."""
     from bench.engines.fio.job import render_jobfile
 
-    out = Path(directory)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UserError(f"--export-jobs {directory}: {e.strerror}") from None
+    out = checked_output_dir(directory, what="--export-jobs", allow_system=allow_system)
     written = []
     for c in cases:
         if c.kind != "pattern" or c.engine != "fio" or c.repeat:
@@ -133,7 +142,7 @@ def export_jobs(cases: list, tiers: dict, directory: str) -> list:
         pattern = w.build(workloads.coerce_params(w, c.params))
         dirs = {"data": tiers[c.tier].path, "temp": tiers[c.temp_tier or c.tier].path}
         path = out / f"case{c.id:03d}-{c.workload}-{c.tier}.fio"
-        path.write_text(render_jobfile(pattern, dirs))
+        write_output_file(path, render_jobfile(pattern, dirs), what="--export-jobs", allow_system=allow_system)
         written.append(str(path))
     return written
 
@@ -151,7 +160,7 @@ def execute(cfg: Config, tier_flags: list, *, json_out: bool, extra: dict = None
             from bench.execution.jobfile_case import jobfile_cases, load_jobfile
 
             loaded = load_jobfile(job_file["path"], {t.name: t.path for t in session.tiers}, quick=cfg.quick,
-                                  allow_paths=job_file["allow_paths"])
+                                  **_job_file_allowances(job_file))
             cases = jobfile_cases(loaded, list(tiers), cfg.repeat)
         else:
             cases = plan.build(cfg, list(tiers))
@@ -159,7 +168,7 @@ def execute(cfg: Config, tier_flags: list, *, json_out: bool, extra: dict = None
         check_fio(cfg, cases)
         check_spark(cases)
         if cfg.export_jobs:
-            for path in export_jobs(cases, tiers, cfg.export_jobs):
+            for path in export_jobs(cases, tiers, cfg.export_jobs, cfg.allow_system_path):
                 stderr_console.print(f"wrote {path}")
         runner = Runner(store, session.tiers, cgroup=session.cgroup, timeout_s=cfg.timeout_s, extra=extra,
                         job_file=loaded, spark_master=cfg.spark_master)
@@ -192,7 +201,7 @@ def execute_fleet(cfg: Config, tier_flags: list, hosts: list, job_file: dict = N
         from bench.execution.jobfile_case import jobfile_cases, load_jobfile
 
         every = {f"{name}@{host}": path for name, by_host in paths.items() for host, path in by_host.items()}
-        loaded = load_jobfile(job_file["path"], every, quick=cfg.quick, allow_paths=job_file["allow_paths"])
+        loaded = load_jobfile(job_file["path"], every, quick=cfg.quick, local=False, **_job_file_allowances(job_file))
         cases = jobfile_cases(loaded, [t.name for t in tiers], cfg.repeat)
     else:
         cases = plan.build(cfg, [t.name for t in tiers])
@@ -217,6 +226,10 @@ def execute_fleet(cfg: Config, tier_flags: list, hosts: list, job_file: dict = N
         raise
 
 
+def _job_file_allowances(job_file: dict) -> dict:
+    return {k: job_file[k] for k in ("allow_paths", "allow_commands", "allow_engines")}
+
+
 def report(doc: dict, json_out: bool, store_root) -> int:
     if json_out:
         emit_json(doc)
@@ -233,9 +246,13 @@ def run(args) -> int:
         if args.workload or args.param or args.workers:
             raise UserError("--job-file runs the job file as written: --workload, --param and --workers do not "
                             "apply to it")
-        job_file = {"path": args.job_file, "allow_paths": args.allow_paths}
-    elif args.allow_paths:
-        raise UserError("--allow-paths goes with --job-file")
+        job_file = {"path": args.job_file, "allow_paths": args.allow_paths,
+                    "allow_commands": args.allow_job_commands, "allow_engines": list(args.allow_engine)}
+    else:
+        for flag, given in (("--allow-paths", args.allow_paths), ("--allow-job-commands", args.allow_job_commands),
+                            ("--allow-engine", args.allow_engine)):
+            if given:
+                raise UserError(f"{flag} goes with --job-file")
     cfg = config_from_args(args)
     if job_file and cfg.engines != ["fio"]:
         raise UserError("--job-file is a fio job file: only --engine fio runs it")
