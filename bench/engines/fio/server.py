@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -68,6 +69,10 @@ def start_server(address: str, port: int, pid_file: Path, workdir: Path, log: Pa
             raise UserError(f"serve: a fio server already runs for {pid_file} (pid {running['pid']})")
     if not workdir.is_dir():
         raise UserError(f"serve: --dir {workdir} is not a directory")
+    holder = _listener(address, port)
+    if holder is not None:      # fio binds with SO_REUSEPORT: a second fio server would share the port
+        raise UserError(f"serve: {address}:{port} is already served ({holder}): stop it first, or pick another "
+                        "port")
     binary = fio_binary(fio)
     start = log.stat().st_size if log.is_file() else 0
     with open_output_file(log, what="--log", append=True) as out:
@@ -92,6 +97,24 @@ def start_server(address: str, port: int, pid_file: Path, workdir: Path, log: Pa
         proc.wait()
         raise
     return info
+
+
+def _listener(address: str, port: int) -> Optional[str]:
+    """Who listens on address:port already ("pid N: COMMAND", or "a program this user cannot see"), or None.
+    A bare connect: fio's server drops a connection that sends nothing."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.settimeout(0.5)
+        if s.connect_ex((address if address not in WILDCARDS else "127.0.0.1", port)) != 0:
+            return None
+    try:
+        for c in psutil.net_connections(kind="inet"):
+            if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port and c.pid:
+                cmd = " ".join(psutil.Process(c.pid).cmdline())[:80]
+                return f"pid {c.pid}: {cmd}"
+    except psutil.Error:
+        pass        # not allowed to list others' sockets: say so below
+    return "a program this user cannot see"
 
 
 def _fio_listens(pid: int, port: int) -> bool:
