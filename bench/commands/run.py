@@ -122,10 +122,14 @@ def check_fio(cfg: Config, cases: list) -> None:
                         "or use --engine builtin")
 
 
-def check_spark(cases: list) -> None:
-    """pyspark, Java 17 and javac where a case runs on Spark (UserError: one line, exit 2)."""
+def check_spark(cases: list, master=None) -> None:
+    """pyspark, Java 17 and javac where a case runs on Spark, and --spark-master answering (UserError: one
+    line, exit 2)."""
     if any(c.engine == "spark" for c in cases):
+        from bench.engines.spark.cluster import check_master
         from bench.engines.spark.helper import helper_jar
+        if master:
+            check_master(master)
         helper_jar()
 
 
@@ -166,7 +170,7 @@ def execute(cfg: Config, tier_flags: list, *, json_out: bool, extra: dict = None
             cases = plan.build(cfg, list(tiers))
             check_plan_space(cases, session.tiers)
         check_fio(cfg, cases)
-        check_spark(cases)
+        check_spark(cases, cfg.spark_master)
         if cfg.export_jobs:
             for path in export_jobs(cases, tiers, cfg.export_jobs, cfg.allow_system_path):
                 stderr_console.print(f"wrote {path}")

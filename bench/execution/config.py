@@ -242,8 +242,11 @@ def validate(cfg: Config) -> Config:
         _integer(w, "workers", 1, WORKERS_MAX)
     check_timeout(cfg.timeout_s, "timeout")
     if cfg.spark_master is not None:
-        if not re.fullmatch(r"spark://[A-Za-z0-9_.\-]+:\d{1,5}", cfg.spark_master):
+        match = re.fullmatch(r"spark://([A-Za-z0-9_.\-]+):(\d{1,5})", cfg.spark_master)
+        if not match:
             raise UserError(f"--spark-master {cfg.spark_master!r:.60}: expected spark://HOST:PORT")
+        if not 1 <= int(match.group(2)) <= 65535:
+            raise UserError(f"--spark-master {cfg.spark_master!r:.60}: port {match.group(2)} is not from 1 to 65535")
         if "spark" not in cfg.engines:
             raise UserError("--spark-master is for --engine spark")
     return cfg

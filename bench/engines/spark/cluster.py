@@ -21,12 +21,44 @@ from typing import Optional
 
 import psutil
 
-from bench.core.errors import CaseError
+from bench.core.errors import CaseError, UserError
 
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 120.0
 STOP_GRACE_S = 10.0
 DAEMON_MEMORY = "256m"     # the master's and workers' own heaps (they schedule; the executors sort)
+
+
+MASTER_PROBE_S = 5.0       # --spark-master must accept a connection within this (Spark itself retries for ~60 s)
+
+
+def check_master(url: str, timeout_s: float = MASTER_PROBE_S) -> None:
+    """UserError unless `url` (spark://HOST:PORT, checked by bench.execution.config.validate) accepts a TCP
+    connection within `timeout_s`: the host resolves and something listens on the port. Run before any case
+    starts, so that a wrong URL costs seconds, not a case's timeout. (A listener that is not a Spark master is
+    not told apart here: it fails the case when Spark's registration gives up.)"""
+    host, _, port = url[len("spark://"):].rpartition(":")
+    deadline = time.monotonic() + timeout_s
+    try:
+        infos = socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as e:
+        raise UserError(f"--spark-master {url}: cannot resolve {host} ({e.strerror or e})") from None
+    reason = "no address"
+    for family, kind, proto, _, address in infos:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            reason = f"no answer within {timeout_s:g} s"
+            break
+        with socket.socket(family, kind, proto) as s:
+            s.settimeout(left)
+            try:
+                s.connect(address)
+                return
+            except socket.timeout:
+                reason = f"no answer within {timeout_s:g} s"
+            except OSError as e:
+                reason = (e.strerror or str(e)).lower()
+    raise UserError(f"--spark-master {url}: cannot connect to {host}:{port} ({reason}): is the master running?")
 
 
 def free_port() -> int:
