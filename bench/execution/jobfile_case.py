@@ -31,6 +31,8 @@ def load_jobfile(path: str, tier_paths: dict, *, quick: bool, allow_paths: bool,
     name = Path(path).name
     job = read_jobfile(name, text)
     roots = sorted(set(tier_paths.values()))
+    # an engine this fio cannot load is named in fio's words first; then tierbench's rules
+    check_engines([(options.get("ioengine") or "").strip() for _, options in job.sections], name)
     for tier, directory in tier_paths.items():
         check_jobfile_safety(job, directory, roots, allow_paths=allow_paths, allow_commands=allow_commands,
                              allow_engines=allow_engines, resolve=local)
@@ -44,7 +46,6 @@ def load_jobfile(path: str, tier_paths: dict, *, quick: bool, allow_paths: bool,
             checked = Path(scratch) / f"{tier}-{name}"
             checked.write_text(point_at_tier(job, directory, roots, quick=quick, allow_paths=allow_paths))
             check_jobfile(str(checked), name)
-    check_engines([(options.get("ioengine") or "").strip() for _, options in job.sections], name)
     return {"name": name, "text": text, "sha256": hashlib.sha256(text.encode()).hexdigest(), "quick": quick,
             "allow_paths": allow_paths, "roots": roots, "threads": threads(job)}
 
