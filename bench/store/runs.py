@@ -280,7 +280,8 @@ class Store:
         try:
             doc = load_user_json(path, what="run document", limit=RUN_DOCUMENT)
         except UserError as e:
-            raise UserError(f"{path}: unreadable run document ({_one_line(e)})") from None
+            reason = _one_line(e).replace(f"run document {path}: ", "", 1)
+            raise UserError(f"{path}: unreadable run document ({reason})") from None
         return reconcile(check_schema(doc, str(folder)), folder)
 
     def samples(self, ref: str):
