@@ -70,7 +70,7 @@ def test_output_folders(places, tmp_path):
 def test_user_files_are_regular_bounded_and_shallow(places):
     tmp, fifo, _, target = places
     for bad, why in [("/dev/zero", "character device"), (fifo, "FIFO"), (tmp, "directory"),
-                     (tmp / "missing", "no such file")]:
+                     (tmp / "missing", "No such file")]:
         with pytest.raises(UserError, match=why):
             read_user_bytes(bad, what="--hosts", limit=1 << 20)
     big = tmp / "big"

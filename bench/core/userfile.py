@@ -43,8 +43,6 @@ def read_user_bytes(path: Union[str, os.PathLike], *, what: str, limit: int) -> 
     """The bytes of the regular file `path`, at most `limit` of them; UserError otherwise (see the module)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise UserError(f"{what} {path}: no such file") from None
     except OSError as e:
         raise UserError(f"{what} {path}: cannot read it ({e.strerror})") from None
     try:
