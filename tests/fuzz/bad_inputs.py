@@ -391,6 +391,8 @@ def _issue21_entries() -> list:
                       {"notes.txt": b"my notes\n"}))
     e.append(BadInput("serve-stop-json-without-marker", ("serve", "stop", "x", "--pid-file", "{file}"),
                       {"p.pid": json.dumps({"pid": 1, "start_time": 0}).encode()}))
+    e.append(BadInput("serve-stop-deep-pid-file", ("serve", "stop", "x", "--pid-file", "{file}"),
+                      {"p.pid": _deep_json()}))
     e.append(BadInput("serve-status-fifo-pid-file", ("serve", "status", "x", "--pid-file", "{file}"), {"p.pid": FIFO}))
     e.append(BadInput("serve-start-pid-file-missing-folder",
                       ("serve", "start", "127.0.0.1:1", "--pid-file", "{dir}/nope/p.pid")))

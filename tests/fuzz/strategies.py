@@ -244,7 +244,8 @@ def pid_file_contents():
                                     "start_time": st.floats(0, 1e9), "address": st.just("127.0.0.1"),
                                     "port": st.integers(1, 65535)})
     lookalike = st.fixed_dictionaries({"pid": st.just(1), "start_time": st.floats(0, 1e9)})
-    return st.one_of(marker.map(json.dumps), lookalike.map(json.dumps), st.text(max_size=40),
+    deep = st.integers(60, 3000).map(lambda n: "[" * n + "]" * n)
+    return st.one_of(marker.map(json.dumps), lookalike.map(json.dumps), st.text(max_size=40), deep,
                      json_values().map(lambda v: json.dumps(v, allow_nan=True))).map(str.encode)
 
 

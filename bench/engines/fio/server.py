@@ -29,7 +29,7 @@ import psutil
 
 from bench.core.errors import UserError
 from bench.core.outpath import checked_output_path, open_output_file, write_output_file
-from bench.core.userfile import SMALL_FILE, read_user_text
+from bench.core.userfile import SMALL_FILE, check_json_depth, read_user_text
 from bench.engines.fio.run import fio_binary
 
 __all__ = ["server_argument", "default_pid_file", "start_server", "stop_server", "server_status", "WILDCARDS"]
@@ -103,13 +103,15 @@ def _listener(address: str, port: int) -> Optional[str]:
     """Who listens on address:port already ("pid N: COMMAND", or "a program this user cannot see"), or None.
     A bare connect: fio's server drops a connection that sends nothing."""
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    target = address if address not in WILDCARDS else "::1" if family == socket.AF_INET6 else "127.0.0.1"
     with socket.socket(family, socket.SOCK_STREAM) as s:
         s.settimeout(0.5)
-        if s.connect_ex((address if address not in WILDCARDS else "127.0.0.1", port)) != 0:
+        if s.connect_ex((target, port)) != 0:
             return None
     try:
         for c in psutil.net_connections(kind="inet"):
-            if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port and c.pid:
+            if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port and c.pid \
+                    and c.laddr.ip in (address, target, *WILDCARDS):
                 cmd = " ".join(psutil.Process(c.pid).cmdline())[:80]
                 return f"pid {c.pid}: {cmd}"
     except psutil.Error:
@@ -133,8 +135,9 @@ def read_pid_file(pid_file: Path) -> dict:
     then neither trusted nor touched."""
     text = read_user_text(pid_file, what="--pid-file", limit=SMALL_FILE)
     try:
+        check_json_depth(text, where=f"--pid-file {pid_file}")
         info = json.loads(text)
-    except ValueError:
+    except (ValueError, UserError):
         info = None
     ok = (isinstance(info, dict) and info.get("tierbench") == MARKER
           and isinstance(info.get("pid"), int) and not isinstance(info.get("pid"), bool) and info["pid"] > 0
