@@ -173,6 +173,9 @@ def from_toml(doc: dict, where: str) -> Config:
         raise UserError(f"{where}: [run] has unknown key(s) {', '.join(sorted(bad))}")
     if "workloads" in run:
         cfg.workloads = _strings(run["workloads"], f"{where}: [run] workloads")
+        twice = sorted({w for w in cfg.workloads if cfg.workloads.count(w) > 1})
+        if twice:
+            raise UserError(f"{where}: [run] workloads names {twice[0]} twice (use repeat = N for repeats)")
     if "engine" in run:
         cfg.engines = list(dict.fromkeys(_strings(run["engine"], f"{where}: [run] engine")))
     if "repeat" in run:

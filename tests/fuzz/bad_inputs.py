@@ -436,6 +436,8 @@ def _issue21_entries() -> list:
     e.append(BadInput("param-trailing-comma", _run("--param", "iodepth=1,")))
     e.append(BadInput("param-repeated-key", _run("--param", "size=2m")))
     e.append(BadInput("workload-repeated", _run("--workload", "seq-read-1m")))
+    e.append(BadInput("config-workload-repeated", ("run", "{file}", "--tier", "t={tier}", "--results", "{store}")
+                      + SMALL, {"c.toml": '[run]\nworkloads = ["seq-read-1m", "seq-read-1m"]\nengine = "builtin"\n'}))
     e.append(BadInput("list-results-empty", ("list", "--results", "")))
     e.append(BadInput("show-results-empty", ("show", "latest", "--results", "")))
     return e
