@@ -169,7 +169,7 @@ def test_an_existing_cluster_is_used_and_left_running(tmp_path):
     """--spark-master: the case starts no cluster of its own, sorts on the given one, records its temp data's place
     as not verified (the cluster's local dirs are its own), and leaves that cluster running; that cluster, left by
     an exception (here Ctrl-C inside its with block), is then stopped with every process group gone."""
-    from bench.engines.spark.cluster import StandaloneCluster, group_processes
+    from bench.engines.spark.cluster import StandaloneCluster, check_master, group_processes
     from bench.engines.spark.helper import spark_home
 
     (tmp_path / "local").mkdir()
@@ -177,6 +177,7 @@ def test_an_existing_cluster_is_used_and_left_running(tmp_path):
     cluster = StandaloneCluster(spark_home(), 1, str(tmp_path / "local"), tmp_path / "logs")
     with pytest.raises(KeyboardInterrupt), cluster:
         assert cluster.state()["aliveworkers"] == 1
+        check_master(cluster.url)          # a real master passes --spark-master's check (it closes on a bad frame)
         doc = cli_json("run", "--workload", "terasort", "--engine", "spark", "--spark-master", cluster.url,
                        "--tier", f"d={tmp_path / 'd'}", "--param", "records=20000", "--param", "partitions=2",
                        "--param", "block_size=1m", "--results", tmp_path / "results", timeout=300)
@@ -193,6 +194,48 @@ def test_an_existing_cluster_is_used_and_left_running(tmp_path):
 
 
 # ---- without a cluster: the stage mapping and the command line ------------------------------------------------
+def test_spark_master_that_is_not_spark_is_refused_in_seconds(tmp_path):
+    """--spark-master's check (bench.engines.spark.cluster.check_master) on real sockets: a port nobody listens
+    on, a silent listener, and one that answers in another protocol are refused before any case (one line, exit
+    2); Spark's own retries would spend ~60 s each. (A real master passes: the existing-cluster test.)"""
+    import socket
+    import threading
+
+    from bench.engines.spark.cluster import check_master
+
+    def listener(talk: bool):
+        server = socket.socket()
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+
+        def serve():
+            conn, _ = server.accept()
+            if talk:
+                conn.recv(64)
+                conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+            threading.Event().wait(3)
+            conn.close()
+        threading.Thread(target=serve, daemon=True).start()
+        return server
+
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    with pytest.raises(UserError, match="connection refused"):
+        check_master(f"spark://127.0.0.1:{port}")
+    silent, talker = listener(False), listener(True)
+    with pytest.raises(UserError, match="stays silent for 1 s"):
+        check_master(f"spark://127.0.0.1:{silent.getsockname()[1]}", timeout_s=1.0)
+    with pytest.raises(UserError, match="another protocol"):
+        check_master(f"spark://127.0.0.1:{talker.getsockname()[1]}")
+    silent.close()
+    talker.close()
+    proc = cli("run", "--workload", "terasort", "--engine", "spark", "--spark-master", "spark://127.0.0.1:0",
+               "--tier", f"d={tmp_path}", "--param", "records=1000", "--results", tmp_path / "results")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "port 0 is not from 1 to 65535" in proc.stderr
+
+
 def test_stages_map_to_sample_map_and_reduce_phases():
     from bench.engines.spark.stages import phases
     stages = json.loads((DATA / "stages-terasort-200k-2workers.json").read_text())

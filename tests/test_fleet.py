@@ -343,6 +343,28 @@ def test_compare_and_history_keep_hosts_apart(store):
     assert sorted(s["host"] for s in series) == ["127.0.0.1", "127.0.0.2", "fleet"]
 
 
+def test_a_missing_tier_folder_on_a_host_fails_its_case_in_fios_words(servers, tmp_path, store):
+    """The server drops the job ("fio: /x is not a directory" in the output it sends): the case error carries
+    fio's reason, not only "no entry in fio's output"."""
+    (a, _), (b, _) = servers("127.0.0.1"), servers("127.0.0.2")
+    tier, missing = tmp_path / "tier", tmp_path / "not-there"
+    tier.mkdir()
+    proc = cli("run", "--host", a, "--host", b, "--tier", f"t={tier}", "--tier", f"t={missing}@{b}",
+               "--workload", "rand-read-4k", *QUICK, "--results", store, "--json")
+    doc = json.loads(proc.stdout)
+    assert proc.returncode == 1 and doc["status"] != "complete", proc.stderr
+    error = by_host(doc)[b]["error"]
+    assert f"fio: {missing} is not a directory" in error, error
+    assert by_host(doc)[a]["error"] is None
+
+
+def test_a_tier_at_a_host_outside_the_run_is_refused(tmp_path, store):
+    proc = cli("run", "--host", "127.0.0.1:1", "--tier", f"f={tmp_path}@127.0.0.77", "--workload", "rand-read-4k",
+               *QUICK, "--results", store)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+    assert "host 127.0.0.77 is not one of this run's hosts" in proc.stderr
+
+
 def test_zz_no_fio_server_is_left_running():
     """Every server the tests above started was stopped (a server of this session would name pytest's temp)."""
     left = [p.info["cmdline"] for p in psutil.process_iter(["cmdline"])

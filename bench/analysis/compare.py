@@ -30,7 +30,6 @@ pytest-benchmark JSON files (keys "benchmarks" and "machine_info") are read dire
 from __future__ import annotations
 
 import fnmatch
-import json
 import math
 import re
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ from bench.core.case import case_key as _case_key
 from bench.core.case import case_key_dict
 from bench.core.errors import UserError
 from bench.core.metric_registry import default_threshold, direction
+from bench.core.userfile import RUN_DOCUMENT, load_user_json
 
 __all__ = ["Threshold", "parse_fail", "load_any", "load_pytest_benchmark",
            "incompatibilities", "compare_runs", "compare_metric", "group_cases", "case_label",
@@ -100,10 +100,7 @@ def load_pytest_benchmark(path) -> dict:
     mean, stddev}: compare then has no raw data to bootstrap and decides from the IQRs.
     """
     path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise UserError(f"{path}: unreadable JSON ({e})") from None
+    data = load_user_json(path, what="pytest-benchmark file", limit=RUN_DOCUMENT)
     if not is_pytest_benchmark(data):
         raise UserError(f"{path}: not a pytest-benchmark JSON file (no 'benchmarks' and 'machine_info')")
     info = data.get("machine_info") or {}
@@ -143,10 +140,7 @@ def load_any(ref: str, store) -> dict:
     """A run from the store (id, prefix, `latest`, run folder, run.json) or a pytest-benchmark JSON file."""
     path = Path(ref)
     if path.is_file() and path.name != "run.json":
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise UserError(f"{ref}: unreadable JSON ({e})") from None
+        data = load_user_json(path, what="run file", limit=RUN_DOCUMENT)
         if is_pytest_benchmark(data):
             return load_pytest_benchmark(path)
         if isinstance(data, dict) and "schema_version" in data and "cases" in data:

@@ -74,7 +74,7 @@ def run(args) -> int:
         raise UserError(f"compare takes BASE and NEW (got {len(args.runs)} runs); use --across-machines for more")
     _, _, result = gate(args, store, *args.runs)
     if args.junit:
-        write_text(args.junit, render("junit", gate=result))
+        write_text(args.junit, render("junit", gate=result), what="--junit")
     if args.summary:
         _write_summary(args.summary, render("github-summary", gate=result))
     if args.json:
@@ -95,16 +95,17 @@ def _write_summary(path: str, text: str) -> None:
     """GitHub's $GITHUB_STEP_SUMMARY file collects every step's Markdown: append there, replace elsewhere."""
     import os
 
-    if os.environ.get("GITHUB_STEP_SUMMARY") and os.path.abspath(path) == os.path.abspath(os.environ["GITHUB_STEP_SUMMARY"]):
-        from bench.core.outpath import checked_output_path
+    from bench.core.outpath import open_output_file
 
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if step_summary and os.path.abspath(path) == os.path.abspath(step_summary):
         try:
-            with open(checked_output_path(path), "a", encoding="utf-8") as f:
-                f.write(text)
+            with open_output_file(path, what="--summary", append=True) as f:
+                f.write(text.encode())
         except OSError as e:
             raise UserError(f"--summary {path}: cannot append ({e.strerror})") from None
         return
-    write_text(path, text)
+    write_text(path, text, what="--summary")
 
 
 def _ci(r) -> str:

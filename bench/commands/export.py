@@ -52,11 +52,11 @@ def gate(args, store, base_ref: str, new_ref: str) -> tuple:
     return base, new, cmp.compare_runs(base, new, fails, strict=args.strict, same_class=fields)
 
 
-def write_text(path, text: str) -> None:
+def write_text(path, text: str, what: str = "-o") -> None:
     """Write an export to the file the user named (bench.core.outpath's rule: a regular file or a new one)."""
     from bench.core.outpath import write_output_file
 
-    write_output_file(path, text)
+    write_output_file(path, text, what=what)
 
 
 def run(args) -> int:

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import workloads
 from bench.commands._hdd_flags import add_hdd_arguments, hdd_options
 from bench.core.errors import UserError
+from bench.core.outpath import checked_output_dir, write_output_file
 from bench.core.output import emit_json, stderr_console
 from bench.core.tags import parse_tags
 from bench.execution import plan
@@ -92,18 +92,30 @@ def add_arguments(p):
     p.add_argument("--destroy-data", action="store_true",
                    help="let patterns write to a raw block device tier (--tier NAME=/dev/DEV:CLASS), destroying what "
                         "it holds; devices in use or holding a file system or partition table are refused anyway")
+    p.add_argument("--allow-job-commands", action="store_true",
+                   help="--job-file: let it run commands (exec_prerun, exec_postrun)")
+    p.add_argument("--allow-engine", action="append", default=[], metavar="NAME",
+                   help="--job-file: let it use this ioengine that does not do file I/O on the tier (sg, exec, "
+                        "external, net, ...; repeatable)")
 
 
 def config_from_args(args) -> Config:
     cfg = from_toml(load_toml(args.config), args.config) if getattr(args, "config", None) else Config()
     if getattr(args, "workload", None):
+        repeated = sorted({w for w in args.workload if args.workload.count(w) > 1})
+        if repeated:
+            raise UserError(f"--workload {repeated[0]} is given twice (use --repeat N for repeats)")
         cfg.workloads = list(args.workload)
     if not cfg.workloads:
         cfg.workloads = list(DEFAULT_WORKLOADS)
     if args.engine:
         cfg.engines = list(dict.fromkeys(args.engine))
+    given = set()
     for flag in args.param:
         key, values = parse_param_flag(flag)
+        if key in given:
+            raise UserError(f"--param {key} is given twice (sweep values in one: --param {key}=V1,V2)")
+        given.add(key)
         cfg.params[key] = values
     if args.repeat is not None:
         cfg.repeat = args.repeat
@@ -134,21 +146,22 @@ def check_fio(cfg: Config, cases: list) -> None:
                         "or use --engine builtin")
 
 
-def check_spark(cases: list) -> None:
-    """pyspark, Java 17 and javac where a case runs on Spark (UserError: one line, exit 2)."""
+def check_spark(cases: list, master=None) -> None:
+    """pyspark, Java 17 and javac where a case runs on Spark, and --spark-master answering (UserError: one
+    line, exit 2)."""
     if any(c.engine == "spark" for c in cases):
+        from bench.engines.spark.cluster import check_master
         from bench.engines.spark.helper import helper_jar
+        if master:
+            check_master(master)
         helper_jar()
 
 
-def export_jobs(cases: list, tiers: dict, directory: str) -> list:
+def export_jobs(cases: list, tiers: dict, directory: str, allow_system: bool = False) -> list:
+    """Write each pattern case's fio job file into `directory` (made if new; bench.core.outpath's rule)."""
     from bench.engines.fio.job import render_jobfile
 
-    out = Path(directory)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UserError(f"--export-jobs {directory}: {e.strerror}") from None
+    out = checked_output_dir(directory, what="--export-jobs", allow_system=allow_system)
     written = []
     for c in cases:
         if c.kind != "pattern" or c.engine != "fio" or c.repeat:
@@ -157,7 +170,8 @@ def export_jobs(cases: list, tiers: dict, directory: str) -> list:
         pattern = w.build(workloads.coerce_params(w, c.params))
         dirs = {"data": tiers[c.tier].path, "temp": tiers[c.temp_tier or c.tier].path}
         path = out / f"case{c.id:03d}-{c.workload}-{c.tier}.fio"
-        path.write_text(render_jobfile(pattern, dirs, device=tiers[c.tier].path if tiers[c.tier].raw else None))
+        write_output_file(path, render_jobfile(pattern, dirs, device=tiers[c.tier].path if tiers[c.tier].raw else None),
+                          what="--export-jobs", allow_system=allow_system)
         written.append(str(path))
     return written
 
@@ -180,16 +194,16 @@ def execute(cfg: Config, tier_flags: list, *, json_out: bool, extra: dict = None
                 raise UserError("--job-file on a raw device tier: a job file is pointed at a tier's directory; "
                                 "raw devices run the device baselines")
             loaded = load_jobfile(job_file["path"], {t.name: t.path for t in session.tiers}, quick=cfg.quick,
-                                  allow_paths=job_file["allow_paths"])
+                                  **_job_file_allowances(job_file))
             cases = jobfile_cases(loaded, list(tiers), cfg.repeat)
         else:
             cases = plan.build(cfg, list(tiers))
             check_raw_cases(cases, tiers, cfg.destroy_data)
             check_plan_space(cases, session.tiers)
         check_fio(cfg, cases)
-        check_spark(cases)
+        check_spark(cases, cfg.spark_master)
         if cfg.export_jobs:
-            for path in export_jobs(cases, tiers, cfg.export_jobs):
+            for path in export_jobs(cases, tiers, cfg.export_jobs, cfg.allow_system_path):
                 stderr_console.print(f"wrote {path}")
         runner = Runner(store, session.tiers, cgroup=session.cgroup, timeout_s=cfg.timeout_s,
                         extra=dict(extra or {}, tags=cfg.tags),
@@ -224,7 +238,7 @@ def execute_fleet(cfg: Config, tier_flags: list, hosts: list, job_file: dict = N
         from bench.execution.jobfile_case import jobfile_cases, load_jobfile
 
         every = {f"{name}@{host}": path for name, by_host in paths.items() for host, path in by_host.items()}
-        loaded = load_jobfile(job_file["path"], every, quick=cfg.quick, allow_paths=job_file["allow_paths"])
+        loaded = load_jobfile(job_file["path"], every, quick=cfg.quick, local=False, **_job_file_allowances(job_file))
         cases = jobfile_cases(loaded, [t.name for t in tiers], cfg.repeat)
     else:
         cases = plan.build(cfg, [t.name for t in tiers])
@@ -250,6 +264,10 @@ def execute_fleet(cfg: Config, tier_flags: list, hosts: list, job_file: dict = N
         raise
 
 
+def _job_file_allowances(job_file: dict) -> dict:
+    return {k: job_file[k] for k in ("allow_paths", "allow_commands", "allow_engines")}
+
+
 def report(doc: dict, json_out: bool, store_root) -> int:
     if json_out:
         emit_json(doc)
@@ -267,9 +285,13 @@ def run(args) -> int:
         if args.workload or args.param or args.workers:
             raise UserError("--job-file runs the job file as written: --workload, --param and --workers do not "
                             "apply to it")
-        job_file = {"path": args.job_file, "allow_paths": args.allow_paths}
-    elif args.allow_paths:
-        raise UserError("--allow-paths goes with --job-file")
+        job_file = {"path": args.job_file, "allow_paths": args.allow_paths,
+                    "allow_commands": args.allow_job_commands, "allow_engines": list(args.allow_engine)}
+    else:
+        for flag, value in (("--allow-paths", args.allow_paths), ("--allow-job-commands", args.allow_job_commands),
+                            ("--allow-engine", args.allow_engine)):
+            if value:
+                raise UserError(f"{flag} goes with --job-file")
     given = parse_given(args.label, args.region, args.price_per_hour)
     instance_identity(given)     # a given value the machine contradicts is refused before anything runs
     cfg = config_from_args(args)

@@ -23,6 +23,7 @@ def add_arguments(p):
 
 
 def run(args) -> int:
+    from bench.core.errors import UserError
     from bench.core.output import stderr_console
     from bench.engines.fio import server
     from bench.engines.fio.run import fio_binary
@@ -30,7 +31,10 @@ def run(args) -> int:
 
     address, port = _wildcard(args.address, DEFAULT_PORT)
     if address is None:
-        host = parse_host(args.address)
+        try:
+            host = parse_host(args.address)
+        except UserError as e:      # parse_host speaks of --host; here the address is serve's argument
+            raise UserError(f"serve {args.action}: " + str(e).removeprefix("--host ")) from None
         address, port = host.address, host.port
     pid_file = Path(args.pid_file) if args.pid_file else server.default_pid_file(address, port)
     if args.action == "start":

@@ -1,46 +1,100 @@
-"""Reading a file a user hands us (a trace, a CSV, an iolog): regular files only, up to a size limit, with
-one-line errors. Why a limit: a trace is read whole into memory, and a wrong argument (a device, a FIFO, a
-multi-gigabyte log) must be refused before it is opened for reading, not after it has filled the memory."""
+"""Reading a file a user hands us (hosts files, host-detect JSON, job files, fio JSON to import, configs,
+pytest-benchmark files, stored run documents): bounded, and never blocking.
+
+- Only a regular file is read: /dev/zero, a FIFO, a socket or a directory is refused before a byte is read
+  (the file is opened with O_NONBLOCK, so opening a FIFO with no writer does not wait either).
+- At most `limit` bytes: a larger file is refused with both sizes in the message (a file that grows while it
+  is read is caught too: one byte more than the limit is read).
+- JSON nested deeper than MAX_JSON_DEPTH is refused: every reader after this one (schema checks, walkers)
+  may recurse, and a deep document must be one line, exit 2, never a RecursionError.
+Every refusal is a UserError naming `what` (the flag or the file's role) and the path.
+"""
 from __future__ import annotations
 
+import itertools
+import json
 import os
+import re
 import stat
+from typing import Union
 
 from bench.core.errors import UserError
-from bench.core.units import fmt_bytes
 
-__all__ = ["read_user_file", "USER_FILE_LIMIT_BYTES"]
+__all__ = ["read_user_bytes", "read_user_text", "load_user_json", "check_json_depth", "MAX_JSON_DEPTH",
+           "SMALL_FILE", "JOB_FILE", "FIO_OUTPUT", "RUN_DOCUMENT"]
 
-USER_FILE_LIMIT_BYTES = 1 << 30     # 1 GiB: a trace of ~20 M requests as CSV; larger ones are cut first
+# Limits in bytes: generous for the real thing, small enough that a wrong file is refused at once.
+SMALL_FILE = 1 << 20          # hosts files, host-detect JSON, configs: a few kB in practice
+JOB_FILE = 4 << 20            # fio job files (fio's own examples are a few kB)
+FIO_OUTPUT = 512 << 20        # fio json+ of long multi-job runs with latency bins: tens of MB seen
+RUN_DOCUMENT = 512 << 20      # run.json with monitor series of many cases
+TRACE_INPUT = 1 << 30         # 1 GiB: a block trace of ~20 M requests as CSV; larger ones are cut first
+MAX_JSON_DEPTH = 64           # run documents nest ~8 deep, fio json+ ~6
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKET = re.compile(r"[^][{}]+")
 
 
-def read_user_file(path: str, what: str, limit_bytes: int = USER_FILE_LIMIT_BYTES) -> bytes:
-    """The bytes of the regular file `path` (at most limit_bytes); UserError naming `what` and the path for a
-    missing, unreadable, non-regular or too large file. The size is checked on the open file (fstat), so a
-    file swapped between the check and the read is still bounded, and the read stops at the limit + 1."""
+def _kind(mode: int) -> str:
+    return ("a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode)
+            else "a character device" if stat.S_ISCHR(mode) else "a block device" if stat.S_ISBLK(mode)
+            else "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
+
+
+def read_user_bytes(path: Union[str, os.PathLike], *, what: str, limit: int) -> bytes:
+    """The bytes of the regular file `path`, at most `limit` of them; UserError otherwise (see the module)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as e:
         raise UserError(f"{what} {path}: cannot read it ({e.strerror})") from None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
-            raise UserError(f"{what} {path}: is {kind} (give a regular file)")
-        if st.st_size > limit_bytes:
-            raise UserError(f"{what} {path}: {fmt_bytes(st.st_size)} is more than the {fmt_bytes(limit_bytes)} "
-                            f"tierbench reads (cut it first, e.g. with head)")
+            raise UserError(f"{what} {path} is {_kind(st.st_mode)}, not a regular file")
+        if st.st_size > limit:
+            raise UserError(f"{what} {path}: {st.st_size} bytes, more than the {limit} bytes tierbench reads "
+                            "from such a file")
+        os.set_blocking(fd, True)
         chunks, total = [], 0
-        while True:
-            chunk = os.read(fd, 1 << 20)
+        while total <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - total))
             if not chunk:
                 break
-            total += len(chunk)
-            if total > limit_bytes:
-                raise UserError(f"{what} {path}: grew past the {fmt_bytes(limit_bytes)} tierbench reads")
             chunks.append(chunk)
+            total += len(chunk)
+        if total > limit:
+            raise UserError(f"{what} {path}: grew past the {limit} bytes tierbench reads from such a file")
         return b"".join(chunks)
     except OSError as e:
         raise UserError(f"{what} {path}: cannot read it ({e.strerror})") from None
     finally:
         os.close(fd)
+
+
+def read_user_text(path: Union[str, os.PathLike], *, what: str, limit: int) -> str:
+    """read_user_bytes decoded as UTF-8 (UserError naming the byte where it is not)."""
+    data = read_user_bytes(path, what=what, limit=limit)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise UserError(f"{what} {path}: not UTF-8 text (byte {e.start})") from None
+
+
+def check_json_depth(text: str, *, where: str, limit: int = MAX_JSON_DEPTH) -> None:
+    """UserError when the JSON text nests arrays/objects deeper than `limit` (brackets in strings ignored).
+    Runs before parsing: json's own parser and every recursive reader after it are then safe."""
+    if text.count("[") + text.count("{") <= limit:      # few brackets: shallow, whatever their order
+        return
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    deepest = max(itertools.accumulate(1 if c in "[{" else -1 for c in brackets), default=0)
+    if deepest > limit:
+        raise UserError(f"{where}: JSON nested more than {limit} levels deep")
+
+
+def load_user_json(path: Union[str, os.PathLike], *, what: str, limit: int, depth: int = MAX_JSON_DEPTH):
+    """The JSON document in `path`, bounded in size and nesting; UserError (one line) for what is not JSON."""
+    text = read_user_text(path, what=what, limit=limit)
+    check_json_depth(text, where=f"{what} {path}", limit=depth)
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as e:
+        raise UserError(f"{what} {path}: not valid JSON ({str(e).splitlines()[0][:120]})") from None

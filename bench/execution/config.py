@@ -26,6 +26,7 @@ is refused the same way. Workload parameters are checked by the plan (bench.exec
 from __future__ import annotations
 
 import math
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from typing import Optional
 
 from bench.core.errors import UserError
 from bench.core.units import parse_capacity
+from bench.core.userfile import SMALL_FILE, read_user_text
 
 ENGINES = ("fio", "builtin", "spark")   # spark: jobs (terasort) on a Spark cluster; fio, builtin: patterns
 
@@ -82,15 +84,11 @@ def _as_list(value) -> list:
 
 def load_toml(path: str) -> dict:
     """The TOML document at `path`; UserError (one line) when it is missing, unreadable, not UTF-8 or not TOML."""
+    if not os.path.lexists(path):
+        raise UserError(f"config file {path} does not exist")
+    text = read_user_text(path, what="config file", limit=SMALL_FILE)
     try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
-    except FileNotFoundError:
-        raise UserError(f"config file {path} does not exist") from None
-    except OSError as e:
-        raise UserError(f"config file {path}: {e.strerror}") from None
-    except UnicodeDecodeError as e:
-        raise UserError(f"config file {path}: not UTF-8 text (byte {e.start})") from None
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise UserError(f"config file {path}: invalid TOML ({e})") from None
     except RecursionError:
@@ -179,6 +177,9 @@ def from_toml(doc: dict, where: str) -> Config:
         raise UserError(f"{where}: [run] has unknown key(s) {', '.join(sorted(bad))}")
     if "workloads" in run:
         cfg.workloads = _strings(run["workloads"], f"{where}: [run] workloads")
+        twice = sorted({w for w in cfg.workloads if cfg.workloads.count(w) > 1})
+        if twice:
+            raise UserError(f"{where}: [run] workloads names {twice[0]} twice (use repeat = N for repeats)")
     if "engine" in run:
         cfg.engines = list(dict.fromkeys(_strings(run["engine"], f"{where}: [run] engine")))
     if "repeat" in run:
@@ -213,13 +214,15 @@ def _decimal_size(value) -> int:
 
 
 def parse_param_flag(text: str) -> tuple:
-    """`KEY=V1,V2,...` → (key, [values])."""
+    """`KEY=V1,V2,...` → (key, [values]); an empty value (`1,,2`, a trailing comma) is refused, not skipped."""
     if "=" not in text:
         raise UserError(f"--param {text!r:.60}: expected KEY=V1,V2,...")
     key, values = text.split("=", 1)
-    items = [v.strip() for v in values.split(",") if v.strip()]
-    if not key.strip() or not items:
+    items = [v.strip() for v in values.split(",")]
+    if not key.strip() or not values.strip():
         raise UserError(f"--param {text!r:.60}: expected KEY=V1,V2,...")
+    if not all(items):
+        raise UserError(f"--param {text!r:.60}: an empty value in the list (expected KEY=V1,V2,...)")
     return key.strip(), items
 
 
@@ -246,8 +249,11 @@ def validate(cfg: Config) -> Config:
         _integer(w, "workers", 1, WORKERS_MAX)
     check_timeout(cfg.timeout_s, "timeout")
     if cfg.spark_master is not None:
-        if not re.fullmatch(r"spark://[A-Za-z0-9_.\-]+:\d{1,5}", cfg.spark_master):
+        match = re.fullmatch(r"spark://([A-Za-z0-9_.\-]+):(\d{1,5})", cfg.spark_master)
+        if not match:
             raise UserError(f"--spark-master {cfg.spark_master!r:.60}: expected spark://HOST:PORT")
+        if not 1 <= int(match.group(2)) <= 65535:
+            raise UserError(f"--spark-master {cfg.spark_master!r:.60}: port {match.group(2)} is not from 1 to 65535")
         if "spark" not in cfg.engines:
             raise UserError("--spark-master is for --engine spark")
     return cfg

@@ -17,6 +17,7 @@ from typing import Optional
 from bench.analysis.metrics import case_metrics
 from bench.core.case import FLEET_HOST
 from bench.core.errors import UserError
+from bench.core.userfile import FIO_OUTPUT, check_json_depth, read_user_bytes
 from bench.engines.fio.parse import parse
 from bench.engines.fio.records import fleet_records, phase_records
 from bench.engines.fio.run import killed_jobs
@@ -82,12 +83,10 @@ def read_inputs(names: list) -> list:
     """[(name, bytes, FioReport, killed jobs)] of every file; UserError naming the file for the first bad one."""
     inputs = []
     for name in names:
-        try:
-            data = Path(name).read_bytes()
-        except OSError as e:
-            raise UserError(f"{name}: cannot read it ({e.strerror})") from None
+        data = read_user_bytes(name, what="import", limit=FIO_OUTPUT)
         try:
             text = data.decode("utf-8", errors="replace")
+            check_json_depth(text, where=name)
             inputs.append((name, data, parse(text), killed_jobs(text)))
         except UserError as e:
             raise UserError(f"{name}: {e}") from None

@@ -1,7 +1,8 @@
 """The hosts of a fleet run (`run --host HOST[:PORT]`, `--hosts FILE`): who they are, where each tier is on each
 of them, and the check before a run that every one answers with the same fio as this machine's.
 
-A host is written `HOST[:PORT]` (`[ADDR]:PORT` for IPv6; PORT defaults to fio's 8765) and named in the run
+A host is written `HOST[:PORT]` (`[ADDR]:PORT` for IPv6, or `ADDR:PORT` when ADDR:PORT is not itself an IPv6
+address, as `::1:18787`; PORT defaults to fio's 8765) and named in the run
 document and its cases as written, the default port left out. A hosts file holds one host per line; `#` starts a
 comment. A tier may have a path per host: `--tier data=/mnt/d1@node1 --tier data=/mnt/d2@node2`, and a path
 without `@HOST` is the path on every host that has none of its own. Paths on hosts are not checked here beyond the
@@ -9,7 +10,7 @@ system-path rule (bench.tiers.guard): tierbench cannot look into a remote host, 
 """
 from __future__ import annotations
 
-import json
+import ipaddress
 import os
 import re
 import tempfile
@@ -20,6 +21,7 @@ from typing import Optional
 
 from bench.core.case import FLEET_HOST
 from bench.core.errors import CaseError, UserError
+from bench.core.userfile import SMALL_FILE, load_user_json, read_user_text
 from bench.engines.fio import fleet
 from bench.engines.fio.run import fio_version
 from bench.tiers.detect import Tier, parse_tier_spec
@@ -70,16 +72,27 @@ def parse_host(text: str) -> Host:
     elif spec.count(":") == 1:
         address, port_text = spec.split(":")
         port = _port(port_text, text)
+    elif ":" in spec and not _ipv6(spec) and _ipv6(spec.rsplit(":", 1)[0]):
+        address, port_text = spec.rsplit(":", 1)      # `::1:18787`: an IPv6 address and a port
+        port = _port(port_text, text)
     else:
         address = spec
     if ":" in address:
-        if not re.fullmatch(r"[0-9A-Fa-f:.]+", address):
-            raise UserError(f"--host {text!r:.60}: not an IPv6 address")
+        if not _ipv6(address):
+            raise UserError(f"--host {text!r:.60}: not an IPv6 address (write [ADDRESS]:PORT)")
     elif not _HOSTNAME.match(address) or len(address) > 253:
         raise UserError(f"--host {text!r:.60}: expected HOST[:PORT] (a host name or address, and a port)")
     if address.lower() in ("0.0.0.0", "::", FLEET_HOST):
         raise UserError(f"--host {text!r:.60}: {address} cannot name a host to connect to")
     return Host(address, port)
+
+
+def _ipv6(text: str) -> bool:
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _port(text: str, spec: str) -> int:
@@ -92,12 +105,7 @@ def hosts_from_args(host_flags: list, hosts_file: Optional[str]) -> list:
     """The fleet from --host flags and a --hosts file (flags first), each once; [] for a local run."""
     specs = list(host_flags or [])
     if hosts_file:
-        try:
-            lines = Path(hosts_file).read_text().splitlines()
-        except OSError as e:
-            raise UserError(f"--hosts {hosts_file}: cannot read it ({e.strerror})") from None
-        except UnicodeDecodeError:
-            raise UserError(f"--hosts {hosts_file}: not UTF-8 text") from None
+        lines = read_user_text(hosts_file, what="--hosts", limit=SMALL_FILE).splitlines()
         specs += [line.split("#", 1)[0].strip() for line in lines if line.split("#", 1)[0].strip()]
         if not specs:
             raise UserError(f"--hosts {hosts_file}: no host in it (one HOST[:PORT] a line)")
@@ -111,12 +119,22 @@ def hosts_from_args(host_flags: list, hosts_file: Optional[str]) -> list:
 
 
 def _split_host(spec: str, hosts: list) -> tuple:
-    """(spec without `@HOST`, the Host) when the spec ends in `@` and the name of a host of the fleet."""
+    """(spec without `@HOST`, the Host) when the spec ends in `@` and the name of a host of the fleet.
+    UserError when it ends in `@` and a host name that is not one of the fleet's (it would become part of
+    the path); a tail with a '/' is part of the path."""
     if "@" in spec:
         head, tail = spec.rsplit("@", 1)
         for host in hosts:
             if tail in (host.name, host.address, f"{host.address}:{host.port}"):
                 return head, host
+        if "/" not in tail:
+            try:
+                other = parse_host(tail)
+            except UserError:
+                other = None
+            if other is not None:
+                raise UserError(f"--tier {spec!r:.80}: host {tail} is not one of this run's hosts "
+                                f"({', '.join(h.name for h in hosts)})")
     return spec, None
 
 
@@ -213,12 +231,7 @@ def host_detections(flags, hosts: list, paths: dict) -> dict:
                             f"({', '.join(h.name for h in hosts)})")
         if host.name in out:
             raise UserError(f"--host-detect: host {host.name} is given twice")
-        try:
-            doc = json.loads(Path(file).read_text())
-        except OSError as e:
-            raise UserError(f"--host-detect {file}: cannot read it ({e.strerror})") from None
-        except (UnicodeDecodeError, ValueError):
-            raise UserError(f"--host-detect {file}: not the JSON of `tierbench tiers detect --json`") from None
+        doc = load_user_json(file, what="--host-detect", limit=SMALL_FILE)
         listed = doc.get("tiers") if isinstance(doc, dict) else None
         if not isinstance(listed, list) or not all(isinstance(t, dict) and isinstance(t.get("name"), str)
                                                    for t in listed):

@@ -11,32 +11,41 @@ import hashlib
 import tempfile
 from pathlib import Path
 
-from bench.core.errors import UserError
+from bench.core.userfile import JOB_FILE, read_user_text
 from bench.engines.fio.jobfile import point_at_tier, read_jobfile
+from bench.engines.fio.jobfile_guard import check_jobfile_safety, check_threads, space_needed
 from bench.engines.fio.run import check_engines, check_jobfile
 from bench.execution.plan import Case
+from bench.tiers.guard import check_needs
 
 __all__ = ["load_jobfile", "jobfile_cases", "threads"]
 
 
-def load_jobfile(path: str, tier_paths: dict, *, quick: bool, allow_paths: bool) -> dict:
+def load_jobfile(path: str, tier_paths: dict, *, quick: bool, allow_paths: bool, allow_commands: bool = False,
+                 allow_engines=(), local: bool = True) -> dict:
     """The job file's spec for the workers {name, text, sha256, quick, allow_paths, roots, threads}, after
-    fio's check of the file as it will run on every tier ({tier: directory}; on a fleet, every host's)."""
-    try:
-        text = Path(path).read_text()
-    except OSError as e:
-        raise UserError(f"--job-file {path}: cannot read it ({e.strerror})") from None
-    except UnicodeDecodeError:
-        raise UserError(f"--job-file {path}: not a text file") from None
+    tierbench's rules (bench.engines.fio.jobfile_guard: paths inside the tiers, commands, engines, limits and,
+    for tiers on this machine (`local`), free space) and fio's check of the file as it will run on every tier
+    ({tier: directory}; on a fleet, every host's)."""
+    text = read_user_text(path, what="--job-file", limit=JOB_FILE)
     name = Path(path).name
     job = read_jobfile(name, text)
     roots = sorted(set(tier_paths.values()))
+    # an engine this fio cannot load is named in fio's words first; then tierbench's rules
+    check_engines([(options.get("ioengine") or "").strip() for _, options in job.sections], name)
+    for tier, directory in tier_paths.items():
+        check_jobfile_safety(job, directory, roots, allow_paths=allow_paths, allow_commands=allow_commands,
+                             allow_engines=allow_engines, resolve=local)
+    check_threads(job, threads(job))
+    if local:
+        nbytes, desc = space_needed(job, quick=quick)
+        for tier, directory in tier_paths.items() if nbytes else ():     # cases run one at a time
+            check_needs({directory: (nbytes, desc)}, {directory: tier}, f"job file {name}")
     with tempfile.TemporaryDirectory(prefix="tierbench-jobfile-") as scratch:
         for tier, directory in tier_paths.items():
             checked = Path(scratch) / f"{tier}-{name}"
             checked.write_text(point_at_tier(job, directory, roots, quick=quick, allow_paths=allow_paths))
             check_jobfile(str(checked), name)
-    check_engines([(options.get("ioengine") or "").strip() for _, options in job.sections], name)
     return {"name": name, "text": text, "sha256": hashlib.sha256(text.encode()).hexdigest(), "quick": quick,
             "allow_paths": allow_paths, "roots": roots, "threads": threads(job)}
 

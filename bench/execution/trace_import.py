@@ -12,7 +12,7 @@ from typing import Optional
 
 from bench.analysis.trace_profile import profile
 from bench.core.errors import UserError
-from bench.core.userfile import read_user_file
+from bench.core.userfile import TRACE_INPUT, read_user_bytes
 from bench.engines.trace.blocktraces import FORMATS, parse_blocktrace
 from bench.engines.trace.iolog import parse_iolog
 from bench.engines.trace.table import TRACE_FILE, file_classes, to_table, totals, write_trace
@@ -28,7 +28,7 @@ def import_trace(name: str, fmt: str, results: Optional[str]) -> tuple:
     """(run document, store) of the trace read from `name` in format `fmt`."""
     if fmt not in IMPORT_FORMATS:
         raise UserError(f"--format {fmt!r}: give one of {', '.join(IMPORT_FORMATS)}")
-    data = read_user_file(name, "trace file")
+    data = read_user_bytes(name, what="trace file", limit=TRACE_INPUT)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:

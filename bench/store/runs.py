@@ -29,6 +29,7 @@ from typing import Iterable, Optional
 
 from bench.core.errors import UserError
 from bench.core.output import json_default
+from bench.core.userfile import RUN_DOCUMENT, load_user_json
 
 SCHEMA_VERSION = 1
 SUPPORTED_SCHEMAS = (1,)
@@ -153,6 +154,8 @@ class Store:
     """A results store rooted at a folder (created on first write)."""
 
     def __init__(self, root: Optional[os.PathLike] = None):
+        if root is not None and (str(root).strip() == "" or "\0" in str(root)):
+            raise UserError(f"--results {str(root)!r:.60}: not a folder name")
         self.root = Path(root) if root is not None else default_root()
 
     # -- writing -------------------------------------------------------------------------------------
@@ -297,9 +300,10 @@ class Store:
         folder = self.resolve(ref)
         path = folder / "run.json"
         try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as e:   # ValueError: bad JSON and bad UTF-8 alike
-            raise UserError(f"{path}: unreadable run document ({_one_line(e)})") from None
+            doc = load_user_json(path, what="run document", limit=RUN_DOCUMENT)
+        except UserError as e:
+            reason = _one_line(e).replace(f"run document {path}: ", "", 1)
+            raise UserError(f"{path}: unreadable run document ({reason})") from None
         return reconcile(check_schema(doc, str(folder)), folder)
 
     def samples(self, ref: str):

@@ -30,53 +30,22 @@ from pathlib import Path
 from typing import Iterable, Mapping, Optional
 
 from bench.core.errors import UserError
+from bench.core.system_paths import (  # noqa: F401 - the one list, re-exported for the guard's readers
+    ALLOWED_INSIDE,
+    EXACT,
+    INSIDE,
+    SOURCE_FOLDERS,
+    repository_root,
+    system_path_reason,
+)
 from bench.core.units import SPACE_MARGIN, fmt_bytes
 from bench.tiers.mounts import mount_of
 from bench.tiers.raw import open_exclusive
 
-# System paths refused as tiers: these exactly, and anything inside the INSIDE ones.
-EXACT = ("/", "/bin", "/sbin", "/var", "/var/lib", "/run", "/home", "/root")
-INSIDE = ("/proc", "/sys", "/dev", "/etc", "/boot", "/usr")
-ALLOWED_INSIDE = ("/dev/shm",)      # the usual memory tier: tmpfs, meant for users' files
-SOURCE_FOLDERS = ("bench", "workloads", "kernels", "tests", ".git", ".venv")
 MEMORY_FS = ("tmpfs", "ramfs")
 
 
 # -- places ---------------------------------------------------------------------------------------
-
-def _inside(path: str, folder: str) -> bool:
-    folder = folder.rstrip("/") or "/"
-    return path == folder or path.startswith(folder + "/") if folder != "/" else path == "/"
-
-
-def repository_root() -> Path:
-    """The folder holding tierbench's own packages (the repository, or site-packages when installed)."""
-    return Path(__file__).resolve().parents[2]
-
-
-def system_path_reason(path: str, store_root: Optional[str] = None) -> Optional[str]:
-    """Why an absolute, normalised path is no place for a tier ('a system path', 'the results store', ...),
-    or None."""
-    if any(_inside(path, a) for a in ALLOWED_INSIDE):
-        return None
-    top = path.split("/")[1] if path != "/" else ""
-    if path in EXACT or (path.count("/") == 1 and top.startswith("lib")):
-        return "a system path"
-    for folder in INSIDE:
-        if _inside(path, folder):
-            return f"a system path (inside {folder})" if path != folder else "a system path"
-    if store_root:
-        store = os.path.realpath(store_root)
-        if _inside(path, store):
-            return f"the results store {store}" if path == store else f"inside the results store {store}"
-    repo = str(repository_root())
-    if path == repo:
-        return "tierbench's own folder"
-    for name in SOURCE_FOLDERS:
-        if _inside(path, os.path.join(repo, name)):
-            return f"inside tierbench's own source folder {name}/"
-    return None
-
 
 def check_place(name: str, path: str, *, allow_system_path: bool = False, store_root: Optional[str] = None) -> None:
     """Raise UserError unless `path` is an existing directory that may hold a tier (see the module's doc)."""

@@ -30,7 +30,7 @@ FIO_DATA = ROOT / "tests" / "data" / "fio"
 REAL_FIO = FIO_DATA / "randread-4k.json"          # fio 3.33, json (tests/data/fio/README.md)
 HANG_S = 60.0
 
-Content = Union[str, bytes, Callable[[], bytes]]
+Content = Union[str, bytes, Callable[[], bytes], "Special"]
 
 
 @dataclass(frozen=True)
@@ -465,6 +465,153 @@ def _entries() -> list:
     store("cases-string", lambda d: d.__setitem__("cases", "none"))
     store("metrics-string", lambda d: d["cases"][0].__setitem__("metrics", "fast"))
     store("not-json", "not json")
+
+    # issue 21: write paths, job files, serve, bounded input
+    e.extend(_issue21_entries())
+    return e
+
+
+@dataclass(frozen=True)
+class Special:
+    """A file that is not plain bytes: kind "fifo" (os.mkfifo) or "link" (a symbolic link to `target`, a name
+    in the same folder)."""
+    kind: str
+    target: str = ""
+
+
+FIFO = Special("fifo")
+HOST = "127.0.0.1:1"      # refused before any host is contacted: nothing listens there
+
+
+def _deep_json(depth: int = 100000) -> bytes:
+    return b'{"tiers": ' + b"[" * depth + b"]" * depth + b"}"
+
+
+def _issue21_entries() -> list:
+    """Issue 21's bad inputs: where tierbench writes (report -o, --export-jobs, serve's pid and log files), what
+    a job file may do, serve's arguments, files that are not regular or too deep, Spark master URLs, and the
+    inputs that were accepted silently."""
+    e = []
+    # 1. outputs: never a device, FIFO, link, directory, missing folder or system path
+    report = ("report", "{good_run}", "--results", "{store}", "-o")
+    for name, target in [("dev-null", "/dev/null"), ("dev-full", "/dev/full"), ("fifo", "{file}"),
+                         ("etc", "/etc/tierbench-report.html"), ("missing-folder", "{dir}/nope/r.html"),
+                         ("directory", "{dir}")]:
+        e.append(BadInput(f"report-o-{name}", report + (target,), {"out.html": FIFO} if name == "fifo" else {}))
+    e.append(BadInput("report-o-symlink", report + ("{file}",),
+                      {"link.html": Special("link", "target.html"), "target.html": b"keep"}))
+    e.append(BadInput("export-jobs-etc", _run("--export-jobs", "/etc/tierbench-jobs")))
+    e.append(BadInput("export-jobs-fifo", _run("--export-jobs", "{file}"), {"jobs": FIFO}))
+    e.append(BadInput("export-jobs-missing-parent", _run("--export-jobs", "{dir}/a/b")))
+
+    # 2. job files: paths outside the tier, commands, engines, limits, space
+    def job(name, text, *extra):
+        e.append(BadInput(f"jobfile-{name}", ("run", "--tier", "t={tier}", "--job-file", "{file}", "--results",
+                                               "{store}") + tuple(extra), {"j.fio": text}))
+
+    job("filename-dotdot", "[j]\nfilename=../../../../../../../esc.dat\nsize=1m\nrw=write\n", "--quick")
+    job("filename-absolute-outside", "[j]\nfilename=/tmp/tierbench-esc.dat\nsize=1m\nrw=write\n", "--quick")
+    job("bw-log-dotdot", "[j]\nwrite_bw_log=../../../esc\nsize=1m\nrw=write\n", "--quick")
+    job("write-iolog-dotdot", "[j]\nwrite_iolog=../../esc.log\nsize=1m\nrw=write\n", "--quick")
+    job("read-iolog-etc", "[j]\nread_iolog=/etc/passwd\nsize=1m\nrw=read\n", "--quick")
+    job("filename-env", "[j]\nfilename=${HOME}/esc\nsize=1m\nrw=write\n", "--quick")
+    job("global-filename-dotdot", "[global]\nfilename=../esc\n[j]\nsize=1m\nrw=write\n", "--quick")
+    job("mem-file-outside", "[j]\nmem=mmapshared:/tmp/tierbench-esc-mem\nsize=1m\nrw=write\n", "--quick")
+    job("exec-prerun", "[j]\nexec_prerun=touch /tmp/tierbench-pwned\nsize=1m\nrw=write\n", "--quick")
+    job("exec-postrun", "[j]\nexec_postrun=touch /tmp/tierbench-pwned\nsize=1m\nrw=write\n", "--quick")
+    job("engine-exec", "[j]\nioengine=exec\nprogram=/bin/true\nsize=1m\n", "--quick")
+    job("engine-sg", "[j]\nioengine=sg\nfilename=x\nsize=1m\nrw=read\n", "--quick")
+    job("engine-external", "[j]\nioengine=external:/tmp/x.so\nsize=1m\nrw=read\n", "--quick")
+    job("engine-net", "[j]\nioengine=net\nfilename=localhost/8888\nsize=1m\nrw=write\n", "--quick")
+    job("cgroup", "[j]\ncgroup=tierbench-esc\nsize=1m\nrw=write\n", "--quick")
+    job("size-100000g", "[j]\nsize=100000g\nrw=write\n")
+    job("size-0", "[j]\nsize=0\nrw=write\n", "--quick")
+    job("numjobs-100000", "[j]\nnumjobs=100000\nsize=1m\nrw=write\n", "--quick")
+    job("10000-jobs", "".join(f"[j{i}]\nsize=4k\nrw=read\n" for i in range(10000)), "--quick")
+    job("2000-at-once", "[global]\nsize=4k\nrw=read\n" + "".join(f"[j{i}]\nnumjobs=200\n" for i in range(10)),
+        "--quick")
+    e.append(BadInput("jobfile-allow-job-commands-without-job-file", _run("--allow-job-commands")))
+    e.append(BadInput("jobfile-allow-engine-without-job-file", _run("--allow-engine", "sg")))
+    e.append(BadInput("jobfile-fifo", ("run", "--tier", "t={tier}", "--job-file", "{file}", "--results", "{store}"),
+                      {"j.fio": FIFO}))
+    e.append(BadInput("jobfile-dev-zero", ("run", "--tier", "t={tier}", "--job-file", "/dev/zero", "--results",
+                                           "{store}")))
+    e.append(BadInput("jobfile-fleet-dotdot", ("run", "--host", HOST, "--tier", "t=/srv/tier", "--job-file",
+                                               "{file}", "--quick", "--results", "{store}"),
+                      {"j.fio": "[j]\nfilename=../../esc\nsize=1m\nrw=write\n"}))
+    e.append(BadInput("jobfile-fleet-exec", ("run", "--host", HOST, "--tier", "t=/srv/tier", "--job-file",
+                                             "{file}", "--quick", "--results", "{store}"),
+                      {"j.fio": "[j]\nexec_postrun=rm -rf /\nsize=1m\nrw=write\n"}))
+
+    # hosts files and host-detect files
+    fleet = ("run", "--tier", "t=/srv/tier", "--workload", "seq-read-1m", "--results", "{store}") + SMALL
+    e.append(BadInput("hosts-dev-zero", fleet + ("--hosts", "/dev/zero")))
+    e.append(BadInput("hosts-fifo", fleet + ("--hosts", "{file}"), {"hosts": FIFO}))
+    e.append(BadInput("hosts-directory", fleet + ("--hosts", "{dir}")))
+    e.append(BadInput("hosts-too-big", fleet + ("--hosts", "{file}"), {"hosts": b"127.0.0.1\n" * 200000}))
+    e.append(BadInput("hosts-bad-utf8", fleet + ("--hosts", "{file}"), {"hosts": b"node\xff1\n"}))
+    e.append(BadInput("hosts-ipv6-not-address", fleet + ("--host", "fe80::zz:1")))
+    e.append(BadInput("hosts-port-0", fleet + ("--host", "127.0.0.1:0")))
+    for name, content in [("deep", _deep_json()), ("fifo", FIFO), ("not-json", b"{"), ("list", b"[1]"),
+                          ("tiers-not-list", b'{"tiers": 5}'), ("tier-unknown", b'{"tiers": [{"name": "x"}]}')]:
+        e.append(BadInput(f"host-detect-{name}", fleet + ("--host", HOST, "--host-detect", f"{HOST}={{file}}"),
+                          {"d.json": content}))
+    e.append(BadInput("host-detect-dev-zero", fleet + ("--host", HOST, "--host-detect", f"{HOST}=/dev/zero")))
+
+    # 5. serve: refused before any server starts
+    e.append(BadInput("serve-stop-not-a-pid-file", ("serve", "stop", "x", "--pid-file", "{file}"),
+                      {"notes.txt": b"my notes\n"}))
+    e.append(BadInput("serve-stop-json-without-marker", ("serve", "stop", "x", "--pid-file", "{file}"),
+                      {"p.pid": json.dumps({"pid": 1, "start_time": 0}).encode()}))
+    e.append(BadInput("serve-stop-deep-pid-file", ("serve", "stop", "x", "--pid-file", "{file}"),
+                      {"p.pid": _deep_json()}))
+    e.append(BadInput("serve-status-fifo-pid-file", ("serve", "status", "x", "--pid-file", "{file}"), {"p.pid": FIFO}))
+    e.append(BadInput("serve-start-pid-file-missing-folder",
+                      ("serve", "start", "127.0.0.1:1", "--pid-file", "{dir}/nope/p.pid")))
+    e.append(BadInput("serve-start-log-missing-folder",
+                      ("serve", "start", "127.0.0.1:1", "--pid-file", "{dir}/p.pid", "--log", "{dir}/nope/l.log")))
+    e.append(BadInput("serve-start-log-directory",
+                      ("serve", "start", "127.0.0.1:1", "--pid-file", "{dir}/p.pid", "--log", "{dir}")))
+    e.append(BadInput("serve-start-log-dev-full",
+                      ("serve", "start", "127.0.0.1:1", "--pid-file", "{dir}/p.pid", "--log", "/dev/full")))
+    e.append(BadInput("serve-start-pid-file-etc", ("serve", "start", "127.0.0.1:1", "--pid-file", "/etc/tb.pid")))
+    e.append(BadInput("serve-start-pid-file-is-notes", ("serve", "start", "127.0.0.1:1", "--pid-file", "{file}"),
+                      {"notes.txt": b"my notes\n"}))
+    for name, address in [("ipv6-port-too-big", "::1:99999"), ("ipv6-unclosed", "[::1"),
+                          ("ipv6-bad-port", "[::1]:x"), ("port-0", "127.0.0.1:0"), ("any", "0.0.0.0")]:
+        e.append(BadInput(f"serve-start-{name}", ("serve", "start", address, "--pid-file", "{dir}/p.pid")))
+
+    # 6. bounded input: imports, stored documents nested too deep
+    e.append(BadInput("import-fifo", ("import", "{file}", "--results", "{store}"), {"out.json": FIFO}))
+    e.append(BadInput("import-dev-zero", ("import", "/dev/zero", "--results", "{store}")))
+    e.append(BadInput("config-fifo", ("run", "{file}", "--tier", "t={tier}", "--results", "{store}"), {"c.toml": FIFO}))
+    e.append(BadInput("show-deep-run-document", ("show", "{bad_run}", "--results", "{store}"),
+                      run_doc=_deep_json().decode()))
+    for command in (("list",), ("history", "--metric", "iops")):
+        e.append(BadInput(f"store-deep-{'-'.join(command)}", command + ("--results", "{store}"), expect="reported",
+                          run_doc=_deep_json().decode()))
+    e.append(BadInput("compare-deep-file", ("compare", "{good_run}", "{file}", "--results", "{store}"),
+                      {"deep.json": _deep_json()}))
+
+    # Spark master URLs: refused before any case (or cluster) starts
+    spark = ("run", "--tier", "t={tier}", "--workload", "terasort", "--engine", "spark", "--param", "records=1000",
+             "--results", "{store}", "--spark-master")
+    for name, url in [("no-host", "spark://nohost.invalid:1"), ("port-0", "spark://127.0.0.1:0"),
+                      ("port-99999", "spark://127.0.0.1:99999"), ("refused", "spark://127.0.0.1:1"),
+                      ("http", "http://127.0.0.1:7077"), ("no-port", "spark://127.0.0.1"), ("empty-host", "spark://:7077")]:
+        e.append(BadInput(f"spark-master-{name}", spark + (url,)))
+
+    # accepted silently before
+    e.append(BadInput("tier-host-not-in-run", ("run", "--host", HOST, "--tier", "f={tier}@127.0.0.77", "--workload",
+                                               "seq-read-1m", "--results", "{store}") + SMALL))
+    e.append(BadInput("param-empty-in-list", _run("--param", "iodepth=1,,2")))
+    e.append(BadInput("param-trailing-comma", _run("--param", "iodepth=1,")))
+    e.append(BadInput("param-repeated-key", _run("--param", "size=2m")))
+    e.append(BadInput("workload-repeated", _run("--workload", "seq-read-1m")))
+    e.append(BadInput("config-workload-repeated", ("run", "{file}", "--tier", "t={tier}", "--results", "{store}")
+                      + SMALL, {"c.toml": '[run]\nworkloads = ["seq-read-1m", "seq-read-1m"]\nengine = "builtin"\n'}))
+    e.append(BadInput("list-results-empty", ("list", "--results", "")))
+    e.append(BadInput("show-results-empty", ("show", "latest", "--results", "")))
     return e
 
 
@@ -499,6 +646,12 @@ def prepare(entry: BadInput, ws: Workspace, scratch: Path) -> list:
     scratch.mkdir(parents=True, exist_ok=True)
     names = list(entry.files)
     for name, content in entry.files.items():
+        if isinstance(content, Special):
+            if content.kind == "fifo":
+                os.mkfifo(scratch / name)
+            else:
+                (scratch / name).symlink_to(content.target)
+            continue
         data = content() if callable(content) else content
         (scratch / name).write_bytes(data.encode() if isinstance(data, str) else data)
     if entry.run_doc is not None:
@@ -547,6 +700,34 @@ def verdict(entry: BadInput, code, stdout: str, stderr: str, runs_before: set, r
     return "ok"
 
 
+# Places a bad input could have written to outside the workspace (the escapes the entries try).
+ESCAPE_GLOBS = ("/tmp/tierbench-esc*", "/tmp/tierbench-pwned*", "/etc/tierbench-*", "/etc/tb.pid", "/esc*")
+
+
+def files_state(*folders: Path) -> dict:
+    """{path: kind} of everything under `folders` (kinds: file, dir, fifo, link, other) and at ESCAPE_GLOBS:
+    compared before and after an entry, a new path or a changed kind (a FIFO turned into a file) is a file
+    the entry left behind."""
+    import glob
+    import stat as st
+
+    out = {}
+    paths = [p for f in folders if f.exists() for p in [f, *f.rglob("*")]]
+    paths += [Path(p) for pattern in ESCAPE_GLOBS for p in glob.glob(pattern)]
+    for p in paths:
+        try:
+            mode = p.lstat().st_mode
+        except OSError:
+            continue
+        out[str(p)] = ("link" if st.S_ISLNK(mode) else "fifo" if st.S_ISFIFO(mode) else "dir" if st.S_ISDIR(mode)
+                       else "file" if st.S_ISREG(mode) else "other")
+    return out
+
+
+def left_files(before: dict, after: dict) -> list:
+    return sorted(p for p, kind in after.items() if before.get(p) != kind)
+
+
 def _store_runs(store: Path) -> set:
     return {p.name for p in store.iterdir()} if store.is_dir() else set()
 
@@ -566,10 +747,12 @@ def main(argv=None) -> int:
 
         ws = make_workspace(base / "ws", setup_cli)
         counts = {"ok": 0, "wrong": 0, "traceback": 0, "hang": 0}
+        stored, left = 0, 0
         problems = []
         for i, entry in enumerate(BAD_INPUTS):
             saved = (ws.store / ws.bad_run / "run.json").read_bytes()
             command = prepare(entry, ws, base / f"e{i:03d}")
+            files_before = files_state(base / f"e{i:03d}", ws.tier)
             before = _store_runs(ws.store)
             try:
                 proc = subprocess.run(python + command, cwd=base, env=env, capture_output=True, text=True,
@@ -578,6 +761,11 @@ def main(argv=None) -> int:
             except subprocess.TimeoutExpired as ex:
                 code, out, err = "hang", "", str(ex)
             result = verdict(entry, code, out, err, before, _store_runs(ws.store), ws)
+            stored += bool(_store_runs(ws.store) - before)
+            extra_files = left_files(files_before, files_state(base / f"e{i:03d}", ws.tier))
+            if extra_files:
+                left += 1
+                problems.append(f"{entry.name}: left files {extra_files[:3]}")
             restore(entry, ws, saved)
             for extra in _store_runs(ws.store) - before:      # a wrongly stored run: keep the table independent
                 shutil.rmtree(ws.store / extra, ignore_errors=True)
@@ -594,9 +782,11 @@ def main(argv=None) -> int:
         print(f"wrong exit code or answer: {counts['wrong']}")
         print(f"tracebacks: {counts['traceback']}")
         print(f"hangs (no answer in {HANG_S:g} s): {counts['hang']}")
+        print(f"stored a run: {stored}")
+        print(f"left files behind: {left}")
         for line in problems:
             print("  " + line)
-        return 0 if counts["ok"] == len(BAD_INPUTS) else 1
+        return 0 if counts["ok"] == len(BAD_INPUTS) and not left else 1
     finally:
         shutil.rmtree(base, ignore_errors=True)
         shutil.rmtree(env["TIERBENCH_EMULATE_DIR"], ignore_errors=True)

@@ -153,3 +153,105 @@ def mutated(draw, doc: dict, max_changes: int = 3):
         else:
             parent[last] = draw(json_values())
     return doc
+
+
+# -- issue 21: job files, hosts and host-detect files, serve arguments, Spark master URLs ------------------
+
+JOB_PATH_OPTIONS = ["filename", "filename_format", "opendir", "read_iolog", "write_iolog", "write_bw_log",
+                    "write_lat_log", "write_iops_log", "write_hist_log", "replay_redirect"]
+JOB_OTHER_OPTIONS = ["size", "numjobs", "nrfiles", "filesize", "rw", "bs", "ioengine", "iodepth", "runtime",
+                     "exec_prerun", "exec_postrun", "cgroup", "mem", "stonewall", "directory", "include"]
+
+
+def job_paths():
+    return st.one_of(
+        st.sampled_from(["data", "a/b", "../esc", "../../../../../../etc/passwd", "a/../../esc", "/etc/passwd",
+                         "/tmp/tierbench-fuzz-esc", "${HOME}/x", "$jobnum", "sub/$jobnum.$filenum", "/dev/sdz",
+                         "a\\:b", "x:../y", "", ".", "..", "/"]),
+        st.text(alphabet="ab./$:{}~", max_size=12))
+
+
+def job_values(option: str):
+    if option in JOB_PATH_OPTIONS or option == "directory":
+        return job_paths()
+    return st.one_of(
+        st.sampled_from({"size": ["1m", "0", "100000g", "4k", "10%", "1m-2m", "x"],
+                         "numjobs": ["1", "2", "0", "100000", "-1", "x"], "nrfiles": ["1", "3", "0", "99999"],
+                         "filesize": ["4k", "1m", "0"], "rw": ["read", "write", "randrw", "trim", "x"],
+                         "bs": ["4k", "1m", "3", "0"], "ioengine": ["psync", "libaio", "sg", "exec", "net",
+                                                                   "external:/tmp/x.so", "io_uring_cmd", "nope"],
+                         "iodepth": ["1", "32", "0"], "runtime": ["1", "1h", "x"],
+                         "exec_prerun": ["true", "touch /tmp/tierbench-fuzz-pwned"], "exec_postrun": ["true"],
+                         "cgroup": ["tb"], "mem": ["malloc", "mmapshared:/tmp/tierbench-fuzz-mem", "mmap:data"],
+                         "stonewall": [""], "include": ["x.fio"]}.get(option, ["1"])),
+        st.text(max_size=6))
+
+
+@st.composite
+def job_files(draw):
+    """fio job files near the real shape: a [global] maybe, 1-3 job sections, options with values that stay in
+    the tier or try to leave it, run commands, use other engines or break the limits; sometimes random text."""
+    if draw(st.integers(0, 9)) == 0:
+        return draw(st.text(max_size=80))
+    lines = []
+    sections = (["global"] if draw(st.booleans()) else []) + [f"j{i}" for i in range(draw(st.integers(1, 3)))]
+    for name in sections:
+        lines.append(f"[{name}]")
+        options = draw(st.lists(st.sampled_from(JOB_PATH_OPTIONS + JOB_OTHER_OPTIONS), max_size=4, unique=True))
+        if name != "global" and "size" not in options:
+            options.append("size")
+        for option in options:
+            value = draw(job_values(option))
+            lines.append(option if option == "stonewall" else f"{option}={value}")
+    return "\n".join(lines) + "\n"
+
+
+def hosts_files():
+    """A --hosts file: lines of host specs (good, bad, IPv6 forms, comments) or any bytes."""
+    line = st.one_of(st.sampled_from(["127.0.0.1", "127.0.0.1:1", "[::1]:1", "::1:1", "node1", "# comment",
+                                      "", "0.0.0.0", "[::1", "host:0", "host:99999", "fe80::zz", "a b",
+                                      "127.0.0.1:1 # x"]),
+                     st.text(max_size=20))
+    return st.one_of(st.lists(line, max_size=6).map(lambda ls: "\n".join(ls).encode("utf-8", "surrogatepass")),
+                     st.binary(max_size=64))
+
+
+@st.composite
+def host_detect_documents(draw, tier_path: str):
+    """`tiers detect --json` as it would be for one tier at `tier_path`, mutated; or nested too deep; or bytes."""
+    good = {"tiers": [{"name": "t", "path": tier_path, "class": "nvme", "device": "nvme0n1", "model": "x",
+                       "rotational": False, "filesystem": "ext4", "capacity_bytes": 10 ** 12,
+                       "nominal_capacity_bytes": None, "reason": None}]}
+    kind = draw(st.integers(0, 9))
+    if kind == 0:
+        depth = draw(st.integers(60, 5000))
+        return ("[" * depth + "]" * depth).encode()
+    if kind == 1:
+        return draw(st.binary(max_size=64))
+    return json.dumps(draw(mutated(good)), allow_nan=True).encode()
+
+
+def serve_addresses():
+    return st.one_of(st.sampled_from(["127.0.0.1", "127.0.0.1:1", "::1:18787", "[::1]:18787", "[::1", "::",
+                                      "0.0.0.0:1", "host:0", "host:99999", "[::1]:x", "fe80::1%eth0", "", "x"]),
+                     st.text(max_size=16))
+
+
+def pid_file_contents():
+    """Pid files: tierbench's (with the marker) of no live process, look-alikes without the marker naming live
+    processes, and anything else."""
+    marker = st.fixed_dictionaries({"tierbench": st.just("fio-server"), "pid": st.integers(2 ** 22, 2 ** 22 + 10),
+                                    "start_time": st.floats(0, 1e9), "address": st.just("127.0.0.1"),
+                                    "port": st.integers(1, 65535)})
+    lookalike = st.fixed_dictionaries({"pid": st.just(1), "start_time": st.floats(0, 1e9)})
+    deep = st.integers(60, 3000).map(lambda n: "[" * n + "]" * n)
+    return st.one_of(marker.map(json.dumps), lookalike.map(json.dumps), st.text(max_size=40), deep,
+                     json_values().map(lambda v: json.dumps(v, allow_nan=True))).map(str.encode)
+
+
+def spark_master_urls():
+    host = st.one_of(st.sampled_from(["127.0.0.1", "nohost.invalid", "", "::1", "[::1]", "a b", "localhost"]),
+                     st.text(max_size=8))
+    port = st.one_of(st.integers(-1, 70000).map(str), st.sampled_from(["", "x", "00001", "1" * 30]))
+    scheme = st.sampled_from(["spark://", "spark://", "http://", "", "spark:/", "SPARK://"])
+    return st.one_of(st.tuples(scheme, host, port).map(lambda t: f"{t[0]}{t[1]}:{t[2]}"), st.text(max_size=20))

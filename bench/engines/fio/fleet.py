@@ -58,9 +58,22 @@ def probe(client: str, scratch: Path, timeout_s: float = 15.0) -> dict:
             "fio_version": match["fio"]}
 
 
-def missing_reason(text: str, address: str, port) -> Optional[str]:
+def server_notes(text: str, hostname: Optional[str], dirs=()) -> list:
+    """The server's own error lines in fio's notes, `<HOSTNAME> fio: MESSAGE` (e.g. "/data is not a
+    directory" for a tier folder missing there), as MESSAGEs. Servers on one machine share a host name: then
+    the lines naming one of this host's directories `dirs` are kept where there are any."""
+    if not hostname:
+        return []
+    prefix = f"<{hostname}> fio: "
+    notes = [line.strip()[len(prefix):] for line in text.splitlines() if line.strip().startswith(prefix)]
+    mine = [n for n in notes if any(d and d in n for d in dirs)]
+    return mine or notes
+
+
+def missing_reason(text: str, address: str, port, hostname: Optional[str] = None, dirs=()) -> Optional[str]:
     """Why fio has no results for the server at address:port, from fio's own notes (the output file's text
-    before the JSON, and stderr): "connection refused", "disconnected during the run", "timed out ...", or None."""
+    before the JSON, and stderr): "connection refused", "disconnected during the run", "timed out ...", the
+    server's own messages (server_notes: "fio: /data is not a directory | ..."), or None."""
     lines = text.splitlines()
     for i, line in enumerate(lines):
         if line.strip() == f"fio: failed to connect to {address}:{port}":
@@ -72,7 +85,8 @@ def missing_reason(text: str, address: str, port) -> Optional[str]:
             return "disconnected during the run"
         if line.strip() == f"fio: client {address} timed out":
             return "timed out (the server stopped answering: a cut link or a hung host)"
-    return None
+    notes = server_notes(text, hostname, dirs)
+    return "the server said: " + " | ".join(f"fio: {n}" for n in notes[:3]) if notes else None
 
 
 def run(pattern: Pattern, hosts: list, tiers_by_role: dict, raw_dir: Path, stem: str, timeout_s: float,
@@ -126,7 +140,8 @@ def run_texts(texts: dict, hosts: list, raw_dir: Path, stem: str, timeout_s: flo
         if records:
             out[host["name"]] = {"phases": records, "error": None}
             continue
-        reason = missing_reason(text + "\n" + notes, host["address"], host["port"]) \
+        reason = missing_reason(text + "\n" + notes, host["address"], host["port"], host.get("hostname"),
+                                tuple((host.get("dirs") or {}).values())) \
             or (f"fio exited with status {rc}" if rc else "fio's output holds no entry for it")
         out[host["name"]] = {"phases": None, "error": f"host {host['name']}: no results: {reason}"}
     if rc and all(v["error"] is None for v in out.values()):
