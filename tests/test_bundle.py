@@ -93,7 +93,7 @@ def test_not_a_bundle_and_other_versions(bundle, tmp_path):
 def test_export_writes_only_the_file_named(bundle, tmp_path):
     src = bundle["path"].parent / "src"
     proc = cli("export", bundle["run_id"], "--bundle", tmp_path, "--results", src)
-    assert proc.returncode == 2 and "not a regular file" in proc.stderr
+    assert proc.returncode == 2 and "is a directory" in proc.stderr
     proc = cli("export", bundle["run_id"], "--bundle", tmp_path / "no" / "such" / "b.tgz", "--results", src)
     assert proc.returncode == 2 and "does not exist" in proc.stderr
     assert list(tmp_path.iterdir()) == []

@@ -21,6 +21,7 @@ import tarfile
 from pathlib import Path, PurePosixPath
 
 from bench.core.errors import UserError
+from bench.core.outpath import checked_output_path
 from bench.store.runs import Store, check_schema
 
 __all__ = ["export_bundle", "import_bundle", "FORMAT", "VERSION"]
@@ -49,11 +50,7 @@ def export_bundle(store: Store, ref: str, out: str) -> dict:
     folder = store.resolve(ref)
     doc = store.load(ref)
     rid = doc["run_id"]
-    target = Path(out)
-    if target.exists() and not target.is_file():
-        raise UserError(f"--bundle {out}: exists and is not a regular file")
-    if not target.parent.is_dir():
-        raise UserError(f"--bundle {out}: folder {target.parent} does not exist")
+    target = checked_output_path(out, what="--bundle")    # a regular file or a new name; never a link or device
     files = {}
     for path in sorted(p for p in folder.rglob("*")):
         if path.is_symlink() or not (path.is_file() or path.is_dir()):
