@@ -10,6 +10,7 @@ from bench.core.output import emit_json, stderr_console
 from bench.execution import plan
 from bench.execution.config import (
     Config,
+    check_interval,
     check_timeout,
     from_toml,
     load_toml,
@@ -19,6 +20,7 @@ from bench.execution.config import (
 )
 from bench.execution.runner import Runner
 from bench.execution.session import TierSession
+from bench.reporting.live import make_view
 from bench.reporting.table import print_run
 from bench.store.runs import Store
 from bench.tiers.guard import check_plan_space
@@ -50,6 +52,10 @@ def add_run_arguments(p, workload_flags: bool = True):
     p.add_argument("--allow-shared-tier", action="store_true",
                    help="run even if another run is using a tier (their figures disturb each other)")
     p.add_argument("--json", action="store_true", help="print the run document as JSON on stdout")
+    p.add_argument("--interval", type=float, default=None, metavar="S",
+                   help="seconds per interval of the figures over time (intervals.parquet; default 1)")
+    p.add_argument("--no-live", action="store_true",
+                   help="no live panel: one line per interval on stderr (the default on a pipe)")
 
 
 def add_arguments(p):
@@ -101,6 +107,8 @@ def config_from_args(args) -> Config:
     cfg.allow_system_path = args.allow_system_path
     cfg.allow_shared_tier = args.allow_shared_tier
     cfg.spark_master = getattr(args, "spark_master", None)
+    if args.interval is not None:
+        cfg.interval_s = check_interval(args.interval, "--interval")
     return validate(cfg)
 
 
@@ -138,7 +146,8 @@ def export_jobs(cases: list, tiers: dict, directory: str) -> list:
     return written
 
 
-def execute(cfg: Config, tier_flags: list, *, json_out: bool, extra: dict = None, job_file: dict = None) -> dict:
+def execute(cfg: Config, tier_flags: list, *, json_out: bool, extra: dict = None, job_file: dict = None,
+            no_live: bool = False) -> dict:
     """Resolve tiers, build the plan, run it, print the table; returns the run document.
     job_file: {"path", "allow_paths"} for `--job-file` (its cases instead of the workloads')."""
     if job_file is None:
@@ -162,7 +171,8 @@ def execute(cfg: Config, tier_flags: list, *, json_out: bool, extra: dict = None
             for path in export_jobs(cases, tiers, cfg.export_jobs):
                 stderr_console.print(f"wrote {path}")
         runner = Runner(store, session.tiers, cgroup=session.cgroup, timeout_s=cfg.timeout_s, extra=extra,
-                        job_file=loaded, spark_master=cfg.spark_master)
+                        job_file=loaded, spark_master=cfg.spark_master, interval_s=cfg.interval_s,
+                        view=make_view(no_live))
         stderr_console.print(f"run {runner.run_id}: {len(cases)} cases on "
                              + ", ".join(f"{t.name} ({t.cls}{', emulated' if t.emulated else ''})"
                                          for t in session.tiers))
@@ -243,5 +253,5 @@ def run(args) -> int:
     if args.host_detect and not hosts:
         raise UserError("--host-detect goes with --host or --hosts")
     doc = execute_fleet(cfg, args.tier, hosts, job_file, args.host_detect) if hosts \
-        else execute(cfg, args.tier, json_out=args.json, job_file=job_file)
+        else execute(cfg, args.tier, json_out=args.json, job_file=job_file, no_live=args.no_live)
     return report(doc, args.json, Store(cfg.results).root)

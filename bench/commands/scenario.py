@@ -5,9 +5,10 @@ from rich.table import Table
 
 from bench.core.errors import UserError
 from bench.core.output import emit_json, stderr_console
-from bench.execution.config import Config, TierDecl
+from bench.execution.config import Config, TierDecl, check_interval
 from bench.execution.runner import Runner
 from bench.execution.session import TierSession
+from bench.reporting.live import make_view
 from bench.reporting.table import failures, run_table
 from bench.scenarios.hadoop_tempdata.findings import VERDICT_STYLE, header
 from bench.scenarios.hadoop_tempdata.scenario import (
@@ -46,6 +47,10 @@ def add_arguments(p):
     p.add_argument("--allow-system-path", action="store_true", help="let a tier be a system path (refused otherwise)")
     p.add_argument("--allow-shared-tier", action="store_true", help="run even if another run is using a tier")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--interval", type=float, default=None, metavar="S",
+                   help="seconds per interval of the figures over time (intervals.parquet; default 1)")
+    p.add_argument("--no-live", action="store_true",
+                   help="no live panel: one line per interval on stderr (the default on a pipe)")
 
 
 def findings_table(found: list) -> Table:
@@ -122,7 +127,8 @@ def run(args) -> int:
     if args.hdd_drives is not None and (not args.emulate or args.hdd_drives < 1):
         raise UserError("scenario: --hdd-drives is for --emulate and must be at least 1")
     cfg = Config(results=args.results, emulate=args.emulate, allow_system_path=args.allow_system_path,
-                 allow_shared_tier=args.allow_shared_tier)
+                 allow_shared_tier=args.allow_shared_tier,
+                 interval_s=1.0 if args.interval is None else check_interval(args.interval, "--interval"))
     tier_flags = []
     if not args.emulate:
         cfg.tiers = [TierDecl(name, path, name) for name, path in real.items()]
@@ -137,7 +143,8 @@ def run(args) -> int:
         check_plan_space([c for stage in stages([t.name for t in session.tiers], records, args.quick,
                                                 "hdd" if args.emulate else ("hdd-half" if args.hdd_half else None)
                                                 ).values() for c in stage], session.tiers)
-        runner = Runner(store, session.tiers, cgroup=session.cgroup, extra={"scenario": {"name": args.name}})
+        runner = Runner(store, session.tiers, cgroup=session.cgroup, extra={"scenario": {"name": args.name}},
+                        interval_s=cfg.interval_s, view=make_view(args.no_live))
         setup = [f"terasort of {records} records", f"{repeats} repeat(s)",
                  "tiers " + ", ".join(t.name for t in session.tiers),
                  f"each sort in a {container_mb} MB container" if container_mb else "no container"]

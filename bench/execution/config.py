@@ -64,12 +64,17 @@ class Config:
     allow_system_path: bool = False    # --allow-system-path: a tier may be a system path (bench.tiers.guard)
     allow_shared_tier: bool = False    # --allow-shared-tier: run even if another run holds a tier's lock
     spark_master: Optional[str] = None  # --spark-master spark://HOST:PORT: an existing cluster for --engine spark
+    interval_s: float = 1.0             # --interval: seconds per interval of the figures over time
 
 
 # Bounds of the run's numbers (sanity: a typo must not plan a billion repeats or a timeout of a century).
 REPEAT_MAX = 1000
 WORKERS_MAX = 1024
 TIMEOUT_MAX_S = 7 * 86400.0
+# Figures over time: fio's status reports come at whole milliseconds, and a report per 0.1 s of a json+
+# report is already tens of KB each; one per hour is the coarsest that still shows a change within a long run.
+INTERVAL_MIN_S = 0.1
+INTERVAL_MAX_S = 3600.0
 
 
 def _as_list(value) -> list:
@@ -131,6 +136,15 @@ def check_timeout(value, where: str) -> float:
     return float(value)
 
 
+def check_interval(value, where: str) -> float:
+    """Seconds per interval of the figures over time: a finite number in INTERVAL_MIN_S..INTERVAL_MAX_S."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or not INTERVAL_MIN_S <= value <= INTERVAL_MAX_S:
+        raise UserError(f"{where} must be a number of seconds from {INTERVAL_MIN_S:g} to {INTERVAL_MAX_S:g}, "
+                        f"not {value!r:.40}")
+    return float(value)
+
+
 def _tier_decl(name: str, t, where: str) -> TierDecl:
     from bench.tiers.detect import _NAME, CLASSES
 
@@ -169,7 +183,7 @@ def from_toml(doc: dict, where: str) -> Config:
     for name, t in doc.get("tiers", {}).items():
         cfg.tiers.append(_tier_decl(name, t, where))
     run = doc.get("run", {})
-    known = {"workloads", "engine", "repeat", "data", "temp", "workers", "cache", "quick", "timeout_s"}
+    known = {"workloads", "engine", "repeat", "data", "temp", "workers", "cache", "quick", "timeout_s", "interval_s"}
     bad = set(run) - known
     if bad:
         raise UserError(f"{where}: [run] has unknown key(s) {', '.join(sorted(bad))}")
@@ -187,6 +201,8 @@ def from_toml(doc: dict, where: str) -> Config:
             setattr(cfg, key, _boolean(run[key], f"{where}: [run] {key}"))
     if "timeout_s" in run:
         cfg.timeout_s = check_timeout(run["timeout_s"], f"{where}: [run] timeout_s")
+    if "interval_s" in run:
+        cfg.interval_s = check_interval(run["interval_s"], f"{where}: [run] interval_s")
     if "workers" in run:
         items = _as_list(run["workers"])
         if not items:
@@ -241,6 +257,7 @@ def validate(cfg: Config) -> Config:
     for w in cfg.workers:
         _integer(w, "workers", 1, WORKERS_MAX)
     check_timeout(cfg.timeout_s, "timeout")
+    check_interval(cfg.interval_s, "interval")
     if cfg.spark_master is not None:
         if not re.fullmatch(r"spark://[A-Za-z0-9_.\-]+:\d{1,5}", cfg.spark_master):
             raise UserError(f"--spark-master {cfg.spark_master!r:.60}: expected spark://HOST:PORT")

@@ -16,10 +16,10 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from typing import Optional
 
 import psutil
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bench import __version__
 from bench.analysis.metrics import check_metrics
@@ -30,13 +30,18 @@ from bench.core.metric_registry import unit_of
 from bench.core.sample import Sample
 from bench.execution.machine import fingerprint
 from bench.execution.monitor import Monitor
+from bench.execution.view import LiveFile, ProgressView, RunView
 from bench.execution.worker import case_dir_name
+from bench.store.intervals import FILE_NAME as INTERVALS_FILE
+from bench.store.intervals import write_intervals
 from bench.store.run_state import RUNNING, case_document, cases_status, process_identity, recover_cases
 from bench.store.runs import SCHEMA_VERSION, Store
 from bench.tiers.detect import Tier
 from bench.tiers.emulate import make_container, remove_container
 
 KILL_GRACE_S = 10.0
+DEFAULT_INTERVAL_S = 1.0   # the figures over time: one row per second (`run --interval`)
+LIVE_POLL_S = 0.25         # how often the runner looks for new intervals of the running case
 
 
 def _now() -> str:
@@ -70,12 +75,17 @@ def case_samples(case_doc: dict) -> list:
 class Runner:
     def __init__(self, store: Store, tiers: list, cgroup: Optional[str] = None, timeout_s: float = 600.0,
                  progress: bool = True, extra: Optional[dict] = None, fleet: Optional[list] = None,
-                 job_file: Optional[dict] = None, spark_master: Optional[str] = None):
+                 job_file: Optional[dict] = None, spark_master: Optional[str] = None,
+                 interval_s: Optional[float] = DEFAULT_INTERVAL_S, view=None):
         """fleet: the hosts of a fleet run (bench.execution.hosts.check_hosts records, each with `tiers`
         {tier: path on that host}); every case then runs on all of them through fio's client mode and gives
         a case document per host and one for the fleet (bench.core.case.FLEET_HOST).
         job_file: a user's fio job file (bench.execution.jobfile_case.load_jobfile) that the `jobfile` cases run;
-        the document names it (job_file {name, sha256}) and raw/ keeps it as it was given."""
+        the document names it (job_file {name, sha256}) and raw/ keeps it as it was given.
+        interval_s: the length of an interval of the figures over time (intervals.parquet) that every pattern
+        case stores (None: none); view: what shows the run while it goes (bench.execution.view.RunView: the
+        live panel or a line per interval from bench.reporting.live); none given, a plain progress bar on
+        stderr (or nothing with progress=False)."""
         self.fleet = fleet
         self.job_file = job_file
         if fleet:
@@ -89,12 +99,16 @@ class Runner:
         self.cgroup = cgroup
         self.timeout_s = timeout_s
         self.progress = progress
+        self.interval_s = None if fleet or job_file else interval_s
+        self.view = view if view is not None else (ProgressView() if progress else RunView())
+        self.intervals: list = []     # the figure rows of every case so far (bench.store.intervals)
         self.doc = new_document(None, tiers, extra)
         self.folder = store.create_run(doc=self.doc)    # folder and running document in one step
         self.raw = self.folder / "raw"
         if job_file:
             (self.raw / f"job-file-{job_file['name']}").write_text(job_file["text"])
         self._proc: Optional[subprocess.Popen] = None
+        self._pending_intervals: Optional[list] = None
         self._worker_pgid: Optional[int] = None
 
     @property
@@ -107,6 +121,8 @@ class Runner:
         self.store.write_document(self.doc)
         rows = [row for c in self.doc["cases"] for row in case_samples(c)]
         self.store.write_samples(self.run_id, rows)
+        if self.intervals:
+            write_intervals(self.folder, self.intervals)
 
     def _tier_spec(self, tier: Tier) -> dict:
         d = tier.to_dict()
@@ -157,7 +173,9 @@ class Runner:
         spec = {"case": case.to_dict(), "run_id": self.run_id, "raw_dir": str(self.raw),
                 "tiers": {n: self._tier_spec(t) for n, t in self.tiers.items()},
                 "cgroup": self.cgroup, "memory_cgroup": container, "timeout_s": self.timeout_s,
-                "parent_pid": os.getpid(), "spark_master": self.spark_master}
+                "parent_pid": os.getpid(), "spark_master": self.spark_master,
+                "interval_s": self.interval_s if case.kind == "pattern" else None,
+                "live_path": str(self.raw / f"case{case.id:03d}.live.jsonl")}
         if self.fleet:
             spec["fleet"] = {"hosts": self.fleet}
         if self.job_file:
@@ -174,12 +192,20 @@ class Runner:
                                           start_new_session=True, stdout=subprocess.DEVNULL,
                                           stderr=subprocess.PIPE, text=True, env={**os.environ, CASE_TAG: tag})
             self._worker_pgid = self._proc.pid
-            try:
-                _, stderr = self._proc.communicate(timeout=self.timeout_s + 60)
-            except subprocess.TimeoutExpired:
-                self._stop_worker()
-                error = f"timed out after {self.timeout_s + 60:.0f} s"
-                stderr = ""
+            live = LiveFile(spec["live_path"])
+            deadline = time.monotonic() + self.timeout_s + 60
+            while True:
+                try:
+                    _, stderr = self._proc.communicate(timeout=LIVE_POLL_S)
+                    break
+                except subprocess.TimeoutExpired:   # retrying communicate() loses no output
+                    self._show(case, live)
+                    if time.monotonic() > deadline:
+                        self._stop_worker()
+                        error = f"timed out after {self.timeout_s + 60:.0f} s"
+                        stderr = ""
+                        break
+            self._show(case, live)
             # On KeyboardInterrupt self._proc stays set, so that run() can stop the worker.
             rc, self._proc = self._proc.returncode, None
         self._end_case(case)
@@ -195,6 +221,10 @@ class Runner:
         if not error and rc != 0:
             error = f"worker exited with status {rc} after reporting success"
         case_doc = case_document(case.to_dict(), result, [spec_path.name, result_path.name], error)
+        if result.get("intervals") and not error:
+            case_doc["intervals"] = {"interval_s": self.interval_s, "rows": len(result["intervals"]),
+                                     "file": INTERVALS_FILE}
+            self._pending_intervals = result["intervals"]
         if self.fleet:      # the monitor watched this machine, not the hosts: its figures are no host's
             case_doc["fleet_result"] = result
             return case_doc
@@ -207,6 +237,21 @@ class Runner:
                 case_doc["error"] = f"monitor: {e}"
         case_doc["monitor"] = {"interval_s": monitor.interval_s, "series": monitor.series}
         return case_doc
+
+    def _show(self, case, live: "LiveFile") -> None:
+        for fig in live.read_new():
+            self.view.interval(case, fig)
+
+    def _keep_intervals(self, docs: list) -> None:
+        """The figure rows of the case just documented (its one local document), for intervals.parquet."""
+        figures, self._pending_intervals = self._pending_intervals, None
+        if not figures or len(docs) != 1:
+            return
+        doc = docs[0]
+        meta = {"run_id": self.run_id, "case": doc["id"], "host": doc.get("host"), "workload": doc["workload"],
+                "tier": doc["tier"], "engine": doc["engine"], "repeat": doc["repeat"],
+                "params": json.dumps(doc["params"], sort_keys=True)}
+        self.intervals.extend({**meta, **fig} for fig in figures)
 
     def _case_tag(self, case) -> str:
         return f"{self.run_id}-c{case.id}"
@@ -234,20 +279,19 @@ class Runner:
         finish=False leaves the run `running` for more cases (a scenario's stages); call finish() at the end.
         An interrupt always finishes the run."""
         previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-        columns = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                   TimeElapsedColumn()]
         current = None
         try:
-            with Progress(*columns, transient=True, disable=not self.progress,
-                          console=_stderr_console()) as bar:
-                task = bar.add_task("starting", total=len(cases))
+            with self.view.running(cases):
                 for case in cases:
                     current = case
-                    bar.update(task, description=f"{case.workload} on {case.tier} ({case.engine})")
-                    self.doc["cases"].extend(self.run_case_documents(case))
+                    self.view.case_started(case)
+                    self._pending_intervals = None
+                    docs = self.run_case_documents(case)
+                    self.doc["cases"].extend(docs)
+                    self._keep_intervals(docs)
                     current = None
                     self._save(final=False)
-                    bar.advance(task)
+                    self.view.case_ended(case, docs)
         except KeyboardInterrupt:
             finish = True
             self._stop_worker()

@@ -23,6 +23,7 @@ import traceback
 from pathlib import Path
 
 import workloads
+from bench.analysis.intervals import check_interval_sums, interval_figures
 from bench.analysis.metrics import case_metrics, check_metrics, check_phases, demanded_iops_per_gb, latency_bins
 from bench.analysis.verdict import bottleneck
 from bench.core.errors import CaseError, TierbenchError
@@ -144,7 +145,11 @@ def execute(spec: dict) -> dict:
         metrics["cpu_s"] = cpu_s
         metrics["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         check_metrics(metrics)
-        return {"phases": _stored_phases(phases), "metrics": metrics, "latency_bins_ns": latency_bins(phases),
+        extra = {}
+        if "intervals" in out:
+            extra["intervals"] = interval_figures(out["intervals"])
+            check_interval_sums(extra["intervals"], metrics["ops_read"], metrics["ops_written"])
+        return {**extra, "phases": _stored_phases(phases), "metrics": metrics, "latency_bins_ns": latency_bins(phases),
                 "bottleneck": bottleneck(cpu_s, engine_wall, threads), "threads": threads,
                 "implementation": out.get("implementation"), "raw": out.get("raw", []), "error": None,
                 **({"spark": out["spark"]} if out.get("spark") else {})}
@@ -236,6 +241,20 @@ def _jobfile_text(spec: dict, directory: str) -> str:
                          allow_paths=job["allow_paths"])
 
 
+def _live_sink(spec: dict):
+    """The callback that appends each interval's figures, as the engine reports them while it runs, to the
+    case's live file (spec["live_path"], one JSON object a line), which the runner shows; None without one."""
+    path = spec.get("live_path")
+    if not path or not spec.get("interval_s"):
+        return None
+
+    def sink(rows: list) -> None:
+        text = "".join(json.dumps(fig) + "\n" for fig in interval_figures(rows))
+        with open(path, "a") as f:
+            f.write(text)
+    return sink
+
+
 def _run_engine(spec: dict, case: dict, dirs: dict, roles: dict, raw_dir: Path, stem: str) -> tuple:
     """(engine output, pattern or None, CPU seconds, wall seconds) of the case's engine or job."""
     pattern = None
@@ -263,7 +282,8 @@ def _run_engine(spec: dict, case: dict, dirs: dict, roles: dict, raw_dir: Path, 
             from bench.engines.fio import engine
         else:
             from bench.engines import builtin as engine
-        out = engine.run(pattern, dirs, roles, raw_dir, stem, spec["timeout_s"])
+        out = engine.run(pattern, dirs, roles, raw_dir, stem, spec["timeout_s"], interval_s=spec.get("interval_s"),
+                         on_interval=_live_sink(spec))
     else:
         workload = workloads.get(case["workload"])
         params = workloads.coerce_params(workload, case["params"])
