@@ -14,6 +14,7 @@ from bench.execution.config import (
     check_timeout,
     from_toml,
     load_toml,
+    method_of,
     parse_param_flag,
     parse_workers,
     validate,
@@ -78,6 +79,15 @@ def add_arguments(p):
                    "directory pointed at the tier (--quick caps its sizes and runtimes)")
     p.add_argument("--allow-paths", action="store_true",
                    help="--job-file: run it even if it names files or devices outside the tiers")
+    p.add_argument("--precondition", action="store_true",
+                   help="before each pattern case, write its test region twice in sequential 128 KiB writes "
+                        "(SNIA PTS; docs/steady-state.md)")
+    p.add_argument("--steady-state", action="store_true",
+                   help="run each pattern case in rounds until IOPS is steady by the SNIA PTS rule (5-round window: "
+                        "range <= 20%%, fit excursion <= 10%% of the average), at most --max-rounds")
+    p.add_argument("--round-s", type=float, default=None, metavar="S", help="seconds per steady-state round (default 60)")
+    p.add_argument("--max-rounds", type=int, default=None, metavar="N",
+                   help="steady-state rounds before the case is stated not steady (default 25)")
 
 
 def config_from_args(args) -> Config:
@@ -109,6 +119,13 @@ def config_from_args(args) -> Config:
     cfg.spark_master = getattr(args, "spark_master", None)
     if args.interval is not None:
         cfg.interval_s = check_interval(args.interval, "--interval")
+    cfg.precondition = getattr(args, "precondition", False)
+    cfg.steady_state = getattr(args, "steady_state", False)
+    for flag, attr in (("round_s", "round_s"), ("max_rounds", "max_rounds")):
+        if getattr(args, flag, None) is not None:
+            if not cfg.steady_state:
+                raise UserError(f"--{flag.replace('_', '-')} goes with --steady-state")
+            setattr(cfg, attr, getattr(args, flag))
     return validate(cfg)
 
 
@@ -163,7 +180,7 @@ def execute(cfg: Config, tier_flags: list, *, json_out: bool, extra: dict = None
                                   allow_paths=job_file["allow_paths"])
             cases = jobfile_cases(loaded, list(tiers), cfg.repeat)
         else:
-            cases = plan.build(cfg, list(tiers))
+            cases = plan.with_method(plan.build(cfg, list(tiers)), method_of(cfg))
             check_plan_space(cases, session.tiers)
         check_fio(cfg, cases)
         check_spark(cases)
@@ -172,7 +189,7 @@ def execute(cfg: Config, tier_flags: list, *, json_out: bool, extra: dict = None
                 stderr_console.print(f"wrote {path}")
         runner = Runner(store, session.tiers, cgroup=session.cgroup, timeout_s=cfg.timeout_s, extra=extra,
                         job_file=loaded, spark_master=cfg.spark_master, interval_s=cfg.interval_s,
-                        view=make_view(no_live))
+                        view=make_view(no_live), method=method_of(cfg))
         stderr_console.print(f"run {runner.run_id}: {len(cases)} cases on "
                              + ", ".join(f"{t.name} ({t.cls}{', emulated' if t.emulated else ''})"
                                          for t in session.tiers))
@@ -247,6 +264,9 @@ def run(args) -> int:
     elif args.allow_paths:
         raise UserError("--allow-paths goes with --job-file")
     cfg = config_from_args(args)
+    if (job_file or args.host or args.hosts) and method_of(cfg):
+        raise UserError("--precondition and --steady-state run the workloads' patterns on this machine: not with "
+                        "--job-file or --host")
     if job_file and cfg.engines != ["fio"]:
         raise UserError("--job-file is a fio job file: only --engine fio runs it")
     hosts = hosts_from_args(args.host, args.hosts)

@@ -65,6 +65,10 @@ class Config:
     allow_shared_tier: bool = False    # --allow-shared-tier: run even if another run holds a tier's lock
     spark_master: Optional[str] = None  # --spark-master spark://HOST:PORT: an existing cluster for --engine spark
     interval_s: float = 1.0             # --interval: seconds per interval of the figures over time
+    precondition: bool = False          # --precondition: SNIA PTS preconditioning before each pattern case
+    steady_state: bool = False          # --steady-state: rounds of the workload until PTS steady state
+    round_s: float = 60.0               # --round-s: seconds per steady-state round (PTS: one minute)
+    max_rounds: int = 25                # --max-rounds: rounds before "not steady" (PTS: 25)
 
 
 # Bounds of the run's numbers (sanity: a typo must not plan a billion repeats or a timeout of a century).
@@ -75,6 +79,8 @@ TIMEOUT_MAX_S = 7 * 86400.0
 # report is already tens of KB each; one per hour is the coarsest that still shows a change within a long run.
 INTERVAL_MIN_S = 0.1
 INTERVAL_MAX_S = 3600.0
+ROUND_MIN_S, ROUND_MAX_S = 0.5, 3600.0   # a round shorter than fio's setup would measure the setup
+MAX_ROUNDS_LIMIT = 1000
 
 
 def _as_list(value) -> list:
@@ -143,6 +149,24 @@ def check_interval(value, where: str) -> float:
         raise UserError(f"{where} must be a number of seconds from {INTERVAL_MIN_S:g} to {INTERVAL_MAX_S:g}, "
                         f"not {value!r:.40}")
     return float(value)
+
+
+def method_of(cfg: Config) -> Optional[dict]:
+    """How pattern cases are measured beyond one run (bench.execution.rounds), or None: preconditioning and/or
+    steady-state rounds."""
+    if not (cfg.precondition or cfg.steady_state):
+        return None
+    return {"precondition": cfg.precondition,
+            "steady_state": {"round_s": float(cfg.round_s), "max_rounds": cfg.max_rounds} if cfg.steady_state else None}
+
+
+def method_label(method: Optional[dict]) -> Optional[str]:
+    """The case label that keeps such cases apart from plain ones (bench.core.case.case_key)."""
+    if not method:
+        return None
+    parts = (["preconditioned"] if method.get("precondition") else []) + \
+            (["steady-state"] if method.get("steady_state") else [])
+    return "+".join(parts)
 
 
 def _tier_decl(name: str, t, where: str) -> TierDecl:
@@ -258,6 +282,13 @@ def validate(cfg: Config) -> Config:
         _integer(w, "workers", 1, WORKERS_MAX)
     check_timeout(cfg.timeout_s, "timeout")
     check_interval(cfg.interval_s, "interval")
+    if isinstance(cfg.round_s, bool) or not isinstance(cfg.round_s, (int, float)) or not math.isfinite(cfg.round_s) \
+            or not ROUND_MIN_S <= cfg.round_s <= ROUND_MAX_S:
+        raise UserError(f"--round-s must be a number of seconds from {ROUND_MIN_S:g} to {ROUND_MAX_S:g}, "
+                        f"not {cfg.round_s!r:.40}")
+    from bench.analysis.steady_state import WINDOW_ROUNDS
+    _integer(cfg.max_rounds, f"--max-rounds (at least the {WINDOW_ROUNDS}-round window)", WINDOW_ROUNDS,
+             MAX_ROUNDS_LIMIT)
     if cfg.spark_master is not None:
         if not re.fullmatch(r"spark://[A-Za-z0-9_.\-]+:\d{1,5}", cfg.spark_master):
             raise UserError(f"--spark-master {cfg.spark_master!r:.60}: expected spark://HOST:PORT")

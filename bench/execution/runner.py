@@ -76,7 +76,7 @@ class Runner:
     def __init__(self, store: Store, tiers: list, cgroup: Optional[str] = None, timeout_s: float = 600.0,
                  progress: bool = True, extra: Optional[dict] = None, fleet: Optional[list] = None,
                  job_file: Optional[dict] = None, spark_master: Optional[str] = None,
-                 interval_s: Optional[float] = DEFAULT_INTERVAL_S, view=None):
+                 interval_s: Optional[float] = DEFAULT_INTERVAL_S, view=None, method: Optional[dict] = None):
         """fleet: the hosts of a fleet run (bench.execution.hosts.check_hosts records, each with `tiers`
         {tier: path on that host}); every case then runs on all of them through fio's client mode and gives
         a case document per host and one for the fleet (bench.core.case.FLEET_HOST).
@@ -85,7 +85,9 @@ class Runner:
         interval_s: the length of an interval of the figures over time (intervals.parquet) that every pattern
         case stores (None: none); view: what shows the run while it goes (bench.execution.view.RunView: the
         live panel or a line per interval from bench.reporting.live); none given, a plain progress bar on
-        stderr (or nothing with progress=False)."""
+        stderr (or nothing with progress=False).
+        method: how pattern cases are measured beyond one run (bench.execution.rounds: {"precondition": bool,
+        "steady_state": None or {"round_s", "max_rounds"}}); the document says so (`method`)."""
         self.fleet = fleet
         self.job_file = job_file
         if fleet:
@@ -100,6 +102,9 @@ class Runner:
         self.timeout_s = timeout_s
         self.progress = progress
         self.interval_s = None if fleet or job_file else interval_s
+        self.method = method if method and (method.get("precondition") or method.get("steady_state")) else None
+        if self.method:
+            extra = dict(extra or {}, method=self.method)
         self.view = view if view is not None else (ProgressView() if progress else RunView())
         self.intervals: list = []     # the figure rows of every case so far (bench.store.intervals)
         self.doc = new_document(None, tiers, extra)
@@ -175,6 +180,7 @@ class Runner:
                 "cgroup": self.cgroup, "memory_cgroup": container, "timeout_s": self.timeout_s,
                 "parent_pid": os.getpid(), "spark_master": self.spark_master,
                 "interval_s": self.interval_s if case.kind == "pattern" else None,
+                "method": self.method if case.kind == "pattern" else None,
                 "live_path": str(self.raw / f"case{case.id:03d}.live.jsonl")}
         if self.fleet:
             spec["fleet"] = {"hosts": self.fleet}
@@ -193,7 +199,8 @@ class Runner:
                                           stderr=subprocess.PIPE, text=True, env={**os.environ, CASE_TAG: tag})
             self._worker_pgid = self._proc.pid
             live = LiveFile(spec["live_path"])
-            deadline = time.monotonic() + self.timeout_s + 60
+            limit_s = self._worker_limit_s(case)
+            deadline = time.monotonic() + limit_s
             while True:
                 try:
                     _, stderr = self._proc.communicate(timeout=LIVE_POLL_S)
@@ -202,7 +209,7 @@ class Runner:
                     self._show(case, live)
                     if time.monotonic() > deadline:
                         self._stop_worker()
-                        error = f"timed out after {self.timeout_s + 60:.0f} s"
+                        error = f"timed out after {limit_s:.0f} s"
                         stderr = ""
                         break
             self._show(case, live)
@@ -221,6 +228,9 @@ class Runner:
         if not error and rc != 0:
             error = f"worker exited with status {rc} after reporting success"
         case_doc = case_document(case.to_dict(), result, [spec_path.name, result_path.name], error)
+        for key in ("precondition", "steady_state"):
+            if result.get(key):
+                case_doc[key] = result[key]
         if result.get("intervals") and not error:
             case_doc["intervals"] = {"interval_s": self.interval_s, "rows": len(result["intervals"]),
                                      "file": INTERVALS_FILE}
@@ -237,6 +247,14 @@ class Runner:
                 case_doc["error"] = f"monitor: {e}"
         case_doc["monitor"] = {"interval_s": monitor.interval_s, "series": monitor.series}
         return case_doc
+
+    def _worker_limit_s(self, case) -> float:
+        """Seconds the worker may run: the per-run timeout for each engine run it makes (the case, or each of its
+        steady-state rounds and its preconditioning), plus a minute for its setup and cleanup."""
+        runs = 1
+        if self.method and case.kind == "pattern":
+            runs = (self.method["steady_state"] or {}).get("max_rounds", 1) + (1 if self.method["precondition"] else 0)
+        return self.timeout_s * runs + 60
 
     def _show(self, case, live: "LiveFile") -> None:
         for fig in live.read_new():

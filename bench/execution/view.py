@@ -61,8 +61,8 @@ class ProgressView(RunView):
 def expected_seconds(case) -> Optional[float]:
     """How long a case's I/O runs when the pattern says so (every phase time-based: their runtimes summed,
     steady-state rounds at most their limit); None when it depends on the tier's speed (size-based phases, jobs)."""
-    if case.kind != "pattern":
-        return None
+    if case.kind != "pattern" or (case.label and ("steady-state" in case.label or "preconditioned" in case.label)):
+        return None     # rounds stop when steady; preconditioning takes what the tier's speed says
     workload = workloads.get(case.workload)
     pattern = workload.build(workloads.coerce_params(workload, case.params))
     runtimes = [p.runtime_s for p in pattern.phases]

@@ -27,6 +27,7 @@ from bench.analysis.intervals import check_interval_sums, interval_figures
 from bench.analysis.metrics import case_metrics, check_metrics, check_phases, demanded_iops_per_gb, latency_bins
 from bench.analysis.verdict import bottleneck
 from bench.core.errors import CaseError, TierbenchError
+from bench.execution.rounds import run_method
 from bench.store.runs import atomic_write_text
 from bench.tiers.emulate import join_cgroup
 
@@ -145,8 +146,10 @@ def execute(spec: dict) -> dict:
         metrics["cpu_s"] = cpu_s
         metrics["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         check_metrics(metrics)
-        extra = {}
-        if "intervals" in out:
+        extra = {key: out[key] for key in ("precondition", "steady_state") if out.get(key)}
+        if "figures" in out:      # rounds (bench.execution.rounds): each round's checked against that round
+            extra["intervals"] = out["figures"]
+        elif "intervals" in out:
             extra["intervals"] = interval_figures(out["intervals"])
             check_interval_sums(extra["intervals"], metrics["ops_read"], metrics["ops_written"])
         return {**extra, "phases": _stored_phases(phases), "metrics": metrics, "latency_bins_ns": latency_bins(phases),
@@ -242,14 +245,15 @@ def _jobfile_text(spec: dict, directory: str) -> str:
 
 
 def _live_sink(spec: dict):
-    """The callback that appends each interval's figures, as the engine reports them while it runs, to the
-    case's live file (spec["live_path"], one JSON object a line), which the runner shows; None without one."""
+    """The callback that appends interval figures (bench.analysis.intervals), as the engine reports them while it
+    runs, to the case's live file (spec["live_path"], one JSON object a line), which the runner shows; None
+    without one."""
     path = spec.get("live_path")
     if not path or not spec.get("interval_s"):
         return None
 
-    def sink(rows: list) -> None:
-        text = "".join(json.dumps(fig) + "\n" for fig in interval_figures(rows))
+    def sink(figures: list) -> None:
+        text = "".join(json.dumps(fig) + "\n" for fig in figures)
         with open(path, "a") as f:
             f.write(text)
     return sink
@@ -282,8 +286,13 @@ def _run_engine(spec: dict, case: dict, dirs: dict, roles: dict, raw_dir: Path, 
             from bench.engines.fio import engine
         else:
             from bench.engines import builtin as engine
-        out = engine.run(pattern, dirs, roles, raw_dir, stem, spec["timeout_s"], interval_s=spec.get("interval_s"),
-                         on_interval=_live_sink(spec))
+        if spec.get("method"):
+            out = run_method(spec["method"], pattern, engine, dirs, roles, raw_dir, stem, spec["timeout_s"],
+                             spec.get("interval_s"), _live_sink(spec))
+        else:
+            sink = _live_sink(spec)
+            out = engine.run(pattern, dirs, roles, raw_dir, stem, spec["timeout_s"], interval_s=spec.get("interval_s"),
+                             on_interval=(lambda rows: sink(interval_figures(rows))) if sink else None)
     else:
         workload = workloads.get(case["workload"])
         params = workloads.coerce_params(workload, case["params"])
