@@ -281,3 +281,28 @@ def test_tier_filling_up_mid_case_fails_the_case(tmp_path, store, small_tier):
     assert "No space left on device" in small["error"] and not small["metrics"].get("iops")
     assert okcase["error"] is None and okcase["metrics"]["write_iops"] > 0
     _assert_clean(store, small_tier, ok)
+
+
+# -- Ctrl-C during steady-state rounds: the rounds stop, the run keeps what it had ----------------------------
+
+def test_sigint_during_steady_state_rounds_stops_cleanly(tmp_path, store):
+    """SIGINT while a --precondition --steady-state case is in its rounds (the live file shows a round's
+    intervals): tierbench exits 130-ish (not 0), the run reads `interrupted` with the case failed
+    "interrupted", no process is left and nothing is left on the tier; intervals.parquet, if written, is
+    readable."""
+    from bench.store.intervals import read_intervals
+
+    tiers = _tiers(tmp_path, "a")
+    proc = _start(store, tiers, *FIO_READ, "--precondition", "--steady-state", "--round-s", "1",
+                  "--max-rounds", "20", "--no-live")
+    live = _wait_for(lambda: [p for p in store.glob("*/raw/case000.live.jsonl") if '"round": 1' in p.read_text()],
+                     timeout=60)
+    assert live, "the rounds never reached round 1"
+    os.kill(proc.pid, signal.SIGINT)
+    returncode, _, stderr = _finish(proc)
+    assert returncode != 0, stderr
+    _assert_clean(store, *tiers.values())
+    run = Store(store).load("latest")
+    assert run["status"] in ("interrupted", "failed"), run["status"]
+    assert [c["error"] for c in run["cases"]] and "interrupted" in run["cases"][0]["error"]
+    read_intervals(store / run["run_id"])
