@@ -148,6 +148,6 @@ class LiveView(_Counting):
                 table.add_row(_case_name(self.current), str(fig.get("phase")), str(fig.get("direction")),
                               fmt_number(fig.get("iops")), _mb(fig.get("bytes_per_s")),
                               fmt_number(fig.get("lat_p99_us")), f"{fig.get('t_end_s', 0):.1f}")
-        header = Text(f"case {min(self.done + 1, self.total)}/{self.total} · {clock_text(self.clock)}",
+        header = Text(f"[{min(self.done + 1, self.total)}/{self.total}] {clock_text(self.clock)}",
                       style="bold")
         return Group(header, table)
