@@ -8,7 +8,9 @@ with Linux AIO (io_submit / io_getevents by system call, kernels/ioloop_aio.h: w
 the engine the fio job files use there); otherwise each job has `iodepth` threads, each with one pread/pwrite
 in flight (fio's psync engine, which fio uses for buffered I/O). The whole run is C with the GIL
 released; per-op latencies (CLOCK_MONOTONIC, ns) go into thread-local histograms in fio's bin layout,
-merged at the end, so bench computes percentiles the same way for both engines (`hist_to_bins`).
+merged at the end, so bench computes percentiles the same way for both engines (`hist_to_bins`). With
+`interval_s`, each op is also counted (ops, bytes, bin) in the interval it completed in: figures over time, a
+thread adding its interval's counts to the shared rows once per interval under a mutex (never per op).
 
 Which file, block and direction op c of job j uses depends only on (seed, j, c) (splitmix64, a counter-based
 generator), never on the thread that runs it; kernels/ioloop_ref.py is the same engine in Python and the
