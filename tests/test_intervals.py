@@ -136,3 +136,44 @@ def test_bad_interval_is_one_line_exit_2(tmp_path):
         assert proc.returncode == 2, proc.stderr
         assert proc.stderr.strip().count("\n") == 0 and "--interval" in proc.stderr
     assert not os.path.exists(tmp_path / "r")
+
+
+@needs_fio
+def test_live_panel_on_a_terminal(tmp_path):
+    """On a terminal (a pseudo-terminal here) stderr carries the live panel: the running case with its IOPS,
+    MB/s and p99 columns and the run's ETA, redrawn in place (no line per interval); --json keeps stdout JSON."""
+    import pty
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    tier = tmp_path / "tier"
+    tier.mkdir()
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "bench", "run", "--tier", f"t={tier}", "--workload", "rand-read-4k",
+                             "--engine", "fio", "--param", "runtime_s=3", "--param", "size=4m", "--param", "iodepth=1",
+                             "--results", str(tmp_path / "results"), "--json"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=slave, text=True,
+                            env=dict(os.environ, COLUMNS="150", TERM="xterm"))
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:      # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    stdout, _ = proc.communicate(timeout=120)
+    os.close(master)
+    screen = b"".join(chunks).decode("utf-8", "replace")
+    assert proc.returncode == 0, screen
+    assert json.loads(stdout)["status"] == "complete"
+    for word in ("IOPS", "MB/s", "p99 us", "ETA", "rand-read-4k on t (fio)"):
+        assert word in screen, screen
+    assert "\x1b[" in screen, "no cursor movement: not redrawn in place"
+    assert " | case " not in screen, "a line per interval on a terminal"
+    rows = [line for line in screen.splitlines() if "rand-read-4k on t (fio)" in line and " read " in line]
+    assert rows, "no interval figures in the panel"
