@@ -11,10 +11,7 @@ from tests.conftest import cli, cli_json
 DATA = Path(__file__).parent / "data" / "fio"
 CAPTURED = sorted(p for p in DATA.iterdir() if p.is_file() and p.suffix in (".json", ".txt")
                   and "handmade" not in p.name
-                  and not p.name.startswith("killed-job")    # a killed job's output: no figures to reproduce
-                  # fio's --status-interval reports of one run: import takes each report as an output of its
-                  # own, and the phase that had not started in the early ones is refused (it moved no data)
-                  and not p.name.startswith("status-interval"))
+                  and not p.name.startswith("killed-job"))   # a killed job's output: no figures to reproduce
 
 
 def _documents(path: Path) -> list:

@@ -21,7 +21,7 @@ DATA = Path(__file__).parent / "data" / "fio"
 
 
 def _status_report():
-    return parse((DATA / "status-interval.plus.json").read_text())
+    return parse((DATA / "status" / "status-interval.plus.json").read_text())
 
 
 def test_status_reports_difference_to_the_final_totals():
@@ -57,7 +57,7 @@ def test_a_report_without_status_documents_is_one_interval_per_phase():
 
 
 def test_reports_that_go_backwards_are_refused():
-    text = (DATA / "status-interval.plus.json").read_text()
+    text = (DATA / "status" / "status-interval.plus.json").read_text()
     docs = text.split("\n}\n")
     swapped = docs[3] + "\n}\n" + docs[1] + "\n}\n"
     with pytest.raises(CaseError, match="go backwards"):
