@@ -142,6 +142,10 @@ class LiveView(_Counting):
             table.add_row(Text(name, style="dim"), Text(status, style="dim"), "", "", "", "", "")
         if self.current is not None:
             rows = [self.latest[d] for d in ("read", "write") if d in self.latest]
+            # a direction whose phase has ended (a write phase, then a read phase) is not shown as current
+            newest = max((f.get("t_end_s") or 0 for f in rows), default=0)
+            rows = [f for f in rows if (f.get("t_end_s") or 0) >= newest - 2 * ((f.get("t_end_s") or 0)
+                                                                                   - (f.get("t_start_s") or 0))]
             if not rows:
                 table.add_row(_case_name(self.current), "starting", "", "", "", "", "")
             for fig in rows:
