@@ -8,7 +8,9 @@ with Linux AIO (io_submit / io_getevents by system call, kernels/ioloop_aio.h: w
 the engine the fio job files use there); otherwise each job has `iodepth` threads, each with one pread/pwrite
 in flight (fio's psync engine, which fio uses for buffered I/O). The whole run is C with the GIL
 released; per-op latencies (CLOCK_MONOTONIC, ns) go into thread-local histograms in fio's bin layout,
-merged at the end, so bench computes percentiles the same way for both engines (`hist_to_bins`).
+merged at the end, so bench computes percentiles the same way for both engines (`hist_to_bins`). With
+`interval_s`, each op is also counted (ops, bytes, bin) in the interval it completed in: figures over time, a
+thread adding its interval's counts to the shared rows once per interval under a mutex (never per op).
 
 Which file, block and direction op c of job j uses depends only on (seed, j, c) (splitmix64, a counter-based
 generator), never on the thread that runs it; kernels/ioloop_ref.py is the same engine in Python and the
@@ -29,7 +31,7 @@ import os
 import numpy as np
 
 from libc.stdint cimport int64_t, uint32_t, uint64_t
-from libc.stdlib cimport calloc, free
+from libc.stdlib cimport calloc, free, realloc
 from libc.string cimport memcpy, memset
 from libc.errno cimport errno, EINTR, EAGAIN, ENOMEM, ENOSPC
 from posix.unistd cimport pread, pwrite, fsync
@@ -37,7 +39,15 @@ from posix.resource cimport getrusage, rusage, RUSAGE_SELF
 from posix.stdlib cimport posix_memalign
 
 from kernels.crc32c cimport crc32c_update
-from kernels.ioloop_ref import check_args, direction_result, open_files, raise_io_error, seed_keys
+from kernels.ioloop_ref import (
+    IntervalPoller,
+    check_args,
+    check_interval,
+    direction_result,
+    open_files,
+    raise_io_error,
+    seed_keys,
+)
 from kernels.uring import refusal
 
 cdef extern from "ioloop_clock.h" nogil:
@@ -90,6 +100,14 @@ cdef extern from "<pthread.h>" nogil:
     int pthread_create(pthread_t* thread, const pthread_attr_t* attr,
                        void* (*start)(void*) noexcept nogil, void* arg)
     int pthread_join(pthread_t thread, void** retval)
+    ctypedef struct pthread_mutex_t:
+        pass
+    ctypedef struct pthread_mutexattr_t:
+        pass
+    int pthread_mutex_init(pthread_mutex_t* m, const pthread_mutexattr_t* attr)
+    int pthread_mutex_destroy(pthread_mutex_t* m)
+    int pthread_mutex_lock(pthread_mutex_t* m)
+    int pthread_mutex_unlock(pthread_mutex_t* m)
 
 __all__ = ["run_phase", "bin_value_ns", "bin_index_ns", "hist_to_bins", "PLAT_NR", "IMPLEMENTATION"]
 
@@ -156,6 +174,16 @@ ctypedef struct Shared:
     int uring_fixed        # the io_uring reads and writes from registered buffers
     FileSlot* files
     JobSlot* jobs
+    # Figures over time (interval_ns > 0): op counts, bytes and latency bins per interval of interval_ns from
+    # start_ns, by completion time. Each thread counts its current interval in Worker.ivl_cur and adds it here,
+    # under ivl_lock, when one of its ops completes in a later interval or the thread ends: one lock per
+    # interval per thread, none per op.
+    uint64_t start_ns
+    uint64_t interval_ns
+    pthread_mutex_t ivl_lock
+    uint64_t* ivl          # ivl_cap rows of IVL_ROW counts (read then write: ops, bytes, PLAT_NR bins)
+    uint64_t ivl_cap
+    uint64_t ivl_n         # rows holding counts (the last interval with a completion, plus one)
 
 ctypedef struct Worker:
     Shared* sh
@@ -171,7 +199,46 @@ ctypedef struct Worker:
     uint64_t lat_sum[2]
     uint64_t fsyncs
     uint64_t checksums
+    uint64_t* ivl_cur      # IVL_ROW counts of the interval this thread counts now (Shared.ivl's layout)
+    int64_t ivl_idx        # that interval's number; -1: none yet
 
+
+cdef inline uint64_t _ivl_row() noexcept nogil:
+    """Counts per interval row: per direction, ops, bytes and fio's PLAT_NR latency bins."""
+    return 2 * (2 + <uint64_t>IOL_PLAT_NR)
+
+
+cdef int _ivl_flush(Worker* w) noexcept nogil:
+    """Add the thread's current interval to the shared rows and start none. Returns 0, or ENOMEM when the
+    rows cannot grow (the run then fails: its figures over time would miss what this thread counted)."""
+    cdef Shared* sh = w.sh
+    cdef uint64_t row = _ivl_row()
+    cdef uint64_t idx, cap, i
+    cdef uint64_t* grown
+    cdef uint64_t* dst
+    if w.ivl_idx < 0:
+        return 0
+    idx = <uint64_t>w.ivl_idx
+    pthread_mutex_lock(&sh.ivl_lock)
+    if idx >= sh.ivl_cap:
+        cap = sh.ivl_cap * 2 if sh.ivl_cap else 64
+        if cap <= idx:
+            cap = idx + 1
+        grown = <uint64_t*>realloc(sh.ivl, cap * row * sizeof(uint64_t))
+        if grown == NULL:
+            pthread_mutex_unlock(&sh.ivl_lock)
+            return ENOMEM
+        memset(grown + sh.ivl_cap * row, 0, (cap - sh.ivl_cap) * row * sizeof(uint64_t))
+        sh.ivl, sh.ivl_cap = grown, cap
+    dst = sh.ivl + idx * row
+    for i in range(row):
+        dst[i] += w.ivl_cur[i]
+    if idx + 1 > sh.ivl_n:
+        sh.ivl_n = idx + 1
+    pthread_mutex_unlock(&sh.ivl_lock)
+    memset(w.ivl_cur, 0, row * sizeof(uint64_t))
+    w.ivl_idx = -1
+    return 0
 
 cdef void _fail(Shared* sh, int code, int file_index, int op, uint64_t offset) noexcept nogil:
     """Record the first failure of the run and tell every thread to stop."""
@@ -302,10 +369,53 @@ cdef inline void _stamp(unsigned char* buf, uint64_t bs, uint64_t key) noexcept 
         s += 512
 
 
-cdef inline void _account(Worker* w, int d, uint64_t lat, uint64_t nbytes) noexcept nogil:
-    """Count one op of direction d that moved `nbytes` in `lat` ns: ops, bytes, latency sum, min and max,
-    and its bin of fio's latency histogram."""
-    w.hist[d * IOL_PLAT_NR + iol_plat_idx(lat)] += 1
+cdef object _ivl_copy(Shared* sh, uint64_t first, uint64_t last):
+    """Rows first..last-1 of the interval counts, as far as any thread has added counts (Shared.ivl_n), as a
+    uint64 array (rows, 2, 2 + PLAT_NR), copied under the lock."""
+    cdef uint64_t row = _ivl_row()
+    cdef uint64_t n, k, i, end
+    cdef uint64_t[:, :, ::1] view
+    pthread_mutex_lock(&sh.ivl_lock)
+    end = min(last, sh.ivl_n)
+    n = end - first if end > first else 0
+    try:
+        out = np.zeros((n, 2, 2 + IOL_PLAT_NR), dtype=np.uint64)
+        view = out
+        for k in range(n):
+            for i in range(row):
+                view[k, i // (2 + IOL_PLAT_NR), i % (2 + IOL_PLAT_NR)] = sh.ivl[(first + k) * row + i]
+    finally:
+        pthread_mutex_unlock(&sh.ivl_lock)
+    return out
+
+
+cdef class _Intervals:
+    """The interval rows of a running phase, for IntervalPoller (valid while run_phase runs)."""
+    cdef Shared* sh
+
+    def rows(self, first, last):
+        return _ivl_copy(self.sh, first, last)
+
+
+cdef inline int _account(Worker* w, int d, uint64_t lat, uint64_t nbytes, uint64_t t1) noexcept nogil:
+    """Count one op of direction d that moved `nbytes` in `lat` ns and completed at t1 (ns): ops, bytes,
+    latency sum, min and max, its bin of fio's latency histogram, and the same in its interval's counts.
+    Returns 0, or ENOMEM from _ivl_flush."""
+    cdef unsigned b = iol_plat_idx(lat)
+    cdef int64_t idx
+    cdef uint64_t* cur
+    cdef uint64_t interval_ns = w.sh.interval_ns
+    if interval_ns:
+        idx = <int64_t>((t1 - w.sh.start_ns) // interval_ns) if t1 > w.sh.start_ns else 0
+        if idx != w.ivl_idx:
+            if _ivl_flush(w) != 0:
+                return ENOMEM
+            w.ivl_idx = idx
+        cur = w.ivl_cur + <uint64_t>d * (2 + <uint64_t>IOL_PLAT_NR)
+        cur[0] += 1
+        cur[1] += nbytes
+        cur[2 + b] += 1
+    w.hist[d * IOL_PLAT_NR + b] += 1
     w.ops[d] += 1
     w.nbytes[d] += nbytes
     w.lat_sum[d] += lat
@@ -313,10 +423,11 @@ cdef inline void _account(Worker* w, int d, uint64_t lat, uint64_t nbytes) noexc
         w.lat_min[d] = lat
     if lat > w.lat_max[d]:
         w.lat_max[d] = lat
+    return 0
 
 
 cdef inline int _done(Shared* sh, Worker* w, FileSlot* fs, int file_index, int d, unsigned char* buf,
-                      uint64_t off, uint64_t lat, int* since_fsync) noexcept nogil:
+                      uint64_t off, uint64_t lat, uint64_t t1, int* since_fsync) noexcept nogil:
     """The bookkeeping after a transfer: checksums (a read's checked), the accounting (_account), the file
     marked as written and fsync_every. Returns 0, or -1 after recording a failure."""
     cdef uint64_t bad
@@ -325,7 +436,9 @@ cdef inline int _done(Shared* sh, Worker* w, FileSlot* fs, int file_index, int d
         if _checksum_block(sh, buf, off, fs.vkey, &w.checksums, &bad, &got, &want):
             _fail_checksum(sh, file_index, d, bad, got, want)
             return -1
-    _account(w, d, lat, sh.bs)
+    if _account(w, d, lat, sh.bs, t1) != 0:
+        _fail(sh, ENOMEM, file_index, d, off)
+        return -1
     if d == OP_WRITE:
         if not iol_load(&fs.written):
             iol_store(&fs.written, 1)
@@ -361,7 +474,11 @@ cdef inline int _claim(Shared* sh, JobSlot* job, FileSlot* files, Worker* w, uin
 
 
 cdef inline void _thread_end(Shared* sh, Worker* w, JobSlot* job, bint ok) noexcept nogil:
-    """A job's thread is done: the job's last one end-fsyncs the files it wrote (fio's end_fsync)."""
+    """A job's thread is done: its interval counts go to the shared rows, and the job's last thread
+    end-fsyncs the files it wrote (fio's end_fsync)."""
+    if _ivl_flush(w) != 0:
+        _fail(sh, ENOMEM, job.first, OP_READ, 0)
+        ok = False
     if iol_fetch_add(&job.active, <uint64_t>-1) == 1 and sh.end_fsync and ok:
         _end_fsync(sh, w, job)
 
@@ -388,7 +505,7 @@ cdef void* _worker(void* arg) noexcept nogil:
         if rc != 0:
             _fail(sh, rc, job.first + <int>f, d, off)
             break
-        if _done(sh, w, fs, job.first + <int>f, d, buf, off, t1 - t0, &since_fsync):
+        if _done(sh, w, fs, job.first + <int>f, d, buf, off, t1 - t0, t1, &since_fsync):
             break
         if timed and t1 >= sh.deadline_ns:
             break
@@ -580,7 +697,7 @@ cdef inline int _aio_reap(Shared* sh, Worker* w, JobSlot* job, FileSlot* files, 
             _fail(sh, <int>-res if res < 0 else (ERR_EOF if d == OP_READ else ENOSPC), job.first + <int>f, d, off)
             return -1
         if _done(sh, w, &files[f], job.first + <int>f, d, _slot_buf(w, d, <uint64_t>slot), off,
-                 t1 - q.slot_t0[slot], since_fsync):
+                 t1 - q.slot_t0[slot], t1, since_fsync):
             return -1
         q.free_slots[q.nfree] = slot
         q.nfree += 1
@@ -654,6 +771,7 @@ cdef int _run_threads(Shared* sh, Worker** workers, int nworkers, pthread_t* tid
     cdef int i, started = 0, rc = 0
     cdef uint64_t cpu0 = _process_cpu_ns()
     cdef uint64_t start = iol_now_ns()
+    sh.start_ns = start
     if runtime_ns:
         sh.deadline_ns = start + runtime_ns
     for i in range(nworkers):
@@ -743,7 +861,7 @@ cdef void _fill_pattern(unsigned char* buf, size_t n, uint64_t key) noexcept nog
 
 def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, fsync_every=0,
               end_fsync=True, runtime_s=None, file_service="roundrobin", seed=0, checksum_chunk=0,
-              written_seed=None, written_bs=None, ioengine=None, fixedbufs=True):
+              written_seed=None, written_bs=None, ioengine=None, fixedbufs=True, interval_s=None, on_interval=None):
     """Run one I/O phase; returns its counts, latency histograms and elapsed time.
 
     jobs: list of jobs, each a list of its own file paths (numjobs = len(jobs)); every job keeps `iodepth`
@@ -762,6 +880,13 @@ def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, 
     write or only read; every op's buffer is checksummed after the transfer and checked against the CRC32C
     its chunks were written with. A read checks the files as the ioloop write phase over the same jobs with
     seed `written_seed` (required) and bs `written_bs` (default: bs) left them.
+    interval_s: figures over time, in intervals of that many seconds from the start of the timed part: the
+    result's "intervals" holds {"interval_s", "start_ns" (that start, CLOCK_MONOTONIC ns: time.monotonic_ns),
+    "counts": uint64 array (intervals, 2 (read, write),
+    2 + PLAT_NR (ops, bytes, fio's latency bins))}, each op counted in the interval it completed in (the
+    last interval may be shorter). on_interval(index, counts (2, 2 + PLAT_NR)) is called from another thread
+    while the phase runs, for each interval one interval after it ended (an op still in flight then is
+    counted in the result, not in the call): for display only (kernels.ioloop_ref.IntervalPoller).
 
     Returns {"elapsed_s": seconds, "cpu_s": the process's CPU seconds over the timed part (the I/O
     threads' work, not the setup of buffers and files), "read": {"ops", "bytes", "hist" (uint64[PLAT_NR], fio's bins),
@@ -772,6 +897,7 @@ def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, 
     """
     cfg = check_args(jobs, rw, bs, file_size, iodepth, rwmixread, direct, fsync_every, runtime_s,
                       file_service, seed, checksum_chunk, written_seed, written_bs, ioengine)
+    interval_ns = check_interval(interval_s, on_interval)
     paths = [p for job in cfg["paths"] for p in job]
     # libaio and io_uring: one thread per job keeps iodepth ops queued; psync: iodepth threads per job,
     # each with one op in flight.
@@ -784,7 +910,11 @@ def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, 
     cdef pthread_t* tids = NULL
     cdef uint64_t elapsed_ns = 0, cpu_ns = 0, pattern_key = 0
     cdef int rc = 0
+    cdef _Intervals reader
     memset(&sh, 0, sizeof(Shared))
+    pthread_mutex_init(&sh.ivl_lock, NULL)
+    sh.interval_ns = interval_ns
+    poller = None
     fds = open_files(cfg)
     try:
         _setup_shared(&sh, cfg, fds, cfg["iodepth"] if aio else 0, per_job, bool(end_fsync), &pattern_key)
@@ -795,8 +925,16 @@ def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, 
         if workers == NULL or tids == NULL:
             raise MemoryError()
         _setup_workers(&sh, workers, nworkers, per_job, pattern_key)
+        if on_interval is not None:
+            reader = _Intervals()
+            reader.sh = &sh
+            poller = IntervalPoller(reader.rows, interval_ns, on_interval)
+            poller.start()
         with nogil:
             rc = _run_threads(&sh, workers, nworkers, tids, runtime_ns, &elapsed_ns, &cpu_ns)
+        if poller is not None:
+            poller.finish()
+            poller = None
         if rc != 0:
             raise OSError(rc, f"cannot start {nworkers} I/O threads: {os.strerror(rc)}")
         if sh.err_code != 0 and sh.err_op in (OP_RING_SETUP, OP_RING_REGISTER):
@@ -808,13 +946,20 @@ def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, 
         result = _collect(workers, nworkers, elapsed_ns)
         result["cpu_s"] = cpu_ns / 1e9
         result["ioengine"] = cfg["ioengine"]
+        if interval_ns:
+            result["intervals"] = {"interval_s": interval_ns / 1e9, "start_ns": sh.start_ns,
+                                   "counts": _ivl_copy(&sh, 0, sh.ivl_n)}
         return result
     finally:
+        if poller is not None:
+            poller.finish()
         for fd in fds:
             os.close(fd)
         _free_workers(workers, nworkers)
         free(tids)
         _free_shared(&sh)
+        pthread_mutex_destroy(&sh.ivl_lock)
+
 
 
 cdef int _setup_shared(Shared* sh, dict cfg, list fds, int aio_depth, int per_job, bint end_fsync,
@@ -886,6 +1031,11 @@ cdef int _setup_workers(Shared* sh, Worker** workers, int nworkers, int per_job,
             w.job = i // per_job
             w.lat_min[0] = w.lat_min[1] = <uint64_t>-1
             w.hist = <uint64_t*>calloc(2 * IOL_PLAT_NR, sizeof(uint64_t))
+            w.ivl_idx = -1
+            if sh.interval_ns:
+                w.ivl_cur = <uint64_t*>calloc(_ivl_row(), sizeof(uint64_t))
+                if w.ivl_cur == NULL:
+                    raise MemoryError()
             w.buflen = buflen
             w.rbuf = <unsigned char*>_aligned(buflen * slots)
             w.wbuf = <unsigned char*>_aligned(buflen * slots)
@@ -907,6 +1057,7 @@ cdef void _free_workers(Worker** workers, int nworkers) noexcept nogil:
                 free(workers[i].hist)
                 free(workers[i].rbuf)
                 free(workers[i].wbuf)
+                free(workers[i].ivl_cur)
                 free(workers[i])
     free(workers)
 
@@ -917,6 +1068,7 @@ cdef void _free_shared(Shared* sh) noexcept nogil:
     free(sh.jobs)
     free(sh.base)
     free(sh.ctab)
+    free(sh.ivl)
 
 
 cdef dict _collect(Worker** workers, int nworkers, uint64_t elapsed_ns):

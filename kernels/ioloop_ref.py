@@ -37,7 +37,9 @@ import numpy as np
 
 from kernels.crc32c_ref import crc32c as _crc32c
 
-__all__ = ["run_phase", "check_args", "open_files", "raise_io_error", "direction_result", "bin_value_ns", "bin_index_ns", "hist_to_bins", "PLAT_NR", "IMPLEMENTATION"]
+__all__ = ["run_phase", "check_args", "check_interval", "open_files", "raise_io_error", "direction_result",
+           "bin_value_ns", "bin_index_ns", "hist_to_bins", "interval_counts", "IntervalPoller", "PLAT_NR",
+           "IMPLEMENTATION", "INTERVAL_MIN_S"]
 
 IMPLEMENTATION = "python:ioloop_ref"
 
@@ -295,6 +297,74 @@ def raise_io_error(code: int, path: str, op: int, offset: int, chunk: int = 0, g
     raise OSError(code, f"{os.strerror(code)} ({_OP_NAMES[op]} at offset {offset})", path)
 
 
+INTERVAL_MIN_S = 0.001    # figures over time in intervals of at least a millisecond
+
+
+def check_interval(interval_s, on_interval) -> int:
+    """The interval in ns (0: no figures over time) from run_phase's interval_s; ValueError when it is not a
+    finite number of seconds >= INTERVAL_MIN_S, or on_interval is given without it or is not callable."""
+    if interval_s is None:
+        if on_interval is not None:
+            raise ValueError("on_interval needs interval_s")
+        return 0
+    if isinstance(interval_s, bool) or not isinstance(interval_s, (int, float)) or not \
+            INTERVAL_MIN_S <= float(interval_s) < 1e9:
+        raise ValueError(f"interval_s must be a number of seconds from {INTERVAL_MIN_S}, not {interval_s!r}")
+    if on_interval is not None and not callable(on_interval):
+        raise ValueError("on_interval must be callable")
+    return int(round(float(interval_s) * 1e9))
+
+
+def interval_counts(rows: dict) -> np.ndarray:
+    """The `counts` array of run_phase's intervals from {interval number: (2, 2 + PLAT_NR) counts}: a row per
+    interval up to the last one with a completion (zeros for intervals with none)."""
+    n = max(rows) + 1 if rows else 0
+    out = np.zeros((n, 2, 2 + PLAT_NR), dtype=np.uint64)
+    for k, counts in rows.items():
+        out[k] += counts
+    return out
+
+
+class IntervalPoller(threading.Thread):
+    """Calls on_interval(index, counts) for each interval of a running phase, one interval after it ended (by
+    then the threads have moved on and added it), then, at finish(), for the rest. rows(first, last) returns
+    the counts of intervals first..last-1 as far as they exist. An exception from on_interval stops the calls
+    and is raised again by finish(): the caller's bug is not lost with the thread."""
+
+    def __init__(self, rows, interval_ns: int, on_interval):
+        super().__init__(name="ioloop-intervals", daemon=True)
+        self.rows, self.interval_ns, self.on_interval = rows, interval_ns, on_interval
+        self.emitted = 0
+        self.error = None
+        self._halt = threading.Event()
+        self._start_ns = time.monotonic_ns()
+
+    def _emit(self, last: int) -> None:
+        counts = self.rows(self.emitted, last)
+        for k in range(len(counts)):
+            self.on_interval(self.emitted + k, counts[k])
+        self.emitted += len(counts)
+
+    def run(self) -> None:
+        try:
+            while not self._halt.wait(self.interval_ns / 1e9 / 4):
+                ready = (time.monotonic_ns() - self._start_ns) // self.interval_ns - 1
+                if ready > self.emitted:
+                    self._emit(ready)
+        except BaseException as exc:
+            self.error = exc
+
+    def finish(self) -> None:
+        """Stop polling and call on_interval for the intervals not reported yet (the phase has ended)."""
+        self._halt.set()
+        self.join()
+        if self.error is None:
+            self._emit(1 << 62)
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+
+
 def direction_result(ops, nbytes, hist, lat_min, lat_max, lat_sum) -> dict:
     return {"ops": int(ops), "bytes": int(nbytes), "hist": hist,
             "lat_min_ns": int(lat_min) if ops else None, "lat_max_ns": int(lat_max) if ops else None,
@@ -337,14 +407,14 @@ class _Stop(Exception):
 
 
 def _worker(job: _Job, cfg: dict, pattern: np.ndarray, deadline_ns, stop: threading.Event, out: dict,
-            errors: list, lock: threading.Lock, verify_pattern, end_fsync: bool) -> None:
+            errors: list, lock: threading.Lock, verify_pattern, end_fsync: bool, clock: tuple = (0, 0)) -> None:
     """One thread of a job (fio's psync model): sets up its buffers, runs its share of the job's ops, then
     merges its counts into `out`; the job's last thread end-fsyncs the files the job wrote.
 
     The first failure of the run goes into `errors` (an (errno or ERR_*, path, op, offset, ...) tuple, or
     the exception of a bug) and stops every thread."""
     bufs = _Buffers(cfg["bs"], pattern)
-    tally = _Tally()
+    tally = _Tally(*clock)
     try:
         _run_ops(job, cfg, bufs, tally, deadline_ns, stop, verify_pattern)
     except _Stop as failure:
@@ -396,7 +466,7 @@ def _run_ops(job: _Job, cfg: dict, bufs: _Buffers, tally: _Tally, deadline_ns, s
             written[f] = True
         if chunk:   # after the clock, as a DataNode checksums a packet after receiving / before sending it
             tally.checksums += _checksum_block(bufs, job, f, off, is_read, chunk, verify_pattern)
-        account(0 if is_read else 1, t1 - t0, bs)
+        account(0 if is_read else 1, t1 - t0, bs, t1)
         if fsync_every and not is_read:
             since_fsync += 1
             if since_fsync >= fsync_every:
@@ -500,15 +570,26 @@ class _Tally:
     """One thread's accounting: per direction (0 read, 1 write) ops, bytes, latency sum, min and max (ns)
     and fio's latency bins; fsyncs and checksummed chunks. Merged into the run's counts when the thread ends."""
 
-    def __init__(self):
+    def __init__(self, start_ns: int = 0, interval_ns: int = 0):
+        self.start_ns, self.interval_ns = start_ns, interval_ns
+        self.intervals: dict = {}      # interval number -> (2, 2 + PLAT_NR) counts, by completion time
         self.hist = [[0] * PLAT_NR, [0] * PLAT_NR]
         self.ops, self.nbytes, self.lat_sum = [0, 0], [0, 0], [0, 0]
         self.lat_min, self.lat_max = [MASK, MASK], [0, 0]
         self.fsyncs = self.checksums = 0
 
-    def add(self, d: int, lat: int, bs: int) -> None:
-        """Count one op of direction `d` that moved `bs` bytes in `lat` ns."""
-        self.hist[d][lat if lat < 2 * PLAT_VAL else bin_index_ns(lat)] += 1
+    def add(self, d: int, lat: int, bs: int, t1: int = 0) -> None:
+        """Count one op of direction `d` that moved `bs` bytes in `lat` ns and completed at t1 (ns)."""
+        b = lat if lat < 2 * PLAT_VAL else bin_index_ns(lat)
+        if self.interval_ns:
+            k = max(t1 - self.start_ns, 0) // self.interval_ns
+            row = self.intervals.get(k)
+            if row is None:
+                row = self.intervals[k] = np.zeros((2, 2 + PLAT_NR), dtype=np.uint64)
+            row[d, 0] += 1
+            row[d, 1] += bs
+            row[d, 2 + b] += 1
+        self.hist[d][b] += 1
         self.ops[d] += 1
         self.nbytes[d] += bs
         self.lat_sum[d] += lat
@@ -529,6 +610,11 @@ class _Tally:
                 out["lat_max"][d] = max(out["lat_max"][d], self.lat_max[d])
             out["fsyncs"] += self.fsyncs
             out["checksums"] += self.checksums
+            for k, row in self.intervals.items():
+                if k in out["intervals"]:
+                    out["intervals"][k] += row
+                else:
+                    out["intervals"][k] = row.copy()
             job.active -= 1
             return job.active == 0
 
@@ -560,15 +646,18 @@ def _end_fsync(job: _Job, out: dict, errors: list, lock: threading.Lock, stop: t
 
 def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, fsync_every=0,
               end_fsync=True, runtime_s=None, file_service="roundrobin", seed=0, checksum_chunk=0,
-              written_seed=None, written_bs=None, ioengine=None) -> dict:
+              written_seed=None, written_bs=None, ioengine=None, interval_s=None, on_interval=None) -> dict:
     """Run one I/O phase in Python threads; the same contract as kernels.ioloop.run_phase, except that
     ioengine="io_uring" is refused (ValueError): Python has no io_uring, and threads are not one.
+    A thread's interval counts reach the shared ones when it ends (the kernel adds them once per interval),
+    so on_interval sees each interval complete only at the end of the phase.
 
     Returns {"elapsed_s", "cpu_s", "read": {...}, "write": {...}, "fsyncs", "checksums",
     "implementation": "python:ioloop_ref"}.
     """
     cfg = check_args(jobs, rw, bs, file_size, iodepth, rwmixread, direct, fsync_every, runtime_s,
                       file_service, seed, checksum_chunk, written_seed, written_bs, ioengine)
+    interval_ns = check_interval(interval_s, on_interval)
     if cfg["ioengine"] == "io_uring":
         raise ValueError("ioengine='io_uring': the Python reference engine has no io_uring (Python has no "
                          "binding for it); the compiled engine, kernels.ioloop, runs it")
@@ -590,20 +679,29 @@ def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, 
                 job.verify_keys = keys
         out = {"hist": [np.zeros(PLAT_NR, dtype=np.uint64), np.zeros(PLAT_NR, dtype=np.uint64)],
                "ops": [0, 0], "bytes": [0, 0], "lat_sum": [0, 0], "lat_min": [MASK, MASK],
-               "lat_max": [0, 0], "fsyncs": 0, "checksums": 0}
+               "lat_max": [0, 0], "fsyncs": 0, "checksums": 0, "intervals": {}}
         errors: list = []
         stop, lock = threading.Event(), threading.Lock()
         cpu0 = time.process_time()
         start = time.monotonic_ns()
         deadline = None if runtime_s is None else start + int(runtime_s * 1e9)
         threads = [threading.Thread(target=_worker, args=(job, cfg, pattern, deadline, stop, out, errors, lock,
-                                                         verify_pattern, bool(end_fsync)),
+                                                         verify_pattern, bool(end_fsync), (start, interval_ns)),
                                     daemon=True)
                    for job in job_objs for _ in range(cfg["iodepth"])]
+        poller = None
+        if on_interval is not None:
+            def rows(first, last):
+                with lock:
+                    return interval_counts(out["intervals"])[first:last]
+            poller = IntervalPoller(rows, interval_ns, on_interval)
+            poller.start()
         for t in threads:
             t.start()
         for t in threads:
             t.join()
+        if poller is not None:
+            poller.finish()
         for failure in errors:
             if isinstance(failure, BaseException):
                 raise failure
@@ -616,6 +714,9 @@ def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, 
             os.close(fd)
     result = {"elapsed_s": elapsed, "cpu_s": cpu_s, "fsyncs": out["fsyncs"], "checksums": out["checksums"],
               "implementation": IMPLEMENTATION, "ioengine": cfg["ioengine"]}
+    if interval_ns:
+        result["intervals"] = {"interval_s": interval_ns / 1e9, "start_ns": start,
+                               "counts": interval_counts(out["intervals"])}
     for d, name in enumerate(("read", "write")):
         result[name] = direction_result(out["ops"][d], out["bytes"][d], out["hist"][d], out["lat_min"][d],
                                          out["lat_max"][d], out["lat_sum"][d])

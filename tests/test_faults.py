@@ -350,3 +350,26 @@ def test_a_raw_device_cannot_be_formatted_or_mounted_while_a_run_measures_it(tmp
         assert json.loads(stdout)["status"] == "complete"
         assert subprocess.run(["mkfs.ext4", "-q", "-F", device], capture_output=True).returncode == 0
         _assert_clean(store)
+# -- Ctrl-C during steady-state rounds: the rounds stop, the run keeps what it had ----------------------------
+
+def test_sigint_during_steady_state_rounds_stops_cleanly(tmp_path, store):
+    """SIGINT while a --precondition --steady-state case is in its rounds (the live file shows a round's
+    intervals): tierbench exits 130-ish (not 0), the run reads `interrupted` with the case failed
+    "interrupted", no process is left and nothing is left on the tier; intervals.parquet, if written, is
+    readable."""
+    from bench.store.intervals import read_intervals
+
+    tiers = _tiers(tmp_path, "a")
+    proc = _start(store, tiers, *FIO_READ, "--precondition", "--steady-state", "--round-s", "1",
+                  "--max-rounds", "20", "--no-live")
+    live = _wait_for(lambda: [p for p in store.glob("*/raw/case000.live.jsonl") if '"round": 1' in p.read_text()],
+                     timeout=60)
+    assert live, "the rounds never reached round 1"
+    os.kill(proc.pid, signal.SIGINT)
+    returncode, _, stderr = _finish(proc)
+    assert returncode != 0, stderr
+    _assert_clean(store, *tiers.values())
+    run = Store(store).load("latest")
+    assert run["status"] in ("interrupted", "failed"), run["status"]
+    assert [c["error"] for c in run["cases"]] and "interrupted" in run["cases"][0]["error"]
+    read_intervals(store / run["run_id"])

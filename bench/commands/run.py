@@ -12,15 +12,18 @@ from bench.core.tags import parse_tags
 from bench.execution import plan
 from bench.execution.config import (
     Config,
+    check_interval,
     check_timeout,
     from_toml,
     load_toml,
+    method_of,
     parse_param_flag,
     parse_workers,
     validate,
 )
 from bench.execution.runner import Runner
 from bench.execution.session import TierSession
+from bench.reporting.live import make_view
 from bench.reporting.table import print_run
 from bench.store.runs import Store
 from bench.tiers.guard import check_plan_space
@@ -55,6 +58,10 @@ def add_run_arguments(p, workload_flags: bool = True):
                    help="run even if another run is using a tier (their figures disturb each other)")
     add_tag_argument(p)
     p.add_argument("--json", action="store_true", help="print the run document as JSON on stdout")
+    p.add_argument("--interval", type=float, default=None, metavar="S",
+                   help="seconds per interval of the figures over time (intervals.parquet; default 1)")
+    p.add_argument("--no-live", action="store_true",
+                   help="no live panel: one line per interval on stderr (the default on a pipe)")
 
 
 def add_tag_argument(p):
@@ -97,6 +104,15 @@ def add_arguments(p):
     p.add_argument("--allow-engine", action="append", default=[], metavar="NAME",
                    help="--job-file: let it use this ioengine that does not do file I/O on the tier (sg, exec, "
                         "external, net, ...; repeatable)")
+    p.add_argument("--precondition", action="store_true",
+                   help="before each pattern case, write its test region twice in sequential 128 KiB writes "
+                        "(SNIA PTS; docs/steady-state.md)")
+    p.add_argument("--steady-state", action="store_true",
+                   help="run each pattern case in rounds until IOPS is steady by the SNIA PTS rule (5-round window: "
+                        "range <= 20%%, fit excursion <= 10%% of the average), at most --max-rounds")
+    p.add_argument("--round-s", type=float, default=None, metavar="S", help="seconds per steady-state round (default 60)")
+    p.add_argument("--max-rounds", type=int, default=None, metavar="N",
+                   help="steady-state rounds before the case is stated not steady (default 25)")
 
 
 def config_from_args(args) -> Config:
@@ -137,6 +153,15 @@ def config_from_args(args) -> Config:
     cfg.tags = parse_tags(args.tag)
     cfg.raw_devices = True
     cfg.destroy_data = getattr(args, "destroy_data", False)
+    if args.interval is not None:
+        cfg.interval_s = check_interval(args.interval, "--interval")
+    cfg.precondition = getattr(args, "precondition", False)
+    cfg.steady_state = getattr(args, "steady_state", False)
+    for flag, attr in (("round_s", "round_s"), ("max_rounds", "max_rounds")):
+        if getattr(args, flag, None) is not None:
+            if not cfg.steady_state:
+                raise UserError(f"--{flag.replace('_', '-')} goes with --steady-state")
+            setattr(cfg, attr, getattr(args, flag))
     return validate(cfg)
 
 
@@ -177,7 +202,7 @@ def export_jobs(cases: list, tiers: dict, directory: str, allow_system: bool = F
 
 
 def execute(cfg: Config, tier_flags: list, *, json_out: bool, extra: dict = None, job_file: dict = None,
-            machine_given: dict = None) -> dict:
+            machine_given: dict = None, no_live: bool = False) -> dict:
     """Resolve tiers, build the plan, run it, print the table; returns the run document.
     job_file: {"path", "allow_paths"} for `--job-file` (its cases instead of the workloads').
     machine_given: what the user said about this machine (bench.execution.machine.parse_given)."""
@@ -197,8 +222,11 @@ def execute(cfg: Config, tier_flags: list, *, json_out: bool, extra: dict = None
                                   **_job_file_allowances(job_file))
             cases = jobfile_cases(loaded, list(tiers), cfg.repeat)
         else:
-            cases = plan.build(cfg, list(tiers))
+            cases = plan.with_method(plan.build(cfg, list(tiers)), method_of(cfg))
             check_raw_cases(cases, tiers, cfg.destroy_data)
+            if (cfg.precondition or cfg.steady_state) and any(tiers[c.tier].raw for c in cases):
+                raise UserError("--precondition and --steady-state run on file tiers; a raw device tier is not one "
+                                "yet (run its baselines without them)")
             check_plan_space(cases, session.tiers)
         check_fio(cfg, cases)
         check_spark(cases, cfg.spark_master)
@@ -207,7 +235,8 @@ def execute(cfg: Config, tier_flags: list, *, json_out: bool, extra: dict = None
                 stderr_console.print(f"wrote {path}")
         runner = Runner(store, session.tiers, cgroup=session.cgroup, timeout_s=cfg.timeout_s,
                         extra=dict(extra or {}, tags=cfg.tags),
-                        job_file=loaded, spark_master=cfg.spark_master, machine_given=machine_given)
+                        job_file=loaded, spark_master=cfg.spark_master, machine_given=machine_given,
+                        interval_s=cfg.interval_s, view=make_view(no_live), method=method_of(cfg))
         stderr_console.print(f"run {runner.run_id}: {len(cases)} cases on "
                              + ", ".join(f"{t.name} ({t.cls}{', emulated' if t.emulated else ''})"
                                          for t in session.tiers))
@@ -295,11 +324,14 @@ def run(args) -> int:
     given = parse_given(args.label, args.region, args.price_per_hour)
     instance_identity(given)     # a given value the machine contradicts is refused before anything runs
     cfg = config_from_args(args)
+    if (job_file or args.host or args.hosts) and method_of(cfg):
+        raise UserError("--precondition and --steady-state run the workloads' patterns on this machine: not with "
+                        "--job-file or --host")
     if job_file and cfg.engines != ["fio"]:
         raise UserError("--job-file is a fio job file: only --engine fio runs it")
     hosts = hosts_from_args(args.host, args.hosts)
     if args.host_detect and not hosts:
         raise UserError("--host-detect goes with --host or --hosts")
     doc = execute_fleet(cfg, args.tier, hosts, job_file, args.host_detect, machine_given=given) if hosts \
-        else execute(cfg, args.tier, json_out=args.json, job_file=job_file, machine_given=given)
+        else execute(cfg, args.tier, json_out=args.json, job_file=job_file, machine_given=given, no_live=args.no_live)
     return report(doc, args.json, Store(cfg.results).root)

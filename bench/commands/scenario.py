@@ -8,9 +8,10 @@ from bench.commands.run import add_tag_argument
 from bench.core.errors import UserError
 from bench.core.output import emit_json, stderr_console
 from bench.core.tags import parse_tags
-from bench.execution.config import Config, TierDecl
+from bench.execution.config import Config, TierDecl, check_interval
 from bench.execution.runner import Runner
 from bench.execution.session import TierSession
+from bench.reporting.live import make_view
 from bench.reporting.table import failures, run_table
 from bench.scenarios.hadoop_tempdata.findings import VERDICT_STYLE, header
 from bench.scenarios.hadoop_tempdata.scenario import (
@@ -51,6 +52,10 @@ def add_arguments(p):
     p.add_argument("--allow-shared-tier", action="store_true", help="run even if another run is using a tier")
     add_tag_argument(p)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--interval", type=float, default=None, metavar="S",
+                   help="seconds per interval of the figures over time (intervals.parquet; default 1)")
+    p.add_argument("--no-live", action="store_true",
+                   help="no live panel: one line per interval on stderr (the default on a pipe)")
 
 
 def findings_table(found: list) -> Table:
@@ -129,7 +134,8 @@ def run(args) -> int:
     tags = parse_tags(args.tag)
     hdd_flags = hdd_options(args, EMULATED_HDD_DRIVES, emulate=args.emulate)
     cfg = Config(results=args.results, emulate=args.emulate, allow_system_path=args.allow_system_path,
-                 allow_shared_tier=args.allow_shared_tier)
+                 allow_shared_tier=args.allow_shared_tier,
+                 interval_s=1.0 if args.interval is None else check_interval(args.interval, "--interval"))
     tier_flags = []
     if not args.emulate:
         cfg.tiers = [TierDecl(name, path, name) for name, path in real.items()]
@@ -145,7 +151,8 @@ def run(args) -> int:
                                                 "hdd" if args.emulate else ("hdd-half" if args.hdd_half else None)
                                                 ).values() for c in stage], session.tiers)
         runner = Runner(store, session.tiers, cgroup=session.cgroup, extra={"scenario": {"name": args.name},
-                                                                                "tags": tags})
+                                                                                "tags": tags},
+                        interval_s=cfg.interval_s, view=make_view(args.no_live))
         setup = [f"terasort of {records} records", f"{repeats} repeat(s)",
                  "tiers " + ", ".join(t.name for t in session.tiers),
                  f"each sort in a {container_mb} MB container" if container_mb else "no container"]

@@ -15,8 +15,11 @@ leave a mix) cannot be verified: the engine raises ValueError before that phase 
 """
 from __future__ import annotations
 
+import math
 import os
+import time
 from pathlib import Path
+from typing import Callable, Optional
 
 from bench.core.pagecache import drop_cache
 from bench.core.pattern import Pattern, Phase
@@ -62,10 +65,43 @@ def _record(phase: Phase, tier, result: dict, ioloop) -> dict:
     return rec
 
 
+def _interval_rows(phase: Phase, first: int, counts, interval_s: float, offset_s: float,
+                   elapsed_s: Optional[float], ioloop) -> list:
+    """Interval rows (the shape of bench.engines.fio.intervals) of a phase's interval counts (kernels.ioloop:
+    rows `first`.. of (2, 2 + PLAT_NR) counts), for the directions the phase does. Times are seconds from the
+    start of the pattern's first phase (`offset_s`: this phase's start); with `elapsed_s` (the phase has
+    ended) every interval up to its end gets a row, zeros where nothing completed, and the last one ends with
+    the phase."""
+    n = len(counts)
+    if elapsed_s is not None:
+        n = max(n, math.ceil(elapsed_s / interval_s - 1e-9))
+    rows = []
+    for k in range(n):
+        start = k * interval_s
+        end = start + interval_s if elapsed_s is None else min(start + interval_s, max(elapsed_s, start))
+        for d, direction in ((0, "read"), (1, "write")):
+            if not (phase.reads if d == 0 else phase.writes):
+                continue
+            c = counts[k][d] if k < len(counts) else None
+            ops = int(c[0]) if c is not None else 0
+            rows.append({"phase": phase.name, "index": first + k, "direction": direction,
+                         "t_start_s": offset_s + start, "t_end_s": offset_s + end,
+                         "active_s": end - start if end > start else interval_s,
+                         "ops": ops, "bytes": int(c[1]) if c is not None else 0,
+                         "bins": ioloop.hist_to_bins(c[2:]) if ops else {}})
+    return rows
+
+
 def run(pattern: Pattern, dirs: dict, tiers_by_role: dict, raw_dir: Path, stem: str, timeout_s: float,
-        seed: int = 0) -> dict:
+        seed: int = 0, interval_s: Optional[float] = None, on_interval: Optional[Callable[[list], None]] = None) -> dict:
+    """Run the pattern's phases with kernels.ioloop in `dirs` ({role: directory}); returns phases and the
+    implementation. interval_s: the result carries `intervals`, the rows of every phase's intervals (times from
+    the start of the first phase's timed part); on_interval(rows) is called with each interval's rows while a
+    phase runs (kernels.ioloop's on_interval, one interval late), for display only."""
     ioloop = _ioloop()
     records, models = [], []
+    intervals: list = []
+    first_start_ns = None
     checksummed = any(phase.checksum_chunk for phase in pattern.phases)
     writers: dict = {}   # (role, fileset) -> (seed, bs) of what last wrote all of it, or None
     check_space(pattern, dirs, tiers_by_role)   # before the first byte: free space changes after the plan's check
@@ -80,16 +116,35 @@ def run(pattern: Pattern, dirs: dict, tiers_by_role: dict, raw_dir: Path, stem: 
         verify = _verify_args(phase, writers.get(fileset))
         if phase.cold:
             drop_cache(p for job in jobs for p in job if os.path.exists(p))
+        live = {}
+        if interval_s and on_interval:
+            # the phase's start in the pattern is known once it runs: its first live rows are placed from the
+            # end of the previous phase, as near as they can be; the stored rows use the kernel's start
+            offset = 0.0 if first_start_ns is None else (time.monotonic_ns() - first_start_ns) / 1e9
+
+            def show(k, counts, phase=phase, offset=offset):
+                on_interval(_interval_rows(phase, k, [counts], interval_s, offset + k * interval_s, None, ioloop))
+            live = {"on_interval": show}
         result = ioloop.run_phase(jobs, phase.rw, phase.bs, phase.file_size, iodepth=phase.iodepth,
                                   rwmixread=phase.rwmixread, direct=phase.direct, fsync_every=phase.fsync_every,
                                   end_fsync=phase.end_fsync, runtime_s=phase.runtime_s,
                                   file_service=phase.file_service, seed=seed + index,
-                                  checksum_chunk=phase.checksum_chunk, ioengine=phase.ioengine, **verify)
+                                  checksum_chunk=phase.checksum_chunk, ioengine=phase.ioengine,
+                                  **({"interval_s": interval_s} if interval_s else {}), **live, **verify)
+        if interval_s:
+            got = result["intervals"]
+            if first_start_ns is None:
+                first_start_ns = got["start_ns"]
+            intervals.extend(_interval_rows(phase, 0, got["counts"], got["interval_s"],
+                                            (got["start_ns"] - first_start_ns) / 1e9, result["elapsed_s"], ioloop))
         models.append(result["ioengine"])
         if phase.writes:
             writers[fileset] = _written_by(phase, index, seed)
         records.append(dict(_record(phase, tiers_by_role.get(phase.role), result, ioloop), cpu_s=result["cpu_s"]))
-    return {"phases": records, "implementation": _implementation(models, checksummed), "raw": []}
+    out = {"phases": records, "implementation": _implementation(models, checksummed), "raw": []}
+    if interval_s:
+        out["intervals"] = intervals
+    return out
 
 
 def _implementation(models: list, checksummed: bool) -> str:

@@ -70,12 +70,23 @@ class Config:
     raw_devices: bool = False          # a tier may be a raw block device (`run`: bench.tiers.raw)
     destroy_data: bool = False         # --destroy-data: patterns may write to raw device tiers
     hdd: dict = field(default_factory=dict)   # --hdd-* flags: bench.tiers.emulate.emulate's hdd keyword arguments
+    interval_s: float = 1.0             # --interval: seconds per interval of the figures over time
+    precondition: bool = False          # --precondition: SNIA PTS preconditioning before each pattern case
+    steady_state: bool = False          # --steady-state: rounds of the workload until PTS steady state
+    round_s: float = 60.0               # --round-s: seconds per steady-state round (PTS: one minute)
+    max_rounds: int = 25                # --max-rounds: rounds before "not steady" (PTS: 25)
 
 
 # Bounds of the run's numbers (sanity: a typo must not plan a billion repeats or a timeout of a century).
 REPEAT_MAX = 1000
 WORKERS_MAX = 1024
 TIMEOUT_MAX_S = 7 * 86400.0
+# Figures over time: fio's status reports come at whole milliseconds, and a report per 0.1 s of a json+
+# report is already tens of KB each; one per hour is the coarsest that still shows a change within a long run.
+INTERVAL_MIN_S = 0.1
+INTERVAL_MAX_S = 3600.0
+ROUND_MIN_S, ROUND_MAX_S = 0.5, 3600.0   # a round shorter than fio's setup would measure the setup
+MAX_ROUNDS_LIMIT = 1000
 
 
 def _as_list(value) -> list:
@@ -133,6 +144,33 @@ def check_timeout(value, where: str) -> float:
     return float(value)
 
 
+def check_interval(value, where: str) -> float:
+    """Seconds per interval of the figures over time: a finite number in INTERVAL_MIN_S..INTERVAL_MAX_S."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or not INTERVAL_MIN_S <= value <= INTERVAL_MAX_S:
+        raise UserError(f"{where} must be a number of seconds from {INTERVAL_MIN_S:g} to {INTERVAL_MAX_S:g}, "
+                        f"not {value!r:.40}")
+    return float(value)
+
+
+def method_of(cfg: Config) -> Optional[dict]:
+    """How pattern cases are measured beyond one run (bench.execution.rounds), or None: preconditioning and/or
+    steady-state rounds."""
+    if not (cfg.precondition or cfg.steady_state):
+        return None
+    return {"precondition": cfg.precondition,
+            "steady_state": {"round_s": float(cfg.round_s), "max_rounds": cfg.max_rounds} if cfg.steady_state else None}
+
+
+def method_label(method: Optional[dict]) -> Optional[str]:
+    """The case label that keeps such cases apart from plain ones (bench.core.case.case_key)."""
+    if not method:
+        return None
+    parts = (["preconditioned"] if method.get("precondition") else []) + \
+            (["steady-state"] if method.get("steady_state") else [])
+    return "+".join(parts)
+
+
 def _tier_decl(name: str, t, where: str) -> TierDecl:
     from bench.tiers.detect import _NAME, CLASSES
 
@@ -171,7 +209,7 @@ def from_toml(doc: dict, where: str) -> Config:
     for name, t in doc.get("tiers", {}).items():
         cfg.tiers.append(_tier_decl(name, t, where))
     run = doc.get("run", {})
-    known = {"workloads", "engine", "repeat", "data", "temp", "workers", "cache", "quick", "timeout_s"}
+    known = {"workloads", "engine", "repeat", "data", "temp", "workers", "cache", "quick", "timeout_s", "interval_s"}
     bad = set(run) - known
     if bad:
         raise UserError(f"{where}: [run] has unknown key(s) {', '.join(sorted(bad))}")
@@ -192,6 +230,8 @@ def from_toml(doc: dict, where: str) -> Config:
             setattr(cfg, key, _boolean(run[key], f"{where}: [run] {key}"))
     if "timeout_s" in run:
         cfg.timeout_s = check_timeout(run["timeout_s"], f"{where}: [run] timeout_s")
+    if "interval_s" in run:
+        cfg.interval_s = check_interval(run["interval_s"], f"{where}: [run] interval_s")
     if "workers" in run:
         items = _as_list(run["workers"])
         if not items:
@@ -248,6 +288,14 @@ def validate(cfg: Config) -> Config:
     for w in cfg.workers:
         _integer(w, "workers", 1, WORKERS_MAX)
     check_timeout(cfg.timeout_s, "timeout")
+    check_interval(cfg.interval_s, "interval")
+    if isinstance(cfg.round_s, bool) or not isinstance(cfg.round_s, (int, float)) or not math.isfinite(cfg.round_s) \
+            or not ROUND_MIN_S <= cfg.round_s <= ROUND_MAX_S:
+        raise UserError(f"--round-s must be a number of seconds from {ROUND_MIN_S:g} to {ROUND_MAX_S:g}, "
+                        f"not {cfg.round_s!r:.40}")
+    from bench.analysis.steady_state import WINDOW_ROUNDS
+    _integer(cfg.max_rounds, f"--max-rounds (at least the {WINDOW_ROUNDS}-round window)", WINDOW_ROUNDS,
+             MAX_ROUNDS_LIMIT)
     if cfg.spark_master is not None:
         match = re.fullmatch(r"spark://([A-Za-z0-9_.\-]+):(\d{1,5})", cfg.spark_master)
         if not match:

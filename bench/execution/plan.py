@@ -3,13 +3,13 @@ data/temp layout x workload x params x workers x repeat (jobs). Pure: builds dat
 from __future__ import annotations
 
 import itertools
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Optional
 
 import workloads
 from bench.core.case import case_key
 from bench.core.errors import UserError
-from bench.execution.config import Config
+from bench.execution.config import Config, method_label
 
 
 @dataclass(frozen=True)
@@ -168,3 +168,17 @@ def build(cfg: Config, tier_names: list) -> list:
     if not cases:
         raise UserError("nothing to run: no workloads or no tiers")
     return cases
+
+
+def with_method(cases: list, method) -> list:
+    """The cases measured as `method` says (bench.execution.config.method_of; None: as they are), labelled so
+    (config.method_label: a preconditioned or steady-state case is another measurement than a plain one).
+    UserError when a case is no I/O pattern: preconditioning and rounds run the workload's pattern."""
+    if not method:
+        return cases
+    jobs = sorted({c.workload for c in cases if c.kind != "pattern"})
+    if jobs:
+        raise UserError(f"--precondition and --steady-state apply to I/O patterns (the device baselines and the "
+                        f"HDFS/MapReduce patterns), not to the job(s) {', '.join(jobs)}")
+    label = method_label(method)
+    return [replace(c, label=f"{c.label}+{label}" if c.label else label) for c in cases]

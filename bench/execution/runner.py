@@ -16,11 +16,11 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Optional
 
 import psutil
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bench import __version__
 from bench.analysis.metrics import check_metrics
@@ -35,7 +35,10 @@ from bench.execution.drive_watch import DriveWatch
 from bench.execution.machine import fingerprint
 from bench.execution.monitor import Monitor
 from bench.execution.provenance import revision, run_tags
+from bench.execution.view import LiveFile, ProgressView, RunView
 from bench.execution.worker import case_dir_name
+from bench.store.intervals import FILE_NAME as INTERVALS_FILE
+from bench.store.intervals import write_intervals
 from bench.store.run_state import RUNNING, case_document, cases_status, process_identity, recover_cases
 from bench.store.runs import SCHEMA_VERSION, Store
 from bench.tiers.cgroups import oom_kills
@@ -43,6 +46,8 @@ from bench.tiers.detect import Tier, shared_devices
 from bench.tiers.emulate import make_container, remove_container
 
 KILL_GRACE_S = 10.0
+DEFAULT_INTERVAL_S = 1.0   # the figures over time: one row per second (`run --interval`)
+LIVE_POLL_S = 0.25         # how often the runner looks for new intervals of the running case
 
 
 def _now() -> str:
@@ -84,12 +89,19 @@ class Runner:
     def __init__(self, store: Store, tiers: list, cgroup: Optional[str] = None, timeout_s: float = 600.0,
                  progress: bool = True, extra: Optional[dict] = None, fleet: Optional[list] = None,
                  job_file: Optional[dict] = None, spark_master: Optional[str] = None,
-                 replay: Optional[dict] = None, machine_given: Optional[dict] = None):
+                 replay: Optional[dict] = None, machine_given: Optional[dict] = None,
+                 interval_s: Optional[float] = DEFAULT_INTERVAL_S, view=None, method: Optional[dict] = None):
         """fleet: the hosts of a fleet run (bench.execution.hosts.check_hosts records, each with `tiers`
         {tier: path on that host}); every case then runs on all of them through fio's client mode and gives
         a case document per host and one for the fleet (bench.core.case.FLEET_HOST).
         job_file: a user's fio job file (bench.execution.jobfile_case.load_jobfile) that the `jobfile` cases run;
-        the document names it (job_file {name, sha256}) and raw/ keeps it as it was given."""
+        the document names it (job_file {name, sha256}) and raw/ keeps it as it was given.
+        interval_s: the length of an interval of the figures over time (intervals.parquet) that every pattern
+        case stores (None: none); view: what shows the run while it goes (bench.execution.view.RunView: the
+        live panel or a line per interval from bench.reporting.live); none given, a plain progress bar on
+        stderr (or nothing with progress=False).
+        method: how pattern cases are measured beyond one run (bench.execution.rounds: {"precondition": bool,
+        "steady_state": None or {"round_s", "max_rounds"}}); the document says so (`method`)."""
         self.fleet = fleet
         self.job_file = job_file
         self.replay = replay     # `replay` cases: {trace (run id), trace_path, timed} (bench.engines.trace.replay)
@@ -111,12 +123,19 @@ class Runner:
         self.cgroup = cgroup
         self.timeout_s = timeout_s
         self.progress = progress
+        self.interval_s = None if fleet or job_file else interval_s
+        self.method = method if method and (method.get("precondition") or method.get("steady_state")) else None
+        if self.method:
+            extra = dict(extra or {}, method=self.method)
+        self.view = view if view is not None else (ProgressView() if progress else RunView())
+        self.intervals: list = []     # the figure rows of every case so far (bench.store.intervals)
         self.doc = new_document(None, tiers, extra, machine_given)
         self.folder = store.create_run(doc=self.doc)    # folder and running document in one step
         self.raw = self.folder / "raw"
         if job_file:
             (self.raw / f"job-file-{job_file['name']}").write_text(job_file["text"])
         self._proc: Optional[subprocess.Popen] = None
+        self._pending_intervals: Optional[list] = None
         self._worker_pgid: Optional[int] = None
 
     @property
@@ -129,6 +148,8 @@ class Runner:
         self.store.write_document(self.doc)
         rows = [row for c in self.doc["cases"] for row in case_samples(c)]
         self.store.write_samples(self.run_id, rows)
+        if self.intervals:
+            write_intervals(self.folder, self.intervals)
 
     def _tier_spec(self, tier: Tier) -> dict:
         d = tier.to_dict()
@@ -184,7 +205,10 @@ class Runner:
         spec = {"case": case.to_dict(), "run_id": self.run_id, "raw_dir": str(self.raw),
                 "tiers": {n: self._tier_spec(t) for n, t in self.tiers.items()},
                 "cgroup": self.cgroup, "memory_cgroup": container, "timeout_s": self.timeout_s,
-                "parent_pid": os.getpid(), "spark_master": self.spark_master}
+                "parent_pid": os.getpid(), "spark_master": self.spark_master,
+                "interval_s": self.interval_s if case.kind == "pattern" else None,
+                "method": self.method if case.kind == "pattern" else None,
+                "live_path": str(self.raw / f"case{case.id:03d}.live.jsonl")}
         if self.fleet:
             spec["fleet"] = {"hosts": self.fleet}
         if self.job_file:
@@ -209,12 +233,21 @@ class Runner:
                                           start_new_session=True, stdout=subprocess.DEVNULL,
                                           stderr=subprocess.PIPE, text=True, env={**os.environ, CASE_TAG: tag})
             self._worker_pgid = self._proc.pid
-            try:
-                _, stderr = self._proc.communicate(timeout=self.timeout_s + 60)
-            except subprocess.TimeoutExpired:
-                self._stop_worker()
-                error = f"timed out after {self.timeout_s + 60:.0f} s"
-                stderr = ""
+            live = LiveFile(spec["live_path"])
+            limit_s = self._worker_limit_s(case)
+            deadline = time.monotonic() + limit_s
+            while True:
+                try:
+                    _, stderr = self._proc.communicate(timeout=LIVE_POLL_S)
+                    break
+                except subprocess.TimeoutExpired:   # retrying communicate() loses no output
+                    self._show(case, live)
+                    if time.monotonic() > deadline:
+                        self._stop_worker()
+                        error = f"timed out after {limit_s:.0f} s"
+                        stderr = ""
+                        break
+            self._show(case, live)
             # On KeyboardInterrupt self._proc stays set, so that run() can stop the worker.
             rc, self._proc = self._proc.returncode, None
         self._end_case(case)
@@ -232,6 +265,13 @@ class Runner:
         drive_error, drive_metrics = watch.finish()
         error = drive_error or error      # a dead drive is the reason the case's I/O failed
         case_doc = case_document(case.to_dict(), result, [spec_path.name, result_path.name], error)
+        for key in ("precondition", "steady_state"):
+            if result.get(key):
+                case_doc[key] = result[key]
+        if result.get("intervals") and not error:
+            case_doc["intervals"] = {"interval_s": self.interval_s, "rows": len(result["intervals"]),
+                                     "file": INTERVALS_FILE}
+            self._pending_intervals = result["intervals"]
         if self.fleet:      # the monitor watched this machine, not the hosts: its figures are no host's
             case_doc["fleet_result"] = result
             return case_doc
@@ -251,6 +291,29 @@ class Runner:
             case_doc["bottleneck"] = case_bottleneck(case_doc["metrics"].get("cpu_s"), result["engine_wall_s"],
                                                      result.get("threads") or 1, wait, window)
         return case_doc
+
+    def _worker_limit_s(self, case) -> float:
+        """Seconds the worker may run: the per-run timeout for each engine run it makes (the case, or each of its
+        steady-state rounds and its preconditioning), plus a minute for its setup and cleanup."""
+        runs = 1
+        if self.method and case.kind == "pattern":
+            runs = (self.method["steady_state"] or {}).get("max_rounds", 1) + (1 if self.method["precondition"] else 0)
+        return self.timeout_s * runs + 60
+
+    def _show(self, case, live: "LiveFile") -> None:
+        for fig in live.read_new():
+            self.view.interval(case, fig)
+
+    def _keep_intervals(self, docs: list) -> None:
+        """The figure rows of the case just documented (its one local document), for intervals.parquet."""
+        figures, self._pending_intervals = self._pending_intervals, None
+        if not figures or len(docs) != 1:
+            return
+        doc = docs[0]
+        meta = {"run_id": self.run_id, "case": doc["id"], "host": doc.get("host"), "workload": doc["workload"],
+                "tier": doc["tier"], "engine": doc["engine"], "repeat": doc["repeat"],
+                "params": json.dumps(doc["params"], sort_keys=True)}
+        self.intervals.extend({**meta, **fig} for fig in figures)
 
     def _case_tag(self, case) -> str:
         return f"{self.run_id}-c{case.id}"
@@ -278,20 +341,19 @@ class Runner:
         finish=False leaves the run `running` for more cases (a scenario's stages); call finish() at the end.
         An interrupt always finishes the run."""
         previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-        columns = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                   TimeElapsedColumn()]
         current = None
         try:
-            with Progress(*columns, transient=True, disable=not self.progress,
-                          console=_stderr_console()) as bar:
-                task = bar.add_task("starting", total=len(cases))
+            with self.view.running(cases):
                 for case in cases:
                     current = case
-                    bar.update(task, description=f"{case.workload} on {case.tier} ({case.engine})")
-                    self.doc["cases"].extend(self.run_case_documents(case))
+                    self.view.case_started(case)
+                    self._pending_intervals = None
+                    docs = self.run_case_documents(case)
+                    self.doc["cases"].extend(docs)
+                    self._keep_intervals(docs)
                     current = None
                     self._save(final=False)
-                    bar.advance(task)
+                    self.view.case_ended(case, docs)
         except KeyboardInterrupt:
             finish = True
             self._stop_worker()

@@ -23,9 +23,11 @@ import traceback
 from pathlib import Path
 
 import workloads
+from bench.analysis.intervals import check_interval_sums, interval_figures
 from bench.analysis.metrics import case_metrics, check_metrics, check_phases, demanded_iops_per_gb, latency_bins
 from bench.analysis.verdict import bottleneck
 from bench.core.errors import CaseError, TierbenchError
+from bench.execution.rounds import run_method
 from bench.execution.runqueue import RunQueueWait
 from bench.store.runs import atomic_write_text
 from bench.tiers.emulate import join_cgroup
@@ -155,7 +157,13 @@ def execute(spec: dict) -> dict:
         metrics["cpu_s"] = cpu_s
         metrics["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         check_metrics(metrics)
-        return {"phases": _stored_phases(phases), "metrics": metrics, "latency_bins_ns": latency_bins(phases),
+        extra = {key: out[key] for key in ("precondition", "steady_state") if out.get(key)}
+        if "figures" in out:      # rounds (bench.execution.rounds): each round's checked against that round
+            extra["intervals"] = out["figures"]
+        elif "intervals" in out:
+            extra["intervals"] = interval_figures(out["intervals"])
+            check_interval_sums(extra["intervals"], metrics["ops_read"], metrics["ops_written"])
+        return {**extra, "phases": _stored_phases(phases), "metrics": metrics, "latency_bins_ns": latency_bins(phases),
                 "bottleneck": bottleneck(cpu_s, engine_wall, threads), "threads": threads, "engine_wall_s": engine_wall,
                 "run_queue_wait_s": runqueue.wait_s, "run_queue_window_s": runqueue.window_s,
                 "implementation": out.get("implementation"), "raw": out.get("raw", []), "error": None,
@@ -249,6 +257,21 @@ def _jobfile_text(spec: dict, directory: str) -> str:
                          allow_paths=job["allow_paths"])
 
 
+def _live_sink(spec: dict):
+    """The callback that appends interval figures (bench.analysis.intervals), as the engine reports them while it
+    runs, to the case's live file (spec["live_path"], one JSON object a line), which the runner shows; None
+    without one."""
+    path = spec.get("live_path")
+    if not path or not spec.get("interval_s"):
+        return None
+
+    def sink(figures: list) -> None:
+        text = "".join(json.dumps(fig) + "\n" for fig in figures)
+        with open(path, "a") as f:
+            f.write(text)
+    return sink
+
+
 def _run_engine(spec: dict, case: dict, dirs: dict, roles: dict, raw_dir: Path, stem: str) -> tuple:
     """(engine output, pattern or None, CPU seconds, wall seconds) of the case's engine or job."""
     pattern = None
@@ -280,12 +303,20 @@ def _run_engine(spec: dict, case: dict, dirs: dict, roles: dict, raw_dir: Path, 
             from bench.engines.fio import engine
         else:
             from bench.engines import builtin as engine
-        if _raw_device(spec) and case["engine"] == "fio":
-            out = engine.run(pattern, dirs, roles, raw_dir, stem, spec["timeout_s"], device=_raw_device(spec))
-        elif _raw_device(spec):     # refused before the run (bench.tiers.raw.check_raw_cases); never on files
+        device = _raw_device(spec)
+        if device and case["engine"] != "fio":     # refused before the run (bench.tiers.raw.check_raw_cases)
             raise CaseError(f"tier {case['tier']} is a raw device: the {case['engine']} engine cannot run on it")
+        if spec.get("method"):
+            if device:          # refused before the run too (bench.commands.run)
+                raise CaseError(f"tier {case['tier']} is a raw device: --precondition and --steady-state run on "
+                                "file tiers")
+            out = run_method(spec["method"], pattern, engine, dirs, roles, raw_dir, stem, spec["timeout_s"],
+                             spec.get("interval_s"), _live_sink(spec))
         else:
-            out = engine.run(pattern, dirs, roles, raw_dir, stem, spec["timeout_s"])
+            sink = _live_sink(spec)
+            out = engine.run(pattern, dirs, roles, raw_dir, stem, spec["timeout_s"], interval_s=spec.get("interval_s"),
+                             on_interval=(lambda rows: sink(interval_figures(rows))) if sink else None,
+                             **({"device": device} if device else {}))
     else:
         workload = workloads.get(case["workload"])
         params = workloads.coerce_params(workload, case["params"])

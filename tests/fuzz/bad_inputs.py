@@ -188,6 +188,9 @@ def _entries() -> list:
     config_run("config-timeout-nan", "[run]\ntimeout_s = nan\n")
     config_run("config-timeout-inf", "[run]\ntimeout_s = inf\n")
     config_run("config-timeout-string", '[run]\ntimeout_s = "10"\n')
+    config_run("config-interval-0", "[run]\ninterval_s = 0\n")
+    config_run("config-interval-nan", "[run]\ninterval_s = nan\n")
+    config_run("config-interval-string", '[run]\ninterval_s = "1"\n')
     config_run("config-engine-5", "[run]\nengine = 5\n")
     config_run("config-engine-dd", '[run]\nengine = "dd"\n')
     config_run("config-engine-empty", "[run]\nengine = []\n")
@@ -242,7 +245,18 @@ def _entries() -> list:
                         ("timeout-1e400", ("--timeout", "1e400")), ("timeout-word", ("--timeout", "x")),
                         ("engine-dd", ("--engine", "dd")), ("workload-unknown", ("--workload", "nope")),
                         ("plan-too-large", ("--repeat", "1000", "--param", "size=" + ",".join(f"{i}m" for i in range(1, 40)))),
-                        ("workers-on-hdfs-read", ("--workload", "hdfs-read", "--workers", "2"))]:
+                        ("workers-on-hdfs-read", ("--workload", "hdfs-read", "--workers", "2")),
+                        ("interval-0", ("--interval", "0")), ("interval-nan", ("--interval", "nan")),
+                        ("interval-inf", ("--interval", "inf")), ("interval-huge", ("--interval", "1e9")),
+                        ("interval-word", ("--interval", "x")),
+                        ("round-s-without-steady-state", ("--round-s", "1")),
+                        ("round-s-0", ("--steady-state", "--round-s", "0")),
+                        ("round-s-nan", ("--steady-state", "--round-s", "nan")),
+                        ("max-rounds-4", ("--steady-state", "--max-rounds", "4")),
+                        ("max-rounds-huge", ("--steady-state", "--max-rounds", "9223372036854775807")),
+                        ("max-rounds-word", ("--steady-state", "--max-rounds", "x")),
+                        ("steady-state-on-a-job", ("--steady-state", "--workload", "terasort")),
+                        ("precondition-with-job-file", ("--precondition", "--job-file", "{dir}/none.fio"))]:
         e.append(BadInput(f"cli-{name}", _run(*extra)))
     # --tier specs
     for name, spec in [("empty", ""), ("no-name", "=/tmp"), ("name-digit", "1a={tier}"),

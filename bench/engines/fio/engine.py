@@ -11,10 +11,13 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Callable, Optional
 
 from bench.core.errors import CaseError
 from bench.core.pattern import Pattern
+from bench.engines.fio.intervals import interval_rows
 from bench.engines.fio.job import render_jobfile
+from bench.engines.fio.live import StatusTail
 from bench.engines.fio.parse import parse
 from bench.engines.fio.records import group_records, phase_records
 from bench.engines.fio.run import run_fio
@@ -39,9 +42,13 @@ def pattern_records(report, pattern: Pattern, tiers_by_role: dict, host=None, po
 
 
 def run(pattern: Pattern, dirs: dict, tiers_by_role: dict, raw_dir: Path, stem: str, timeout_s: float,
-        device: str = None) -> dict:
+        device: str = None, interval_s: Optional[float] = None,
+        on_interval: Optional[Callable[[list], None]] = None) -> dict:
     """Run the pattern with fio in `dirs` ({role: directory}), or on the raw block device `device` (nothing is laid
-    out: the device is its own file); returns phases and the raw files written."""
+    out: the device is its own file); returns phases and the raw files written.
+    interval_s: fio reports every so many seconds (--status-interval) and the result carries `intervals`, the
+    rows of bench.engines.fio.intervals; on_interval(rows) is called with each interval's rows while fio runs
+    (bench.engines.fio.live), for display only."""
     raw_dir.mkdir(parents=True, exist_ok=True)
     raw_dir = raw_dir.resolve()     # fio runs in the scratch directory
     jobfile = raw_dir / f"{stem}.fio"
@@ -52,13 +59,21 @@ def run(pattern: Pattern, dirs: dict, tiers_by_role: dict, raw_dir: Path, stem: 
     if device is None:
         lay_out_pattern(pattern, dirs, tiers_by_role)
     scratch.mkdir()
+    tail = StatusTail(output, on_interval) if interval_s and on_interval else None
     try:
-        text = run_fio(str(jobfile), str(output), timeout_s=timeout_s, cwd=str(scratch))
+        if tail:
+            tail.start()
+        text = run_fio(str(jobfile), str(output), timeout_s=timeout_s, cwd=str(scratch), status_interval_s=interval_s)
     finally:
+        if tail:
+            tail.stop()
         shutil.rmtree(scratch, ignore_errors=True)
     report = parse(text)
-    return {"phases": pattern_records(report, pattern, tiers_by_role), "implementation": report.fio_version,
-            "raw": [jobfile.name, output.name]}
+    out = {"phases": pattern_records(report, pattern, tiers_by_role), "implementation": report.fio_version,
+           "raw": [jobfile.name, output.name]}
+    if interval_s:
+        out["intervals"] = interval_rows(report)
+    return out
 
 
 def jobfile_records(report, tier: str, host=None, port=None) -> list:

@@ -91,11 +91,15 @@ class FioJob:
 @dataclass(frozen=True)
 class FioReport:
     """Everything parsed from one fio output. fio_version: as fio wrote it ("fio-3.33"), the versions joined
-    with ", " when appended documents differ; timestamp: the first document's, seconds since the epoch."""
+    with ", " when appended documents differ; timestamp: the first document's, seconds since the epoch.
+    document_times_ms: each document's `timestamp_ms` (milliseconds since the epoch; None where fio wrote
+    none), in order: with --status-interval fio appends a cumulative report per interval, then the final one
+    (bench.engines.fio.intervals differences them)."""
     fio_version: str
     timestamp: Optional[int]
     jobs: tuple
     documents: int = 1
+    document_times_ms: tuple = ()
 
     @property
     def hosts(self) -> tuple:
@@ -117,9 +121,12 @@ def parse(text: str) -> FioReport:
         jobs.extend(_document_jobs(doc, number))
     unique_versions = list(dict.fromkeys(versions))
     timestamp = documents[0].get("timestamp")
+    times = tuple(None if doc.get("timestamp_ms") is None else
+                  _whole(doc["timestamp_ms"], f"fio output document {number + 1}: 'timestamp_ms'")
+                  for number, doc in enumerate(documents))
     return FioReport(", ".join(unique_versions),
                      _whole(timestamp, "fio output: 'timestamp'") if timestamp is not None else None,
-                     tuple(jobs), len(documents))
+                     tuple(jobs), len(documents), times)
 
 
 _COUNTER_MAX = 2 ** 64

@@ -33,14 +33,20 @@ TERM_GRACE_S = 5.0        # after SIGTERM fio stops its jobs and exits; SIGKILL 
 INTERRUPT_GRACE_S = 2.0   # the same when the caller is interrupted (the runner waits 10 s for its worker)
 
 
-def fio_command(jobfile_path: str, output_path: str, fio: str = "fio") -> list:
-    """The argument list `run_fio` runs."""
-    return [fio, "--output-format=json+", f"--output={output_path}", str(jobfile_path)]
+def fio_command(jobfile_path: str, output_path: str, fio: str = "fio",
+                status_interval_s: Optional[float] = None) -> list:
+    """The argument list `run_fio` runs. status_interval_s: fio appends a cumulative report to the output every
+    so many seconds (--status-interval, in whole milliseconds), then its final report."""
+    argv = [fio, "--output-format=json+", f"--output={output_path}"]
+    if status_interval_s is not None:
+        argv.append(f"--status-interval={max(1, round(status_interval_s * 1000))}ms")
+    return argv + [str(jobfile_path)]
 
 
 def run_fio(jobfile_path: str, output_path: str, *, timeout_s: float, fio: str = "fio",
-            cwd: Optional[str] = None) -> str:
-    """Run `fio --output-format=json+ --output=OUTPUT JOBFILE` and return the text fio wrote to OUTPUT.
+            cwd: Optional[str] = None, status_interval_s: Optional[float] = None) -> str:
+    """Run `fio --output-format=json+ --output=OUTPUT JOBFILE` and return the text fio wrote to OUTPUT
+    (with status_interval_s, every status report before the final one: bench.engines.fio.intervals).
 
     timeout_s: seconds before fio and its job processes are killed (CaseError "fio timed out after N s").
     Raises UserError when the fio binary or the job file is missing, CaseError when fio exits non-zero,
@@ -49,7 +55,8 @@ def run_fio(jobfile_path: str, output_path: str, *, timeout_s: float, fio: str =
     binary = fio_binary(fio)
     if not Path(jobfile_path).is_file():
         raise UserError(f"fio job file not found: {jobfile_path}")
-    rc, stdout, stderr = _run(fio_command(jobfile_path, output_path, binary), output_path, timeout_s, cwd)
+    rc, stdout, stderr = _run(fio_command(jobfile_path, output_path, binary, status_interval_s), output_path,
+                              timeout_s, cwd)
     if rc < 0:
         raise CaseError(f"fio was killed by signal {_signame(-rc)}{_tail(stderr, stdout)}")
     if rc != 0:
