@@ -6,7 +6,7 @@ from pathlib import Path
 
 import workloads
 from bench.core.errors import UserError
-from bench.core.output import emit_json, stderr_console
+from bench.core.output import emit_json, stderr_console, stdout_console
 from bench.execution import plan
 from bench.execution.config import (
     Config,
@@ -50,6 +50,8 @@ def add_run_arguments(p, workload_flags: bool = True):
     p.add_argument("--allow-shared-tier", action="store_true",
                    help="run even if another run is using a tier (their figures disturb each other)")
     p.add_argument("--json", action="store_true", help="print the run document as JSON on stdout")
+    p.add_argument("--wide", action="store_true", help="print every table column however wide the screen "
+                                                        "(by default number columns are left out to fit)")
 
 
 def add_arguments(p):
@@ -217,11 +219,11 @@ def execute_fleet(cfg: Config, tier_flags: list, hosts: list, job_file: dict = N
         raise
 
 
-def report(doc: dict, json_out: bool, store_root) -> int:
+def report(doc: dict, json_out: bool, store_root, wide: bool = False) -> int:
     if json_out:
         emit_json(doc)
     else:
-        print_run(stderr_console, doc, store_root)
+        print_run(stdout_console(wide), stderr_console, doc, store_root)
     return 0 if doc["status"] == "complete" else 1
 
 
@@ -244,4 +246,4 @@ def run(args) -> int:
         raise UserError("--host-detect goes with --host or --hosts")
     doc = execute_fleet(cfg, args.tier, hosts, job_file, args.host_detect) if hosts \
         else execute(cfg, args.tier, json_out=args.json, job_file=job_file)
-    return report(doc, args.json, Store(cfg.results).root)
+    return report(doc, args.json, Store(cfg.results).root, args.wide)
