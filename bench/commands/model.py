@@ -5,7 +5,8 @@ from dataclasses import fields
 from rich.table import Table
 
 from bench.core.errors import UserError
-from bench.core.output import emit_json, fmt_number, stderr_console
+from bench.core.output import emit_json, fmt_number, stdout_console
+from bench.reporting.quantities import DEMANDED, SUPPLIED
 from bench.scenarios.hadoop_tempdata.cluster_model import ClusterParams, assumption_lines, default_params, model
 from bench.store.runs import Store
 
@@ -36,7 +37,7 @@ def parse_param(name: str, text: str, integer: bool):
 
 def table(out: dict) -> Table:
     t = Table(title=f"cluster model from run {out['run_id']}", title_justify="left")
-    cols = ("layout", "drives", "limited by", "nodes", "IOPS/GB demanded", "IOPS/GB supplied",
+    cols = ("layout", "drives", "limited by", "nodes", DEMANDED, SUPPLIED,
             "CPU-bound below threads/drive", "USD per TB")
     for c in cols:
         t.add_column(c, justify="left" if c in ("layout", "limited by") else "right")
@@ -60,8 +61,9 @@ def run(args) -> int:
     if args.json:
         emit_json(out)
         return 0
-    stderr_console.print(table(out))
-    stderr_console.print("formulas: bench/scenarios/hadoop_tempdata/cluster_model.py; assumptions:")
+    con = stdout_console()
+    con.print(table(out))
+    con.print("formulas: bench/scenarios/hadoop_tempdata/cluster_model.py; assumptions:")
     for line in assumption_lines(out):
-        stderr_console.print("  " + line, highlight=False, markup=False)
+        con.print("  " + line, highlight=False, markup=False)
     return 0

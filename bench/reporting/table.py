@@ -166,9 +166,9 @@ def _engine_ratio(groups: dict, key: tuple, ident: dict, cases: list) -> tuple:
     return ratio, marks
 
 
-TIER_MARK = " (t)"
-TIER_NOTE = (f"(t): a job's {SUPPLIED}: what its data tier supplies (the tier's best rand-read-4k row), beside "
-             f"what the job demands of it")
+TIER_MARK = "tier"    # a job row shows its data tier's IOPS/GB supplied: said once, under the table
+TIER_NOTE = (f"a job's {SUPPLIED}: what its data tier supplies (the tier's best rand-read-4k row), beside what the "
+             f"job demands of it")
 IDENTITY = ("step", "workload", "tier", "temp", "host", "varies")
 # Number columns, the first dropped first when the table is wider than the screen (--wide keeps them all).
 DROP_ORDER = ("p99.9 us", "p50 us", "device %", "fio/builtin", "CPU %", SORTED_MBPS, "wall s", DEMANDED, "n",
@@ -191,8 +191,7 @@ def _table_rows(doc: dict) -> tuple:
         if job and figures[DEMANDED] is not None and supplied.get(ident["tier"]) is not None:
             figures[SUPPLIED] = supplied[ident["tier"]]
             marks.add(TIER_MARK)
-        cells = [fmt_number(figures[name]) + (TIER_MARK if name == SUPPLIED and job and figures[name] is not None
-                                              else "") for name in QUANTITIES]
+        cells = [fmt_number(figures[name]) for name in QUANTITIES]
         verdicts = sorted({c.get("bottleneck") or "unknown" for c in ok}) or ["-"]
         ratio, flags = _engine_ratio(groups, key, ident, cases)
         marks |= flags

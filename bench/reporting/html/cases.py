@@ -143,6 +143,7 @@ def section_iops_per_gb(docs) -> str:
         ax.set_xticks(range(len(groups)), [f"{r}: {t}" if multi else t for r, t in groups], fontsize=8,
                       rotation=20 if len(groups) > 3 else 0, ha="right" if len(groups) > 3 else "center")
         value_axis(ax, drawn, "IOPS per GB supplied (IOPS per 10^9 bytes of capacity)")
+        ax.set_xlabel("run: tier" if multi else "tier")
         more = f" ({row + 1} of {len(panels)})" if len(panels) > 1 else ""
         ax.set_title(f"IOPS per GB each tier supplied: median over repeats, whisker min-max{more}")
         ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
@@ -201,6 +202,7 @@ def section_phases(docs) -> str:
                     ax.barh(i, wall, left=left, color=colours[name], height=0.62, edgecolor="white", linewidth=0.5)
                     left += wall
         ax.set_yticks(range(len(rows)), [label for label, _, _ in rows], fontsize=8)
+        ax.set_ylabel("case")
         ax.invert_yaxis()
         ax.set_xlim(0, (longest or 1.0) * 1.05)
         ax.set_xlabel("wall time (s), median over repeats; phases in the order they ran; one scale for all runs")

@@ -71,6 +71,7 @@ def _runtime_bars(doc) -> str:
         ax.text(high, i, f"  {med:.2f} s (n={len(values)}" + (f", {low:.2f}-{high:.2f}" if len(values) > 1 else "")
                 + ")", va="center", fontsize=8)
     ax.set_yticks(range(len(steps)), [s[0] for s in steps], fontsize=8)
+    ax.set_ylabel("scenario step")
     ax.invert_yaxis()
     top = max((max(v) for _, v, _ in measured), default=1.0)
     ax.set_xlim(0, top * 1.35)

@@ -30,12 +30,16 @@ def _comparisons(summary: dict) -> list:
         out.append(f'<p class="verdict">{badge} {head}: {n} regression(s), {c["improvements"]} improvement(s) '
                    f'<span class="meta">({esc(counts)})</span></p>')
         if c["regressions"]:
-            rows = [([esc(r["case"]), esc(r["metric"]), num(r["ratio"]),
-                      _interval(None if r["ci_low"] is None else r["ci_low"] - 1,
-                                None if r["ci_high"] is None else r["ci_high"] - 1),
-                      f"{r['threshold_percent']:+g}%"], "regressed") for r in c["regressions"]]
-            out.append(table(["regressed case", "metric", "new / base", "95% CI of the change", "threshold"],
-                             rows, left=2, wrap=(0,)))
+            by_case: dict = {}
+            for r in c["regressions"]:
+                by_case.setdefault(r["case"], []).append(r)
+            rows = [([esc(case), "; ".join(
+                f"<b>{esc(r['metric'])}</b> {_pct(None if r['ratio'] is None else r['ratio'] - 1)} "
+                f"({_interval(None if r['ci_low'] is None else r['ci_low'] - 1, None if r['ci_high'] is None else r['ci_high'] - 1)}"
+                f"; threshold {r['threshold_percent']:+g}%)" for r in regs)], "regressed")
+                for case, regs in by_case.items()]
+            out.append(table(["regressed case", "metrics: change new vs base (95% interval; threshold)"], rows,
+                             left=2, wrap=(0, 1)))
     return out
 
 
