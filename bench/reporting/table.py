@@ -10,9 +10,10 @@ from collections import OrderedDict
 from pathlib import Path
 
 from rich import box
-from rich.console import Console
+from rich.console import Console, Group
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from bench.analysis.stats import median
 from bench.core.case import case_key, case_key_dict
@@ -202,7 +203,7 @@ def _table_rows(doc: dict) -> tuple:
     return titles, rows, marks, shared
 
 
-def run_table(doc: dict, width: int = None) -> Table:
+def run_table(doc: dict, width: int = None) -> Group:
     """One row per case: step label (scenario runs), workload, tier, temp tier (jobs), host (a fleet run: a row
     per fio server and one for the fleet), what varies within the workload, repeats, medians of the figures
     (bench.reporting.quantities names them), bottleneck verdicts and the fio/builtin IOPS ratio. Columns nobody
@@ -219,8 +220,7 @@ def run_table(doc: dict, width: int = None) -> Table:
     def build(columns, dropped):
         caption = notes + ([f"left out for width: {', '.join(dropped)} (--wide shows every column)"]
                            if dropped else [])
-        table = Table(title=escape("\n".join(h for h in head if h)), title_justify="left", **_COMPACT,
-                      caption=escape("\n".join(caption)) or None, caption_justify="left")
+        table = Table(**_COMPACT, caption=escape("\n".join(caption)) or None, caption_justify="left")
         for i in columns:
             title = titles[i]
             ident = title in IDENTITY
@@ -242,7 +242,9 @@ def run_table(doc: dict, width: int = None) -> Table:
             if index in keep:
                 keep = [i for i in keep if i != index]
                 dropped.append(title)
-    return build(keep, dropped)
+    # The title lines above the table, not as its title: a narrow table (a failed run's) would wrap them to its
+    # own width.
+    return Group(Text("\n".join(h for h in head if h)), build(keep, dropped))
 
 
 def failures(doc: dict) -> list:

@@ -8,6 +8,7 @@ from bench.analysis.compare import metric_values
 from bench.analysis.stats import median
 from bench.core.case import case_key_dict
 from bench.core.errors import UserError
+from bench.reporting.html.axes import colour
 from bench.reporting.html.elements import (
     esc,
     group_by_case,
@@ -65,9 +66,9 @@ def _runtime_bars(doc) -> str:
             ax.text(0, i, f"  not measured ({n} failed)", va="center", fontsize=8, color="#900")
             continue
         med, low, high = median(values), min(values), max(values)
-        ax.barh(i, med, color="#4c78a8", height=0.6)
+        ax.barh(i, med, color=colour(0), height=0.6)
         ax.errorbar(med, i, xerr=[[med - low], [high - med]], fmt="none", ecolor="#222", capsize=4, lw=1.2)
-        ax.plot(values, [i] * len(values), "o", ms=3.5, color="#f58518", zorder=3)
+        ax.plot(values, [i] * len(values), "o", ms=3.5, color=colour(1), zorder=3)
         ax.text(high, i, f"  {med:.2f} s (n={len(values)}" + (f", {low:.2f}-{high:.2f}" if len(values) > 1 else "")
                 + ")", va="center", fontsize=8)
     ax.set_yticks(range(len(steps)), [s[0] for s in steps], fontsize=8)
