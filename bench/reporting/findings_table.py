@@ -66,7 +66,7 @@ def findings_table(found: list, width: int = FINDINGS_WIDTH) -> Group:
                      ("why", f["reason"] + (f" [noise: {'; '.join(f['noise'])}]" if f.get("noise") else ""))
                      if f.get("reason") else None))
     title = Text("hadoop-tempdata: the case's findings, on this machine", style="bold")
-    parts = [title] + ([Text(note, style="yellow")] if note else [])
+    parts = [title] + ([Text("\n".join(_wrap(note, width)), style="yellow")] if note else [])
     parts.append(wrapped_rows(["verdict", "finding", "form", "measured", "threshold"], rows, (14, 34, 9, 30, 18),
                               width))
     return Group(*parts)

@@ -42,7 +42,7 @@ h1{font-size:1.35em;margin:.2em 0} h2{border-bottom:2px solid #ddd;padding-botto
 h3{margin:.7em 0 .3em;font-size:1.05em}
 table{border-collapse:collapse;margin:.3em 0 .8em;font-size:.82em;max-width:100%}
 th,td{border:1px solid #ddd;padding:.2em .5em;text-align:right;overflow-wrap:break-word}
-th{background:#f3f3f3} td.l,th.l{text-align:left} td.w{min-width:8em}
+th{background:#f3f3f3} td.l,th.l{text-align:left} td.w{min-width:8em;overflow-wrap:anywhere}
 .na{color:#888;font-style:italic}
 img{max-width:100%;height:auto;display:block;margin:.5em 0;border:1px solid #eee}
 pre.err{white-space:pre-wrap;overflow-wrap:anywhere;margin:0;font-size:.95em;text-align:left}

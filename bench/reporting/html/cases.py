@@ -67,7 +67,21 @@ def _emulation_text(emu: dict) -> str:
         f"; {emu['backing']}" if emu.get("backing") else "")
 
 
+# The cases table's figures: p50 and p99.9 are in the latency percentile chart; a table that fits a 1280 px
+# window has room for the rest.
+_CASE_FIGURES = tuple(q for q in QUANTITIES if q not in ("p50 us", "p99.9 us"))
+
+
+def _setup(k: dict) -> str:
+    """engine, workers, cache and container of a case, in one cell (each only where set)."""
+    parts = [str(k["engine"]) if k["engine"] else "",
+             f"{k['workers']} workers" if k["workers"] not in (None, 1) else "",
+             "page cache" if k["cache"] else "", f"{k['memory_mb']} MB container" if k["memory_mb"] else ""]
+    return ", ".join(p for p in parts if p)
+
+
 def section_cases(docs) -> str:
+    """Per run: a row per case (medians over repeats), its identity columns only where some case sets them."""
     out = []
     for d in docs:
         groups = group_by_case(d)
@@ -79,27 +93,26 @@ def section_cases(docs) -> str:
             errors = sum(1 for c in cases if c.get("error"))
             params = ", ".join(f"{p}={v}" for p, v in k["params"].items() if (k["workload"], p) in varying)
             figures = group_figures(cases, is_job(k))
-            medians = [figures[name] for name in QUANTITIES]
-            rows.append(([esc(k["label"]), esc(k["workload"]), esc(k["tier"]),
-                          esc(k["temp_tier"]), esc(k["engine"]), esc(params or "-"), esc(k["workers"]),
-                          "yes" if k["cache"] else "", esc(f"{k['memory_mb']} MB" if k["memory_mb"] else None),
-                          esc(len(cases)), esc(errors)] + [num(v) for v in medians]
+            rows.append(([esc(k["label"]), esc(k["workload"]), esc(k["tier"]), esc(k["temp_tier"]),
+                          esc(_setup(k) or None), esc(params or "-"),
+                          esc(len(cases)) + (f" ({errors} failed)" if errors else "")]
+                         + [num(figures[name]) for name in _CASE_FIGURES]
                          + [esc(bottleneck.most_common(1)[0][0] if bottleneck else "-")],
                          "failed" if errors == len(cases) else ""))
         out.append(f"<h3>{esc(d.get('run_id'))}</h3>")
-        headers = (["step", "workload", "tier (data)", "temp", "engine", "params", "workers", "cache", "container",
-                    "repeats", "errors"] + list(QUANTITIES) + ["bottleneck"])
-        # Columns no case of this run sets (e.g. step, temp, workers of a plain run; sorted MB/s without a sort)
-        # are left out.
+        headers = ["step", "workload", "tier (data)", "temp", "engine, setup", "params", "repeats",
+                   *_CASE_FIGURES, "bottleneck"]
+        # Columns no case of this run sets (e.g. step, temp of a plain run; sorted MB/s without a sort) are left out.
         keep = [i for i, h in enumerate(headers)
-                if i in (1, 2, 9, 10, len(headers) - 1) or any(r[0][i] not in ("-", "") for r in rows)]
+                if i in (1, 2, 6, len(headers) - 1) or any(r[0][i] not in ("-", "") for r in rows)]
         rows = [([r[0][i] for i in keep], r[1]) for r in rows]
         left = sum(1 for i in keep if i < 6)
-        out.append(table([headers[i] for i in keep], rows, left=left) if rows else na("cases"))
+        wrap = tuple(j for j, i in enumerate(keep) if headers[i] in ("engine, setup", "params"))
+        out.append(table([headers[i] for i in keep], rows, left=left, wrap=wrap) if rows else na("cases"))
         shared = [f"{w}: " + ", ".join(f"{p}={v}" for p, v in sorted(ps.items())) for w, ps in common.items() if ps]
         if shared and rows:
             out.append('<p class="meta">Parameters every case of a workload shares: ' + esc("; ".join(shared))
-                       + "</p>")
+                       + ". p50 and p99.9 latency: the latency percentile chart.</p>")
     return "".join(out)
 
 
@@ -251,7 +264,8 @@ def section_compare(docs) -> str:
         out.append(f'<p class="meta">{"PASS" if result["passed"] else "FAIL"}: {esc(counts)}. Ratio = median NEW / '
                    f'median BASE, {int(result["confidence"] * 100)}% bootstrap CI, Mann-Whitney U p; '
                    f'regressed/improved when the CI lies beyond the threshold and p &lt; {result["alpha"]}.</p>')
-        out.append(table(["case", "metric", "n", "base", "new", "ratio", "CI", "p", "threshold", "verdict"], rows, 2)
+        out.append(table(["case", "metric", "n", "base", "new", "ratio", "CI", "p", "threshold", "verdict"], rows, 2,
+                         wrap=(0, 9))
                    if rows else '<p class="na">no case in both runs</p>')
         only = [("only in " + str(base.get("run_id")), result["only_in_base"]),
                 ("only in " + str(new.get("run_id")), result["only_in_new"])]
