@@ -83,6 +83,17 @@ def test_two_machines_give_a_winner_table():
     summary = _section(render_report([a, b]), "summary")
     assert "Which machine wins" in summary and "NOT A GATE" in summary
     assert a["machine"]["hostname"] in summary and b["machine"]["hostname"] in summary
+    from bench.reporting.summary import machine_winners
+
+    rows = machine_winners([a, b])
+    # One row per workload, tier and the parameter that tells cases apart (iodepth 1 and 32 are not merged).
+    assert len({r["workload"] for r in rows}) == len(rows)
+    assert {"rand-read-4k @ disk iodepth=1", "rand-read-4k @ disk iodepth=32"} <= {r["workload"] for r in rows}
+    for r in rows:
+        values = sorted(r["values"].values(), reverse=r["higher_is_better"])
+        assert r["values"][r["winner"]] == values[0]
+        assert r["margin"] == pytest.approx((values[0] / values[1] if r["higher_is_better"]
+                                             else values[1] / values[0]) - 1)
 
 
 def test_scenario_summary_lists_every_finding_with_its_verdict():

@@ -45,7 +45,7 @@ def _setup_text(ident: dict, varying: set) -> str:
     if ident["engine"] not in ("job", "fio", None):
         parts.append(f"on {ident['engine']}")
     if ident["temp_tier"] is not None:
-        parts.append(f"temp {ident['temp_tier']}")
+        parts.append(f"(temp data on {ident['temp_tier']})")
     if ident["cache"]:
         parts.append("+ page cache")
     if ident["workers"] not in (None, 1):
@@ -149,13 +149,24 @@ def _comparison(base: dict, new: dict) -> dict:
 def machine_winners(docs: list) -> list:
     """Per workload and tier measured on two or more machines: the machine that wins, by how much over the next."""
     result = across_machines(docs)
+    # Parameters that differ between rows of the same workload name the row (iodepth=1 and 32 stay apart).
+    seen: dict = {}
+    for r in result["rows"] + result["terasort"]:
+        seen.setdefault(r["workload"], set()).update((k, repr(v)) for k, v in (r.get("params") or {}).items())
+    varying = {w: {k for k, _ in pairs if len({v for kk, v in pairs if kk == k}) > 1} for w, pairs in seen.items()}
+
+    def params_text(r) -> str:
+        return "".join(f" {k}={v}" for k, v in sorted((r.get("params") or {}).items())
+                       if k in varying[r["workload"]])
+
     table: dict = {}
     for r in result["rows"]:
         if r.get("iops") is not None:
-            what = f"{r['workload']} @ {r['tier']}"
+            what = f"{r['workload']} @ {r['tier']}{params_text(r)}"
             table.setdefault((what, "IOPS", True), {})[f"{r['hostname']} ({r['run_id']})"] = r["iops"]
     for r in result["terasort"]:
-        what = f"terasort data {r['tier']}" + (f", temp {r['temp_tier']}" if r.get("temp_tier") else "")
+        what = (f"terasort data {r['tier']}" + (f", temp {r['temp_tier']}" if r.get("temp_tier") else "")
+                + params_text(r))
         table.setdefault((what, "wall time (s)", False), {})[f"{r['hostname']} ({r['run_id']})"] = r["wall_s"]
     out = []
     for (what, name, higher), values in table.items():
