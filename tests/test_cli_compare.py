@@ -137,4 +137,5 @@ def test_pytest_benchmark_files_compare_directly(tmp_path):
     assert json.loads(same.stdout)["base"]["source"] == "pytest-benchmark"
     proc = tierbench("compare", base, slow, "--fail", "wall_s:+10%", store=tmp_path / "empty")
     assert proc.returncode == 1, proc.stderr
-    assert "test_tiny_bench.py::test_sleep[1]" in proc.stderr and "wall_s regressed" in proc.stdout
+    assert "test_tiny_bench.py::test_sleep[1]" in proc.stderr and "wall_s regressed" in proc.stderr
+    assert "FAIL: 1 regressed" in proc.stdout      # the gate's table on stdout, the REGRESSION line on stderr
