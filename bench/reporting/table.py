@@ -168,8 +168,8 @@ def _engine_ratio(groups: dict, key: tuple, ident: dict, cases: list) -> tuple:
 
 
 TIER_MARK = "tier"    # a job row shows its data tier's IOPS/GB supplied: said once, under the table
-TIER_NOTE = (f"a job's {SUPPLIED}: what its data tier supplies (the tier's best rand-read-4k row), beside what the "
-             f"job demands of it")
+TIER_NOTE = (f"{SUPPLIED} on a job's row: what its data tier supplies (the tier's best rand-read-4k row), beside "
+             f"what the job demands of it")
 IDENTITY = ("step", "workload", "tier", "temp", "host", "varies")
 # Number columns, the first dropped first when the table is wider than the screen (--wide keeps them all).
 DROP_ORDER = ("p99.9 us", "p50 us", "device %", "fio/builtin", "CPU %", SORTED_MBPS, "wall s", DEMANDED, "n",
