@@ -152,4 +152,4 @@ def test_model_cli_on_a_real_run_refuses_bad_numbers_with_one_line(tmp_path):
     assert out["params"]["drive_tb"] == 10 and out["layouts"][0]["drives_capacity"] == 300
     assert all(a["source"] == "given" for a in out["assumptions"])
     table = cli("model", doc["run_id"], "--results", tmp_path, check=0)
-    assert "drives_per_node = 4 drives: run document" in table.stderr and "drive_usd = 300 USD: assumed" in table.stderr
+    assert "drives_per_node = 4 drives: run document" in table.stdout and "drive_usd = 300 USD: assumed" in table.stdout

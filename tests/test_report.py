@@ -121,7 +121,8 @@ def _fmt(value):
 
 def test_report_of_a_plain_run_has_no_findings_and_a_model_with_its_assumptions(plain_report):
     _, text = plain_report
-    assert "no scenario run among these runs" in _section(text, "findings")
+    assert '<section id="findings">' not in text      # left out, and named once at the end
+    assert "Findings of the scenario" in text[text.index("Not in these runs:"):]
     model = _section(text, "model")
     rows = _rows(model)
     assert any(r[0] == "data d, temp t" for r in rows), rows
@@ -130,15 +131,19 @@ def test_report_of_a_plain_run_has_no_findings_and_a_model_with_its_assumptions(
     assert all(r[-1] for r in rows if len(r) == len(header) and r != header)
 
 
-def test_missing_data_says_not_measured(tmp_path):
-    """An imported fio output has no phases, no monitor series and no scaling: the report says so."""
+def test_missing_data_is_named_once_at_the_end(tmp_path):
+    """An imported fio output has no phases, no monitor series and no scaling: those sections are left out and
+    named once, at the end ("not in these runs"), with no empty placeholder."""
     store = tmp_path / "results"
     doc = cli_json("import", str(DATA / "randread-4k.plus.json"), "--results", store)
     assert schema_errors(doc) == []
     text = _report(store, doc["run_id"], out=tmp_path / "r.html")
-    for what in ("phase breakdown (cases with two or more phases)", "scaling", "monitor series"):
-        assert f"{what}: not measured" in text
-    assert "no terasort case among these runs" in text
+    missing = html.unescape(text[text.index("Not in these runs:"):])
+    for sid, what in (("phases", "Phases per step"), ("scaling", "Scaling"),
+                      ("monitor", "Monitor: CPU and devices per case"),
+                      ("model", "Cluster model (no terasort case among these runs)")):
+        assert what in missing and f'<section id="{sid}">' not in text
+    assert text.count("Not in these runs:") == 1 and ": not measured</p>" not in text
     assert '<section id="compare">' not in text
 
 

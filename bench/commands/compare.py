@@ -8,7 +8,8 @@ from rich.table import Table
 
 from bench.commands.export import add_gate_arguments, gate, write_text
 from bench.core.errors import UserError
-from bench.core.output import emit_json, fmt_number, stderr_console
+from bench.core.output import emit_json, fmt_number, stderr_console, stdout_console
+from bench.reporting.quantities import IO_MBPS, SUPPLIED
 from bench.store.runs import Store
 
 NAME = "compare"
@@ -115,10 +116,8 @@ def _ci(r) -> str:
 
 
 def _console() -> Console:
-    """These tables are wider than 80 columns: the terminal's width on a terminal, 140 in logs and pipes."""
-    if stderr_console.is_terminal:
-        return stderr_console
-    return Console(stderr=True, highlight=False, width=max(stderr_console.width, 140))
+    """Tables go to stdout (bench.core.output: COLUMNS, the terminal's width, or 160 in logs and pipes)."""
+    return stdout_console()
 
 
 _SHORT_REASON = (("n<", "n<3"), ("too few", "few repeats"), ("p=", "p>0.05"), ("contended", "contended"), ("CI straddles", "straddles"),
@@ -220,7 +219,7 @@ def _print_across(result: dict) -> None:
     con = _console()
     priced = any(r["price_usd_per_hour"] for r in result["runs"])
     t = Table(title="per machine, tier and case (medians over repeats)")
-    cols = ["machine", "run", "tier", "case", "IOPS", "IOPS/GB", "MB/s", "p99 us"] + (["$/h", "IOPS per $/h"] if priced else [])
+    cols = ["machine", "run", "tier", "case", "IOPS", SUPPLIED, IO_MBPS, "p99 us"] + (["$/h", "IOPS per $/h"] if priced else [])
     for c in cols:
         t.add_column(c, justify="left" if c in ("machine", "run", "tier", "case") else "right")
     for r in result["rows"]:

@@ -5,7 +5,7 @@ from rich import box
 from rich.table import Table
 
 from bench.core.errors import UserError
-from bench.core.output import emit_json, fmt_number, stderr_console
+from bench.core.output import emit_json, fmt_number, stderr_console, stdout_console
 from bench.core.tags import parse_tags, tags_match
 from bench.store.runs import Store
 
@@ -55,7 +55,7 @@ def run(args) -> int:
 
 
 def _print(result: dict) -> None:
-    con = stderr_console
+    con = stdout_console()
     for s in result["series"]:
         marks = {cp["index"]: cp for cp in s["change_points"]}
         table = Table(title=f"{result['metric']} ({result['direction']}): {s['case']}", title_justify="left",
@@ -75,4 +75,4 @@ def _print(result: dict) -> None:
     total = sum(len(s["change_points"]) for s in result["series"])
     con.print(f"{len(result['series'])} series over {result['runs']} run(s); {total} change point(s)")
     for s in result["skipped_runs"]:
-        con.print(f"skipped {s['run_id']}: {s['error']}", style="yellow")
+        stderr_console.print(f"skipped {s['run_id']}: {s['error']}", style="yellow", markup=False)

@@ -17,8 +17,10 @@ def add_arguments(p):
 
 
 def run(args) -> int:
+    from rich.markup import escape
+
     from bench.core.errors import UserError
-    from bench.core.output import emit_json, stderr_console
+    from bench.core.output import emit_json, stderr_console, stdout_console
     from bench.execution.fio_import import import_runs
     from bench.reporting.table import failures, run_table
 
@@ -32,9 +34,10 @@ def run(args) -> int:
     if args.json:
         emit_json(doc)
     else:
-        stderr_console.print(run_table(doc))
+        con = stdout_console()
+        con.print(run_table(doc, con.width))
         for line in failures(doc):
-            stderr_console.print(f"[red]failed[/red] {line}")
+            con.print(f"[red]failed[/red] {escape(line)}")
         stderr_console.print(f"imported {len(args.files)} file(s) as run {doc['run_id']} in {store.root}")
     return 0 if doc["status"] == "complete" else 1
 

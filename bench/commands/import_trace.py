@@ -13,7 +13,7 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from bench.core.output import emit_json, stderr_console
+    from bench.core.output import emit_json, stderr_console, stdout_console
     from bench.execution.trace_import import import_trace
     from bench.reporting.trace_table import print_trace
 
@@ -21,6 +21,6 @@ def run(args) -> int:
     if args.json:
         emit_json(doc)
     else:
-        print_trace(stderr_console, doc)
+        print_trace(stdout_console(), doc)
         stderr_console.print(f"imported as run {doc['run_id']} in {store.root}")
     return 0

@@ -3,7 +3,7 @@ interrupted: a run whose process died, bench.store.run_state). A run whose docum
 line on stderr and left out; it never stops the others from being listed."""
 from rich.table import Table
 
-from bench.core.output import emit_json, stderr_console
+from bench.core.output import emit_json, stderr_console, stdout_console
 from bench.store.runs import Store
 
 NAME = "list"
@@ -35,5 +35,5 @@ def run(args) -> int:
                       str(r.get("started_at") or "-"), str(r.get("hostname") or "-"),
                       str(r.get("cases", "-")), str(r.get("failed_cases", "-")),
                       ", ".join(r.get("workloads", [])), ", ".join(str(t or "?") for t in r.get("tiers", [])))
-    stderr_console.print(table)
+    stdout_console().print(table)
     return 0

@@ -5,7 +5,8 @@ from dataclasses import fields
 from rich.table import Table
 
 from bench.core.errors import UserError
-from bench.core.output import emit_json, fmt_number, stderr_console
+from bench.core.output import emit_json, fmt_number, stdout_console
+from bench.reporting.quantities import DEMANDED, SUPPLIED
 from bench.scenarios.hadoop_tempdata.baselines import model_run
 from bench.scenarios.hadoop_tempdata.cluster_model import ClusterParams, assumption_lines
 from bench.store.runs import Store
@@ -41,7 +42,7 @@ def parse_param(name: str, text: str, integer: bool):
 
 def table(out: dict) -> Table:
     t = Table(title=f"cluster model from run {out['run_id']}", title_justify="left")
-    cols = ("layout", "drives", "limited by", "nodes", "IOPS/GB demanded", "IOPS/GB supplied",
+    cols = ("layout", "drives", "limited by", "nodes", DEMANDED, SUPPLIED,
             "CPU-bound below threads/drive", "USD per TB")
     for c in cols:
         t.add_column(c, justify="left" if c in ("layout", "limited by") else "right")
@@ -63,11 +64,12 @@ def run(args) -> int:
     if args.json:
         emit_json(out)
         return 0
-    stderr_console.print(table(out))
+    con = stdout_console()
+    con.print(table(out))
     for tier, rid in sorted({(l["data_tier"], l["baseline_run"]) for l in out["layouts"]}):
         where = "this run" if rid == out["run_id"] else f"run {rid} (the newest on this machine class with tier {tier})"
-        stderr_console.print(f"device baselines of tier {tier}: {where}", highlight=False)
-    stderr_console.print("formulas: bench/scenarios/hadoop_tempdata/cluster_model.py; assumptions:")
+        con.print(f"device baselines of tier {tier}: {where}", highlight=False)
+    con.print("formulas: bench/scenarios/hadoop_tempdata/cluster_model.py; assumptions:")
     for line in assumption_lines(out):
-        stderr_console.print("  " + line, highlight=False, markup=False)
+        con.print("  " + line, highlight=False, markup=False)
     return 0

@@ -20,7 +20,7 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from bench.core.output import emit_json, stderr_console
+    from bench.core.output import emit_json, stderr_console, stdout_console
     from bench.execution.trace_record import record
     from bench.reporting.trace_table import print_trace
 
@@ -31,6 +31,6 @@ def run(args) -> int:
     if args.json:
         emit_json(doc)
     else:
-        print_trace(stderr_console, doc)
+        print_trace(stdout_console(), doc)
         stderr_console.print(f"recorded as run {doc['run_id']} in {store.root}")
     return 0 if doc["status"] == "complete" else 1

@@ -22,7 +22,7 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from bench.core.output import emit_json, stderr_console
+    from bench.core.output import emit_json, stderr_console, stdout_console
     from bench.execution.trace_replay import replay
     from bench.reporting.table import print_run
 
@@ -35,7 +35,7 @@ def run(args) -> int:
         from bench.reporting.trace_table import replay_lines
         from bench.store.runs import Store
 
-        print_run(stderr_console, doc, Store(args.results).root)
+        print_run(stdout_console(), stderr_console, doc, Store(args.results).root)
         for line in replay_lines(doc):
-            stderr_console.print(line, soft_wrap=True, markup=False)
+            stdout_console().print(line, soft_wrap=True, markup=False)
     return 0 if doc["status"] == "complete" else 1

@@ -7,7 +7,7 @@ import workloads
 from bench.commands._hdd_flags import add_hdd_arguments, hdd_options
 from bench.core.errors import UserError
 from bench.core.outpath import checked_output_dir, write_output_file
-from bench.core.output import emit_json, stderr_console
+from bench.core.output import emit_json, stderr_console, stdout_console
 from bench.core.tags import parse_tags
 from bench.execution import plan
 from bench.execution.config import (
@@ -58,6 +58,8 @@ def add_run_arguments(p, workload_flags: bool = True):
                    help="run even if another run is using a tier (their figures disturb each other)")
     add_tag_argument(p)
     p.add_argument("--json", action="store_true", help="print the run document as JSON on stdout")
+    p.add_argument("--wide", action="store_true", help="print every table column however wide the screen "
+                                                        "(by default number columns are left out to fit)")
     p.add_argument("--interval", type=float, default=None, metavar="S",
                    help="seconds per interval of the figures over time (intervals.parquet; default 1)")
     p.add_argument("--no-live", action="store_true",
@@ -297,11 +299,11 @@ def _job_file_allowances(job_file: dict) -> dict:
     return {k: job_file[k] for k in ("allow_paths", "allow_commands", "allow_engines")}
 
 
-def report(doc: dict, json_out: bool, store_root) -> int:
+def report(doc: dict, json_out: bool, store_root, wide: bool = False) -> int:
     if json_out:
         emit_json(doc)
     else:
-        print_run(stderr_console, doc, store_root)
+        print_run(stdout_console(wide), stderr_console, doc, store_root)
     return 0 if doc["status"] == "complete" else 1
 
 
@@ -334,4 +336,4 @@ def run(args) -> int:
         raise UserError("--host-detect goes with --host or --hosts")
     doc = execute_fleet(cfg, args.tier, hosts, job_file, args.host_detect, machine_given=given) if hosts \
         else execute(cfg, args.tier, json_out=args.json, job_file=job_file, machine_given=given, no_live=args.no_live)
-    return report(doc, args.json, Store(cfg.results).root)
+    return report(doc, args.json, Store(cfg.results).root, args.wide)

@@ -1,19 +1,19 @@
 """tierbench scenario hadoop-tempdata: the case of docs/case.md, reproduced on your tiers in one command."""
 from __future__ import annotations
 
-from rich.table import Table
+from rich.markup import escape
 
 from bench.commands._hdd_flags import add_hdd_arguments, hdd_options
 from bench.commands.run import add_tag_argument
 from bench.core.errors import UserError
-from bench.core.output import emit_json, stderr_console
+from bench.core.output import emit_json, stderr_console, stdout_console
 from bench.core.tags import parse_tags
 from bench.execution.config import Config, TierDecl, check_interval
 from bench.execution.runner import Runner
 from bench.execution.session import TierSession
+from bench.reporting.findings_table import engines_findings_table, fidelity_table, findings_table
 from bench.reporting.live import make_view
 from bench.reporting.table import failures, run_table
-from bench.scenarios.hadoop_tempdata.findings import VERDICT_STYLE, header
 from bench.scenarios.hadoop_tempdata.scenario import (
     check_memory_tiers,
     default_container_mb,
@@ -56,53 +56,10 @@ def add_arguments(p):
                    help="seconds per interval of the figures over time (intervals.parquet; default 1)")
     p.add_argument("--no-live", action="store_true",
                    help="no live panel: one line per interval on stderr (the default on a pipe)")
+    p.add_argument("--wide", action="store_true", help="every table column however wide the screen")
 
 
-def findings_table(found: list) -> Table:
-    """The findings, each with its form (the case's claim or a weaker one), figure, threshold and verdict."""
-    title = "hadoop-tempdata: the case's findings, on this machine"
-    note = header(found)
-    table = Table(title=title + (f"\n[yellow]{note}[/yellow]" if note else ""), title_justify="left")
-    for col in ("finding", "form", "measured", "threshold", "verdict", "why"):
-        table.add_column(col)
-    for f in found:
-        style = VERDICT_STYLE.get(f["verdict"], "")
-        table.add_row(f["claim"], f["form"], f["figure"], (f["threshold"] or {}).get("rule", "-"),
-                      f"[{style}]{f['verdict_text']}[/{style}]", f["reason"])
-    return table
-
-
-def engines_findings_table(by_engine: dict) -> Table:
-    """The findings with a column per engine (the replay's and Spark's): each cell the verdict and the figure."""
-    engines = list(by_engine)
-    table = Table(title="hadoop-tempdata: the case's findings, per engine", title_justify="left")
-    for col in ("finding", "form", "threshold", *engines):
-        table.add_column(col)
-    rows = zip(*(by_engine[e] for e in engines))
-    for found in rows:
-        cells = []
-        for f in found:
-            style = VERDICT_STYLE.get(f["verdict"], "")
-            cells.append(f"[{style}]{f['verdict_text']}[/{style}]\n{f['figure']}")
-        table.add_row(found[0]["claim"], found[0]["form"], (found[0]["threshold"] or {}).get("rule", "-"), *cells)
-    return table
-
-
-def fidelity_table(fid: dict) -> Table:
-    """Replay vs Spark on the same tiers and records, and where they differ."""
-    table = Table(title="replay fidelity: the replay (tierbench's terasort) vs Apache Spark, same tiers and records",
-                  title_justify="left")
-    for col in ("figure", "replay", "spark", "differ?"):
-        table.add_column(col)
-    for r in fid["rows"]:
-        fmt = (lambda v: "-" if v is None else f"{v:.0%}") if r["kind"] == "share" else \
-            (lambda v: "-" if v is None else f"{v:.3g}")
-        table.add_row(r["figure"], fmt(r["replay"]), fmt(r["spark"]),
-                      {True: "[yellow]yes[/yellow]", False: "no", None: "not measured"}[r["differs"]])
-    return table
-
-
-def _print_model(doc: dict) -> None:
+def _print_model(con, doc: dict) -> None:
     """The cluster model of the run with its default assumptions (the run's own drive count), as `model` prints it."""
     from bench.commands.model import table
     from bench.scenarios.hadoop_tempdata.cluster_model import assumption_lines, model
@@ -111,9 +68,9 @@ def _print_model(doc: dict) -> None:
     except UserError as e:
         stderr_console.print(f"cluster model: not computed: {e}", highlight=False, markup=False)
         return
-    stderr_console.print(table(out))
+    con.print(table(out))
     for line in assumption_lines(out):
-        stderr_console.print("  " + line, highlight=False, markup=False)
+        con.print("  " + line, highlight=False, markup=False)
 
 
 def run(args) -> int:
@@ -171,18 +128,19 @@ def run(args) -> int:
     if args.json:
         emit_json(doc)
     else:
-        stderr_console.print(run_table(doc))
+        con = stdout_console(args.wide)
+        con.print(run_table(doc, con.width))
         for line in failures(doc):
-            stderr_console.print(f"[red]failed[/red] {line}")
+            con.print(f"[red]failed[/red] {escape(line)}")
         if doc.get("findings_by_engine"):
-            stderr_console.print(engines_findings_table(doc["findings_by_engine"]))
+            con.print(engines_findings_table(doc["findings_by_engine"], con.width))
         else:
-            stderr_console.print(findings_table(doc["findings"]))
+            con.print(findings_table(doc["findings"], con.width))
         if doc.get("fidelity"):
-            stderr_console.print(fidelity_table(doc["fidelity"]))
+            con.print(fidelity_table(doc["fidelity"]))
             for line in doc["fidelity"]["summary"]:
-                stderr_console.print("  " + line, highlight=False, markup=False)
-        _print_model(doc)
+                con.print("  " + line, highlight=False, markup=False)
+        _print_model(con, doc)
         stderr_console.print(f"stored in {store.root / doc['run_id']}; cluster model with other assumptions: "
                              f"tierbench model {doc['run_id']} --help")
     return 0 if doc["status"] == "complete" else 1

@@ -2,29 +2,22 @@
 or `import-trace`, its characterisation), or its document as JSON.
 
 The tables name scenario steps by their labels and show only what varies between rows; what every row of a
-workload shares is said once above the table. Off a terminal (logs, pipes) they are laid out in 160 columns."""
+workload shares is said once above the table. They go to stdout, fitted to COLUMNS, the terminal, or 160 columns
+off a terminal (bench.core.output); --wide keeps every column."""
 
-from rich.console import Console
-
-from bench.core.output import emit_json, stderr_console
+from bench.core.output import emit_json, stderr_console, stdout_console
 from bench.reporting.table import print_run
 from bench.store.runs import Store
 
 NAME = "show"
 HELP = "show a stored run (table, or --json for the run document)"
-WIDTH = 160  # columns off a terminal
 
 
 def add_arguments(p):
     p.add_argument("run", metavar="RUN", help="run id (or trace), unique prefix, 'latest', or a run folder")
     p.add_argument("--results", metavar="DIR", help="results store")
     p.add_argument("--json", action="store_true")
-
-
-def _console() -> Console:
-    if stderr_console.is_terminal:
-        return stderr_console
-    return Console(stderr=True, highlight=False, width=WIDTH)
+    p.add_argument("--wide", action="store_true", help="every table column however wide the screen")
 
 
 def run(args) -> int:
@@ -36,12 +29,12 @@ def run(args) -> int:
     if doc.get("kind") == "trace":
         from bench.reporting.trace_table import print_trace
 
-        print_trace(_console(), doc)
+        print_trace(stdout_console(args.wide), doc)
         return 0
-    print_run(_console(), doc, store.root)
+    print_run(stdout_console(args.wide), stderr_console, doc, store.root)
     if doc.get("replay_of"):
         from bench.reporting.trace_table import replay_lines
 
         for line in replay_lines(doc):
-            _console().print(line, soft_wrap=True, markup=False)
+            stdout_console(args.wide).print(line, soft_wrap=True, markup=False)
     return 0

@@ -118,7 +118,7 @@ def write_output_file(path: Union[str, Path], data: Union[bytes, str], *, what: 
     payload = data.encode() if isinstance(data, str) else bytes(data)
     tmp = out.with_name(f".{out.name}.tierbench-{os.getpid()}.tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)  # less the umask, as any file
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(payload)

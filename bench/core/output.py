@@ -3,13 +3,31 @@ goes to stderr so that stdout stays clean for pipes."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
 from rich.console import Console
 
-# Tables are wide: when stderr is not a terminal (CI logs, pipes), don't squeeze them into 80 columns.
-stderr_console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 200)
+OFF_TERMINAL_WIDTH = 160    # CI logs and files: wide enough for the run table, narrow enough to read
+WIDE = 10_000               # --wide: no practical limit
+
+
+def console_width(stream) -> int | None:
+    """The width a console on `stream` should use: None (rich reads COLUMNS or the terminal) when COLUMNS is set
+    or the stream is a terminal, else OFF_TERMINAL_WIDTH."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    return None if stream.isatty() else OFF_TERMINAL_WIDTH
+
+
+def stdout_console(wide: bool = False) -> Console:
+    """Where a command prints its tables (never with --json)."""
+    return Console(highlight=False, width=WIDE if wide else console_width(sys.stdout), soft_wrap=False)
+
+
+stderr_console = Console(stderr=True, highlight=False, width=console_width(sys.stderr))
 
 
 def json_default(value):

@@ -5,25 +5,31 @@ workers, cache, container, engine); what is the same in every row of a workload 
 title, so that a scenario run's table fits 160 columns."""
 from __future__ import annotations
 
+import io
 from collections import OrderedDict
 from pathlib import Path
 
 from rich import box
+from rich.console import Console, Group
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from bench.analysis.stats import median
 from bench.core.case import case_key, case_key_dict
-from bench.core.output import fmt_number
+from bench.core.output import WIDE, fmt_number
+from bench.reporting.quantities import (
+    DEMANDED,
+    IO_MBPS,
+    QUANTITIES,
+    SORTED_MBPS,
+    SUPPLIED,
+    group_figures,
+    is_job,
+)
 
 # Two spaces between columns, a rule under the header, no frame: wide tables stay readable in 160 columns.
 _COMPACT = dict(box=box.SIMPLE_HEAD, collapse_padding=True, show_edge=False, pad_edge=False)
-
-COLUMNS = (("IOPS", "iops", 1), ("MB/s", "bytes_per_s", 1e-6), ("p50 us", "lat_p50_us", 1),
-           ("p99 us", "lat_p99_us", 1), ("p99.9 us", "lat_p999_us", 1), ("IOPS/GB", "iops_per_gb", 1),
-           ("demands\nIOPS/GB", "demanded_iops_per_gb", 1),
-           ("wall s", "wall_s", 1), ("CPU %", "cpu_util", 1))
-
 
 def _value(metrics: dict, key: str):
     if key == "bytes_per_s":
@@ -161,11 +167,19 @@ def _engine_ratio(groups: dict, key: tuple, ident: dict, cases: list) -> tuple:
     return ratio, marks
 
 
-def run_table(doc: dict) -> Table:
-    """One row per case: step label (scenario runs), workload, tier, temp tier (jobs), host (a fleet run: a row
-    per fio server and one for the fleet), what varies within the
-    workload, repeats, medians of the metrics, bottleneck verdicts, the fio/builtin IOPS ratio and the IOPS per GB
-    the tier supplies next to what a job demands. Columns nobody filled are left out."""
+TIER_MARK = "tier"    # a job row shows its data tier's IOPS/GB supplied: said once, under the table
+TIER_NOTE = (f"{SUPPLIED} on a job's row: what its data tier supplies (the tier's best rand-read-4k row), beside "
+             f"what the job demands of it")
+IDENTITY = ("step", "workload", "tier", "temp", "host", "varies")
+# Number columns, the first dropped first when the table is wider than the screen (--wide keeps them all).
+DROP_ORDER = ("p99.9 us", "p50 us", "device %", "fio/builtin", "CPU %", SORTED_MBPS, "wall s", DEMANDED, "n",
+              SUPPLIED, "p99 us", IO_MBPS, "bound", "IOPS")
+_HEADER = {IO_MBPS: "I/O\nMB/s", SORTED_MBPS: "sorted\nMB/s", SUPPLIED: "IOPS/GB\nsupplied",
+           DEMANDED: "IOPS/GB\ndemanded"}
+
+
+def _table_rows(doc: dict) -> tuple:
+    """(titles, rows, marks, shared) of the run table: every column before any is left out."""
     groups = grouped(doc)
     supplied = supplied_iops_per_gb(doc)
     idents = [case_key_dict(key) for key in groups]
@@ -173,32 +187,64 @@ def run_table(doc: dict) -> Table:
     rows, marks = [], set()
     for (key, cases), ident, vary in zip(groups.items(), idents, varied):
         ok = [c for c in cases if not c.get("error")]
-        cells = [fmt_number(None if (m := median_metric(cases, k)) is None else m * scale)
-                 for _, k, scale in COLUMNS]
+        job = is_job(ident)
+        figures = group_figures(cases, job)
+        if job and figures[DEMANDED] is not None and supplied.get(ident["tier"]) is not None:
+            figures[SUPPLIED] = supplied[ident["tier"]]
+            marks.add(TIER_MARK)
+        cells = [fmt_number(figures[name]) for name in QUANTITIES]
         verdicts = sorted({c.get("bottleneck") or "unknown" for c in ok}) or ["-"]
         ratio, flags = _engine_ratio(groups, key, ident, cases)
         marks |= flags
         n = f"{len(ok)}" + (f" ({len(cases) - len(ok)} failed)" if len(ok) < len(cases) else "")
         rows.append([ident["label"] or "-", ident["workload"], str(ident["tier"]), ident["temp_tier"] or "-",
-                     ident.get("host") or "-", vary, n,
-                     *cells, "/".join(verdicts), ratio,
-                     fmt_number(supplied.get(ident["tier"]))
-                     if median_metric(cases, "demanded_iops_per_gb") is not None else "-"])
-    titles = (["step", "workload", "tier", "temp", "host", "varies", "n"] + [t for t, _, _ in COLUMNS]
-              + ["bound", "fio/builtin", "tier\nsupplies\nIOPS/GB"])
-    left = {"step", "workload", "tier", "temp", "host", "varies", "bound"}
+                     ident.get("host") or "-", vary, n, *cells, "/".join(verdicts), ratio])
+    titles = list(IDENTITY) + ["n", *QUANTITIES, "bound", "fio/builtin"]
+    return titles, rows, marks, shared
+
+
+def run_table(doc: dict, width: int = None) -> Group:
+    """One row per case: step label (scenario runs), workload, tier, temp tier (jobs), host (a fleet run: a row
+    per fio server and one for the fleet), what varies within the workload, repeats, medians of the figures
+    (bench.reporting.quantities names them), bottleneck verdicts and the fio/builtin IOPS ratio. Columns nobody
+    filled are left out. width: the screen's columns; number columns are dropped (DROP_ORDER) until the table
+    fits, and the caption names them; the columns that identify a row are never cut (they wrap at spaces)."""
+    titles, rows, marks, shared = _table_rows(doc)
     always = {"workload", "tier", "n"}
     keep = [i for i, title in enumerate(titles) if title in always or any(r[i] not in ("-", "unknown") for r in rows)]
-    notes = [note for mark, note in ((CHECKSUM_MARK, CHECKSUM_NOTE), (QUEUE_MARK, QUEUE_NOTE)) if mark in marks]
+    notes = [note for mark, note in ((CHECKSUM_MARK, CHECKSUM_NOTE), (QUEUE_MARK, QUEUE_NOTE), (TIER_MARK, TIER_NOTE))
+             if mark in marks]
     head = [f"run {doc['run_id']} ({doc.get('status')})", _tiers_text(doc)]
     head += [f"{workload}, every row: {text}" for workload, text in shared.items() if text]
-    table = Table(title=escape("\n".join(h for h in head if h)), title_justify="left", **_COMPACT,
-                  caption=escape("\n".join(notes)) or None, caption_justify="left")
-    for i in keep:
-        table.add_column(titles[i], justify="left" if titles[i] in left else "right")
-    for r in rows:
-        table.add_row(*[escape(r[i]) for i in keep])
-    return table
+
+    def build(columns, dropped):
+        caption = notes + ([f"left out for width: {', '.join(dropped)} (--wide shows every column)"]
+                           if dropped else [])
+        table = Table(**_COMPACT, caption=escape("\n".join(caption)) or None, caption_justify="left")
+        for i in columns:
+            title = titles[i]
+            ident = title in IDENTITY
+            longest_word = max((len(w) for r in rows for w in r[i].split()), default=1)
+            table.add_column(_HEADER.get(title, title), justify="left" if ident or title == "bound" else "right",
+                             no_wrap=ident and title != "varies", overflow="fold",
+                             min_width=max(longest_word, len(title)) if ident else None)
+        for r in rows:
+            table.add_row(*[escape(r[i]) for i in columns])
+        return table
+
+    dropped: list = []
+    if width:
+        measure = Console(width=WIDE, file=io.StringIO())
+        for title in DROP_ORDER:
+            if measure.measure(build(keep, dropped)).maximum <= width:
+                break
+            index = titles.index(title)
+            if index in keep:
+                keep = [i for i in keep if i != index]
+                dropped.append(title)
+    # The title lines above the table, not as its title: a narrow table (a failed run's) would wrap them to its
+    # own width.
+    return Group(Text("\n".join(h for h in head if h)), build(keep, dropped))
 
 
 def failures(doc: dict) -> list:
@@ -249,8 +295,10 @@ def scaling_table(doc: dict):
     if not rows:
         return None
     table = Table(title="scaling with workers", title_justify="left", **_COMPACT)
-    for col in ("workload", "tier", "workers", "MB/s", "speedup", "efficiency", "bound"):
-        table.add_column(col, justify="right" if col in ("workers", "MB/s", "speedup", "efficiency") else "left")
+    # bench.analysis.scaling.throughput: a sort's sorted bytes per s, else the I/O (read + write) per s.
+    mbps = SORTED_MBPS if all(r["workload"] == "terasort" for r in rows) else IO_MBPS
+    for col in ("workload", "tier", "workers", mbps, "speedup", "efficiency", "bound"):
+        table.add_column(col, justify="right" if col in ("workers", mbps, "speedup", "efficiency") else "left")
     for r in rows:
         tier = r["tier"] + (f" / temp {r['temp_tier']}" if r.get("temp_tier") and r["temp_tier"] != r["tier"] else "")
         name = r["workload"] + (f" {r['label']}-N" if r.get("label") else "")
@@ -259,13 +307,13 @@ def scaling_table(doc: dict):
     return table
 
 
-def print_run(console, doc: dict, store_root) -> None:
-    """The run's tables (cases, phases, scaling), its failed cases and where it is stored, on `console`:
-    what `run` prints on stderr when it ends and what `show` prints on stdout."""
-    console.print(run_table(doc))
+def print_run(out, err, doc: dict, store_root) -> None:
+    """The run's tables (cases, phases, scaling) and its failed cases on `out` (stdout: what `run` and `show`
+    print), fitted to its width; where it is stored on `err` (stderr, a message)."""
+    out.print(run_table(doc, out.width))
     for extra in (phases_table(doc), scaling_table(doc)):
         if extra is not None:
-            console.print(extra)
+            out.print(extra)
     for line in failures(doc):
-        console.print(f"[red]failed[/red] {escape(line)}")
-    console.print(escape(f"stored in {Path(store_root) / doc['run_id']}"), soft_wrap=True)
+        out.print(f"[red]failed[/red] {escape(line)}", soft_wrap=False)
+    err.print(escape(f"stored in {Path(store_root) / doc['run_id']}"), soft_wrap=True)

@@ -469,6 +469,17 @@ def _entries() -> list:
     e.append(BadInput("raw-drive-class-unknown", ("model", "{good_run}", "--drive-class", "unknown",
                                                   "--results", "{store}")))
 
+    # report outputs: a regular file or a new path, never a device, folder or missing folder; something to write
+    e.append(BadInput("report-output-device", ("report", "{good_run}", "-o", "/dev/null", "--results", "{store}")))
+    e.append(BadInput("report-output-folder", ("report", "{good_run}", "-o", "{dir}", "--results", "{store}")))
+    e.append(BadInput("report-output-missing-folder", ("report", "{good_run}", "-o", "{dir}/nope/r.html",
+                                                       "--results", "{store}")))
+    e.append(BadInput("report-png-is-a-file", ("report", "{good_run}", "--png", "{file}", "--results", "{store}"),
+                      {"charts.txt": b"not a folder"}))
+    e.append(BadInput("report-png-is-a-device", ("report", "{good_run}", "--png", "/dev/null", "--results",
+                                                 "{store}")))
+    e.append(BadInput("report-nothing-to-write", ("report", "{good_run}", "--results", "{store}")))
+
     # a store with one bad run document next to a good one: reported in one line, the rest still works
     def store(name, mutate):
         for command in (("list",), ("list", "--json"), ("history", "--metric", "iops")):

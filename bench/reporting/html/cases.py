@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from collections import Counter
 
-from matplotlib import cm
 from matplotlib.figure import Figure
 
-from bench.analysis.compare import compare_runs, median_metric
+from bench.analysis.compare import compare_runs, metric_values
 from bench.analysis.machines import across_machines
 from bench.analysis.stats import median
 from bench.core.case import case_key, case_key_dict
 from bench.core.errors import UserError
+from bench.reporting.html.axes import chunks, colour, value_axis
 from bench.reporting.html.elements import (
-    _SUMMARY_METRICS,
     case_texts,
     esc,
     group_by_case,
@@ -24,6 +23,7 @@ from bench.reporting.html.elements import (
     tier_label,
     varying_params,
 )
+from bench.reporting.quantities import IO_MBPS, QUANTITIES, SUPPLIED, group_figures, is_job
 
 
 def section_runs(docs) -> str:
@@ -67,7 +67,21 @@ def _emulation_text(emu: dict) -> str:
         f"; {emu['backing']}" if emu.get("backing") else "")
 
 
+# The cases table's figures: p50 and p99.9 are in the latency percentile chart; a table that fits a 1280 px
+# window has room for the rest.
+_CASE_FIGURES = tuple(q for q in QUANTITIES if q not in ("p50 us", "p99.9 us"))
+
+
+def _setup(k: dict) -> str:
+    """engine, workers, cache and container of a case, in one cell (each only where set)."""
+    parts = [str(k["engine"]) if k["engine"] else "",
+             f"{k['workers']} workers" if k["workers"] not in (None, 1) else "",
+             "page cache" if k["cache"] else "", f"{k['memory_mb']} MB container" if k["memory_mb"] else ""]
+    return ", ".join(p for p in parts if p)
+
+
 def section_cases(docs) -> str:
+    """Per run: a row per case (medians over repeats), its identity columns only where some case sets them."""
     out = []
     for d in docs:
         groups = group_by_case(d)
@@ -78,64 +92,76 @@ def section_cases(docs) -> str:
             bottleneck = Counter(c.get("bottleneck") or "unknown" for c in cases if not c.get("error"))
             errors = sum(1 for c in cases if c.get("error"))
             params = ", ".join(f"{p}={v}" for p, v in k["params"].items() if (k["workload"], p) in varying)
-            medians = [median_metric(cases, m) for m, _ in _SUMMARY_METRICS]
-            medians = [v / 1e6 if v is not None and m.endswith("bytes_per_s") else v
-                       for v, (m, _) in zip(medians, _SUMMARY_METRICS)]
-            rows.append(([esc(k["label"]), esc(k["workload"]), esc(k["tier"]),
-                          esc(k["temp_tier"]), esc(k["engine"]), esc(params or "-"), esc(k["workers"]),
-                          "yes" if k["cache"] else "", esc(f"{k['memory_mb']} MB" if k["memory_mb"] else None),
-                          esc(len(cases)), esc(errors)] + [num(v) for v in medians]
+            figures = group_figures(cases, is_job(k))
+            rows.append(([esc(k["label"]), esc(k["workload"]), esc(k["tier"]), esc(k["temp_tier"]),
+                          esc(_setup(k) or None), esc(params or "-"),
+                          esc(len(cases)) + (f" ({errors} failed)" if errors else "")]
+                         + [num(figures[name]) for name in _CASE_FIGURES]
                          + [esc(bottleneck.most_common(1)[0][0] if bottleneck else "-")],
                          "failed" if errors == len(cases) else ""))
         out.append(f"<h3>{esc(d.get('run_id'))}</h3>")
-        headers = (["step", "workload", "tier (data)", "temp", "engine", "params", "workers", "cache", "container",
-                    "repeats", "errors"] + [label for _, label in _SUMMARY_METRICS] + ["bottleneck"])
-        # Identity columns no case of this run sets (e.g. step, temp, workers of a plain run) are left out.
+        headers = ["step", "workload", "tier (data)", "temp", "engine, setup", "params", "repeats",
+                   *_CASE_FIGURES, "bottleneck"]
+        # Columns no case of this run sets (e.g. step, temp of a plain run; sorted MB/s without a sort) are left out.
         keep = [i for i, h in enumerate(headers)
-                if i >= 9 or i in (1, 2) or any(r[0][i] not in ("-", "") for r in rows)]
+                if i in (1, 2, 6, len(headers) - 1) or any(r[0][i] not in ("-", "") for r in rows)]
         rows = [([r[0][i] for i in keep], r[1]) for r in rows]
         left = sum(1 for i in keep if i < 6)
-        out.append(table([headers[i] for i in keep], rows, left=left) if rows else na("cases"))
+        wrap = tuple(j for j, i in enumerate(keep) if headers[i] in ("engine, setup", "params"))
+        out.append(table([headers[i] for i in keep], rows, left=left, wrap=wrap) if rows else na("cases"))
         shared = [f"{w}: " + ", ".join(f"{p}={v}" for p, v in sorted(ps.items())) for w, ps in common.items() if ps]
         if shared and rows:
             out.append('<p class="meta">Parameters every case of a workload shares: ' + esc("; ".join(shared))
-                       + "</p>")
+                       + ". p50 and p99.9 latency: the latency percentile chart.</p>")
     return "".join(out)
 
 
 def section_iops_per_gb(docs) -> str:
-    bars = {}  # (run, tier) -> {series: value}
+    """Bars of the IOPS per GB each tier supplied (median over repeats, whisker min-max), grouped by tier; at most
+    MAX_SERIES series a chart (more: small multiples with one common y scale). Linear from zero unless the bars
+    span more than two decades (bench.reporting.html.axes.value_axis)."""
+    bars = {}  # (run, tier) -> {series: (median, low, high)}
     # Series are named by the params that vary across all the runs, so that the same case has one colour.
     varying, _ = varying_params([key for d in docs for key in group_by_case(d)])
     for d in docs:
         for key, cases in group_by_case(d).items():
-            v = median_metric(cases, "iops_per_gb")
             k = case_key_dict(key)
-            if v is not None and v > 0:
-                series = k["workload"] + "".join(f" {p}={val}" for p, val in k["params"].items()
-                                                 if (k["workload"], p) in varying)
-                if k["workload"] == "terasort" and k["label"]:
-                    continue    # a job's IOPS per GB on its data tier: shown per step in the cases table
-                bars.setdefault((d.get("run_id"), tier_label(d, k["tier"])), {})[series] = v
+            if k["engine"] in ("job", "spark") or k["temp_tier"] is not None:
+                continue    # a job's I/O per GB is what it demands of the tier: in the cases table
+            values = [v for v in metric_values(cases, "iops_per_gb") if v > 0]
+            if not values:
+                continue
+            series = k["workload"] + "".join(f" {p}={val}" for p, val in k["params"].items()
+                                             if (k["workload"], p) in varying)
+            bars.setdefault((d.get("run_id"), tier_label(d, k["tier"])), {})[series] = (
+                median(values), min(values), max(values))
     if not bars:
-        return na("IOPS per GB")
+        return ""
     series_names = list(dict.fromkeys(w for v in bars.values() for w in v))
     groups = list(bars)
-    fig = Figure(figsize=(10, 4.2))
-    ax = fig.add_subplot()
-    ax.set_prop_cycle(color=[cm.tab20(k % 20) for k in range(20)])
-    width = 0.8 / max(1, len(series_names))
-    for i, w in enumerate(series_names):
-        xs = [g + (i - (len(series_names) - 1) / 2) * width for g in range(len(groups))]
-        ax.bar(xs, [bars[g].get(w, float("nan")) for g in groups], width, label=w)
+    panels = chunks(series_names)
+    drawn = [x for v in bars.values() for m in v.values() for x in m]
     multi = len(docs) > 1
-    ax.set_xticks(range(len(groups)), [f"{r}: {t}" if multi else t for r, t in groups], fontsize=8,
-                  rotation=20 if len(groups) > 3 else 0, ha="right" if len(groups) > 3 else "center")
-    ax.set_yscale("log")
-    ax.set_ylabel("IOPS per GB (10^9 bytes, log)")
-    ax.set_title("IOPS per GB per tier (median over repeats)")
-    ax.legend(fontsize=7, ncol=2, loc="center left", bbox_to_anchor=(1.0, 0.5))
-    ax.grid(axis="y", which="both", alpha=.3)
+    fig = Figure(figsize=(10, 3.6 * len(panels) + 0.6))
+    for row, part in enumerate(panels):
+        ax = fig.add_subplot(len(panels), 1, row + 1)
+        width = 0.8 / max(1, len(part))
+        for i, w in enumerate(part):
+            xs = [g + (i - (len(part) - 1) / 2) * width for g in range(len(groups))]
+            meds = [bars[g][w][0] if w in bars[g] else float("nan") for g in groups]
+            low = [bars[g][w][0] - bars[g][w][1] if w in bars[g] else 0 for g in groups]
+            high = [bars[g][w][2] - bars[g][w][0] if w in bars[g] else 0 for g in groups]
+            ax.bar(xs, meds, width, label=w, color=colour(i))
+            ax.errorbar(xs, meds, yerr=[low, high], fmt="none", ecolor="#222", capsize=3, lw=1)
+        ax.set_xticks(range(len(groups)), [f"{r}: {t}" if multi else t for r, t in groups], fontsize=8,
+                      rotation=20 if len(groups) > 3 else 0, ha="right" if len(groups) > 3 else "center")
+        value_axis(ax, drawn, "IOPS per GB supplied (IOPS per 10^9 bytes of capacity)")
+        ax.set_xlabel("run: tier" if multi else "tier")
+        more = f" ({row + 1} of {len(panels)})" if len(panels) > 1 else ""
+        ax.set_title(f"IOPS per GB each tier supplied: median over repeats, whisker min-max{more}")
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+        ax.grid(axis="y", which="both", alpha=.3)
+    fig.tight_layout()
     return img(fig, "IOPS per GB per tier")
 
 
@@ -171,12 +197,15 @@ def section_phases(docs) -> str:
     """Per run: one stacked bar per case (each scenario step its own), phases in the order they ran, and a table
     of each phase's median wall time and bottleneck verdict."""
     out = []
-    for d in docs:
-        rows = _step_phases(d)
+    per_run = [(d, _step_phases(d)) for d in docs]
+    # One x scale for every run's chart, so that the same bar length is the same time in each.
+    longest = max((sum(w for _, w, _ in phases if w is not None) for _, rows in per_run for _, phases, _ in rows),
+                  default=0.0)
+    for d, rows in per_run:
         if not rows:
             continue
         names = list(dict.fromkeys(name for _, phases, _ in rows for name, *_ in phases))
-        colours = {name: cm.tab10(i % 10) for i, name in enumerate(names)}
+        colours = {name: colour(i) for i, name in enumerate(names)}
         fig = Figure(figsize=(10, 1.3 + 0.42 * len(rows)))
         ax = fig.add_subplot()
         for i, (_, phases, _) in enumerate(rows):
@@ -186,8 +215,10 @@ def section_phases(docs) -> str:
                     ax.barh(i, wall, left=left, color=colours[name], height=0.62, edgecolor="white", linewidth=0.5)
                     left += wall
         ax.set_yticks(range(len(rows)), [label for label, _, _ in rows], fontsize=8)
+        ax.set_ylabel("case")
         ax.invert_yaxis()
-        ax.set_xlabel("wall time (s, median over repeats), phases in the order they ran")
+        ax.set_xlim(0, (longest or 1.0) * 1.05)
+        ax.set_xlabel("wall time (s), median over repeats; phases in the order they ran; one scale for all runs")
         ax.set_title(f"{d.get('run_id')}: phases of each case")
         ax.grid(axis="x", alpha=.3)
         handles = [ax.barh([0], [0], color=colours[n])[0] for n in names]
@@ -202,7 +233,7 @@ def section_phases(docs) -> str:
         out.append(table(["case", "repeats"] + names + ["sum s"], table_rows, left=1, wrap=(0,)))
         out.append('<p class="meta">Each phase: median wall time over the repeats and its bottleneck verdict '
                    '(bench/analysis/verdict.py).</p>')
-    return "".join(out) or na("phase breakdown (cases with two or more phases)")
+    return "".join(out)
 
 
 def section_compare(docs) -> str:
@@ -233,7 +264,8 @@ def section_compare(docs) -> str:
         out.append(f'<p class="meta">{"PASS" if result["passed"] else "FAIL"}: {esc(counts)}. Ratio = median NEW / '
                    f'median BASE, {int(result["confidence"] * 100)}% bootstrap CI, Mann-Whitney U p; '
                    f'regressed/improved when the CI lies beyond the threshold and p &lt; {result["alpha"]}.</p>')
-        out.append(table(["case", "metric", "n", "base", "new", "ratio", "CI", "p", "threshold", "verdict"], rows, 2)
+        out.append(table(["case", "metric", "n", "base", "new", "ratio", "CI", "p", "threshold", "verdict"], rows, 2,
+                         wrap=(0, 9))
                    if rows else '<p class="na">no case in both runs</p>')
         only = [("only in " + str(base.get("run_id")), result["only_in_base"]),
                 ("only in " + str(new.get("run_id")), result["only_in_new"])]
@@ -255,4 +287,4 @@ def _across_table(result: dict, docs: list) -> str:
             for r in result["rows"]]
     rows += [[esc(r["hostname"]), esc(r["run_id"]), esc(name(r)), "-", "-", "-", "-", num(r["wall_s"])]
              for r in result["terasort"]]
-    return table(["machine", "run", "case", "IOPS", "IOPS/GB", "MB/s", "p99 us", "wall s"], rows, 3)
+    return table(["machine", "run", "case", "IOPS", SUPPLIED, IO_MBPS, "p99 us", "wall s"], rows, 3)

@@ -5,15 +5,12 @@ import base64
 import html
 import io
 import math
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from matplotlib.figure import Figure
 
 from bench.core.case import case_key, case_key_dict
-
-_SUMMARY_METRICS = (("iops", "IOPS"), ("iops_per_gb", "IOPS/GB"), ("read_bytes_per_s", "read MB/s"),
-                    ("write_bytes_per_s", "write MB/s"), ("lat_p50_us", "p50 us"), ("lat_p99_us", "p99 us"),
-                    ("wall_s", "wall s"), ("cpu_util", "CPU %"), ("device_util", "device %"))
-
 
 # What the hadoop-tempdata steps whose key does not show it did (bench/scenarios/hadoop_tempdata/scenario.py).
 _HALVED_STEPS = ("a-half", "e")
@@ -34,7 +31,25 @@ def num(value, digits: int = 3) -> str:
     return f"{v:,.{max(0, digits - 1 - int(math.floor(math.log10(abs(v)))))}f}"
 
 
+_FIGURES: ContextVar = ContextVar("report_figures", default=None)
+
+
+@contextmanager
+def collect_figures():
+    """Within the block, every chart the report embeds is also appended, as (alt text, Figure), to the list it
+    yields: `report --png DIR` writes them one by one, and the chart tests read their axes."""
+    sink: list = []
+    token = _FIGURES.set(sink)
+    try:
+        yield sink
+    finally:
+        _FIGURES.reset(token)
+
+
 def img(fig: Figure, alt: str) -> str:
+    sink = _FIGURES.get()
+    if sink is not None:
+        sink.append((alt, fig))
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=96, bbox_inches="tight")
     data = base64.b64encode(buf.getvalue()).decode("ascii")
@@ -59,7 +74,7 @@ def table(headers, rows, left=1, wrap=()) -> str:
             row, cls = row
         cells = "".join(cell("td", i, c) for i, c in enumerate(row))
         body.append(f'<tr class="{esc(cls)}">{cells}</tr>' if cls else f"<tr>{cells}</tr>")
-    return f"<div class=\"scroll\"><table><tr>{head}</tr>{''.join(body)}</table></div>"
+    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
 
 def tier_label(doc: dict, name) -> str:

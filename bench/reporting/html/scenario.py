@@ -8,6 +8,7 @@ from bench.analysis.compare import metric_values
 from bench.analysis.stats import median
 from bench.core.case import case_key_dict
 from bench.core.errors import UserError
+from bench.reporting.html.axes import colour
 from bench.reporting.html.elements import (
     esc,
     group_by_case,
@@ -17,6 +18,7 @@ from bench.reporting.html.elements import (
     step_text,
     table,
 )
+from bench.reporting.quantities import DEMANDED, SUPPLIED
 
 RUNTIME_METRIC = "sort_s"     # a terasort step's runtime: the sort job (map + reduce), as bench.scenarios.hadoop_tempdata.findings uses
 
@@ -64,12 +66,13 @@ def _runtime_bars(doc) -> str:
             ax.text(0, i, f"  not measured ({n} failed)", va="center", fontsize=8, color="#900")
             continue
         med, low, high = median(values), min(values), max(values)
-        ax.barh(i, med, color="#4c78a8", height=0.6)
+        ax.barh(i, med, color=colour(0), height=0.6)
         ax.errorbar(med, i, xerr=[[med - low], [high - med]], fmt="none", ecolor="#222", capsize=4, lw=1.2)
-        ax.plot(values, [i] * len(values), "o", ms=3.5, color="#f58518", zorder=3)
+        ax.plot(values, [i] * len(values), "o", ms=3.5, color=colour(1), zorder=3)
         ax.text(high, i, f"  {med:.2f} s (n={len(values)}" + (f", {low:.2f}-{high:.2f}" if len(values) > 1 else "")
                 + ")", va="center", fontsize=8)
     ax.set_yticks(range(len(steps)), [s[0] for s in steps], fontsize=8)
+    ax.set_ylabel("scenario step")
     ax.invert_yaxis()
     top = max((max(v) for _, v, _ in measured), default=1.0)
     ax.set_xlim(0, top * 1.35)
@@ -101,7 +104,7 @@ def section_findings(docs) -> str:
         if "spark" in engines and "replay" in engines:
             out.append(_fidelity_table(fidelity(d)))
         out.append(_runtime_bars(d))
-    return "".join(out) or na("findings", "no scenario run among these runs (tierbench scenario hadoop-tempdata)")
+    return "".join(out)
 
 
 def _fidelity_table(fid: dict) -> str:
@@ -117,19 +120,31 @@ def _fidelity_table(fid: dict) -> str:
             + table(["figure", "replay", "spark", "differ?"], rows, left=1) + (f"<ul>{lines}</ul>" if lines else ""))
 
 
+def model_absence(docs) -> str:
+    """Why no run's cluster model is shown (for the report's "not in these runs" line)."""
+    from bench.scenarios.hadoop_tempdata import cluster_model
+
+    reasons = [cluster_model.no_model_reason(d) for d in docs
+               if any(c.get("workload") == "terasort" for c in d.get("cases") or [])]
+    return "; ".join(reasons) or "no terasort case among these runs"
+
+
 def section_model(docs) -> str:
+    """Per run with a terasort the model can use: its layouts and assumptions (bench.scenarios.hadoop_tempdata
+    .cluster_model); runs it cannot use are left out (model_absence says why)."""
     from bench.scenarios.hadoop_tempdata import cluster_model
 
     out = []
     for d in docs:
         if not any(c.get("workload") == "terasort" for c in d.get("cases") or []):
             continue
-        out.append(f"<h3>{esc(d.get('run_id'))}</h3>")
         try:
             result = cluster_model.model(d)
         except UserError as e:
-            out.append(na("cluster model", str(e)))
+            if len(docs) > 1:
+                out.append(f"<h3>{esc(d.get('run_id'))}</h3>" + na("cluster model", str(e)))
             continue
+        out.append(f"<h3>{esc(d.get('run_id'))}</h3>")
         rows = []
         for lay in result["layouts"]:
             name = f"data {lay['data_tier']}, temp {lay['temp_tier']}" + (" + page cache" if lay.get("cache") else "")
@@ -139,14 +154,16 @@ def section_model(docs) -> str:
             rows.append([esc(name), esc(lay.get("drives")), esc(lay.get("drives_limited_by")), esc(lay.get("nodes")),
                          num(lay.get("demanded_iops_per_gb")), num(lay.get("supplied_iops_per_gb")),
                          num(lay.get("cpu_bound_threads_per_drive")), num(lay.get("usd_per_tb"))])
-        out.append(table(["layout", "drives", "limited by", "nodes", "IOPS/GB demanded", "IOPS/GB supplied",
+        out.append(table(["layout", "drives", "limited by", "nodes", DEMANDED, SUPPLIED,
                            "CPU-bound below threads/drive", "USD per TB"], rows, left=1))
         scope = result.get("scope")
         out.append('<p class="meta">' + (f"Counted: {esc(scope)}. " if scope else "")
                    + "Formulas: bench/scenarios/hadoop_tempdata/cluster_model.py; change an assumption with "
                    "<code>tierbench model RUN --help</code>.</p>")
         out.append("<h4>Assumptions</h4>" + _assumptions(result))
-    return "".join(out) or na("cluster model", "no terasort case among these runs")
+    if out and not any("<table" in o for o in out):
+        return ""
+    return "".join(out)
 
 
 def _assumptions(result: dict) -> str:

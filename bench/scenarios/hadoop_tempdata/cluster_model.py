@@ -219,6 +219,19 @@ def _check_drive_class(tier: str, cls: Optional[str], drive_class: Optional[str]
                         f"or run again with --tier {tier}=PATH:CLASS")
 
 
+def no_model_reason(doc: dict) -> str:
+    """Why a run has nothing to model, in one line: its terasort cases ran on Spark only (Spark counts no I/O
+    operations, so the I/O per TB the model scales is unknown), or it has no successful replay terasort."""
+    spark = [c for c in doc.get("cases", []) if not c.get("error") and c.get("workload") == "terasort"
+             and c.get("engine") == "spark"]
+    if spark:
+        return (f"run {doc.get('run_id')}: its {len(spark)} terasort case(s) ran on Spark, which counts no I/O "
+                f"operations (docs/spark.md); the model needs the replay's operation counts (run terasort with the "
+                f"job engine, as `tierbench scenario hadoop-tempdata` does)")
+    return (f"run {doc.get('run_id')} has no successful terasort case with map and reduce phases to model (run "
+            f"`tierbench scenario hadoop-tempdata` or `tierbench run --workload terasort`)")
+
+
 def model(doc: dict, params: Optional[ClusterParams] = None, given=(), baselines: Optional[dict] = None,
           drive_class: Optional[str] = None) -> dict:
     """The model of every layout the run measured. params None: default_params(doc). given: the parameter
@@ -230,8 +243,7 @@ def model(doc: dict, params: Optional[ClusterParams] = None, given=(), baselines
     classes = {t["name"]: t["class"] for t in doc.get("tiers", [])}
     demand = layout_demand(doc)
     if not demand:
-        raise UserError(f"run {doc.get('run_id')} has no successful terasort case with map and reduce phases to "
-                        f"model (run `tierbench scenario hadoop-tempdata` or `tierbench run --workload terasort`)")
+        raise UserError(no_model_reason(doc))
     known = sorted({f"{d} is {classes.get(d)}" for d, _, _ in demand if classes.get(d) != "unknown"})
     if drive_class and len(known) == len({d for d, _, _ in demand}):
         raise UserError(f"model: --drive-class is for a data tier of class unknown, and {', '.join(known)} "
