@@ -54,7 +54,7 @@ def test_record_sort_then_replay_on_two_tiers_matches_the_trace_exactly(tmp_path
     assert o["untraced_wall_s"] > 0 and o["traced_wall_s"] > 0 and o["cpu_ratio"] is not None
     assert (store / doc["run_id"] / "trace.parquet").is_file()
     shown = cli("show", doc["run_id"], "--results", store, check=0)
-    assert "temp files:" in shown.stderr and "sequential:" in shown.stderr
+    assert "temp files:" in shown.stdout and "sequential:" in shown.stdout
 
     tiers = [tmp_path / "a", tmp_path / "b"]
     for d in tiers:
@@ -72,7 +72,7 @@ def test_record_sort_then_replay_on_two_tiers_matches_the_trace_exactly(tmp_path
         assert case["replay"]["exact"] is True
     assert not any(os.listdir(d) for d in tiers)        # the case directories are gone
     shown = cli("show", run["run_id"], "--results", store, check=0)
-    assert shown.stderr.count(": exact") == 2
+    assert shown.stdout.count(": exact") == 2
 
 
 PROGRAM = r"""

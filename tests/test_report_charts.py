@@ -94,7 +94,7 @@ def test_value_axes_follow_the_rule(report_figures):
                     assert "log scale" in label, (name, alt, label)
                     checked += 1
                 elif scale == "linear" and not label.startswith(("percentile", "case", "scenario step", "tier",
-                                                                  "run: tier")):
+                                                                  "run: tier", "machine")):
                     assert low == 0, (name, alt, axis, label, low)
                     checked += 1
     assert checked, name

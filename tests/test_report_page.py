@@ -81,7 +81,9 @@ def test_two_machines_give_a_winner_table():
     a, b = _docs(PAGES["two-machines"])
     assert a["machine"]["hostname"] != b["machine"]["hostname"]
     summary = _section(render_report([a, b]), "summary")
-    assert "Which machine wins" in summary and "NOT A GATE" in summary
+    # The same VM under another hostname: one hardware class, so a gate (PASS/FAIL) and, as the hosts differ,
+    # the winner table beside it (issue 20: hostnames never block a gate).
+    assert "Which machine wins" in summary and ("PASS" in summary or "FAIL" in summary)
     assert a["machine"]["hostname"] in summary and b["machine"]["hostname"] in summary
     from bench.reporting.summary import machine_winners
 
@@ -215,5 +217,5 @@ def test_report_never_writes_through_a_symlink(tmp_path):
     link = tmp_path / "r.html"
     link.symlink_to(target)
     proc = cli("report", *PAGES["spark-run"], "-o", link, "--results", tmp_path / "store")
-    assert proc.returncode == 2 and "symlink" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert proc.returncode == 2 and "symbolic link" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert target.read_text() == "keep me" and link.is_symlink()

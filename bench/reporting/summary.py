@@ -3,7 +3,8 @@
 What it says depends on what the runs are:
 - two or more runs comparable as a gate: PASS/FAIL of each against the first, and its regressions
   (bench.analysis.compare.compare_runs, the same verdicts as `tierbench compare`);
-- runs of different machines (not comparable as a gate): the winner of each workload and tier, with its margin
+- runs of different machines (other hosts or declared instances; with a different hardware class not comparable
+  as a gate, else shown beside the gate's verdict): the winner of each workload and tier, with its margin
   over the runner-up (bench.analysis.machines.across_machines: median IOPS, higher wins; terasort median wall
   time, lower wins);
 - a scenario run: its findings with their verdicts (bench.scenarios.hadoop_tempdata.findings), per engine;
@@ -189,7 +190,11 @@ def summary(docs: list, folders: dict = None) -> dict:
     comparisons = [_comparison(docs[0], d) for d in docs[1:]]
     if comparisons:
         out["comparisons"] = comparisons
-        if any(not c["comparable"] for c in comparisons):
+        # Several machines (hosts, or declared instances): the winner table, beside the gate's verdict where the
+        # runs are of one hardware class (bench.analysis.machine_class) and so also gateable.
+        from bench.reporting.html.machines import machines_differ
+
+        if any(not c["comparable"] for c in comparisons) or machines_differ(docs):
             out["machines"] = machine_winners(docs)
     out["per_run"] = []
     for d in docs:

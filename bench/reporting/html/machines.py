@@ -9,13 +9,15 @@ from matplotlib.figure import Figure
 from bench.analysis.machine_compare import compare_machines, describe_machine
 from bench.analysis.spec_catalog import load_catalog
 from bench.core.errors import UserError
+from bench.core.metric_registry import unit_of
+from bench.reporting.html.axes import colour, value_axis
 from bench.reporting.html.elements import esc, img, na, num, table
 
 _COSTS = {"usd_per_million_ios": "USD per million IOs", "iops_per_usd_hour": "IOPS per USD-hour",
           "usd_per_tb_sorted": "USD per TB sorted"}
 
 
-def _machines_differ(docs: list) -> bool:
+def machines_differ(docs: list) -> bool:
     """Two or more machines: different hosts, or runs that say they are different instances (labels, type)."""
     seen = set()
     for d in docs:
@@ -38,21 +40,29 @@ def _cell(i: int, c: dict) -> str:
 
 
 def _chart(group: dict, row: dict, columns: list) -> str:
+    """A bar per machine on the report's axis rule (bench.reporting.html.axes): the value axis labelled with its
+    unit, linear from zero unless the bars span more than two decades; whiskers the median's interval; the
+    significant winner in the palette's green."""
     fig = Figure(figsize=(1.6 + 1.3 * len(columns), 2.8))
     ax = fig.add_subplot(1, 1, 1)
     meds = [c["median"] if c["median"] is not None else 0.0 for c in row["cells"]]
     lows = [max(0.0, m - c["ci_low"]) if c["ci_low"] is not None else 0.0 for m, c in zip(meds, row["cells"])]
     highs = [max(0.0, c["ci_high"] - m) if c["ci_high"] is not None else 0.0 for m, c in zip(meds, row["cells"])]
-    colors = ["#2a7" if row["winner"] == i else "#79b" for i in range(len(columns))]
+    colors = [colour(2) if row["winner"] == i else colour(0) for i in range(len(columns))]
     ax.bar(range(len(columns)), meds, yerr=[lows, highs], capsize=4, color=colors)
     ax.set_xticks(range(len(columns)), columns, fontsize=8)
-    ax.set_ylim(bottom=0)
+    ax.set_xlabel("machine")
+    try:
+        unit = unit_of(row["metric"])
+    except ValueError:
+        unit = ""
+    value_axis(ax, [m + h for m, h in zip(meds, highs)] + meds, f"{row['metric']} ({unit})" if unit else row["metric"])
     ax.set_title(f"{row['metric']}: {group['case']}"[:90], fontsize=8)
     return img(fig, f"{row['metric']} per machine, {group['case']}")
 
 
 def section_machines(docs: list) -> str:
-    if len(docs) < 2 or not _machines_differ(docs):
+    if len(docs) < 2 or not machines_differ(docs):
         return na("machines side by side", "the runs come from one machine (compare --machines needs two or more)")
     try:
         result = compare_machines(docs, catalog=load_catalog(), force=True)
