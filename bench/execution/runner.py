@@ -25,13 +25,20 @@ from bench import __version__
 from bench.analysis.metrics import check_metrics
 from bench.analysis.scaling import scaling
 from bench.core.case import FLEET_HOST
-from bench.core.errors import CaseError
+from bench.core.errors import CaseError, StoreError
 from bench.core.metric_registry import unit_of
 from bench.core.sample import Sample
 from bench.execution.machine import fingerprint
 from bench.execution.monitor import Monitor
 from bench.execution.worker import case_dir_name
-from bench.store.run_state import RUNNING, case_document, cases_status, process_identity, recover_cases
+from bench.store.run_state import (
+    INTERRUPTED,
+    RUNNING,
+    case_document,
+    cases_status,
+    process_identity,
+    recover_cases,
+)
 from bench.store.runs import SCHEMA_VERSION, Store
 from bench.tiers.detect import Tier
 from bench.tiers.emulate import make_container, remove_container
@@ -93,7 +100,7 @@ class Runner:
         self.folder = store.create_run(doc=self.doc)    # folder and running document in one step
         self.raw = self.folder / "raw"
         if job_file:
-            (self.raw / f"job-file-{job_file['name']}").write_text(job_file["text"])
+            store.write_raw(self.run_id, f"job-file-{job_file['name']}", job_file["text"])
         self._proc: Optional[subprocess.Popen] = None
         self._worker_pgid: Optional[int] = None
 
@@ -102,7 +109,12 @@ class Runner:
         return self.doc["run_id"]
 
     def _save(self, final: bool = True) -> None:
-        self.doc["status"] = run_status(self.doc["cases"]) if final else RUNNING
+        if not final:
+            self.doc["status"] = RUNNING
+        elif self.doc.get("interrupted"):
+            self.doc["status"] = INTERRUPTED     # stopped by Ctrl-C/SIGTERM: its cases say how far it got
+        else:
+            self.doc["status"] = run_status(self.doc["cases"])
         self.doc["scaling"] = scaling(self.doc)
         self.store.write_document(self.doc)
         rows = [row for c in self.doc["cases"] for row in case_samples(c)]
@@ -164,7 +176,7 @@ class Runner:
             spec["job_file"] = self.job_file
         spec_path = self.raw / f"case{case.id:03d}.spec.json"
         result_path = self.raw / f"case{case.id:03d}.result.json"
-        spec_path.write_text(json.dumps(spec, indent=1))
+        self.store.write_raw(self.run_id, spec_path.name, json.dumps(spec, indent=1))
         devices = set() if self.fleet else \
             {self.tiers[n].device for n in {case.tier, case.temp_tier or case.tier}} - {None}
         error, result = None, {}
@@ -222,17 +234,23 @@ class Runner:
         proc = self._proc
         if proc is None or proc.poll() is not None:
             return
-        os.killpg(proc.pid, signal.SIGTERM)
         try:
+            os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(KILL_GRACE_S)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        except ProcessLookupError:     # its group ended between poll() and killpg()
             proc.wait()
 
     def run(self, cases: list, finish: bool = True) -> dict:
         """Run every case; on Ctrl-C/SIGTERM stop the current worker, keep what was measured, re-raise.
         finish=False leaves the run `running` for more cases (a scenario's stages); call finish() at the end.
-        An interrupt always finishes the run."""
+        An interrupt always finishes the run, as `interrupted`; from the first interrupt on, further ones only
+        hurry the worker's end (bench.execution.runner._stopping) and never cut the saving short.
+        A store that cannot be written (StoreError) stops the run at once: nothing more is run or written;
+        the document keeps the cases saved before, raw/ the last case's result, and readers see the run
+        `interrupted` with that case recovered (bench.store.run_state.reconcile)."""
         previous = signal.signal(signal.SIGTERM, _raise_interrupt)
         columns = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                    TimeElapsedColumn()]
@@ -249,28 +267,42 @@ class Runner:
                     self._save(final=False)
                     bar.advance(task)
         except KeyboardInterrupt:
-            finish = True
+            _stopping(self)
+            self._interrupted(current)
+            if finish:
+                self.finish()
+            finish = False
+            raise
+        except StoreError:
+            finish = False
             self._stop_worker()
             if current is not None:
                 self._end_case(current)
-                # The worker, stopped by SIGTERM, says "interrupted" in its result (or it had finished).
-                have = {c.get("id") for c in self.doc["cases"]}
-                recovered = [c for c in recover_cases(self.raw, have) if c.get("id") == current.id]
-                if recovered:
-                    recovered[0].pop("recovered", None)
-                if self.fleet:      # every host's document and the fleet's, failed "interrupted"
-                    self.doc["cases"].extend(self._fleet_documents(
-                        current, case_document(current.to_dict(), {}, [], "interrupted")))
-                else:
-                    self.doc["cases"].append(recovered[0] if recovered else
-                                             case_document(current.to_dict(), {}, [], "interrupted"))
-            self.doc["interrupted"] = True
             raise
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGTERM, previous if not _STOPPING else _hurry)
             if finish:
                 self.finish()
         return self.doc
+
+    def _interrupted(self, current) -> None:
+        """After Ctrl-C/SIGTERM: stop the worker, record the case it ran (its result if it finished, else
+        failed "interrupted"), mark the run interrupted."""
+        self._stop_worker()
+        if current is not None:
+            self._end_case(current)
+            # The worker, stopped by SIGTERM, says "interrupted" in its result (or it had finished).
+            have = {c.get("id") for c in self.doc["cases"]}
+            recovered = [c for c in recover_cases(self.raw, have) if c.get("id") == current.id]
+            if recovered:
+                recovered[0].pop("recovered", None)
+            if self.fleet:      # every host's document and the fleet's, failed "interrupted"
+                self.doc["cases"].extend(self._fleet_documents(
+                    current, case_document(current.to_dict(), {}, [], "interrupted")))
+            else:
+                self.doc["cases"].append(recovered[0] if recovered else
+                                         case_document(current.to_dict(), {}, [], "interrupted"))
+        self.doc["interrupted"] = True
 
     def finish(self) -> dict:
         """Close the run: its final status from the cases, and finished_at."""
@@ -311,6 +343,30 @@ def _kill_leftovers(marker: str, tag: Optional[str] = None, pgid: Optional[int] 
 
 def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
+
+
+_STOPPING: list = []    # the runner being stopped, once the first interrupt came
+
+
+def _stopping(runner: "Runner") -> None:
+    """From the first interrupt on, SIGINT and SIGTERM no longer raise (for the rest of this process: the run
+    is being saved, then the command exits): a second Ctrl-C at any moment would otherwise cut the saving
+    short and store a run without its finished cases. Each further one SIGKILLs the worker's process group
+    at once instead of waiting KILL_GRACE_S for it, so that repeated Ctrl-C still means "faster"."""
+    _STOPPING[:] = [runner]
+    signal.signal(signal.SIGINT, _hurry)
+    signal.signal(signal.SIGTERM, _hurry)
+
+
+def _hurry(signum, frame) -> None:
+    for runner in _STOPPING:
+        proc = runner._proc
+        if proc is not None and proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass    # it exited between poll() and killpg(): nothing left to hurry
+    sys.stderr.write("tierbench: stopping: saving the measured cases\n")
 
 
 def _stderr_console():
