@@ -5,6 +5,7 @@ checks what a user would rely on afterwards: the stored status tells the truth, 
 kept, the error says what happened, no fio or worker process is left, and nothing is left on the tiers."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -281,3 +282,101 @@ def test_tier_filling_up_mid_case_fails_the_case(tmp_path, store, small_tier):
     assert "No space left on device" in small["error"] and not small["metrics"].get("iops")
     assert okcase["error"] is None and okcase["metrics"]["write_iops"] > 0
     _assert_clean(store, small_tier, ok)
+
+
+# -- the store's own disk: full, removed, made immutable mid-run (issue 21, point 4) ---------------------------
+
+@contextlib.contextmanager
+def _tiny_tmpfs(folder: Path, size: str = "2m"):
+    """A tmpfs of `size` mounted at `folder` (the store's own small disk); unmounted afterwards."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to mount a small tmpfs for the store")
+    folder.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tierbench-test-store", str(folder)], check=True)
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)
+
+
+def _chattr(flag: str, path: Path) -> None:
+    if shutil.which("chattr") is None:
+        pytest.skip("needs chattr (e2fsprogs)")
+    result = subprocess.run(["chattr", flag, str(path)], capture_output=True, text=True)
+    if result.returncode:
+        pytest.skip(f"chattr {flag} is not supported here: {result.stderr.strip()}")
+
+
+def _one_error_line(stderr: str) -> str:
+    assert "Traceback" not in stderr, stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("tierbench: error")]
+    assert len(errors) == 1, stderr
+    return errors[0]
+
+
+@pytest.mark.parametrize("fault", ["full", "removed", "immutable"])
+def test_a_store_that_cannot_be_written_stops_the_run_and_keeps_what_was_stored(tmp_path, fault):
+    tiers = _tiers(tmp_path, "a")
+    with contextlib.ExitStack() as stack:
+        store = stack.enter_context(_tiny_tmpfs(tmp_path / "store")) if fault == "full" else tmp_path / "store"
+        proc = _start(store, tiers, *FIO_READ, "--param", "runtime_s=0.5", "--repeat", "4")
+        # case 0 saved, case 1 started: the fault strikes mid-run
+        spec = _wait_for(lambda: next(store.glob("*/raw/case001.spec.json"), None), timeout=60)
+        assert spec, "case 1 never started"
+        folder = spec.parent.parent
+        if fault == "full":
+            _fill(store / "filler")
+        elif fault == "removed":
+            shutil.rmtree(store)
+        else:
+            _chattr("+i", folder)
+            stack.callback(_chattr, "-i", folder)
+        returncode, stdout, stderr = _finish(proc)
+        assert returncode == 1 and stdout == "", stderr
+        line = _one_error_line(stderr)
+        reason = {"full": "No space left on device", "removed": "No such file or directory",
+                  "immutable": "Operation not permitted"}[fault]
+        assert f"results store {store}" in line and reason in line, line
+        if fault == "full":
+            (store / "filler").unlink()
+        if fault == "removed":
+            assert not store.exists(), "the removed store was made again"
+            _assert_clean(tmp_path, *tiers.values())
+            return
+        doc = Store(store).load(folder.name)
+        # its process is gone and its document says running: read as interrupted, with every case it measured
+        assert doc["status"] == "interrupted"
+        first, *rest = doc["cases"]
+        assert first["id"] == 0 and first["error"] is None and first["metrics"]["iops"] > 0
+        assert len(doc["cases"]) < 4, "the run went on after the store failed"
+        if fault == "immutable":     # raw/ could still be written: case 1's result is recovered as measured
+            (second,) = rest
+            assert second["recovered"] and second["error"] is None and second["metrics"]["iops"] > 0
+        for case in rest:
+            assert case["error"] is None or "No space left on device" in case["error"] or \
+                case["error"].startswith("interrupted"), case["error"]
+        assert not list(folder.glob("raw/*.reserve")), "a reservation was left in raw/"
+        _assert_clean(store, *tiers.values())
+
+
+# -- Ctrl-C twice: the second never cuts the saving short (issue 21, point 4) ---------------------------------
+
+@pytest.mark.parametrize("gap_s", [0.1, 0.3, 0.6, 1.0])
+def test_double_ctrl_c_leaves_an_interrupted_run_with_every_finished_case(tmp_path, store, gap_s):
+    tiers = _tiers(tmp_path, "a")
+    proc = _start(store, tiers, *FIO_READ, "--param", "runtime_s=1", "--repeat", "3")
+    assert _wait_for(lambda: _fio(store, 1), timeout=60), "case 1's fio never started"
+    time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGINT)
+    time.sleep(gap_s)
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGINT)
+    returncode, _, stderr = _finish(proc)
+    assert returncode == 130 and "Traceback" not in stderr, stderr
+    (folder,) = [p for p in store.iterdir()]
+    stored = json.loads((folder / "run.json").read_text())
+    assert stored["status"] == "interrupted" and stored["interrupted"] and stored["finished_at"], stored["status"]
+    first, second = stored["cases"]
+    assert first["error"] is None and first["metrics"]["iops"] > 0
+    assert second["id"] == 1 and second["error"].startswith("interrupted")
+    _assert_clean(store, *tiers.values())

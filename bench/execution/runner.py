@@ -30,7 +30,7 @@ from bench.core.metric_registry import unit_of
 from bench.core.sample import Sample
 from bench.execution.machine import fingerprint
 from bench.execution.monitor import Monitor
-from bench.execution.worker import case_dir_name
+from bench.execution.worker import RESULT_RESERVE_BYTES, case_dir_name, reserve_name
 from bench.store.run_state import (
     INTERRUPTED,
     RUNNING,
@@ -176,7 +176,14 @@ class Runner:
             spec["job_file"] = self.job_file
         spec_path = self.raw / f"case{case.id:03d}.spec.json"
         result_path = self.raw / f"case{case.id:03d}.result.json"
-        self.store.write_raw(self.run_id, spec_path.name, json.dumps(spec, indent=1))
+        # Room for the result on a store that fills up during the case (bench.execution.worker.write_result);
+        # written first: a store too full for it stops the run before the case leaves any trace in raw/.
+        reserve = self.store.write_raw(self.run_id, reserve_name(result_path.name), " " * RESULT_RESERVE_BYTES)
+        try:
+            self.store.write_raw(self.run_id, spec_path.name, json.dumps(spec, indent=1))
+        except StoreError:
+            reserve.unlink()
+            raise
         devices = set() if self.fleet else \
             {self.tiers[n].device for n in {case.tier, case.temp_tier or case.tier}} - {None}
         error, result = None, {}
@@ -195,6 +202,7 @@ class Runner:
             # On KeyboardInterrupt self._proc stays set, so that run() can stop the worker.
             rc, self._proc = self._proc.returncode, None
         self._end_case(case)
+        (self.raw / reserve_name(result_path.name)).unlink(missing_ok=True)
         if result_path.exists():
             try:
                 result = json.loads(result_path.read_text())
@@ -293,7 +301,8 @@ class Runner:
             self._end_case(current)
             # The worker, stopped by SIGTERM, says "interrupted" in its result (or it had finished).
             have = {c.get("id") for c in self.doc["cases"]}
-            recovered = [c for c in recover_cases(self.raw, have) if c.get("id") == current.id]
+            recovered = [c for c in recover_cases(self.raw, have) if c.get("id") == current.id
+                         and (self.raw / f"case{current.id:03d}.result.json").exists()]
             if recovered:
                 recovered[0].pop("recovered", None)
             if self.fleet:      # every host's document and the fleet's, failed "interrupted"

@@ -160,7 +160,7 @@ class Store:
                 where = Path(path).relative_to(self.root)
             except ValueError:
                 where = Path(path)
-            reason = e.strerror or _one_line(e)
+            reason = e.strerror or _errno_text(e)
             raise StoreError(f"results store {self.root}: cannot write {where} ({reason}); the run stopped, "
                              f"the cases already stored are kept") from None
 
@@ -174,7 +174,12 @@ class Store:
         """A file of the run's raw/ folder (a case's spec, a user's job file), StoreError when it cannot be."""
         path = self.root / run_id / "raw" / name
         with self.writing(path):
-            path.write_text(text)
+            try:
+                path.write_text(text)
+            except OSError:
+                if path.is_file():
+                    path.unlink()       # never a torn spec or reservation left behind
+                raise
         return path
 
     def write_samples(self, run_id: str, rows: Iterable[tuple]) -> Path:
@@ -288,6 +293,14 @@ class Store:
                 "tiers": [t.get("name") for t in doc.get("tiers") or []],
             })
         return out
+
+
+def _errno_text(e: OSError) -> str:
+    """The error's strerror; pyarrow's OSError carries none, only "... Detail: [errno N] text" in its message."""
+    import re
+
+    number = e.errno or next((int(m) for m in re.findall(r"\[errno (\d+)\]", str(e))), None)
+    return os.strerror(number) if number else _one_line(e)
 
 
 def _one_line(e: Exception) -> str:
