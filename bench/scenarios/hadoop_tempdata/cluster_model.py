@@ -179,8 +179,10 @@ def evaluate(layout: dict, s_iops: float, s_bw: Optional[float], p: ClusterParam
         positive.append("demanded_iops_per_gb")
     for name, value in out.items():
         if isinstance(value, float) and (not math.isfinite(value) or (name in positive and value == 0)):
-            raise UserError(f"model: the cluster parameters take {name} out of the range of a float ({value:g}): "
-                            f"give values of a real cluster's size")
+            changed = ", ".join(f"--{k.replace('_', '-')} {v:g}" for k, v in asdict(p).items()
+                                if v != getattr(ClusterParams, k))
+            raise UserError(f"model: the cluster parameters ({changed or 'the defaults'}) take {name} out of the "
+                            f"range of a float ({value:g}): give values of a real cluster's size")
     return out
 
 
