@@ -227,6 +227,13 @@ def incompatibilities(base: dict, new: dict, keys=None) -> list:
     """
     reasons = []
     mb, mn = base.get("machine") or {}, new.get("machine") or {}
+    for doc, m in ((base, mb), (new, mn)):
+        if doc.get("imported") and m.get("hostname") in (None, "unknown"):
+            # fio's local output names no machine: an import is never the same machine as anything
+            reasons.append(f"run {doc.get('run_id')} is imported from fio output that does not say which machine "
+                           f"measured it")
+    if reasons:
+        return reasons
     for field in ("hostname", "cpu_model"):
         if mb.get(field) != mn.get(field):
             reasons.append(f"machine {field} differs ({mb.get(field)!r} vs {mn.get(field)!r})")

@@ -8,7 +8,10 @@ HELP = "import existing fio JSON outputs (fio >= 3.0) as a run in the store"
 
 def add_arguments(p):
     p.add_argument("files", nargs="+", metavar="FIO_JSON")
-    p.add_argument("--tier", metavar="NAME=PATH[:CLASS]", help="the tier the outputs were measured on")
+    p.add_argument("--tier", metavar="NAME=PATH[:CLASS]",
+                   help="the tier the outputs were measured on, as declared (never detected on this machine)")
+    p.add_argument("--capacity", metavar="SIZE",
+                   help="the capacity of that tier's device (e.g. 8T, 1.6T), for IOPS per GB")
     p.add_argument("--results", metavar="DIR")
     p.add_argument("--json", action="store_true")
 
@@ -18,7 +21,7 @@ def run(args) -> int:
     from bench.execution.fio_import import import_runs
     from bench.reporting.table import failures, run_table
 
-    doc, store = import_runs(args.files, args.tier, args.results)
+    doc, store = import_runs(args.files, args.tier, args.results, args.capacity)
     if args.json:
         emit_json(doc)
     else:
