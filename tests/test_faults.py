@@ -380,3 +380,52 @@ def test_double_ctrl_c_leaves_an_interrupted_run_with_every_finished_case(tmp_pa
     assert first["error"] is None and first["metrics"]["iops"] > 0
     assert second["id"] == 1 and second["error"].startswith("interrupted")
     _assert_clean(store, *tiers.values())
+
+
+# -- a Spark executor SIGKILLed mid map: Spark recovers, the case is not a measurement (issue 21, point 3) -----
+
+def _executors(store: Path) -> list:
+    """Live executor JVMs working for a run of this store (the runner's case tag in their environment)."""
+    runs = {p.name for p in store.iterdir()} if store.is_dir() else set()
+    out = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            if "CoarseGrainedExecutorBackend" in " ".join(proc.info["cmdline"] or ()) and \
+                    proc.environ().get("TIERBENCH_CASE", "").rsplit("-c", 1)[0] in runs:
+                out.append(proc.info["pid"])
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return out
+
+
+def _shuffle_files(temp: Path) -> list:
+    return [p for p in temp.rglob("*") if p.name.startswith(("shuffle_", "temp_shuffle_"))]
+
+
+def test_a_spark_executor_killed_mid_map_fails_its_case_with_the_reason(tmp_path, store):
+    from tests.test_engine_spark import needs_spark
+
+    if needs_spark.args and needs_spark.args[0]:
+        pytest.skip(needs_spark.kwargs["reason"])
+    tiers = _tiers(tmp_path, "data", "temp")
+    proc = _start(store, tiers, "--workload", "terasort", "--engine", "spark", "--data", "data", "--temp", "temp",
+                  "--workers", "2", "--param", "records=400000", "--param", "partitions=4",
+                  "--param", "block_size=4m", "--timeout", "240")
+    try:
+        assert _wait_for(lambda: len(_executors(store)) >= 2, timeout=180, every=0.1), "no executors started"
+        # mid map: the first shuffle files appear under the workers' local dirs on the temp tier
+        assert _wait_for(lambda: _shuffle_files(tiers["temp"]), timeout=120, every=0.01), "no map output seen"
+        victim = _executors(store)[0]
+        os.kill(victim, signal.SIGKILL)
+        returncode, stdout, stderr = _finish(proc)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    doc = json.loads(stdout)
+    assert returncode == 1 and doc["status"] == "failed", stderr
+    (case,) = doc["cases"]
+    assert "spark: the job was disturbed" in case["error"], case["error"]
+    assert "executor" in case["error"] or "task(s) were retried" in case["error"], case["error"]
+    assert not case["metrics"].get("sort_s")
+    _assert_clean(store, *tiers.values())
