@@ -409,7 +409,7 @@ def test_a_spark_executor_killed_mid_map_fails_its_case_with_the_reason(tmp_path
         pytest.skip(needs_spark.kwargs["reason"])
     tiers = _tiers(tmp_path, "data", "temp")
     proc = _start(store, tiers, "--workload", "terasort", "--engine", "spark", "--data", "data", "--temp", "temp",
-                  "--workers", "2", "--param", "records=400000", "--param", "partitions=4",
+                  "--workers", "2", "--param", "records=100000", "--param", "partitions=2",
                   "--param", "block_size=4m", "--timeout", "240")
     try:
         assert _wait_for(lambda: len(_executors(store)) >= 2, timeout=180, every=0.1), "no executors started"
