@@ -162,7 +162,8 @@ def execute(cfg: Config, tier_flags: list, *, json_out: bool, extra: dict = None
             for path in export_jobs(cases, tiers, cfg.export_jobs):
                 stderr_console.print(f"wrote {path}")
         runner = Runner(store, session.tiers, cgroup=session.cgroup, timeout_s=cfg.timeout_s, extra=extra,
-                        job_file=loaded, spark_master=cfg.spark_master)
+                        job_file=loaded, spark_master=cfg.spark_master,
+                        shared_devices=session.locks.shared_devices)
         stderr_console.print(f"run {runner.run_id}: {len(cases)} cases on "
                              + ", ".join(f"{t.name} ({t.cls}{', emulated' if t.emulated else ''})"
                                          for t in session.tiers))

@@ -137,7 +137,8 @@ def run(args) -> int:
         check_plan_space([c for stage in stages([t.name for t in session.tiers], records, args.quick,
                                                 "hdd" if args.emulate else ("hdd-half" if args.hdd_half else None)
                                                 ).values() for c in stage], session.tiers)
-        runner = Runner(store, session.tiers, cgroup=session.cgroup, extra={"scenario": {"name": args.name}})
+        runner = Runner(store, session.tiers, cgroup=session.cgroup, extra={"scenario": {"name": args.name}},
+                        shared_devices=session.locks.shared_devices)
         setup = [f"terasort of {records} records", f"{repeats} repeat(s)",
                  "tiers " + ", ".join(t.name for t in session.tiers),
                  f"each sort in a {container_mb} MB container" if container_mb else "no container"]

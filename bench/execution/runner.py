@@ -77,7 +77,7 @@ def case_samples(case_doc: dict) -> list:
 class Runner:
     def __init__(self, store: Store, tiers: list, cgroup: Optional[str] = None, timeout_s: float = 600.0,
                  progress: bool = True, extra: Optional[dict] = None, fleet: Optional[list] = None,
-                 job_file: Optional[dict] = None, spark_master: Optional[str] = None):
+                 job_file: Optional[dict] = None, spark_master: Optional[str] = None, shared_devices=None):
         """fleet: the hosts of a fleet run (bench.execution.hosts.check_hosts records, each with `tiers`
         {tier: path on that host}); every case then runs on all of them through fio's client mode and gives
         a case document per host and one for the fleet (bench.core.case.FLEET_HOST).
@@ -103,6 +103,27 @@ class Runner:
             store.write_raw(self.run_id, f"job-file-{job_file['name']}", job_file["text"])
         self._proc: Optional[subprocess.Popen] = None
         self._worker_pgid: Optional[int] = None
+        # shared_devices(): the other tierbench runs on this run's devices now (bench.tiers.guard.TierLocks);
+        # checked at the start and after every case, every one seen is kept in the document's `shared_device`
+        self._shared_devices = shared_devices
+        self._note_shared_devices()
+
+    def _note_shared_devices(self) -> None:
+        if self._shared_devices is None:
+            return
+        seen = {(d["device"], r["pid"]): (d, r) for d in self.doc.get("shared_device", []) for r in d["runs"]}
+        for d in self._shared_devices():
+            for r in d["runs"]:
+                if (d["device"], r["pid"]) not in seen:
+                    _stderr_console().print(f"{_device_label(d['device'])} (tier {', '.join(d['tiers'])}) is in use by "
+                                            f"another tierbench run ({r['command']}): both runs' figures include "
+                                            f"the other's load", markup=False)
+                seen.setdefault((d["device"], r["pid"]), (d, r))
+        if seen:
+            devices: dict = {}
+            for (device, _), (d, r) in seen.items():
+                devices.setdefault(device, {"device": device, "tiers": d["tiers"], "runs": []})["runs"].append(r)
+            self.doc["shared_device"] = list(devices.values())
 
     @property
     def run_id(self) -> str:
@@ -272,6 +293,7 @@ class Runner:
                     bar.update(task, description=f"{case.workload} on {case.tier} ({case.engine})")
                     self.doc["cases"].extend(self.run_case_documents(case))
                     current = None
+                    self._note_shared_devices()
                     self._save(final=False)
                     bar.advance(task)
         except KeyboardInterrupt:
@@ -348,6 +370,11 @@ def _kill_leftovers(marker: str, tag: Optional[str] = None, pgid: Optional[int] 
         except (ProcessLookupError, PermissionError):
             pass
     return killed
+
+
+def _device_label(target: str) -> str:
+    """A device lock's target as words: a block device node, or a file system (by its root directory)."""
+    return f"device {target}" if target.startswith("/dev/") and not os.path.isdir(target) else f"file system {target}"
 
 
 def _raise_interrupt(signum, frame):

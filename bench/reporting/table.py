@@ -264,4 +264,17 @@ def print_run(console, doc: dict, store_root) -> None:
             console.print(extra)
     for line in failures(doc):
         console.print(f"[red]failed[/red] {escape(line)}")
+    for line in shared_device_lines(doc):
+        console.print(f"[yellow]shared device[/yellow] {escape(line)}")
     console.print(escape(f"stored in {Path(store_root) / doc['run_id']}"), soft_wrap=True)
+
+
+def shared_device_lines(doc: dict) -> list:
+    """One line per device another tierbench run used while this one ran (the document's `shared_device`)."""
+    out = []
+    for d in doc.get("shared_device") or []:
+        runs = "; ".join(f"pid {r.get('pid')}" for r in d.get("runs") or [])
+        out.append(f"{d.get('device')} (tier {', '.join(d.get('tiers') or [])}) was also used by another "
+                   f"tierbench run ({runs}): "
+                   f"the figures include that run's load")
+    return out
