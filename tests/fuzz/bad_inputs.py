@@ -363,6 +363,9 @@ def _issue21_entries() -> list:
         e.append(BadInput(f"store-recovered-spec-{name}-show-json", show_json, expect="recovered",
                           run_doc=_dead_running,
                           raw={"case007.spec.json": spec, "case007.result.json": b'{"error": null}'}))
+    for value in ("lots", "0", "-1", "1e400", "inf", "nan", "2E"):
+        e.append(BadInput(f"import-capacity-{value}", ("import", str(REAL_FIO), "--capacity", value,
+                                                        "--results", "{store}")))
     for flag in ("--stored-tb", "--drive-usd", "--drive-tb", "--daily-tb"):
         e.append(BadInput(f"model{flag[1:]}-1e308", ("model", "{bad_run}", flag, "1e308", "--results", "{store}"),
                           run_doc=_as_scenario))
