@@ -20,6 +20,7 @@ import pytest
 
 from bench.store.runs import Store
 from tests.conftest import ROOT, cli, needs_fio, small_ext4
+from tests.test_fleet import _job_processes, break_mid_case, serving
 
 pytestmark = needs_fio
 
@@ -429,3 +430,48 @@ def test_a_spark_executor_killed_mid_map_fails_its_case_with_the_reason(tmp_path
     assert "executor" in case["error"] or "task(s) were retried" in case["error"], case["error"]
     assert not case["metrics"].get("sort_s")
     _assert_clean(store, *tiers.values())
+
+
+# -- the fleet's fio client SIGKILLed mid case (issue 21, point 3) ---------------------------------------------
+
+@pytest.fixture
+def servers(tmp_path):
+    """fio servers on loopback addresses, started with `tierbench serve` (tests/test_fleet.py's fixture)."""
+    yield from serving(tmp_path)
+
+
+def test_a_killed_fio_client_waits_for_the_servers_jobs_before_the_next_case(servers, tmp_path, store):
+    """issue 21: the fleet's fio client SIGKILLed mid case: the case fails with the reason, and the next case
+    starts only once every server's job processes are gone (bench.engines.fio.drain; here fio's servers end a
+    job within about 0.5 s of losing their client, so the wait is short)."""
+    (a, a_pid_file), (b, b_pid_file) = servers("127.0.0.1"), servers("127.0.0.2")
+    pids = [json.loads(f.read_text())["pid"] for f in (a_pid_file, b_pid_file)]
+    tier = tmp_path / "tier"
+    tier.mkdir()
+    idle_at = {}
+
+    def kill_client():
+        (client,) = [p for p in psutil.process_iter(["pid", "cmdline"])
+                     if p.info["cmdline"] and p.info["cmdline"][0].endswith("fio")
+                     and any(a.startswith("--client=") for a in p.info["cmdline"])
+                     and any(str(store) in a for a in p.info["cmdline"])]
+        client.kill()
+        deadline = time.monotonic() + 30
+        while any(_job_processes(pid) for pid in pids) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        idle_at["t"] = time.time()
+
+    rc, stdout, stderr = break_mid_case(
+        ["run", "--host", a, "--host", b, "--tier", f"t={tier}", "--workload", "rand-read-4k", "--repeat", "2",
+         "--param", "runtime_s=4", "--param", "size=4m", "--param", "iodepth=1", "--results", str(store), "--json"],
+        pids[1], tier, "127.0.0.2", kill_client, timeout=120)
+    assert rc == 1, stderr
+    doc = json.loads(stdout)
+    first = [c for c in doc["cases"] if c["plan_id"] == 0]
+    second = [c for c in doc["cases"] if c["plan_id"] == 1]
+    for case in first:
+        assert "fio was killed by signal SIGKILL" in case["error"], case["error"]
+    assert all(c["error"] is None for c in second), second
+    started = (Path(store) / doc["run_id"] / "raw" / "case001.spec.json").stat().st_mtime
+    assert started >= idle_at["t"] - 0.2, "the next case started while a server still ran the killed case's job"
+    shutil.rmtree(tier)

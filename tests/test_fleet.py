@@ -39,6 +39,11 @@ def free_port(address: str) -> int:
 def servers(tmp_path):
     """start(address) -> (host spec ADDR:PORT, pid file): a fio server started with `tierbench serve start`;
     every one stopped at the end (`serve stop`, and its process group killed if that failed)."""
+    yield from serving(tmp_path)
+
+
+def serving(tmp_path):
+    """The `servers` fixture's body (a generator), for other test modules' fixtures."""
     started = []
 
     def start(address: str):
@@ -357,39 +362,3 @@ def _cwd(proc) -> str:
     except psutil.Error:
         return ""
 
-
-def test_a_killed_fio_client_waits_for_the_servers_jobs_before_the_next_case(servers, tmp_path, store):
-    """issue 21: the fleet's fio client SIGKILLed mid case: the case fails with the reason, and the next case
-    starts only once every server's job processes are gone (bench.engines.fio.drain; here fio's servers end a
-    job within about 0.5 s of losing their client, so the wait is short)."""
-    (a, a_pid_file), (b, b_pid_file) = servers("127.0.0.1"), servers("127.0.0.2")
-    pids = [json.loads(f.read_text())["pid"] for f in (a_pid_file, b_pid_file)]
-    tier = tmp_path / "tier"
-    tier.mkdir()
-    idle_at = {}
-
-    def kill_client():
-        (client,) = [p for p in psutil.process_iter(["pid", "cmdline"])
-                     if p.info["cmdline"] and p.info["cmdline"][0].endswith("fio")
-                     and any(a.startswith("--client=") for a in p.info["cmdline"])
-                     and any(str(store) in a for a in p.info["cmdline"])]
-        client.kill()
-        deadline = time.monotonic() + 30
-        while any(_job_processes(pid) for pid in pids) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        idle_at["t"] = time.time()
-
-    rc, stdout, stderr = break_mid_case(
-        ["run", "--host", a, "--host", b, "--tier", f"t={tier}", "--workload", "rand-read-4k", "--repeat", "2",
-         "--param", "runtime_s=4", "--param", "size=4m", "--param", "iodepth=1", "--results", str(store), "--json"],
-        pids[1], tier, "127.0.0.2", kill_client, timeout=120)
-    assert rc == 1, stderr
-    doc = json.loads(stdout)
-    first = [c for c in doc["cases"] if c["plan_id"] == 0]
-    second = [c for c in doc["cases"] if c["plan_id"] == 1]
-    for case in first:
-        assert "fio was killed by signal SIGKILL" in case["error"], case["error"]
-    assert all(c["error"] is None for c in second), second
-    started = (Path(store) / doc["run_id"] / "raw" / "case001.spec.json").stat().st_mtime
-    assert started >= idle_at["t"] - 0.2, "the next case started while a server still ran the killed case's job"
-    shutil.rmtree(tier)
