@@ -28,6 +28,7 @@ from bench.core.case import FLEET_HOST
 from bench.core.errors import CaseError, StoreError
 from bench.core.metric_registry import unit_of
 from bench.core.sample import Sample
+from bench.execution import stopping
 from bench.execution.machine import fingerprint
 from bench.execution.monitor import Monitor
 from bench.execution.worker import RESULT_RESERVE_BYTES, case_dir_name, reserve_name
@@ -276,7 +277,7 @@ class Runner:
         """Run every case; on Ctrl-C/SIGTERM stop the current worker, keep what was measured, re-raise.
         finish=False leaves the run `running` for more cases (a scenario's stages); call finish() at the end.
         An interrupt always finishes the run, as `interrupted`; from the first interrupt on, further ones only
-        hurry the worker's end (bench.execution.runner._stopping) and never cut the saving short.
+        hurry the worker's end (bench.execution.stopping) and never cut the saving short.
         A store that cannot be written (StoreError) stops the run at once: nothing more is run or written;
         the document keeps the cases saved before, raw/ the last case's result, and readers see the run
         `interrupted` with that case recovered (bench.store.run_state.reconcile)."""
@@ -297,7 +298,7 @@ class Runner:
                     self._save(final=False)
                     bar.advance(task)
         except KeyboardInterrupt:
-            _stopping(self)
+            stopping.begin(lambda: self._proc)
             self._interrupted(current)
             if finish:
                 self.finish()
@@ -310,7 +311,8 @@ class Runner:
                 self._end_case(current)
             raise
         finally:
-            signal.signal(signal.SIGTERM, previous if not _STOPPING else _hurry)
+            if not stopping.begun():
+                signal.signal(signal.SIGTERM, previous)
             if finish:
                 self.finish()
         return self.doc
@@ -379,30 +381,6 @@ def _device_label(target: str) -> str:
 
 def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
-
-
-_STOPPING: list = []    # the runner being stopped, once the first interrupt came
-
-
-def _stopping(runner: "Runner") -> None:
-    """From the first interrupt on, SIGINT and SIGTERM no longer raise (for the rest of this process: the run
-    is being saved, then the command exits): a second Ctrl-C at any moment would otherwise cut the saving
-    short and store a run without its finished cases. Each further one SIGKILLs the worker's process group
-    at once instead of waiting KILL_GRACE_S for it, so that repeated Ctrl-C still means "faster"."""
-    _STOPPING[:] = [runner]
-    signal.signal(signal.SIGINT, _hurry)
-    signal.signal(signal.SIGTERM, _hurry)
-
-
-def _hurry(signum, frame) -> None:
-    for runner in _STOPPING:
-        proc = runner._proc
-        if proc is not None and proc.poll() is None:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass    # it exited between poll() and killpg(): nothing left to hurry
-    sys.stderr.write("tierbench: stopping: saving the measured cases\n")
 
 
 def _stderr_console():
