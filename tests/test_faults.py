@@ -387,13 +387,14 @@ def test_double_ctrl_c_leaves_an_interrupted_run_with_every_finished_case(tmp_pa
 
 # -- a Spark executor SIGKILLed mid map: Spark recovers, the case is not a measurement (issue 21, point 3) -----
 
-def _executors(store: Path) -> list:
-    """Live executor JVMs working for a run of this store (the runner's case tag in their environment)."""
+def _executors(store: Path, main_class: str = "CoarseGrainedExecutorBackend") -> list:
+    """Live JVMs of `main_class` (executors, or deploy.worker.Worker) working for a run of this store (the
+    runner's case tag in their environment)."""
     runs = {p.name for p in store.iterdir()} if store.is_dir() else set()
     out = []
     for proc in psutil.process_iter(["pid", "cmdline"]):
         try:
-            if "CoarseGrainedExecutorBackend" in " ".join(proc.info["cmdline"] or ()) and \
+            if main_class in " ".join(proc.info["cmdline"] or ()) and \
                     proc.environ().get("TIERBENCH_CASE", "").rsplit("-c", 1)[0] in runs:
                 out.append(proc.info["pid"])
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
@@ -405,7 +406,8 @@ def _shuffle_files(temp: Path) -> list:
     return [p for p in temp.rglob("*") if p.name.startswith(("shuffle_", "temp_shuffle_"))]
 
 
-def test_a_spark_executor_killed_mid_map_fails_its_case_with_the_reason(tmp_path, store):
+@pytest.mark.parametrize("victim", ["executor", "worker"])
+def test_a_spark_executor_or_worker_killed_mid_map_fails_its_case_with_the_reason(tmp_path, store, victim):
     from tests.test_engine_spark import needs_spark
 
     if needs_spark.args and needs_spark.args[0]:
@@ -418,8 +420,8 @@ def test_a_spark_executor_killed_mid_map_fails_its_case_with_the_reason(tmp_path
         assert _wait_for(lambda: len(_executors(store)) >= 2, timeout=180, every=0.1), "no executors started"
         # mid map: the first shuffle files appear under the workers' local dirs on the temp tier
         assert _wait_for(lambda: _shuffle_files(tiers["temp"]), timeout=120, every=0.01), "no map output seen"
-        victim = _executors(store)[0]
-        os.kill(victim, signal.SIGKILL)
+        pid = (_executors(store) if victim == "executor" else _executors(store, "deploy.worker.Worker"))[0]
+        os.kill(pid, signal.SIGKILL)
         returncode, stdout, stderr = _finish(proc)
     finally:
         if proc.poll() is None:
@@ -430,6 +432,8 @@ def test_a_spark_executor_killed_mid_map_fails_its_case_with_the_reason(tmp_path
     (case,) = doc["cases"]
     assert "spark: the job was disturbed" in case["error"], case["error"]
     assert "executor" in case["error"] or "task(s) were retried" in case["error"], case["error"]
+    if victim == "worker":
+        assert "exited with status" in case["error"], case["error"]
     assert not case["metrics"].get("sort_s")
     _assert_clean(store, *tiers.values())
 
