@@ -20,7 +20,7 @@ import pytest
 
 from bench.store.runs import Store
 from tests.conftest import ROOT, cli, needs_fio, small_ext4
-from tests.test_fleet import _job_processes, break_mid_case, serving
+from tests.test_fleet import _job_processes, break_mid_case, namespace_serving, serving
 
 pytestmark = needs_fio
 
@@ -480,4 +480,39 @@ def test_a_killed_fio_client_waits_for_the_servers_jobs_before_the_next_case(ser
     assert all(c["error"] is None for c in second), second
     started = (Path(store) / doc["run_id"] / "raw" / "case001.spec.json").stat().st_mtime
     assert started >= idle_at["t"] - 0.2, "the next case started while a server still ran the killed case's job"
+    shutil.rmtree(tier)
+
+
+@pytest.fixture
+def namespace_host(tmp_path):
+    """A fio server in a network namespace: not visible from this one (tests/test_fleet.py's fixture)."""
+    yield from namespace_serving(tmp_path)
+
+
+def test_a_killed_client_with_a_server_out_of_sight_stops_the_fleet_run(namespace_host, tmp_path, store):
+    """The fleet's fio client SIGKILLed mid case while its server is one this machine cannot see (another network
+    namespace, as another machine would be): whether that server still runs the job cannot be told, so the run
+    stops rather than measure the next case beside it; it says so, stored and on stderr."""
+    spec, _, pid_file = namespace_host
+    pid = json.loads(pid_file.read_text())["pid"]
+    tier = tmp_path / "tier"
+    tier.mkdir()
+
+    def kill_client():
+        (client,) = [p for p in psutil.process_iter(["pid", "cmdline"])
+                     if p.info["cmdline"] and p.info["cmdline"][0].endswith("fio")
+                     and any(a.startswith("--client=") for a in p.info["cmdline"])
+                     and any(str(store) in a for a in p.info["cmdline"])]
+        client.kill()
+
+    rc, stdout, stderr = break_mid_case(
+        ["run", "--host", spec, "--tier", f"t={tier}", "--workload", "rand-read-4k", "--repeat", "3",
+         "--param", "runtime_s=3", "--param", "size=4m", "--param", "iodepth=1", "--results", str(store), "--json"],
+        pid, tier, spec.split(":")[0], kill_client, timeout=120)
+    assert rc == 1, stderr
+    doc = json.loads(stdout)
+    assert {c["plan_id"] for c in doc["cases"]} == {0}, "a case ran after the client died"
+    assert "cannot be told from here" in doc["stopped"] and "stopped:" in stderr
+    assert all("fio was killed by signal SIGKILL" in c["error"] for c in doc["cases"])
+    assert doc["status"] == "failed"
     shutil.rmtree(tier)

@@ -164,6 +164,10 @@ class Runner:
         """Split a fleet case's worker result (kept in doc["fleet_result"]) into a document per host, in the
         order given, and the fleet's; ids follow the run's documents."""
         result = doc.pop("fleet_result", None) or {}
+        if result.get("servers_unsure"):    # a server may still run this case's job: no further case on it
+            self.doc["stopped"] = ("the fleet's servers may still run case " + str(case.id) + "'s job ("
+                                   + "; ".join(f"{n}: {why}" for n, why in result["servers_unsure"].items())
+                                   + "): the run stopped rather than measure the next case beside it")
         base = case.to_dict()
         names = [h["name"] for h in self.fleet] + [FLEET_HOST]
         out = []
@@ -297,6 +301,9 @@ class Runner:
                     self._note_shared_devices()
                     self._save(final=False)
                     bar.advance(task)
+                    if self.doc.get("stopped"):
+                        _stderr_console().print(f"stopped: {self.doc['stopped']}", markup=False)
+                        break
         except KeyboardInterrupt:
             stopping.begin(lambda: self._proc)
             self._interrupted(current)

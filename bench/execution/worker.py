@@ -203,8 +203,12 @@ def execute_fleet(spec: dict) -> dict:
             fleet = _fleet_member(fleet_records(measured), fleet_capacity, pattern, threads)
         except CaseError as e:
             fleet = {"error": f"fleet: {e}"}
+    from bench.engines.fio.drain import unsure
+
+    busy = unsure(out.get("drained") or {})
     return {"hosts": results, "fleet": fleet, "implementation": out.get("implementation"), "raw": out.get("raw", []),
-            "threads": threads, "error": None if measured else "no host gave results: " + "; ".join(failed)}
+            "threads": threads, "error": None if measured else "no host gave results: " + "; ".join(failed),
+            **({"servers_unsure": busy} if busy else {})}
 
 
 def _add_demanded(metrics: dict, pattern) -> None:

@@ -264,6 +264,8 @@ def print_run(console, doc: dict, store_root) -> None:
             console.print(extra)
     for line in failures(doc):
         console.print(f"[red]failed[/red] {escape(line)}")
+    if doc.get("stopped"):
+        console.print(f"[red]stopped[/red] {escape(str(doc['stopped']))}")
     for line in shared_device_lines(doc):
         console.print(f"[yellow]shared device[/yellow] {escape(line)}")
     console.print(escape(f"stored in {Path(store_root) / doc['run_id']}"), soft_wrap=True)
