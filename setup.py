@@ -37,6 +37,7 @@ setup(
         "psutil>=5.9",
         "rich>=13",
         "matplotlib>=3.7",
+        "jsonschema>=4",      # the store checks every run document against docs/run-document.schema.json
     ],
     extras_require={
         "test": ["pytest>=7", "pytest-benchmark>=4", "crc32c>=2.3", "duckdb>=1.0", "hypothesis>=6", "jsonschema>=4", "pyyaml>=6",

@@ -8,6 +8,7 @@ import argparse
 import importlib
 import pkgutil
 import re
+import signal
 import sys
 
 from bench import __version__
@@ -61,6 +62,10 @@ def main(argv=None) -> int:
         print(f"tierbench: error: {one_line(str(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        # Everything is saved by now: a further Ctrl-C while Python shuts down (which resets Python-level
+        # handlers to the default, and takes a while on a busy machine) would only turn exit 130 into a death.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         print("tierbench: interrupted", file=sys.stderr)
         return 130
     except TierbenchError as e:

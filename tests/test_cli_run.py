@@ -196,7 +196,7 @@ def test_interrupt_removes_case_files_and_keeps_the_run(tmp_path, store, sig):
     assert not _leftovers(tier)
     (run,) = Path(store).iterdir()
     doc = json.loads((run / "run.json").read_text())
-    assert doc["cases"][0]["error"].startswith("interrupted") and doc["status"] == "failed"
+    assert doc["cases"][0]["error"].startswith("interrupted") and doc["status"] == "interrupted"
 
 
 @needs_fio

@@ -153,3 +153,16 @@ def test_model_cli_on_a_real_run_refuses_bad_numbers_with_one_line(tmp_path):
     assert all(a["source"] == "given" for a in out["assumptions"])
     table = cli("model", doc["run_id"], "--results", tmp_path, check=0)
     assert "drives_per_node = 4 drives: run document" in table.stdout and "drive_usd = 300 USD: assumed" in table.stdout
+
+
+def test_figures_outside_a_floats_range_are_refused_never_printed(tmp_path):
+    """--stored-tb 1e308 overflowed (OverflowError), --drive-usd 1e308 printed infM, --drive-tb 1e308 printed 0."""
+    doc = _real()
+    (tmp_path / doc["run_id"]).mkdir()
+    (tmp_path / doc["run_id"] / "run.json").write_text(REAL.read_text())
+    for flag in ("--stored-tb", "--drive-usd", "--drive-tb", "--daily-tb", "--node-usd-per-hour"):
+        for json_flag in ((), ("--json",)):
+            proc = cli("model", doc["run_id"], "--results", tmp_path, flag, "1e308", *json_flag)
+            assert proc.returncode == 2 and proc.stdout == "", (flag, proc.stdout[:200])
+            assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr, proc.stderr
+            assert f"{flag} 1e+308" in proc.stderr and "out of the range of a float" in proc.stderr, proc.stderr

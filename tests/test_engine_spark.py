@@ -276,3 +276,60 @@ def test_without_java_the_message_says_how_to_install(monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(UserError, match="make java"):
         helper.require()
+
+
+# ---- a disturbed job, and REST reads on a busy machine (issue 21 point 3, issue 23 point 7) ---------------------
+def test_failed_tasks_retried_stages_and_lost_executors_are_a_disturbed_job():
+    from bench.engines.spark.stages import disturbed
+    stages = json.loads((DATA / "stages-terasort-200k-2workers.json").read_text())
+    executors = [{"id": "driver", "isActive": True}, {"id": "0", "isActive": True}, {"id": "1", "isActive": True}]
+    assert disturbed(stages, executors) == ""
+    failed = [dict(s, numFailedTasks=2) if s["shuffleWriteBytes"] else s for s in stages]
+    assert "2 failed and 0 killed task(s) were retried" in disturbed(failed, executors)
+    again = stages + [dict(stages[-1], attemptId=1)]
+    assert f"stage(s) {stages[-1]['stageId']} ran again" in disturbed(again, executors)
+    lost = executors + [{"id": "2", "isActive": False, "removeReason": "Command exited with code 137"}]
+    assert disturbed(stages, lost) == "executor 2 was lost (Command exited with code 137)"
+
+
+def _http_server(answers: list):
+    """A real HTTP server on 127.0.0.1 answering each GET with the next (status, body) of `answers` (the last one
+    repeated); returns (url, server). Its thread stops with server.shutdown()."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            status, body = answers.pop(0) if len(answers) > 1 else answers[0]
+            self.send_response(status)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_port}/api", server
+
+
+def test_rest_reads_retry_until_their_deadline():
+    from bench.engines.spark.stages import read_json, rest_deadline_s
+    assert rest_deadline_s(5) == 60.0 and rest_deadline_s(100) == 200.0
+    url, server = _http_server([(503, b"busy"), (200, b'[{"stageId": 1'), (200, b'[{"stageId": 1}]')])
+    try:
+        assert read_json(url, deadline_s=20) == [{"stageId": 1}]      # a 5xx and a torn answer, then the JSON
+    finally:
+        server.shutdown()
+    url, server = _http_server([(503, b"busy")])
+    try:
+        with pytest.raises(TimeoutError, match="no answer after .* tries"):
+            read_json(url, deadline_s=2)
+    finally:
+        server.shutdown()
+    url, server = _http_server([(404, b"no such app")])
+    try:
+        with pytest.raises(Exception, match="404"):       # a client error is not retried
+            read_json(url, deadline_s=30)
+    finally:
+        server.shutdown()

@@ -5,6 +5,7 @@ checks what a user would rely on afterwards: the stored status tells the truth, 
 kept, the error says what happened, no fio or worker process is left, and nothing is left on the tiers."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -19,6 +20,7 @@ import pytest
 
 from bench.store.runs import Store
 from tests.conftest import ROOT, cli, needs_fio, small_ext4
+from tests.test_fleet import _job_processes, break_mid_case, namespace_serving, serving
 
 pytestmark = needs_fio
 
@@ -194,7 +196,9 @@ def test_sigint_in_the_first_moments_leaves_a_valid_run_or_none(tmp_path, store)
         before = set(_run_ids(store)) if store.exists() else set()
         proc = _start(store, tiers, *FIO_READ, "--param", "runtime_s=1")
         if when == "folder":
-            assert _wait_for(lambda: store.exists() and set(_run_ids(store)) - before, timeout=30, every=0.002)
+            # the run folder itself (not the hidden one it is built in: an interrupt then leaves no run at all)
+            assert _wait_for(lambda: store.exists() and {n for n in _run_ids(store) if not n.startswith(".")} - before,
+                             timeout=30, every=0.002)
         time.sleep(delay)
         os.kill(proc.pid, signal.SIGINT)
         returncode, _, stderr = _finish(proc)
@@ -373,3 +377,232 @@ def test_sigint_during_steady_state_rounds_stops_cleanly(tmp_path, store):
     assert run["status"] in ("interrupted", "failed"), run["status"]
     assert [c["error"] for c in run["cases"]] and "interrupted" in run["cases"][0]["error"]
     read_intervals(store / run["run_id"])
+# -- the store's own disk: full, removed, made immutable mid-run (issue 21, point 4) ---------------------------
+
+@contextlib.contextmanager
+def _tiny_tmpfs(folder: Path, size: str = "2m"):
+    """A tmpfs of `size` mounted at `folder` (the store's own small disk); unmounted afterwards."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to mount a small tmpfs for the store")
+    folder.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tierbench-test-store", str(folder)], check=True)
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)
+
+
+def _chattr(flag: str, path: Path) -> None:
+    if shutil.which("chattr") is None:
+        pytest.skip("needs chattr (e2fsprogs)")
+    result = subprocess.run(["chattr", flag, str(path)], capture_output=True, text=True)
+    if result.returncode:
+        pytest.skip(f"chattr {flag} is not supported here: {result.stderr.strip()}")
+
+
+def _one_error_line(stderr: str) -> str:
+    assert "Traceback" not in stderr, stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("tierbench: error")]
+    assert len(errors) == 1, stderr
+    return errors[0]
+
+
+@pytest.mark.parametrize("fault", ["full", "removed", "immutable"])
+def test_a_store_that_cannot_be_written_stops_the_run_and_keeps_what_was_stored(tmp_path, fault):
+    tiers = _tiers(tmp_path, "a")
+    with contextlib.ExitStack() as stack:
+        store = stack.enter_context(_tiny_tmpfs(tmp_path / "store")) if fault == "full" else tmp_path / "store"
+        proc = _start(store, tiers, *FIO_READ, "--param", "runtime_s=0.5", "--repeat", "4")
+        # case 0 saved, case 1 started: the fault strikes mid-run
+        spec = _wait_for(lambda: next(store.glob("*/raw/case001.spec.json"), None), timeout=60)
+        assert spec, "case 1 never started"
+        folder = spec.parent.parent
+        if fault == "full":
+            _fill(store / "filler")
+        elif fault == "removed":
+            shutil.rmtree(store)
+        else:
+            _chattr("+i", folder)
+            stack.callback(_chattr, "-i", folder)
+        returncode, stdout, stderr = _finish(proc)
+        assert returncode == 1 and stdout == "", stderr
+        line = _one_error_line(stderr)
+        reason = {"full": "No space left on device", "removed": "No such file or directory",
+                  "immutable": "Operation not permitted"}[fault]
+        assert f"results store {store}" in line and reason in line, line
+        if fault == "full":
+            (store / "filler").unlink()
+        if fault == "removed":
+            assert not store.exists(), "the removed store was made again"
+            _assert_clean(tmp_path, *tiers.values())
+            return
+        doc = Store(store).load(folder.name)
+        # its process is gone and its document says running: read as interrupted, with every case it measured
+        assert doc["status"] == "interrupted"
+        first, *rest = doc["cases"]
+        assert first["id"] == 0 and first["error"] is None and first["metrics"]["iops"] > 0
+        assert len(doc["cases"]) < 4, "the run went on after the store failed"
+        if fault == "immutable":     # raw/ could still be written: case 1's result is recovered as measured
+            (second,) = rest
+            assert second["recovered"] and second["error"] is None and second["metrics"]["iops"] > 0
+        for case in rest:
+            assert case["error"] is None or "No space left on device" in case["error"] or \
+                case["error"].startswith("interrupted"), case["error"]
+        assert not list(folder.glob("raw/*.reserve")), "a reservation was left in raw/"
+        _assert_clean(store, *tiers.values())
+
+
+# -- Ctrl-C twice: the second never cuts the saving short (issue 21, point 4) ---------------------------------
+
+@pytest.mark.parametrize("gap_s", [0.1, 0.3, 0.6, 1.0])
+def test_double_ctrl_c_leaves_an_interrupted_run_with_every_finished_case(tmp_path, store, gap_s):
+    tiers = _tiers(tmp_path, "a")
+    proc = _start(store, tiers, *FIO_READ, "--param", "runtime_s=1", "--repeat", "3")
+    assert _wait_for(lambda: _fio(store, 1), timeout=60), "case 1's fio never started"
+    time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGINT)
+    time.sleep(gap_s)
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGINT)
+    returncode, _, stderr = _finish(proc)
+    assert returncode == 130 and "Traceback" not in stderr, stderr
+    (folder,) = [p for p in store.iterdir()]
+    stored = json.loads((folder / "run.json").read_text())
+    assert stored["status"] == "interrupted" and stored["interrupted"] and stored["finished_at"], stored["status"]
+    first, second = stored["cases"]
+    assert first["error"] is None and first["metrics"]["iops"] > 0
+    assert second["id"] == 1 and second["error"].startswith("interrupted")
+    _assert_clean(store, *tiers.values())
+
+
+# -- a Spark executor SIGKILLed mid map: Spark recovers, the case is not a measurement (issue 21, point 3) -----
+
+def _executors(store: Path, main_class: str = "CoarseGrainedExecutorBackend") -> list:
+    """Live JVMs of `main_class` (executors, or deploy.worker.Worker) working for a run of this store (the
+    runner's case tag in their environment)."""
+    runs = {p.name for p in store.iterdir()} if store.is_dir() else set()
+    out = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            if main_class in " ".join(proc.info["cmdline"] or ()) and \
+                    proc.environ().get("TIERBENCH_CASE", "").rsplit("-c", 1)[0] in runs:
+                out.append(proc.info["pid"])
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return out
+
+
+def _shuffle_files(temp: Path) -> list:
+    return [p for p in temp.rglob("*") if p.name.startswith(("shuffle_", "temp_shuffle_"))]
+
+
+@pytest.mark.parametrize("victim", ["executor", "worker"])
+def test_a_spark_executor_or_worker_killed_mid_map_fails_its_case_with_the_reason(tmp_path, store, victim):
+    from tests.test_engine_spark import needs_spark
+
+    if needs_spark.args and needs_spark.args[0]:
+        pytest.skip(needs_spark.kwargs["reason"])
+    tiers = _tiers(tmp_path, "data", "temp")
+    proc = _start(store, tiers, "--workload", "terasort", "--engine", "spark", "--data", "data", "--temp", "temp",
+                  "--workers", "2", "--param", "records=100000", "--param", "partitions=2",
+                  "--param", "block_size=4m", "--timeout", "240")
+    try:
+        assert _wait_for(lambda: len(_executors(store)) >= 2, timeout=180, every=0.1), "no executors started"
+        # mid map: the first shuffle files appear under the workers' local dirs on the temp tier
+        assert _wait_for(lambda: _shuffle_files(tiers["temp"]), timeout=120, every=0.01), "no map output seen"
+        pid = (_executors(store) if victim == "executor" else _executors(store, "deploy.worker.Worker"))[0]
+        os.kill(pid, signal.SIGKILL)
+        returncode, stdout, stderr = _finish(proc)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    doc = json.loads(stdout)
+    assert returncode == 1 and doc["status"] == "failed", stderr
+    (case,) = doc["cases"]
+    assert "spark: the job was disturbed" in case["error"], case["error"]
+    assert "executor" in case["error"] or "task(s) were retried" in case["error"], case["error"]
+    if victim == "worker":
+        assert "exited with status" in case["error"], case["error"]
+    assert not case["metrics"].get("sort_s")
+    _assert_clean(store, *tiers.values())
+
+
+# -- the fleet's fio client SIGKILLed mid case (issue 21, point 3) ---------------------------------------------
+
+@pytest.fixture
+def servers(tmp_path):
+    """fio servers on loopback addresses, started with `tierbench serve` (tests/test_fleet.py's fixture)."""
+    yield from serving(tmp_path)
+
+
+def test_a_killed_fio_client_waits_for_the_servers_jobs_before_the_next_case(servers, tmp_path, store):
+    """issue 21: the fleet's fio client SIGKILLed mid case: the case fails with the reason, and the next case
+    starts only once every server's job processes are gone (bench.engines.fio.drain; here fio's servers end a
+    job within about 0.5 s of losing their client, so the wait is short)."""
+    (a, a_pid_file), (b, b_pid_file) = servers("127.0.0.1"), servers("127.0.0.2")
+    pids = [json.loads(f.read_text())["pid"] for f in (a_pid_file, b_pid_file)]
+    tier = tmp_path / "tier"
+    tier.mkdir()
+    idle_at = {}
+
+    def kill_client():
+        (client,) = [p for p in psutil.process_iter(["pid", "cmdline"])
+                     if p.info["cmdline"] and p.info["cmdline"][0].endswith("fio")
+                     and any(a.startswith("--client=") for a in p.info["cmdline"])
+                     and any(str(store) in a for a in p.info["cmdline"])]
+        client.kill()
+        deadline = time.monotonic() + 30
+        while any(_job_processes(pid) for pid in pids) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        idle_at["t"] = time.time()
+
+    rc, stdout, stderr = break_mid_case(
+        ["run", "--host", a, "--host", b, "--tier", f"t={tier}", "--workload", "rand-read-4k", "--repeat", "2",
+         "--param", "runtime_s=4", "--param", "size=4m", "--param", "iodepth=1", "--results", str(store), "--json"],
+        pids[1], tier, "127.0.0.2", kill_client, timeout=120)
+    assert rc == 1, stderr
+    doc = json.loads(stdout)
+    first = [c for c in doc["cases"] if c["plan_id"] == 0]
+    second = [c for c in doc["cases"] if c["plan_id"] == 1]
+    for case in first:
+        assert "fio was killed by signal SIGKILL" in case["error"], case["error"]
+    assert all(c["error"] is None for c in second), second
+    started = (Path(store) / doc["run_id"] / "raw" / "case001.spec.json").stat().st_mtime
+    assert started >= idle_at["t"] - 0.2, "the next case started while a server still ran the killed case's job"
+    shutil.rmtree(tier)
+
+
+@pytest.fixture
+def namespace_host(tmp_path):
+    """A fio server in a network namespace: not visible from this one (tests/test_fleet.py's fixture)."""
+    yield from namespace_serving(tmp_path)
+
+
+def test_a_killed_client_with_a_server_out_of_sight_stops_the_fleet_run(namespace_host, tmp_path, store):
+    """The fleet's fio client SIGKILLed mid case while its server is one this machine cannot see (another network
+    namespace, as another machine would be): whether that server still runs the job cannot be told, so the run
+    stops rather than measure the next case beside it; it says so, stored and on stderr."""
+    spec, _, pid_file = namespace_host
+    pid = json.loads(pid_file.read_text())["pid"]
+    tier = tmp_path / "tier"
+    tier.mkdir()
+
+    def kill_client():
+        (client,) = [p for p in psutil.process_iter(["pid", "cmdline"])
+                     if p.info["cmdline"] and p.info["cmdline"][0].endswith("fio")
+                     and any(a.startswith("--client=") for a in p.info["cmdline"])
+                     and any(str(store) in a for a in p.info["cmdline"])]
+        client.kill()
+
+    rc, stdout, stderr = break_mid_case(
+        ["run", "--host", spec, "--tier", f"t={tier}", "--workload", "rand-read-4k", "--repeat", "3",
+         "--param", "runtime_s=3", "--param", "size=4m", "--param", "iodepth=1", "--results", str(store), "--json"],
+        pid, tier, spec.split(":")[0], kill_client, timeout=120)
+    assert rc == 1, stderr
+    doc = json.loads(stdout)
+    assert {c["plan_id"] for c in doc["cases"]} == {0}, "a case ran after the client died"
+    assert "cannot be told from here" in doc["stopped"] and "stopped:" in stderr
+    assert all("fio was killed by signal SIGKILL" in c["error"] for c in doc["cases"])
+    assert doc["status"] == "failed"
+    shutil.rmtree(tier)

@@ -39,6 +39,11 @@ def free_port(address: str) -> int:
 def servers(tmp_path):
     """start(address) -> (host spec ADDR:PORT, pid file): a fio server started with `tierbench serve start`;
     every one stopped at the end (`serve stop`, and its process group killed if that failed)."""
+    yield from serving(tmp_path)
+
+
+def serving(tmp_path):
+    """The `servers` fixture's body (a generator), for other test modules' fixtures."""
     started = []
 
     def start(address: str):
@@ -280,6 +285,11 @@ def namespace_host(tmp_path):
     """A fio server (started with `tierbench serve` inside it) in a network namespace joined to this one by a
     veth pair: (host spec ADDR:PORT, the veth end on this side, the server's pid file). Root only; the server,
     the namespace and the veth pair are removed at the end whatever happened."""
+    yield from namespace_serving(tmp_path)
+
+
+def namespace_serving(tmp_path):
+    """The `namespace_host` fixture's body (a generator), for other test modules' fixtures."""
     if os.geteuid() != 0 or shutil.which("ip") is None:
         pytest.skip("a network namespace needs root and iproute2 (ip)")
     tag = os.getpid() % 100000
@@ -378,3 +388,4 @@ def _cwd(proc) -> str:
         return proc.cwd()
     except psutil.Error:
         return ""
+

@@ -74,3 +74,16 @@ def test_history_cli_json(tmp_path):
                           "--results", str(store.root)], cwd=ROOT, env=env, capture_output=True, text=True,
                          timeout=120)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+
+
+def test_a_step_up_from_zero_has_no_ratio_and_prints_as_json(tmp_path, capsys):
+    """issue 21: a level of 0 before a change point gave relative_change inf, which `history --json` printed as
+    `Infinity` (not JSON); it is null (no ratio from 0), and the output is valid JSON."""
+    docs = series_docs(step_at=8)
+    for doc in docs:
+        for case in doc["cases"]:
+            case["metrics"]["iops"] = case["metrics"]["iops"] if int(doc["run_id"][-2:]) >= 8 else 0.0
+    s = metric_history(docs, "iops", workload="rand-read-4k", tier="nvme")["series"][0]
+    (cp,) = s["change_points"]
+    assert cp["run_id"] == "run-08" and cp["relative_change"] is None
+    json.loads(json.dumps(s, allow_nan=False))

@@ -58,10 +58,11 @@ def test_import_reproduces_fio_figures(path, store):
 
 def test_import_keeps_raw_files_and_lists_the_run(store):
     src = DATA / "randread-4k.plus.json"
-    doc = cli_json("import", str(src), "--tier", "mem=/dev/shm", "--results", store)
+    doc = cli_json("import", str(src), "--tier", "mem=/dev/shm:memory", "--capacity", "1T", "--results", store)
     raw = Path(store) / doc["run_id"] / "raw" / doc["cases"][0]["raw"][0]
     assert raw.read_bytes() == src.read_bytes()
-    assert doc["cases"][0]["metrics"]["iops_per_gb"] > 0 and doc["tiers"][0]["class"] == "memory"
+    metrics = doc["cases"][0]["metrics"]
+    assert metrics["iops_per_gb"] == pytest.approx(metrics["iops"] / 1000) and doc["tiers"][0]["class"] == "memory"
     listed = cli_json("list", "--results", store)
     assert [r["run_id"] for r in listed["runs"]] == [doc["run_id"]]
 
@@ -111,3 +112,65 @@ def test_a_killed_job_is_imported_as_a_failed_case(store):
     (case,) = doc["cases"]
     assert "moved no data" in case["error"] and "got signal 9" in case["error"]
     assert "iops" not in case["metrics"]
+
+
+# -- imports keep what fio measured and say where (issue 21, point 7) ----------------------------------------
+
+def _fio_latency(direction: dict) -> dict:
+    clat = direction["clat_ns"]
+    pct = clat["percentile"]
+    return {"lat_p50_us": pct["50.000000"] / 1000, "lat_p99_us": pct["99.000000"] / 1000,
+            "lat_p999_us": pct["99.900000"] / 1000, "lat_mean_us": clat["mean"] / 1000,
+            "lat_max_us": clat["max"] / 1000}
+
+
+@pytest.mark.parametrize("name", ["randread-4k.json", "client-server.json"])
+def test_plain_json_keeps_fios_own_percentiles_mean_and_max(store, name):
+    """fio's default output (--output-format=json, no bins): latency from fio's clat_ns percentiles, mean and
+    max, exactly as fio computed them, marked as fio's percentiles."""
+    doc = cli_json("import", str(DATA / name), "--results", store)
+    for number, host, job_name, job in _fio_entries(DATA / name):
+        if host == "fleet":
+            continue        # fio's "All clients" has no percentiles; the fleet case merges none
+        (case,) = [c for c in doc["cases"] if c["host"] == host and c["workload"] == f"fio:{job_name}"]
+        assert case["latency_source"] == "fio-percentiles"
+        expected = _fio_latency(job["read"])
+        assert {k: case["metrics"][k] for k in expected} == pytest.approx(expected, rel=1e-12)
+        assert not case.get("latency_bins_ns")
+
+
+def test_json_plus_bins_are_marked_as_bins(store):
+    doc = cli_json("import", str(DATA / "randread-4k.plus.json"), "--results", store)
+    assert doc["cases"][0]["latency_source"] == "bins" and doc["cases"][0]["metrics"]["lat_p99_us"] > 0
+
+
+def test_an_import_is_stamped_with_the_machine_its_output_names_never_this_one(store):
+    import socket
+
+    local = cli_json("import", str(DATA / "randread-4k.json"), "--results", store)
+    assert local["machine"]["hostname"] == "unknown" and local["machine"]["cpu_model"] is None
+    assert local["machine"]["kernel"] == "unknown" and local["machine"]["fio_version"] == "fio-3.33"
+    served = cli_json("import", str(DATA / "client-server.json"), "--results", store)
+    assert served["machine"]["hostname"] == "127.0.0.1, 127.0.0.2"
+    for doc in (local, served):
+        assert socket.gethostname() not in doc["machine"]["hostname"].split(", ")
+        assert "source" in doc["machine"]
+
+
+def test_an_imports_tier_is_declared_not_detected_here(store, tmp_path):
+    doc = cli_json("import", str(DATA / "randread-4k.json"), "--tier", f"fast={tmp_path}:nvme",
+                   "--capacity", "1.6T", "--results", store)
+    (tier,) = doc["tiers"]
+    assert tier["class"] == "nvme" and tier["nominal_capacity_bytes"] == 1_600_000_000_000
+    assert tier["device"] is None and tier["capacity_bytes"] is None and tier["filesystem"] is None
+    assert "declared" in tier["reason"]
+    bad = cli("import", str(DATA / "randread-4k.json"), "--capacity", "lots", "--results", store)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "--capacity" in bad.stderr
+
+
+def test_compare_never_gates_an_import_of_an_unnamed_machine(store):
+    first = cli_json("import", str(DATA / "randread-4k.json"), "--results", store)
+    second = cli_json("import", str(DATA / "randread-4k.json"), "--results", store)
+    proc = cli("compare", first["run_id"], second["run_id"], "--results", store)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert "does not say which machine" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

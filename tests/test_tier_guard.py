@@ -310,3 +310,31 @@ def test_scenario_tiers_are_guarded_too(tmp_path, store):
                        "--records", "100000000000", "--results", store))
     assert "tier hdd: case a (terasort" in line and "terasort's estimate" in line and "free" in line, line
     assert nothing_stored(store) and not any(a.iterdir()) and not any(b.iterdir())
+
+
+# -- runs that overlap on one device are flagged, never a silent success (issue 21, point 3) -------------------
+
+@pytest.mark.skipif(shutil.which("fio") is None, reason="needs fio on PATH (apt-get install fio)")
+def test_two_runs_on_tiers_of_one_device_each_flag_the_other(tmp_path):
+    """Two runs at once on two directories of one file system (so one device): the tier locks do not stop them
+    (different tiers), the device lock lets both run and each stores and shows the other."""
+    procs = []
+    for name in ("x", "y"):
+        (tmp_path / name).mkdir()
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "bench", "run", f"--tier={name}={tmp_path / name}", "--workload", "rand-read-4k",
+             "--engine", "fio", "--param", "size=4m", "--param", "runtime_s=2", "--repeat", "2", "--param", "direct=false",
+             "--param", "iodepth=1", "--results", str(tmp_path / f"store-{name}"), "--json"],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    docs = {}
+    for name, proc in zip(("x", "y"), procs):
+        stdout, stderr = proc.communicate(timeout=180)
+        assert proc.returncode == 0, stderr
+        docs[name] = (json.loads(stdout), stderr, proc.pid)
+    for name, other in (("x", "y"), ("y", "x")):
+        doc, stderr, _ = docs[name]
+        (shared,) = [d for d in doc["shared_device"] if name in d["tiers"]]
+        assert docs[other][2] in [r["pid"] for r in shared["runs"]], shared
+        assert "both runs' figures include the other's load" in stderr
+        shown = cli("show", doc["run_id"], "--results", tmp_path / f"store-{name}")
+        assert "shared device" in shown.stderr and str(docs[other][2]) in shown.stderr, shown.stderr

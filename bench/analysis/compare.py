@@ -223,6 +223,14 @@ def incompatibilities(base: dict, new: dict, keys=None, fields=None) -> list:
     Hostnames, loop device numbers and temporary paths never block a gate unless `fields` names them."""
     from bench.analysis.machine_class import CLASS_FIELDS, class_differences
 
+    reasons = []
+    for doc in (base, new):
+        if doc.get("imported") and (doc.get("machine") or {}).get("hostname") in (None, "unknown"):
+            # fio's local output names no machine: an import is never the same machine as anything
+            reasons.append(f"run {doc.get('run_id')} is imported from fio output that does not say which machine "
+                           f"measured it")
+    if reasons:
+        return reasons
     tb = {t.get("name") for t in base.get("tiers") or []}
     tn = {t.get("name") for t in new.get("tiers") or []}
     used = ({d[f] for d in map(case_key_dict, keys) for f in ("tier", "temp_tier")} if keys is not None

@@ -8,6 +8,8 @@ Each change point says whether the shift is better or worse for the metric's dir
 """
 from __future__ import annotations
 
+import math
+
 from bench.analysis import stats
 from bench.analysis.compare import case_identity, group_cases, metric_values
 from bench.core.errors import UserError
@@ -51,6 +53,8 @@ def metric_history(docs: list, metric: str, workload=None, tier=None, engine=Non
         changes = []
         for cp in cps:
             entry = cp.to_dict()
+            # a level of 0 before (no ratio) or no spread (no z): none to give, and JSON has no inf
+            entry.update({k: None for k, v in entry.items() if isinstance(v, float) and not math.isfinite(v)})
             entry["run_id"] = points[cp.index]["run_id"]
             entry["started_at"] = points[cp.index]["started_at"]
             entry["effect"] = ("better" if (cp.after > cp.before) == (d == 1) else "worse") if d in (1, -1) else "shift"

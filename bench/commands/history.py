@@ -66,7 +66,8 @@ def _print(result: dict) -> None:
             cp = marks.get(i)
             change = ""
             if cp:
-                change = (f"{cp['relative_change'] * 100:+.1f}% {cp['effect']}"
+                rel = cp["relative_change"]
+                change = ((f"{rel * 100:+.1f}%" if rel is not None else "from 0") + f" {cp['effect']}"
                           + (" (machine changed)" if cp["host_changed"] else ""))
             table.add_row(str(p["started_at"] or "-")[:16].replace("T", " "), str(p["run_id"]), str(p["hostname"] or "-"), str(p["n"]),
                           fmt_number(p["median"]), fmt_number(p["min"]), fmt_number(p["max"]), change,

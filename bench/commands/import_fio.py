@@ -11,7 +11,10 @@ def add_arguments(p):
     p.add_argument("files", nargs="*", metavar="FIO_JSON")
     p.add_argument("--bundle", metavar="FILE", help="a run bundle from `tierbench export --bundle` (instead of "
                    "fio outputs): checked and added to the store under its run id")
-    p.add_argument("--tier", metavar="NAME=PATH[:CLASS]", help="the tier the outputs were measured on")
+    p.add_argument("--tier", metavar="NAME=PATH[:CLASS]",
+                   help="the tier the outputs were measured on, as declared (never detected on this machine)")
+    p.add_argument("--capacity", metavar="SIZE",
+                   help="the capacity of that tier's device (e.g. 8T, 1.6T), for IOPS per GB")
     p.add_argument("--results", metavar="DIR")
     p.add_argument("--json", action="store_true")
 
@@ -25,12 +28,12 @@ def run(args) -> int:
     from bench.reporting.table import failures, run_table
 
     if args.bundle:
-        if args.files or args.tier:
-            raise UserError("--bundle imports a run bundle: FIO_JSON files and --tier do not go with it")
+        if args.files or args.tier or args.capacity:
+            raise UserError("--bundle imports a run bundle: FIO_JSON files, --tier and --capacity do not go with it")
         return _bundle(args)
     if not args.files:
         raise UserError("import needs FIO_JSON files, or --bundle FILE")
-    doc, store = import_runs(args.files, args.tier, args.results)
+    doc, store = import_runs(args.files, args.tier, args.results, args.capacity)
     if args.json:
         emit_json(doc)
     else:

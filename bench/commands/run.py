@@ -238,7 +238,8 @@ def execute(cfg: Config, tier_flags: list, *, json_out: bool, extra: dict = None
         runner = Runner(store, session.tiers, cgroup=session.cgroup, timeout_s=cfg.timeout_s,
                         extra=dict(extra or {}, tags=cfg.tags),
                         job_file=loaded, spark_master=cfg.spark_master, machine_given=machine_given,
-                        interval_s=cfg.interval_s, view=make_view(no_live), method=method_of(cfg))
+                        interval_s=cfg.interval_s, view=make_view(no_live), method=method_of(cfg),
+                        other_runs=session.locks.shared_devices)
         stderr_console.print(f"run {runner.run_id}: {len(cases)} cases on "
                              + ", ".join(f"{t.name} ({t.cls}{', emulated' if t.emulated else ''})"
                                          for t in session.tiers))

@@ -109,7 +109,8 @@ def run(args) -> int:
                                                 ).values() for c in stage], session.tiers)
         runner = Runner(store, session.tiers, cgroup=session.cgroup, extra={"scenario": {"name": args.name},
                                                                                 "tags": tags},
-                        interval_s=cfg.interval_s, view=make_view(args.no_live))
+                        interval_s=cfg.interval_s, view=make_view(args.no_live),
+                        other_runs=session.locks.shared_devices)
         setup = [f"terasort of {records} records", f"{repeats} repeat(s)",
                  "tiers " + ", ".join(t.name for t in session.tiers),
                  f"each sort in a {container_mb} MB container" if container_mb else "no container"]

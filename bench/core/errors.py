@@ -11,3 +11,8 @@ class UserError(TierbenchError):
 
 class CaseError(TierbenchError):
     """A measured case failed (tool killed, ENOSPC, timeout): the case records it, the run goes on."""
+
+
+class StoreError(TierbenchError):
+    """The results store could not be written (disk full, read-only, permission, folder removed): the run stops
+    with one line naming the store and the error, exit code 1; what was already written stays readable."""

@@ -43,7 +43,15 @@ def json_default(value):
 
 
 def emit_json(doc) -> None:
-    sys.stdout.write(json.dumps(doc, indent=2, default=json_default) + "\n")
+    """`doc` as one valid JSON document on stdout. A number JSON cannot hold (NaN, Infinity) is an error
+    (one line, nothing printed), never written as Python's json module would (`NaN`, not JSON)."""
+    from bench.core.errors import TierbenchError
+
+    try:
+        text = json.dumps(doc, indent=2, default=json_default, allow_nan=False)
+    except ValueError as e:
+        raise TierbenchError(f"cannot print the document as JSON: {e}") from None
+    sys.stdout.write(text + "\n")
     sys.stdout.flush()
 
 

@@ -27,19 +27,27 @@ from bench.analysis.metrics import check_metrics
 from bench.analysis.scaling import scaling
 from bench.analysis.verdict import case_bottleneck
 from bench.core.case import FLEET_HOST
-from bench.core.errors import CaseError
+from bench.core.errors import CaseError, StoreError
 from bench.core.metric_registry import unit_of
 from bench.core.sample import Sample
+from bench.execution import stopping
 from bench.execution.contention import ContentionProbe
 from bench.execution.drive_watch import DriveWatch
 from bench.execution.machine import fingerprint
 from bench.execution.monitor import Monitor
 from bench.execution.provenance import revision, run_tags
 from bench.execution.view import LiveFile, ProgressView, RunView
-from bench.execution.worker import case_dir_name
+from bench.execution.worker import RESULT_RESERVE_BYTES, case_dir_name, reserve_name
 from bench.store.intervals import FILE_NAME as INTERVALS_FILE
 from bench.store.intervals import write_intervals
-from bench.store.run_state import RUNNING, case_document, cases_status, process_identity, recover_cases
+from bench.store.run_state import (
+    INTERRUPTED,
+    RUNNING,
+    case_document,
+    cases_status,
+    process_identity,
+    recover_cases,
+)
 from bench.store.runs import SCHEMA_VERSION, Store
 from bench.tiers.cgroups import oom_kills
 from bench.tiers.detect import Tier, shared_devices
@@ -90,7 +98,8 @@ class Runner:
                  progress: bool = True, extra: Optional[dict] = None, fleet: Optional[list] = None,
                  job_file: Optional[dict] = None, spark_master: Optional[str] = None,
                  replay: Optional[dict] = None, machine_given: Optional[dict] = None,
-                 interval_s: Optional[float] = DEFAULT_INTERVAL_S, view=None, method: Optional[dict] = None):
+                 interval_s: Optional[float] = DEFAULT_INTERVAL_S, view=None, method: Optional[dict] = None,
+                 other_runs=None):
         """fleet: the hosts of a fleet run (bench.execution.hosts.check_hosts records, each with `tiers`
         {tier: path on that host}); every case then runs on all of them through fio's client mode and gives
         a case document per host and one for the fleet (bench.core.case.FLEET_HOST).
@@ -133,17 +142,43 @@ class Runner:
         self.folder = store.create_run(doc=self.doc)    # folder and running document in one step
         self.raw = self.folder / "raw"
         if job_file:
-            (self.raw / f"job-file-{job_file['name']}").write_text(job_file["text"])
+            store.write_raw(self.run_id, f"job-file-{job_file['name']}", job_file["text"])
         self._proc: Optional[subprocess.Popen] = None
         self._pending_intervals: Optional[list] = None
         self._worker_pgid: Optional[int] = None
+        # other_runs(): the other tierbench runs on this run's devices now (bench.tiers.guard.TierLocks);
+        # checked at the start and after every case, every one seen is kept in the document's `shared_device`
+        self._other_runs = other_runs
+        self._note_shared_devices()
+
+    def _note_shared_devices(self) -> None:
+        if self._other_runs is None:
+            return
+        seen = {(d["device"], r["pid"]): (d, r) for d in self.doc.get("shared_device", []) for r in d["runs"]}
+        for d in self._other_runs():
+            for r in d["runs"]:
+                if (d["device"], r["pid"]) not in seen:
+                    _stderr_console().print(f"{_device_label(d['device'])} (tier {', '.join(d['tiers'])}) is in use by "
+                                            f"another tierbench run ({r['command']}): both runs' figures include "
+                                            f"the other's load", markup=False)
+                seen.setdefault((d["device"], r["pid"]), (d, r))
+        if seen:
+            devices: dict = {}
+            for (device, _), (d, r) in seen.items():
+                devices.setdefault(device, {"device": device, "tiers": d["tiers"], "runs": []})["runs"].append(r)
+            self.doc["shared_device"] = list(devices.values())
 
     @property
     def run_id(self) -> str:
         return self.doc["run_id"]
 
     def _save(self, final: bool = True) -> None:
-        self.doc["status"] = run_status(self.doc["cases"]) if final else RUNNING
+        if not final:
+            self.doc["status"] = RUNNING
+        elif self.doc.get("interrupted"):
+            self.doc["status"] = INTERRUPTED     # stopped by Ctrl-C/SIGTERM: its cases say how far it got
+        else:
+            self.doc["status"] = run_status(self.doc["cases"])
         self.doc["scaling"] = scaling(self.doc)
         self.store.write_document(self.doc)
         rows = [row for c in self.doc["cases"] for row in case_samples(c)]
@@ -175,6 +210,10 @@ class Runner:
         """Split a fleet case's worker result (kept in doc["fleet_result"]) into a document per host, in the
         order given, and the fleet's; ids follow the run's documents."""
         result = doc.pop("fleet_result", None) or {}
+        if result.get("servers_unsure"):    # a server may still run this case's job: no further case on it
+            self.doc["stopped"] = ("the fleet's servers may still run case " + str(case.id) + "'s job ("
+                                   + "; ".join(f"{n}: {why}" for n, why in result["servers_unsure"].items())
+                                   + "): the run stopped rather than measure the next case beside it")
         base = case.to_dict()
         names = [h["name"] for h in self.fleet] + [FLEET_HOST]
         out = []
@@ -217,7 +256,14 @@ class Runner:
             spec["replay"] = self.replay
         spec_path = self.raw / f"case{case.id:03d}.spec.json"
         result_path = self.raw / f"case{case.id:03d}.result.json"
-        spec_path.write_text(json.dumps(spec, indent=1))
+        # Room for the result on a store that fills up during the case (bench.execution.worker.write_result);
+        # written first: a store too full for it stops the run before the case leaves any trace in raw/.
+        reserve = self.store.write_raw(self.run_id, reserve_name(result_path.name), " " * RESULT_RESERVE_BYTES)
+        try:
+            self.store.write_raw(self.run_id, spec_path.name, json.dumps(spec, indent=1))
+        except StoreError:
+            reserve.unlink()
+            raise
         devices = set() if self.fleet else \
             {self.tiers[n].device for n in {case.tier, case.temp_tier or case.tier}} - {None}
         error, result = None, {}
@@ -251,6 +297,7 @@ class Runner:
             # On KeyboardInterrupt self._proc stays set, so that run() can stop the worker.
             rc, self._proc = self._proc.returncode, None
         self._end_case(case)
+        (self.raw / reserve_name(result_path.name)).unlink(missing_ok=True)
         if result_path.exists():
             try:
                 result = json.loads(result_path.read_text())
@@ -329,17 +376,23 @@ class Runner:
         proc = self._proc
         if proc is None or proc.poll() is not None:
             return
-        os.killpg(proc.pid, signal.SIGTERM)
         try:
+            os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(KILL_GRACE_S)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        except ProcessLookupError:     # its group ended between poll() and killpg()
             proc.wait()
 
     def run(self, cases: list, finish: bool = True) -> dict:
         """Run every case; on Ctrl-C/SIGTERM stop the current worker, keep what was measured, re-raise.
         finish=False leaves the run `running` for more cases (a scenario's stages); call finish() at the end.
-        An interrupt always finishes the run."""
+        An interrupt always finishes the run, as `interrupted`; from the first interrupt on, further ones only
+        hurry the worker's end (bench.execution.stopping) and never cut the saving short.
+        A store that cannot be written (StoreError) stops the run at once: nothing more is run or written;
+        the document keeps the cases saved before, raw/ the last case's result, and readers see the run
+        `interrupted` with that case recovered (bench.store.run_state.reconcile)."""
         previous = signal.signal(signal.SIGTERM, _raise_interrupt)
         current = None
         try:
@@ -352,31 +405,51 @@ class Runner:
                     self.doc["cases"].extend(docs)
                     self._keep_intervals(docs)
                     current = None
+                    self._note_shared_devices()
                     self._save(final=False)
                     self.view.case_ended(case, docs)
+                    if self.doc.get("stopped"):
+                        _stderr_console().print(f"stopped: {self.doc['stopped']}", markup=False)
+                        break
         except KeyboardInterrupt:
-            finish = True
+            stopping.begin(lambda: self._proc)
+            self._interrupted(current)
+            if finish:
+                self.finish()
+            finish = False
+            raise
+        except StoreError:
+            finish = False
             self._stop_worker()
             if current is not None:
                 self._end_case(current)
-                # The worker, stopped by SIGTERM, says "interrupted" in its result (or it had finished).
-                have = {c.get("id") for c in self.doc["cases"]}
-                recovered = [c for c in recover_cases(self.raw, have) if c.get("id") == current.id]
-                if recovered:
-                    recovered[0].pop("recovered", None)
-                if self.fleet:      # every host's document and the fleet's, failed "interrupted"
-                    self.doc["cases"].extend(self._fleet_documents(
-                        current, case_document(current.to_dict(), {}, [], "interrupted")))
-                else:
-                    self.doc["cases"].append(recovered[0] if recovered else
-                                             case_document(current.to_dict(), {}, [], "interrupted"))
-            self.doc["interrupted"] = True
             raise
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            if not stopping.begun():
+                signal.signal(signal.SIGTERM, previous)
             if finish:
                 self.finish()
         return self.doc
+
+    def _interrupted(self, current) -> None:
+        """After Ctrl-C/SIGTERM: stop the worker, record the case it ran (its result if it finished, else
+        failed "interrupted"), mark the run interrupted."""
+        self._stop_worker()
+        if current is not None:
+            self._end_case(current)
+            # The worker, stopped by SIGTERM, says "interrupted" in its result (or it had finished).
+            have = {c.get("id") for c in self.doc["cases"]}
+            recovered = [c for c in recover_cases(self.raw, have) if c.get("id") == current.id
+                         and (self.raw / f"case{current.id:03d}.result.json").exists()]
+            if recovered:
+                recovered[0].pop("recovered", None)
+            if self.fleet:      # every host's document and the fleet's, failed "interrupted"
+                self.doc["cases"].extend(self._fleet_documents(
+                    current, case_document(current.to_dict(), {}, [], "interrupted")))
+            else:
+                self.doc["cases"].append(recovered[0] if recovered else
+                                         case_document(current.to_dict(), {}, [], "interrupted"))
+        self.doc["interrupted"] = True
 
     def finish(self) -> dict:
         """Close the run: its final status from the cases, and finished_at."""
@@ -434,6 +507,11 @@ def _kill_leftovers(marker: str, tag: Optional[str] = None, pgid: Optional[int] 
         except (ProcessLookupError, PermissionError):
             pass
     return killed
+
+
+def _device_label(target: str) -> str:
+    """A device lock's target as words: a block device node, or a file system (by its root directory)."""
+    return f"device {target}" if target.startswith("/dev/") and not os.path.isdir(target) else f"file system {target}"
 
 
 def _raise_interrupt(signum, frame):

@@ -42,6 +42,7 @@ class TierSession:
             check_places(self.tiers, allow_system_path=getattr(self.cfg, "allow_system_path", False),
                          store_root=str(Store(self.cfg.results).root))
             self.locks.acquire(self.tiers, shared=getattr(self.cfg, "allow_shared_tier", False))
+            self.locks.acquire_devices(self.tiers)   # shared: overlapping runs on one device are flagged
             for name, pids in self.locks.shared_with.items():
                 stderr_console.print(f"tier {name} is shared with another run (pid {', '.join(map(str, pids)) or '?'})"
                                      f": --allow-shared-tier, so both runs' figures include the other's load")

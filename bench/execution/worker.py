@@ -12,6 +12,7 @@ Success is checked, not assumed: the phases (bench.analysis.metrics.check_phases
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import resource
@@ -223,8 +224,12 @@ def execute_fleet(spec: dict) -> dict:
             fleet = _fleet_member(fleet_records(measured), fleet_capacity, pattern, threads)
         except CaseError as e:
             fleet = {"error": f"fleet: {e}"}
+    from bench.engines.fio.drain import unsure
+
+    busy = unsure(out.get("drained") or {})
     return {"hosts": results, "fleet": fleet, "implementation": out.get("implementation"), "raw": out.get("raw", []),
-            "threads": threads, "error": None if measured else "no host gave results: " + "; ".join(failed)}
+            "threads": threads, "error": None if measured else "no host gave results: " + "; ".join(failed),
+            **({"servers_unsure": busy} if busy else {})}
 
 
 def _add_demanded(metrics: dict, pattern) -> None:
@@ -342,8 +347,37 @@ def main(argv=None) -> int:
         result = {"error": f"{type(e).__name__}: {e}"}
     except Exception as e:  # the worker's top level: any crash fails this case only, with its trace kept
         result = {"error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()}
-    atomic_write_text(Path(result_path), json.dumps(result, default=str) + "\n")
+    write_result(Path(result_path), json.dumps(result, default=str) + "\n")
     return 0 if not result.get("error") else 1
+
+
+RESULT_RESERVE_BYTES = 256 * 1024   # room the runner sets aside in raw/ for a case's result (a few KiB; json+
+                                    # latency bins of several phases make the largest, well under this)
+
+
+def reserve_name(result_name: str) -> str:
+    """The file the runner fills with RESULT_RESERVE_BYTES before the case starts, beside its result."""
+    return result_name + ".reserve"
+
+
+def write_result(path: Path, text: str) -> None:
+    """The case's result in raw/, atomically. When the store's disk filled up during the case (ENOSPC,
+    EDQUOT), the result is written into the room the runner reserved (overwriting blocks already allocated
+    needs no new ones) and renamed into place: the measured case reaches raw/, and a later read recovers it."""
+    try:
+        atomic_write_text(path, text)
+    except OSError as e:
+        reserve = path.with_name(reserve_name(path.name))
+        data = text.encode()
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT) or not reserve.is_file() \
+                or len(data) > reserve.stat().st_size:
+            raise
+        with open(reserve, "r+b") as f:
+            f.write(data)
+            f.truncate(len(data))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(reserve, path)
 
 
 if __name__ == "__main__":

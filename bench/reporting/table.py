@@ -316,4 +316,19 @@ def print_run(out, err, doc: dict, store_root) -> None:
             out.print(extra)
     for line in failures(doc):
         out.print(f"[red]failed[/red] {escape(line)}", soft_wrap=False)
+    if doc.get("stopped"):
+        out.print(f"[red]stopped[/red] {escape(str(doc['stopped']))}", soft_wrap=False)
+    for line in shared_device_lines(doc):
+        out.print(f"[yellow]shared device[/yellow] {escape(line)}", soft_wrap=False)
     err.print(escape(f"stored in {Path(store_root) / doc['run_id']}"), soft_wrap=True)
+
+
+def shared_device_lines(doc: dict) -> list:
+    """One line per device another tierbench run used while this one ran (the document's `shared_device`)."""
+    out = []
+    for d in doc.get("shared_device") or []:
+        runs = "; ".join(f"pid {r.get('pid')}" for r in d.get("runs") or [])
+        out.append(f"{d.get('device')} (tier {', '.join(d.get('tiers') or [])}) was also used by another "
+                   f"tierbench run ({runs}): "
+                   f"the figures include that run's load")
+    return out

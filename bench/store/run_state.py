@@ -15,7 +15,6 @@ document when it creates it, with status `running`; readers call `reconcile` to 
 """
 from __future__ import annotations
 
-import json
 import os
 import socket
 from pathlib import Path
@@ -89,28 +88,47 @@ def reconcile(doc: dict, folder: Path) -> dict:
 def recover_cases(raw: Path, have: set) -> list:
     """Case records from raw/caseNNN.spec.json (+ .result.json) for the case ids not in `have`: a result that
     reached raw/ but not the document is kept as the worker wrote it; a case with no result failed
-    "interrupted". Unreadable raw files are skipped (the case is then missing, never invented)."""
+    "interrupted". Every recovered record goes through the check stored cases go through (the schema's case,
+    bench.store.validate): a damaged result (wrong types, NaN, not JSON) makes its case failed with the reason
+    and no figures, never a case with figures nobody can trust. An unreadable or damaged spec is skipped (the
+    case is then missing, never invented)."""
+    from bench.store.validate import JsonProblem, case_problem, loads
+
     out = []
     for spec_path in sorted(raw.glob("case[0-9][0-9][0-9]*.spec.json")):
         try:
-            case = json.loads(spec_path.read_text())["case"]
-        except (OSError, ValueError, KeyError, TypeError):
+            case = loads(spec_path.read_bytes())["case"]
+        except (OSError, JsonProblem, KeyError, TypeError):
             continue
-        if not isinstance(case, dict) or case.get("id") in have:
+        if not isinstance(case, dict) or case.get("id") in have or case_problem(_as_failed(case, "check")):
             continue
         stem = spec_path.name[:-len(".spec.json")]
         result_path = raw / f"{stem}.result.json"
         try:
-            result = json.loads(result_path.read_text())
-        except (OSError, ValueError):
-            result = None
-        if isinstance(result, dict):
+            result = loads(result_path.read_bytes())
+            damage = "" if isinstance(result, dict) else "not a JSON object"
+        except FileNotFoundError:
+            result, damage = None, ""
+        except (OSError, JsonProblem) as e:
+            result, damage = None, getattr(e, "strerror", None) or str(e)
+        if isinstance(result, dict) and not damage:
             error = result.get("error")
-            record = case_document(case, result, [spec_path.name, result_path.name],
-                                   error if isinstance(error, str) or error is None else str(error))
-        else:
+            try:
+                record = case_document(case, result, [spec_path.name, result_path.name],
+                                       error if isinstance(error, str) or error is None else str(error))
+                damage = case_problem(record)
+            except (TypeError, ValueError) as e:    # e.g. metrics a list, raw a number
+                damage = f"{type(e).__name__}: {e}"
+        if damage:
+            record = _as_failed(case, f"recovered result {result_path.name} is damaged ({damage})")
+            record["raw"] = [spec_path.name, result_path.name]
+        elif result is None:
             record = case_document(case, {}, [spec_path.name],
                                    "interrupted: the run's process died during this case (no result)")
         record["recovered"] = True
         out.append(record)
     return out
+
+
+def _as_failed(case: dict, error: str) -> dict:
+    return case_document(case, {}, [], error)

@@ -11,8 +11,10 @@ Run document format history (schema_version):
 
 Two runs at once never collide: a run id carries a random suffix and its folder is created exclusively.
 A run folder is never without its run.json (create_run makes both in one rename). Reading checks every
-document (types of the fields readers use, finite metrics): one bad run.json is reported and skipped by the
-listings, and refused with one line when asked for by name.
+document against docs/run-document.schema.json (bench.store.validate: the one check, also of the cases
+recovered from raw/), with NaN, Infinity and runaway nesting refused as not JSON: one bad run.json is reported
+and skipped by the listings, and refused with one line when asked for by name.
+A write that fails (disk full, read-only, permission, the folder removed) is a StoreError naming the store.
 The store only reads and writes documents; it never runs anything.
 """
 from __future__ import annotations
@@ -24,12 +26,14 @@ import os
 import secrets
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Optional
 
-from bench.core.errors import UserError
+from bench.core.errors import StoreError, UserError
 from bench.core.output import json_default
-from bench.core.userfile import RUN_DOCUMENT, load_user_json
+from bench.core.userfile import RUN_DOCUMENT, read_user_bytes
+from bench.store.validate import JsonProblem, document_problem, loads
 
 SCHEMA_VERSION = 1
 SUPPORTED_SCHEMAS = (1,)
@@ -77,73 +81,10 @@ def check_schema(doc, where: str) -> dict:
         raise UserError(f"{where}: run document schema_version {version!r} is not supported by this tierbench "
                         f"(it reads {', '.join(map(str, SUPPORTED_SCHEMAS))}); re-import the raw outputs with "
                         f"`tierbench import {where}/raw/*.json` or use the tierbench version that wrote it")
-    problem = document_problem(doc)
+    problem = document_problem(doc)      # docs/run-document.schema.json, the one check (bench.store.validate)
     if problem:
         raise UserError(f"{where}: bad run document: {problem}")
     return doc
-
-
-_TOP_FIELDS = {"run_id": (str,), "status": (str,), "cases": (list,), "started_at": (str, type(None)),
-               "finished_at": (str, type(None)), "machine": (dict,), "tiers": (list,), "process": (dict,)}
-_CASE_FIELDS = {"workload": (str,), "tier": (str,), "engine": (str,), "params": (dict,), "metrics": (dict,),
-                "error": (str, type(None)), "phases": (list,), "temp_tier": (str, type(None)),
-                "id": (int,), "repeat": (int,),
-                # the rest of the case identity (bench.core.case.case_key): hashable, as readers group cases by it
-                "workers": (int, type(None)), "label": (str, type(None)), "memory_mb": (int, type(None))}
-_REQUIRED_TOP = ("run_id", "status", "cases")
-_REQUIRED_CASE = ("workload", "tier")
-
-
-def document_problem(doc: dict) -> str:
-    """What makes `doc` unusable to the readers (list, show, history, compare, report), or '' when nothing:
-    required fields, the types of the fields they read, and metric values that are finite numbers or null."""
-    import math
-
-    problem = _fields_problem(doc, _REQUIRED_TOP, _TOP_FIELDS, "")
-    if problem:
-        return problem
-    for i, tier in enumerate(doc.get("tiers") or []):
-        if not isinstance(tier, dict):
-            return f"tiers[{i}] is {_kind(tier)}, not an object"
-    for i, case in enumerate(doc["cases"]):
-        if not isinstance(case, dict):
-            return f"cases[{i}] is {_kind(case)}, not an object"
-        problem = _fields_problem(case, _REQUIRED_CASE, _CASE_FIELDS, f"cases[{i}]")
-        if problem:
-            return problem
-        for metric, value in (case.get("metrics") or {}).items():
-            if value is None:
-                continue
-            if not _is(value, (int, float)) or not math.isfinite(value):
-                return f"cases[{i}].metrics.{metric} is {value!r}, not a finite number"
-    return ""
-
-
-def _fields_problem(obj: dict, required: tuple, fields: dict, where: str) -> str:
-    """The first required field `obj` lacks or field of the wrong type, named under `where` ('' at the top)."""
-    for name in required:
-        if name not in obj:
-            return f"{where} has no {name!r}" if where else f"no {name!r}"
-    for name, types in fields.items():
-        if name in obj and not _is(obj[name], types):
-            label = f"{where}.{name}" if where else repr(name)
-            return f"{label} is {_kind(obj[name])}, not {' or '.join(_kind_name(t) for t in types)}"
-    return ""
-
-
-def _is(value, types) -> bool:
-    if isinstance(value, bool) and bool not in types:
-        return False
-    return isinstance(value, types)
-
-
-def _kind(value) -> str:
-    return "null" if value is None else f"a {_kind_name(type(value))}"
-
-
-def _kind_name(t) -> str:
-    return {str: "string", int: "integer", float: "number", dict: "object", list: "array", bool: "boolean",
-            type(None): "null"}.get(t, t.__name__)
 
 
 def _write_json(path: Path, doc: dict) -> None:
@@ -210,9 +151,38 @@ class Store:
             return folder
         raise UserError(f"could not allocate a run id in {self.root}")
 
+    @contextmanager
+    def writing(self, path: os.PathLike):
+        """Turn a failed write to `path` in the store (ENOSPC, EROFS, EACCES/EPERM, the folder removed) into
+        StoreError: one line naming the store, the file and the error. The caller stops the run there; what
+        was written before stays readable (documents are replaced atomically, never torn)."""
+        try:
+            yield
+        except OSError as e:
+            try:
+                where = Path(path).relative_to(self.root)
+            except ValueError:
+                where = Path(path)
+            reason = e.strerror or _errno_text(e)
+            raise StoreError(f"results store {self.root}: cannot write {where} ({reason}); the run stopped, "
+                             f"the cases already stored are kept") from None
+
     def write_document(self, doc: dict) -> Path:
         path = self.root / doc["run_id"] / "run.json"
-        _write_json(path, doc)
+        with self.writing(path):
+            _write_json(path, doc)
+        return path
+
+    def write_raw(self, run_id: str, name: str, text: str) -> Path:
+        """A file of the run's raw/ folder (a case's spec, a user's job file), StoreError when it cannot be."""
+        path = self.root / run_id / "raw" / name
+        with self.writing(path):
+            try:
+                path.write_text(text)
+            except OSError:
+                if path.is_file():
+                    path.unlink()       # never a torn spec or reservation left behind
+                raise
         return path
 
     def write_samples(self, run_id: str, rows: Iterable[tuple]) -> Path:
@@ -237,8 +207,14 @@ class Store:
                            + [(f"meta_{k}", pa.string()) for k in meta_keys])
         path = self.root / run_id / "samples.parquet"
         tmp = path.with_name(".samples.parquet.tmp")
-        pq.write_table(pa.table(table, schema=schema), tmp)
-        os.replace(tmp, path)
+        with self.writing(path):
+            try:
+                pq.write_table(pa.table(table, schema=schema), tmp)
+                os.replace(tmp, path)
+            except BaseException:
+                if tmp.exists():
+                    tmp.unlink()
+                raise
         return path
 
     # -- reading -------------------------------------------------------------------------------------
@@ -300,10 +276,14 @@ class Store:
         folder = self.resolve(ref)
         path = folder / "run.json"
         try:
-            doc = load_user_json(path, what="run document", limit=RUN_DOCUMENT)
+            raw = read_user_bytes(path, what="run document", limit=RUN_DOCUMENT)   # regular, bounded, never blocks
         except UserError as e:
             reason = _one_line(e).replace(f"run document {path}: ", "", 1)
             raise UserError(f"{path}: unreadable run document ({reason})") from None
+        try:
+            doc = loads(raw)
+        except JsonProblem as e:    # bad JSON, bad UTF-8, NaN/Infinity, nesting beyond any document of ours
+            raise UserError(f"{path}: unreadable run document ({e})") from None
         return reconcile(check_schema(doc, str(folder)), folder)
 
     def samples(self, ref: str):
@@ -341,6 +321,14 @@ class Store:
                 "tiers": [t.get("name") for t in doc.get("tiers") or []],
             })
         return out
+
+
+def _errno_text(e: OSError) -> str:
+    """The error's strerror; pyarrow's OSError carries none, only "... Detail: [errno N] text" in its message."""
+    import re
+
+    number = e.errno or next((int(m) for m in re.findall(r"\[errno (\d+)\]", str(e))), None)
+    return os.strerror(number) if number else _one_line(e)
 
 
 def _one_line(e: Exception) -> str:

@@ -226,6 +226,44 @@ def _describe_pid(pid: int) -> str:
     return f"pid {pid}: {cmd[:80]}" if cmd else f"pid {pid}"
 
 
+def device_lock_targets(tier) -> list:
+    """What may stand for a tier's device in the device lock, best first: its block device node (/dev/vda,
+    /dev/loop3) when known, and the root of the file system its path is on (a container may forbid opening
+    device nodes even to root; tmpfs has none)."""
+    device = getattr(tier, "device", None)
+    out = [device] if isinstance(device, str) and device.startswith("/dev/") and os.path.exists(device) else []
+    root = _file_system_root(getattr(tier, "path", None))
+    return out + ([root] if root else [])
+
+
+def _file_system_root(path) -> Optional[str]:
+    """The top directory of the file system `path` is on (a mount point); None when the path is not here."""
+    try:
+        path = os.path.realpath(path)
+        dev = os.stat(path).st_dev
+    except (OSError, TypeError):
+        return None
+    while path != "/":
+        parent = os.path.dirname(path)
+        try:
+            if os.stat(parent).st_dev != dev:
+                break
+        except OSError:
+            break
+        path = parent
+    return path
+
+
+def _is_tierbench(pid: int) -> bool:
+    """Whether `pid` runs tierbench (`tierbench ...` or `python -m bench ...`): only those count as a run sharing
+    the device (udev and others take short locks on block devices too)."""
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return any(a.endswith(b"tierbench") for a in args[:2]) or b"bench" in args[1:3] and b"-m" in args[:3]
+
+
 class TierLocks:
     """Exclusive flocks on the tier roots of a run, held until release() (or the process's death).
 
@@ -235,6 +273,7 @@ class TierLocks:
     def __init__(self):
         self.fds: dict = {}          # real path -> fd
         self.shared_with: dict = {}  # tier name -> [pids]
+        self.device_fds: dict = {}   # device node or file system root -> (fd, [names of its tiers])
 
     def acquire(self, tiers: Iterable, shared: bool = False) -> "TierLocks":
         try:
@@ -267,7 +306,46 @@ class TierLocks:
             raise
         return self
 
+    def acquire_devices(self, tiers: Iterable) -> "TierLocks":
+        """A shared flock on each tier's device (its block device node, or the root of its file system when it
+        has none: tmpfs, a network file system), held until release(). Shared: runs on different tiers of one
+        device are not refused (a user may mean it), but each can see the others (shared_devices) and says so."""
+        for t in tiers:
+            fd = target = None
+            for target in device_lock_targets(t):
+                if target in self.device_fds:
+                    self.device_fds[target][1].append(t.name)
+                    break
+                try:
+                    flags = os.O_RDONLY | os.O_CLOEXEC | (os.O_DIRECTORY if os.path.isdir(target) else 0)
+                    fd = os.open(target, flags)
+                    break
+                except OSError:
+                    continue    # a device node this process may not open: the file system's root then
+            if fd is None:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except OSError:
+                pass            # held exclusively by another program (mkfs, a partitioner): holders name it
+            self.device_fds[target] = (fd, [t.name])
+        return self
+
+    def shared_devices(self) -> list:
+        """[{device, tiers, runs: [{pid, command}]}] for each device of this run's tiers that another tierbench
+        process also holds now (its own device lock): both runs' figures include the other's load."""
+        out = []
+        for target, (_, names) in self.device_fds.items():
+            others = [p for p in lock_holders(target) if _is_tierbench(p)]
+            if others:
+                out.append({"device": target, "tiers": sorted(names),
+                            "runs": [{"pid": p, "command": _describe_pid(p)} for p in sorted(others)]})
+        return out
+
     def release(self) -> None:
         for fd in self.fds.values():
             os.close(fd)        # closing the only descriptor releases the flock
         self.fds = {}
+        for fd, _ in self.device_fds.values():
+            os.close(fd)
+        self.device_fds = {}

@@ -40,6 +40,7 @@ class BadInput:
     files: Mapping[str, Content] = field(default_factory=dict)   # written into {dir}; "file" is the first
     expect: str = "refused"           # or "reported"
     run_doc: Callable = None          # for "reported": mutates the bad run's run.json (a dict)
+    raw: Mapping[str, Content] = field(default_factory=dict)    # written into the bad run's raw/, then removed
 
 
 # -- building blocks ------------------------------------------------------------------------------------
@@ -491,8 +492,9 @@ def _entries() -> list:
     store("metrics-string", lambda d: d["cases"][0].__setitem__("metrics", "fast"))
     store("not-json", "not json")
 
-    # issue 21: write paths, job files, serve, bounded input
+    # issue 21: write paths, job files, serve, bounded input; stores, imports, numbers
     e.extend(_issue21_entries())
+    e.extend(_issue21_store_entries())
     return e
 
 
@@ -637,6 +639,77 @@ def _issue21_entries() -> list:
                       + SMALL, {"c.toml": '[run]\nworkloads = ["seq-read-1m", "seq-read-1m"]\nengine = "builtin"\n'}))
     e.append(BadInput("list-results-empty", ("list", "--results", "")))
     e.append(BadInput("show-results-empty", ("show", "latest", "--results", "")))
+# issue 21: stores, imports, numbers
+# A damaged run document is refused by show/report in one line (the schema is the one check); a case recovered
+# from raw/ (its run's process died) is checked like a stored one: `show --json` answers (exit 0) with valid
+# JSON where the damaged case is failed with the reason and no figures ("recovered"); the cluster model refuses
+# figures outside a float's range.
+
+SCENARIO_DOC = ROOT / "tests" / "data" / "scenario" / "quick-1.json"    # a real scenario run (terasort cases)
+RECOVERED_ID = 7
+
+
+def _as_scenario(doc: dict) -> None:
+    """The bad run becomes a real scenario document (under its own run id): `model` has terasort cases to use."""
+    run_id = doc["run_id"]
+    doc.clear()
+    doc.update(json.loads(SCENARIO_DOC.read_text()), run_id=run_id)
+
+
+def _dead_running(doc: dict) -> None:
+    """The bad run as one whose process died mid-run (a pid above the kernel's pid_max): readers recover its
+    cases from raw/."""
+    import socket
+
+    doc.update(status="running", finished_at=None,
+               process={"pid": 2 ** 22 + 7, "host": socket.gethostname(), "start_time": 1.0})
+
+
+_SPEC = json.dumps({"case": {"id": RECOVERED_ID, "workload": "rand-read-4k", "kind": "pattern", "tier": "t",
+                             "engine": "fio", "params": {}, "repeat": 0}}).encode()
+
+
+def _issue21_store_entries() -> list:
+    e = []
+
+    def damaged(name, mutate):
+        for command in (("show", "{bad_run}"), ("show", "{bad_run}", "--json"),
+                        ("report", "{bad_run}", "-o", "{dir}/r.html")):
+            label = "-".join(a.strip("-{}") for a in command[:1] + command[2:3] if a != "{bad_run}")
+            e.append(BadInput(f"store-{name}-{label}", command + ("--results", "{store}"), run_doc=mutate))
+
+    def tier_field(field, value):
+        return lambda d: d["tiers"][0].__setitem__(field, value)
+
+    damaged("tier-capacity-string", tier_field("capacity_bytes", "big"))
+    damaged("tier-emulated-list", tier_field("emulated", [1, 2]))
+    damaged("tiers-not-list", lambda d: d.__setitem__("tiers", {"a": 1}))
+    damaged("bins-count-string", lambda d: d["cases"][0].__setitem__("latency_bins_ns", {"read": {"1000": "x"}}))
+    damaged("bins-key-word", lambda d: d["cases"][0].__setitem__("latency_bins_ns", {"read": {"slow": 3}}))
+    damaged("bins-not-object", lambda d: d["cases"][0].__setitem__("latency_bins_ns", [1, 2]))
+    damaged("metric-nan", lambda d: d["cases"][0]["metrics"].__setitem__("iops", float("nan")))
+    damaged("metric-inf", lambda d: d["cases"][0]["metrics"].__setitem__("lat_p99_us", float("inf")))
+    damaged("nested-deep", '{"run_id": ' + "[" * 100000 + "]" * 100000 + "}")
+    show_json = ("show", "{bad_run}", "--json", "--results", "{store}")
+    for name, result in (("nan", b'{"error": null, "metrics": {"iops": NaN}}'),
+                         ("string", b'{"error": null, "metrics": {"iops": "slow"}}'),
+                         ("metrics-list", b'{"error": null, "metrics": [1, 2]}'),
+                         ("phases-string", b'{"error": null, "metrics": {"iops": 5.0}, "phases": "x"}'),
+                         ("nested", b'{"metrics": ' + b"[" * 50000 + b"]" * 50000 + b"}")):
+        e.append(BadInput(f"store-recovered-result-{name}-show-json", show_json, expect="recovered",
+                          run_doc=_dead_running,
+                          raw={"case007.spec.json": _SPEC, "case007.result.json": result}))
+    for name, spec in (("types", b'{"case": {"id": "seven", "workload": 3, "tier": null}}'),
+                       ("nested", b'{"case": ' + b"[" * 50000 + b"]" * 50000 + b"}")):
+        e.append(BadInput(f"store-recovered-spec-{name}-show-json", show_json, expect="recovered",
+                          run_doc=_dead_running,
+                          raw={"case007.spec.json": spec, "case007.result.json": b'{"error": null}'}))
+    for value in ("lots", "0", "-1", "1e400", "inf", "nan", "2E"):
+        e.append(BadInput(f"import-capacity-{value}", ("import", str(REAL_FIO), "--capacity", value,
+                                                        "--results", "{store}")))
+    for flag in ("--stored-tb", "--drive-usd", "--drive-tb", "--daily-tb"):
+        e.append(BadInput(f"model{flag[1:]}-1e308", ("model", "{bad_run}", flag, "1e308", "--results", "{store}"),
+                          run_doc=_as_scenario))
     return e
 
 
@@ -679,6 +752,9 @@ def prepare(entry: BadInput, ws: Workspace, scratch: Path) -> list:
             continue
         data = content() if callable(content) else content
         (scratch / name).write_bytes(data.encode() if isinstance(data, str) else data)
+    for name, content in entry.raw.items():
+        data = content() if callable(content) else content
+        (ws.store / ws.bad_run / "raw" / name).write_bytes(data.encode() if isinstance(data, str) else data)
     if entry.run_doc is not None:
         path = ws.store / ws.bad_run / "run.json"
         if isinstance(entry.run_doc, str):
@@ -693,6 +769,8 @@ def prepare(entry: BadInput, ws: Workspace, scratch: Path) -> list:
 
 
 def restore(entry: BadInput, ws: Workspace, saved: bytes) -> None:
+    for name in entry.raw:
+        (ws.store / ws.bad_run / "raw" / name).unlink(missing_ok=True)
     if entry.run_doc is not None:
         (ws.store / ws.bad_run / "run.json").write_bytes(saved)
 
@@ -717,6 +795,8 @@ def verdict(entry: BadInput, code, stdout: str, stderr: str, runs_before: set, r
         return "ok"
     if code != 0:
         return f"wrong: exit {code} ({stderr[:200]!r})"
+    if entry.expect == "recovered":
+        return _recovered_verdict(stdout)
     lines = [line for line in stderr.splitlines() if ws.bad_run in line]
     if len(lines) != 1:
         return f"wrong: {len(lines)} stderr lines name the bad run ({stderr[:300]!r})"
@@ -751,6 +831,21 @@ def files_state(*folders: Path) -> dict:
 
 def left_files(before: dict, after: dict) -> list:
     return sorted(p for p, kind in after.items() if before.get(p) != kind)
+
+
+def _recovered_verdict(stdout: str) -> str:
+    """issue 21: `show --json` of a run with a damaged case in raw/: valid JSON (no NaN), the case failed with
+    the reason and no figures, or left out when its spec itself is damaged."""
+    def refuse(name):
+        raise ValueError(f"{name} in the output")
+    try:
+        doc = json.loads(stdout, parse_constant=refuse)
+    except ValueError as e:
+        return f"wrong: not valid JSON ({e})"
+    case = next((c for c in doc.get("cases", []) if c.get("id") == RECOVERED_ID), None)
+    if case is not None and ("damaged" not in (case.get("error") or "") or case.get("metrics")):
+        return f"wrong: the damaged recovered case is shown as {case.get('error')!r} with {case.get('metrics')!r}"
+    return "ok"
 
 
 def _store_runs(store: Path) -> set:

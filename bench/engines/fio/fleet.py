@@ -18,6 +18,9 @@ Facts this module relies on (fio 3.33; tests/test_fleet.py exercises each):
   the tier's directory under a prefix naming the run and case) and has the last phase that uses a fileset
   remove its files (`unlink=1`). Fleet cases are their own cases (their host is part of the case identity),
   never compared with local ones.
+- A server's job outlives a client that was killed: every host without results is drained (bench.engines.fio.drain:
+  a server on this machine is waited for until its job processes end; one elsewhere is said to be unknown)
+  before the case ends, so the next case does not start on a busy server unnoticed.
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ from typing import Optional
 
 from bench.core.errors import CaseError
 from bench.core.pattern import Pattern
+from bench.engines.fio.drain import drain
 from bench.engines.fio.engine import pattern_records
 from bench.engines.fio.job import render_jobfile
 from bench.engines.fio.parse import parse
@@ -121,9 +125,11 @@ def run_texts(texts: dict, hosts: list, raw_dir: Path, stem: str, timeout_s: flo
         raw.append(jobfile.name)
     try:
         rc, text, notes = run_fio_clients(clients, str(output), timeout_s=timeout_s, cwd=str(scratch))
-    except CaseError as e:
-        return {"hosts": {h["name"]: {"phases": None, "error": f"host {h['name']}: no results: {e}"} for h in hosts},
-                "implementation": None, "raw": raw}
+    except CaseError as e:      # the client was killed or timed out: the servers' jobs may run on
+        drained = drain(hosts, timeout_s)
+        return {"hosts": {h["name"]: {"phases": None, "error": _with(f"host {h['name']}: no results: {e}",
+                                                                     drained[h["name"]])} for h in hosts},
+                "implementation": None, "raw": raw, "drained": drained}
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     raw.append(output.name)
@@ -148,4 +154,13 @@ def run_texts(texts: dict, hosts: list, raw_dir: Path, stem: str, timeout_s: flo
         tail = " | ".join(line for line in notes.strip().splitlines()[-5:] if line.strip())
         for name, v in out.items():
             v["error"] = f"host {name}: fio exited with status {rc}: {tail or 'no message'}"
-    return {"hosts": out, "implementation": report.fio_version if report else None, "raw": raw}
+    failed = [h for h in hosts if out[h["name"]]["error"]]
+    drained = drain(failed, timeout_s) if failed else {}     # a host with results has finished its job
+    for name, note in drained.items():
+        out[name]["error"] = _with(out[name]["error"], note)
+    return {"hosts": out, "implementation": report.fio_version if report else None, "raw": raw,
+            **({"drained": drained} if drained else {})}
+
+
+def _with(error: str, note: str) -> str:
+    return f"{error}; {note}" if note else error

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -23,6 +23,7 @@ import psutil
 from bench.core.errors import CaseError
 from bench.engines.spark import helper
 from bench.engines.spark.cluster import StandaloneCluster, free_port, group_processes
+from bench.engines.spark.stages import disturbed
 
 EXECUTOR_MEMORY_MB = 512
 DRIVER_MEMORY = "512m"
@@ -80,7 +81,10 @@ def drive(req: dict, folder: Path, timeout_s: float) -> tuple:
             os.killpg(proc.pid, 9)
             proc.wait()
         for p in group_processes({proc.pid}):      # the gateway JVM ends with its Python; make sure
-            p.kill()
+            try:
+                p.kill()
+            except psutil.NoSuchProcess:        # it ended between the listing and the kill: what we wanted
+                pass
     driver_cpu = children_cpu() - cpu0
     if not res_path.exists():
         raise CaseError(f"spark driver exited with status {proc.returncode} and no result "
@@ -147,7 +151,8 @@ def run_job(ctx: dict, job: dict, during=None, executor_conf: Optional[dict] = N
                      **(executor_conf or {})}
     cluster = None if external else StandaloneCluster(home, workers, local_root, folder, WORKER_MEMORY)
     scratch0 = scratch_dirs()
-    with cluster if cluster is not None else nullcontext():
+    cleanup = []
+    with _stopping(cluster, cleanup):
         req = {"master": external or cluster.url, "ui_port": free_port(), "jar": str(jar), "workers": workers,
                "driver_memory": DRIVER_MEMORY, "executor_memory": f"{EXECUTOR_MEMORY_MB}m",
                "driver_local_dir": driver_local, "conf": executor_conf,
@@ -158,12 +163,48 @@ def run_job(ctx: dict, job: dict, during=None, executor_conf: Optional[dict] = N
         with during if during is not None else nullcontext():
             result, driver_cpu = drive(req, folder, DRIVER_TIMEOUT_S)
         disk1, wall = disk(devices), time.monotonic() - t0
+        lost = cluster.lost() if cluster is not None else []
+    (folder / "stages.json").write_text(json.dumps(result["stages"], indent=1))
+    why = "; ".join(filter(None, [disturbed(result["stages"], result.get("executors") or []), *lost]))
+    if why:
+        raise CaseError(f"spark: the job was disturbed: {why} (its time is not the tiers'; logs: {folder.name}/)")
     stray = [d for d in scratch_dirs() - scratch0 if has_shuffle_files(d)]
     if stray:
         raise CaseError(f"spark: shuffle files appeared outside the temp tier, in {', '.join(sorted(stray))}")
     where = placement(result, ctx["dirs"]["temp"], cluster is not None)
-    (folder / "stages.json").write_text(json.dumps(result["stages"], indent=1))
+    if result.get("cleanup"):
+        cleanup.insert(0, result["cleanup"])
+    if cleanup:
+        result["cleanup"] = "; ".join(cleanup)
     return SparkRun(result, driver_cpu, where, wall, disk0, disk1, workers, external, folder)
+
+
+@contextmanager
+def _stopping(cluster: Optional[StandaloneCluster], problems: list):
+    """Start `cluster` (None: an existing one, nothing to do) and stop it after the block. A cluster that fails
+    to stop cleanly after the job finished (a process that survived SIGKILL) is a cleanup problem, added to
+    `problems` and recorded with the case, not a failed measurement; when the block itself failed, that error
+    stands and the cleanup's is added to it."""
+    if cluster is None:
+        yield
+        return
+    try:
+        cluster.start()
+    except BaseException:
+        cluster.stop()
+        raise
+    try:
+        yield
+    except BaseException:
+        try:
+            cluster.stop()
+        except CaseError as e:
+            problems.append(str(e))
+        raise
+    try:
+        cluster.stop()
+    except CaseError as e:
+        problems.append(str(e))
 
 
 def common_metrics(run: SparkRun, phases: list) -> dict:
@@ -192,7 +233,8 @@ def case_record(run: SparkRun) -> dict:
     import pyspark
     return {"master": "external " + run.external if run.external else "standalone on 127.0.0.1",
             "workers": run.workers, "app_id": run.result["app_id"], "executors": run.result["executors"],
-            "placement": run.placement, "version": pyspark.__version__, "logs": run.folder.name}
+            "placement": run.placement, "version": pyspark.__version__, "logs": run.folder.name,
+            **({"cleanup": run.result["cleanup"]} if run.result.get("cleanup") else {})}
 
 
 def case_cpu(run: SparkRun, own_cpu_s: float) -> float:

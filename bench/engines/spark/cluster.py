@@ -177,6 +177,17 @@ class StandaloneCluster:
         raise CaseError(f"spark cluster: {self.workers} worker(s) not registered with the master after "
                         f"{START_TIMEOUT_S:.0f} s; see the logs in {self.log_dir.name}/")
 
+    def lost(self) -> list:
+        """What the cluster lost while it ran: daemons whose process ended (a killed worker or master JVM), and
+        workers the master no longer lists ALIVE (when it answers). Each as one phrase."""
+        out = [f"{name} exited with status {proc.returncode}" for name, proc in self.procs if proc.poll() is not None]
+        state = self.state()
+        if state is not None:
+            alive = sum(1 for w in state.get("workers", []) if w.get("state") == "ALIVE")
+            if alive < self.workers:
+                out.append(f"the master lists {alive} of {self.workers} workers alive")
+        return out
+
     def stop(self) -> None:
         """End every daemon's process group (executors included) and check that none is left: CaseError if a
         process survives SIGKILL."""

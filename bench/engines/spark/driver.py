@@ -150,10 +150,17 @@ def aggregate(spark, req: dict) -> dict:
 JOBS = {"terasort": terasort, "aggregate": aggregate}
 
 
+EXECUTOR_FIELDS = ("id", "hostPort", "isActive", "removeReason", "totalCores", "totalTasks", "failedTasks",
+                   "totalDuration", "totalShuffleRead", "totalShuffleWrite", "totalInputBytes")
+
+
 def run(req: dict) -> dict:
-    from bench.engines.spark.stages import read_json, read_stages
+    from py4j.protocol import Py4JError
+
+    from bench.engines.spark.stages import read_json, read_stages, rest_deadline_s
 
     spark = session(req)
+    result = None
     try:
         spark.sparkContext.setLogLevel("WARN")
         wait_executors(spark, req["workers"])
@@ -163,20 +170,26 @@ def run(req: dict) -> dict:
             seconds = time.monotonic() - t0
         app = spark.sparkContext.applicationId
         ui = f"http://{req.get('driver_host', '127.0.0.1')}:{req['ui_port']}"
-        stages = read_stages(ui, app)                      # while the application runs: its UI is live
-        executors = read_json(f"{ui}/api/v1/applications/{app}/executors")
+        deadline = rest_deadline_s(seconds)
+        stages = read_stages(ui, app, deadline)            # while the application runs: its UI is live
+        # every executor the application had, the lost ones too (isActive false, with Spark's removeReason)
+        executors = read_json(f"{ui}/api/v1/applications/{app}/allexecutors", deadline)
         final = {d: dir_bytes(d) for d in req["local_dirs"]}
         cpu = group_cpu_s(set(req.get("pgids", []))) if req.get("pgids") else None
-        return {"app_id": app, "seconds": seconds, **out, "stages": stages,
-                "executors": [{k: e.get(k) for k in ("id", "hostPort", "totalCores", "totalTasks", "totalDuration",
-                                                     "totalShuffleRead", "totalShuffleWrite", "totalInputBytes")}
-                              for e in executors],
-                "local_dirs": {d: {**final[d], "peak": max(poller.peak[d], sum(final[d].values())),
-                                   "peak_shuffle_data": max(poller.peak_shuffle[d], final[d]["shuffle_data"])}
-                               for d in req["local_dirs"]},
-                "cluster_cpu_s": cpu, "error": None}
+        result = {"app_id": app, "seconds": seconds, **out, "stages": stages,
+                  "executors": [{k: e.get(k) for k in EXECUTOR_FIELDS} for e in executors],
+                  "local_dirs": {d: {**final[d], "peak": max(poller.peak[d], sum(final[d].values())),
+                                     "peak_shuffle_data": max(poller.peak_shuffle[d], final[d]["shuffle_data"])}
+                                 for d in req["local_dirs"]},
+                  "cluster_cpu_s": cpu, "error": None}
+        return result
     finally:
-        spark.stop()
+        try:
+            spark.stop()
+        except (Py4JError, OSError) as e:   # a finished job's result stands; the failed cleanup is said
+            if result is None:
+                raise
+            result["cleanup"] = f"spark.stop(): {type(e).__name__}: {str(e).strip()[:200]}"
 
 
 def main(argv=None) -> int:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import time
+import urllib.error
 import urllib.request
 from typing import Optional
 
@@ -25,14 +27,64 @@ COUNTERS = ("inputBytes", "outputBytes", "shuffleWriteBytes", "shuffleReadBytes"
             "executorCpuTime", "executorDeserializeCpuTime", "executorRunTime", "numTasks")
 
 
-def read_json(url: str, timeout: float = 30.0):
-    with urllib.request.urlopen(url, timeout=timeout) as r:
-        return json.load(r)
+REST_ATTEMPT_S = 30.0      # one request's timeout
+REST_MIN_DEADLINE_S = 60.0
+REST_DEADLINE_PER_JOB_S = 2.0   # x the job's own seconds: a UI slow to answer on a busy machine is slow in step
 
 
-def read_stages(ui_url: str, app_id: str) -> list:
-    """Every stage of the application, from the driver's UI while the application runs."""
-    return read_json(f"{ui_url}/api/v1/applications/{app_id}/stages")
+def rest_deadline_s(job_s: float) -> float:
+    """How long the REST reads after a job may keep retrying: at least REST_MIN_DEADLINE_S, and twice the job's
+    seconds (the driver's UI answers as slowly as the machine ran the job: a fixed 30 s failed on a busy one)."""
+    return max(REST_MIN_DEADLINE_S, REST_DEADLINE_PER_JOB_S * max(0.0, job_s))
+
+
+def read_json(url: str, deadline_s: float = REST_MIN_DEADLINE_S):
+    """The JSON at `url`, retried (timeouts, refused or reset connections, HTTP 5xx, a torn answer) until
+    `deadline_s` has passed; then the last error is raised, saying how long and how often it was tried."""
+    start = time.monotonic()
+    tries, wait = 0, 0.5
+    while True:
+        tries += 1
+        left = deadline_s - (time.monotonic() - start)
+        try:
+            with urllib.request.urlopen(url, timeout=max(1.0, min(REST_ATTEMPT_S, left))) as r:
+                return json.load(r)
+        except urllib.error.HTTPError as e:
+            if e.code < 500:
+                raise
+            error = e
+        except (urllib.error.URLError, OSError, ValueError) as e:     # timeouts are OSError; ValueError: torn JSON
+            error = e
+        if time.monotonic() - start + wait >= deadline_s:
+            raise TimeoutError(f"{url}: no answer after {tries} tries in {time.monotonic() - start:.0f} s "
+                               f"({type(error).__name__}: {error})") from None
+        time.sleep(wait)
+        wait = min(wait * 2, 5.0)
+
+
+def read_stages(ui_url: str, app_id: str, deadline_s: float = REST_MIN_DEADLINE_S) -> list:
+    """Every stage of the application (every attempt), from the driver's UI while the application runs."""
+    return read_json(f"{ui_url}/api/v1/applications/{app_id}/stages", deadline_s)
+
+
+def disturbed(stages: list, executors: list) -> str:
+    """Why the application's run is not an undisturbed measurement ('' when it is): tasks that failed or were
+    killed (Spark retried them: their work was done twice), stages run again (attemptId > 0, after a lost
+    shuffle output), or executors lost during the job (`/allexecutors` entries no longer active, with Spark's
+    removeReason). Spark recovers from all of these and the job's output is right, but its time is not the
+    time of the job on these tiers: an executor killed mid map gave 20.1 s against 7.1 s undisturbed."""
+    reasons = []
+    failed = sum(int(s.get("numFailedTasks") or 0) for s in stages)
+    killed = sum(int(s.get("numKilledTasks") or 0) for s in stages)
+    if failed or killed:
+        reasons.append(f"{failed} failed and {killed} killed task(s) were retried")
+    retried = sorted({int(s.get("stageId", -1)) for s in stages if int(s.get("attemptId") or 0) > 0})
+    if retried:
+        reasons.append(f"stage(s) {', '.join(map(str, retried))} ran again")
+    lost = [e for e in executors if e.get("id") != "driver" and e.get("isActive") is False]
+    for e in lost:
+        reasons.append(f"executor {e.get('id')} was lost ({(e.get('removeReason') or 'no reason given').strip()})")
+    return "; ".join(reasons)
 
 
 def _time(text: str) -> float:

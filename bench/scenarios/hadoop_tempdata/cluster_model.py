@@ -171,6 +171,25 @@ def layout_demand(doc: dict) -> dict:
 
 
 def evaluate(layout: dict, s_iops: float, s_bw: Optional[float], p: ClusterParams, temp_off_data: bool) -> dict:
+    """The layout's figures; UserError when the parameters take one outside the range of a float (an
+    overflow to inf, or a quotient of positive numbers that underflows to 0): such a figure is never printed."""
+    try:
+        out = _evaluate(layout, s_iops, s_bw, p, temp_off_data)
+    except (OverflowError, ValueError):     # math.ceil of an infinite (or NaN) drive count
+        out = {"drives": math.inf}
+    positive = ["supplied_iops_per_gb", "cost_per_day_usd", "usd_per_tb"]
+    if out.get("demanded_iops"):
+        positive.append("demanded_iops_per_gb")
+    for name, value in out.items():
+        if isinstance(value, float) and (not math.isfinite(value) or (name in positive and value == 0)):
+            changed = ", ".join(f"--{k.replace('_', '-')} {v:g}" for k, v in asdict(p).items()
+                                if v != getattr(ClusterParams, k))
+            raise UserError(f"model: the cluster parameters ({changed or 'the defaults'}) take {name} out of the "
+                            f"range of a float ({value:g}): give values of a real cluster's size")
+    return out
+
+
+def _evaluate(layout: dict, s_iops: float, s_bw: Optional[float], p: ClusterParams, temp_off_data: bool) -> dict:
     stored_gb = p.stored_tb * p.replication * 1000
     drives_capacity = math.ceil(p.stored_tb * p.replication / p.drive_tb)
     demanded_iops = p.daily_tb * layout["ops_per_tb"] / SECONDS_PER_DAY
