@@ -142,7 +142,7 @@ def test_serve_pid_files(tmp_path, bystander, action, address, content):
         assert answer.one_line, answer.describe()
     try:
         marked = json.loads(content).get("tierbench") == "fio-server"
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):    # deep nesting: Python's own json gives up too
         marked = False
     if not marked:
         assert pid_file.read_bytes() == content, answer.describe()
