@@ -639,6 +639,9 @@ def _issue21_entries() -> list:
                       + SMALL, {"c.toml": '[run]\nworkloads = ["seq-read-1m", "seq-read-1m"]\nengine = "builtin"\n'}))
     e.append(BadInput("list-results-empty", ("list", "--results", "")))
     e.append(BadInput("show-results-empty", ("show", "latest", "--results", "")))
+    return e
+
+
 # issue 21: stores, imports, numbers
 # A damaged run document is refused by show/report in one line (the schema is the one check); a case recovered
 # from raw/ (its run's process died) is checked like a stored one: `show --json` answers (exit 0) with valid
