@@ -46,7 +46,7 @@ def test_baselines_come_from_the_newest_run_of_the_same_machine_with_that_tier(r
     assert layout["measured"]["supplied_iops"] == pytest.approx(newest["cases"][0]["metrics"]["iops"])
     assert f"device baselines from run {runs['newest']}" in layout["supplied_source"]
     table = cli("model", runs["sort"], "--results", runs["store"], check=0)
-    assert f"device baselines of tier a: run {runs['newest']} (the newest on this machine class" in table.stderr
+    assert f"device baselines of tier a: run {runs['newest']} (the newest on this machine class" in table.stdout
     # --drive-class is for a tier of class unknown: given for an hdd tier, it is refused rather than ignored.
     line = refused(cli("model", runs["sort"], "--results", runs["store"], "--drive-class", "nvme"))
     assert "--drive-class is for a data tier of class unknown, and a is hdd" in line
@@ -88,7 +88,7 @@ def test_an_unknown_class_is_not_extrapolated_without_drive_class(tmp_path):
     (layout,) = out["layouts"]
     assert layout["drive_class"] == "hdd" and layout["baseline_run"] == doc["run_id"]
     table = cli("model", doc["run_id"], "--results", store, "--drive-class", "hdd", check=0)
-    assert "drive class of tier b: hdd (given" in table.stderr and "device baselines of tier b: this run" in table.stderr
+    assert "drive class of tier b: hdd (given" in table.stdout and "device baselines of tier b: this run" in table.stdout
 
 
 def test_same_machine_class_needs_every_field_known_and_equal():

@@ -337,4 +337,4 @@ def test_two_runs_on_tiers_of_one_device_each_flag_the_other(tmp_path):
         assert docs[other][2] in [r["pid"] for r in shared["runs"]], shared
         assert "both runs' figures include the other's load" in stderr
         shown = cli("show", doc["run_id"], "--results", tmp_path / f"store-{name}")
-        assert "shared device" in shown.stderr and str(docs[other][2]) in shown.stderr, shown.stderr
+        assert "shared device" in shown.stdout and str(docs[other][2]) in shown.stdout, shown.stdout

@@ -376,8 +376,9 @@ def compare_runs(base: dict, new: dict, fails: Optional[list] = None, across_mac
                                seed=idx * 7919 + sum(map(ord, metric)))
             r["gating"], r["threshold_source"] = gating, source
             if strict and gating and contended and r["verdict"] not in GATING_VERDICTS | {"equal"}:
+                note = "contended: measured while the machine was busy with other work"
+                r["reason"] = f"{r['reason']}; {note}" if r["verdict"] == "inconclusive" and r["reason"] else note
                 r["verdict"] = "inconclusive"
-                r["reason"] = "contended: measured while the machine was busy with other work"
             r["fails_gate"] = gating and (r["verdict"] in GATING_VERDICTS
                                           or (strict and r["verdict"] == "inconclusive"))
             if r["fails_gate"]:

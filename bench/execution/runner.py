@@ -160,7 +160,7 @@ class Runner:
                 if (d["device"], r["pid"]) not in seen:
                     _stderr_console().print(f"{_device_label(d['device'])} (tier {', '.join(d['tiers'])}) is in use by "
                                             f"another tierbench run ({r['command']}): both runs' figures include "
-                                            f"the other's load", markup=False)
+                                            f"the other's load", markup=False, soft_wrap=True)
                 seen.setdefault((d["device"], r["pid"]), (d, r))
         if seen:
             devices: dict = {}

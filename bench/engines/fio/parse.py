@@ -229,8 +229,9 @@ def _document_jobs(doc: dict, number: int) -> list:
             if "port" in entry:
                 port = _whole(entry["port"], f"{where}: job {entry['jobname']:.40}: 'port'")
             hostname = entry.get("hostname", "")
-            if not isinstance(hostname, str):
-                raise UserError(f"{where}: job {entry['jobname']:.40}: 'hostname' is not a string")
+            if not isinstance(hostname, str) or not hostname.strip():
+                raise UserError(f"{where}: job {entry['jobname']:.40}: a client/server entry's 'hostname' is not a "
+                                "non-empty string (fio names the server it ran on there)")
             host = ALL_CLIENTS if entry["jobname"] == ALL_CLIENTS else hostname
         groupid = _whole(entry.get("groupid", 0), f"fio job {entry['jobname']:.40}: 'groupid'")
         raw.append((entry, host, groupid, port))
