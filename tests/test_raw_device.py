@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import cli, cli_json, needs_fio
+from tests.test_tier_guard import refused
 
 pytestmark = needs_fio
 
@@ -49,14 +50,6 @@ def loop_device(folder: Path, size: int = SIZE):
 def blank(tmp_path):
     with loop_device(tmp_path) as found:
         yield found
-
-
-def refused(proc) -> str:
-    """Exit 2 with one line on stderr and no traceback; returns the line."""
-    lines = proc.stderr.strip().splitlines()
-    assert proc.returncode == 2, proc.stderr
-    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
-    return lines[0]
 
 
 def nothing_stored(store: Path) -> bool:

@@ -60,18 +60,23 @@ def _check_system(path: Path, what: str, allow_system: bool) -> None:
                             "(give --allow-system-path if you really mean it)")
 
 
+def _existing(path, what: str, noun: str) -> tuple:
+    """(Path, its lstat or None when nothing is there); UserError for an empty or NUL-holding name."""
+    if path is None or str(path) == "" or "\0" in str(path):
+        raise UserError(f"{what} {str(path)!r:.60}: not a {noun} name")
+    out = Path(os.path.expanduser(str(path)))
+    try:
+        return out, os.lstat(out)
+    except FileNotFoundError:
+        return out, None
+    except OSError as e:
+        raise UserError(f"{what} {path}: {e.strerror}") from None
+
+
 def checked_output_path(path: Union[str, Path], *, what: str = "output", allow_system: bool = False) -> Path:
     """`path` as a Path when tierbench may write a file there (see the module's rule); UserError otherwise.
     `what` names the flag in the message (e.g. "-o", "--pid-file")."""
-    if path is None or str(path) == "" or "\0" in str(path):
-        raise UserError(f"{what} {str(path)!r:.60}: not a file name")
-    out = Path(os.path.expanduser(str(path)))
-    try:
-        st = os.lstat(out)
-    except FileNotFoundError:
-        st = None
-    except OSError as e:
-        raise UserError(f"{what} {path}: {e.strerror}") from None
+    out, st = _existing(path, what, "file")
     if st is not None and not stat.S_ISREG(st.st_mode):
         raise UserError(f"{what} {path} is {_kind(st.st_mode)}: tierbench writes its output only to a regular "
                         "file or a new name in an existing folder")
@@ -86,15 +91,7 @@ def checked_output_dir(path: Union[str, Path], *, what: str = "output folder", a
                        create: bool = True) -> Path:
     """A folder for output files: an existing directory (not a symbolic link) or, with `create`, a new one made
     in an existing directory (one level; parents are never made). UserError otherwise."""
-    if path is None or str(path) == "" or "\0" in str(path):
-        raise UserError(f"{what} {str(path)!r:.60}: not a folder name")
-    out = Path(os.path.expanduser(str(path)))
-    try:
-        st = os.lstat(out)
-    except FileNotFoundError:
-        st = None
-    except OSError as e:
-        raise UserError(f"{what} {path}: {e.strerror}") from None
+    out, st = _existing(path, what, "folder")
     if st is not None and not stat.S_ISDIR(st.st_mode):
         raise UserError(f"{what} {path} is {_kind(st.st_mode)}, not a folder")
     if st is None and not out.parent.is_dir():
