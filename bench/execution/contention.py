@@ -21,11 +21,11 @@ and is `contended` when:
     or other_cpu_cores > free_cores + 0.5                       others used more than the cores the case left free
     or other_cpu_cores > 0.75 and cpu_pressure_share > 0.25     others ran while tasks queued for a CPU
 
-Why these numbers: on an idle 2-core VM a fio case's own kernel threads account for up to ~0.4 cores of "other"
-work at 80k IOPS, and its queueing for a CPU stays under a tenth of the wall time; one CPU hog beside a
-one-thread case on two cores leaves it its core (other = 1, free = 1: not contended), two hogs do not (other
-~1.3 cores with tasks always queued). `reason` names the condition that held. compare shows contended cases and
-`compare --strict` treats them as inconclusive.
+Why these numbers: a case's own kernel work (a loop device's workers, softirqs at high IOPS) counts as other
+work here, so "other" is never exactly zero even on an idle machine, hence the half-core margin. One CPU hog
+beside a one-thread case on two cores leaves it its core (other = 1, free = 1: not contended); two hogs do not
+(other above 1.3 cores, with tasks always queued for a CPU). `reason` names the condition that held; compare
+shows contended cases and `compare --strict` treats them as inconclusive.
 """
 from __future__ import annotations
 

@@ -78,6 +78,8 @@ def missing_reason(text: str, address: str, port, hostname: Optional[str] = None
     """Why fio has no results for the server at address:port, from fio's own notes (the output file's text
     before the JSON, and stderr): "connection refused", "disconnected during the run", "timed out ...", the
     server's own messages (server_notes: "fio: /data is not a directory | ..."), or None."""
+    notes = server_notes(text, hostname, dirs)
+    said = "the server said: " + " | ".join(f"fio: {n}" for n in notes[:3]) if notes else None
     lines = text.splitlines()
     for i, line in enumerate(lines):
         if line.strip() == f"fio: failed to connect to {address}:{port}":
@@ -86,11 +88,11 @@ def missing_reason(text: str, address: str, port, hostname: Optional[str] = None
                 return before[len("fio: connect: "):].lower()
             return "could not connect"
         if line.strip() == f"client: host={address} disconnected":
-            return "disconnected during the run"
+            # a server that dropped the job (a missing folder) also disconnects: its own words come first
+            return f"{said}; then it disconnected" if said else "disconnected during the run"
         if line.strip() == f"fio: client {address} timed out":
             return "timed out (the server stopped answering: a cut link or a hung host)"
-    notes = server_notes(text, hostname, dirs)
-    return "the server said: " + " | ".join(f"fio: {n}" for n in notes[:3]) if notes else None
+    return said
 
 
 def run(pattern: Pattern, hosts: list, tiers_by_role: dict, raw_dir: Path, stem: str, timeout_s: float,
