@@ -20,7 +20,7 @@ from typing import Union
 
 from bench.core.errors import UserError
 
-__all__ = ["read_user_bytes", "read_user_text", "load_user_json", "check_json_depth", "MAX_JSON_DEPTH",
+__all__ = ["read_user_bytes", "read_user_text", "load_user_json", "check_json_depth", "json_depth", "MAX_JSON_DEPTH",
            "SMALL_FILE", "JOB_FILE", "FIO_OUTPUT", "RUN_DOCUMENT"]
 
 # Limits in bytes: generous for the real thing, small enough that a wrong file is refused at once.
@@ -79,14 +79,20 @@ def read_user_text(path: Union[str, os.PathLike], *, what: str, limit: int) -> s
         raise UserError(f"{what} {path}: not UTF-8 text (byte {e.start})") from None
 
 
+def json_depth(text: str, enough: int = 0) -> int:
+    """How deep JSON text nests arrays and objects (brackets inside strings ignored); 0 for a scalar. With
+    `enough`, a text with no more brackets than that is answered by its bracket count without looking closer."""
+    count = text.count("[") + text.count("{")
+    if count <= enough:
+        return count
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    return max(itertools.accumulate(1 if c in "[{" else -1 for c in brackets), default=0)
+
+
 def check_json_depth(text: str, *, where: str, limit: int = MAX_JSON_DEPTH) -> None:
     """UserError when the JSON text nests arrays/objects deeper than `limit` (brackets in strings ignored).
     Runs before parsing: json's own parser and every recursive reader after it are then safe."""
-    if text.count("[") + text.count("{") <= limit:      # few brackets: shallow, whatever their order
-        return
-    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
-    deepest = max(itertools.accumulate(1 if c in "[{" else -1 for c in brackets), default=0)
-    if deepest > limit:
+    if json_depth(text, limit) > limit:
         raise UserError(f"{where}: JSON nested more than {limit} levels deep")
 
 

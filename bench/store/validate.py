@@ -14,6 +14,8 @@ import json
 import math
 from pathlib import Path
 
+from bench.core.userfile import json_depth
+
 __all__ = ["SCHEMA_PATH", "loads", "document_problem", "case_problem", "JsonProblem"]
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "docs" / "run-document.schema.json"
@@ -51,26 +53,9 @@ def loads(text):
 
 
 def _check_depth(text: str) -> None:
-    """Refuse nesting deeper than MAX_DEPTH, counted over brackets outside strings."""
-    depth, in_string, escaped = 0, False, False
-    if text.count("[") + text.count("{") <= MAX_DEPTH:
-        return
-    for ch in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise JsonProblem(f"nested more than {MAX_DEPTH} deep")
-        elif ch in "]}":
-            depth -= 1
+    """Refuse nesting deeper than MAX_DEPTH, counted over brackets outside strings (bench.core.userfile)."""
+    if json_depth(text, MAX_DEPTH) > MAX_DEPTH:
+        raise JsonProblem(f"nested more than {MAX_DEPTH} deep")
 
 
 @functools.lru_cache(maxsize=None)
