@@ -27,24 +27,9 @@ from typing import Union
 
 from bench.core.errors import UserError
 from bench.core.system_paths import system_path_reason
+from bench.core.userfile import file_kind
 
 __all__ = ["checked_output_path", "checked_output_dir", "write_output_file", "open_output_file"]
-
-
-def _kind(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        return "a directory"
-    if stat.S_ISLNK(mode):
-        return "a symbolic link"
-    if stat.S_ISCHR(mode):
-        return "a character device"
-    if stat.S_ISBLK(mode):
-        return "a block device"
-    if stat.S_ISFIFO(mode):
-        return "a FIFO"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "not a regular file"
 
 
 def _check_system(path: Path, what: str, allow_system: bool) -> None:
@@ -78,7 +63,7 @@ def checked_output_path(path: Union[str, Path], *, what: str = "output", allow_s
     `what` names the flag in the message (e.g. "-o", "--pid-file")."""
     out, st = _existing(path, what, "file")
     if st is not None and not stat.S_ISREG(st.st_mode):
-        raise UserError(f"{what} {path} is {_kind(st.st_mode)}: tierbench writes its output only to a regular "
+        raise UserError(f"{what} {path} is {file_kind(st.st_mode)}: tierbench writes its output only to a regular "
                         "file or a new name in an existing folder")
     parent = out.parent
     if not parent.is_dir():
@@ -93,7 +78,7 @@ def checked_output_dir(path: Union[str, Path], *, what: str = "output folder", a
     in an existing directory (one level; parents are never made). UserError otherwise."""
     out, st = _existing(path, what, "folder")
     if st is not None and not stat.S_ISDIR(st.st_mode):
-        raise UserError(f"{what} {path} is {_kind(st.st_mode)}, not a folder")
+        raise UserError(f"{what} {path} is {file_kind(st.st_mode)}, not a folder")
     if st is None and not out.parent.is_dir():
         raise UserError(f"{what} {path}: folder {out.parent} does not exist")
     _check_system(out, what, allow_system)

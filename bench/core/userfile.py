@@ -20,8 +20,8 @@ from typing import Union
 
 from bench.core.errors import UserError
 
-__all__ = ["read_user_bytes", "read_user_text", "load_user_json", "check_json_depth", "json_depth", "MAX_JSON_DEPTH",
-           "SMALL_FILE", "JOB_FILE", "FIO_OUTPUT", "RUN_DOCUMENT"]
+__all__ = ["read_user_bytes", "read_user_text", "load_user_json", "check_json_depth", "json_depth", "file_kind",
+           "MAX_JSON_DEPTH", "SMALL_FILE", "JOB_FILE", "FIO_OUTPUT", "RUN_DOCUMENT", "TRACE_INPUT"]
 
 # Limits in bytes: generous for the real thing, small enough that a wrong file is refused at once.
 SMALL_FILE = 1 << 20          # hosts files, host-detect JSON, configs: a few kB in practice
@@ -34,10 +34,12 @@ _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _NOT_BRACKET = re.compile(r"[^][{}]+")
 
 
-def _kind(mode: int) -> str:
-    return ("a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode)
-            else "a character device" if stat.S_ISCHR(mode) else "a block device" if stat.S_ISBLK(mode)
-            else "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
+def file_kind(mode: int) -> str:
+    """What a file that is not a regular one is, in words, from its st_mode."""
+    return ("a directory" if stat.S_ISDIR(mode) else "a symbolic link" if stat.S_ISLNK(mode)
+            else "a FIFO" if stat.S_ISFIFO(mode) else "a character device" if stat.S_ISCHR(mode)
+            else "a block device" if stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "not a regular file")
 
 
 def read_user_bytes(path: Union[str, os.PathLike], *, what: str, limit: int) -> bytes:
@@ -49,7 +51,7 @@ def read_user_bytes(path: Union[str, os.PathLike], *, what: str, limit: int) -> 
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise UserError(f"{what} {path} is {_kind(st.st_mode)}, not a regular file")
+            raise UserError(f"{what} {path} is {file_kind(st.st_mode)}, not a regular file")
         if st.st_size > limit:
             raise UserError(f"{what} {path}: {st.st_size} bytes, more than the {limit} bytes tierbench reads "
                             "from such a file")

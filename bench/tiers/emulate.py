@@ -167,18 +167,23 @@ def half_the_drives(emulation: Emulation):
         set_throttle(emulation, "hdd", hdd["iops"], hdd["mbps"])
 
 
-def _make_tier(em: Emulation, name: str, backing_dir: Path, size: int, direct_io: bool) -> tuple:
-    backing_dir.mkdir(parents=True, exist_ok=True)
-    backing = backing_dir / f"{name}.img"
-    if backing.exists():
-        raise UserError(f"{backing} already exists: run `tierbench tiers teardown` first")
-    em.record("file", path=str(backing))
-    with open(backing, "wb") as f:
+def _allocate_image(em: Emulation, path: Path, size: int, name: str) -> None:
+    """A new image file of `size` bytes for tier `name`, recorded before it is filled (teardown removes it)."""
+    if path.exists():
+        raise UserError(f"{path} already exists: run `tierbench tiers teardown` first")
+    em.record("file", path=str(path))
+    with open(path, "wb") as f:
         try:
             os.posix_fallocate(f.fileno(), 0, size)
         except OSError as e:
-            raise UserError(f"cannot allocate {size} bytes for the {name} tier in {backing_dir}: {e.strerror}") \
+            raise UserError(f"cannot allocate {size} bytes for the {name} tier in {path.parent}: {e.strerror}") \
                 from None
+
+
+def _make_tier(em: Emulation, name: str, backing_dir: Path, size: int, direct_io: bool) -> tuple:
+    backing_dir.mkdir(parents=True, exist_ok=True)
+    backing = backing_dir / f"{name}.img"
+    _allocate_image(em, backing, size, name)
     cmd = ["losetup", "--find", "--show"] + (["--direct-io=on"] if direct_io else []) + [str(backing)]
     device = _run(cmd)
     em.record("loop", device=device, backing=str(backing))
@@ -195,14 +200,7 @@ def _make_seek_hdd(em: Emulation, base: Path, size: int, params: hdd_model.Drive
     """The seek-aware hdd tier: image file, its daemon's FUSE mount, a loop device on the served drive.img,
     ext4, mounted. Every step is recorded before the next (teardown removes them newest first)."""
     image = base / "hdd-drive.img"
-    if image.exists():
-        raise UserError(f"{image} already exists: run `tierbench tiers teardown` first")
-    em.record("file", path=str(image))
-    with open(image, "wb") as f:
-        try:
-            os.posix_fallocate(f.fileno(), 0, size)
-        except OSError as e:
-            raise UserError(f"cannot allocate {size} bytes for the hdd tier in {base}: {e.strerror}") from None
+    _allocate_image(em, image, size, "hdd")
     fuse_dir = base / "fuse-hdd"
     fuse_dir.mkdir(parents=True, exist_ok=True)
     em.record("dir", path=str(fuse_dir))
