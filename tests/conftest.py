@@ -110,7 +110,7 @@ def scenario_run(tmp_path_factory):
     results = tmp_path_factory.mktemp("scenario") / "results"
     base = tempfile.mkdtemp(prefix="tierbench-test-scenario-", dir="/var/tmp")
     try:
-        proc = cli("scenario", "hadoop-tempdata", "--emulate", "--quick", "--records", "200000", "--json",
+        proc = cli("scenario", "hadoop-tempdata", "--emulate", "--hdd-model", "throttle", "--quick", "--records", "200000", "--json",
                    "--results", results, env={"TIERBENCH_EMULATE_DIR": base}, timeout=900)
         assert proc.returncode == 0, proc.stderr[-3000:]
         doc = json.loads(proc.stdout)
