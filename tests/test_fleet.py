@@ -316,8 +316,24 @@ def namespace_serving(tmp_path):
     finally:
         if pid_file.exists():
             cli("serve", "stop", "x", "--pid-file", pid_file)
+        _kill_namespace_processes(ns)
         subprocess.run(["ip", "link", "del", outside], capture_output=True, timeout=30)
         subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=30)
+
+
+def _kill_namespace_processes(ns: str) -> None:
+    """SIGKILL every process still in network namespace `ns` (`ip netns pids`) and wait until they are gone:
+    `serve stop` may have missed a server or a job it forked (seen once on a busy machine), and deleting the
+    namespace does not end its processes."""
+    listed = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True, timeout=30)
+    procs = []
+    for pid in listed.stdout.split():
+        try:
+            procs.append(psutil.Process(int(pid)))
+            procs[-1].kill()
+        except (ValueError, psutil.Error):
+            pass
+    psutil.wait_procs(procs, timeout=30)
 
 
 def test_a_partition_fails_the_cut_host_and_keeps_the_other(namespace_host, servers, tmp_path, store):
