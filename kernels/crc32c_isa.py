@@ -39,7 +39,8 @@ def isa_limit(environ=None) -> str | None:
     if value == "":
         return None
     if value not in LEVELS:
-        raise ValueError(f"{ENV_VAR}={value!r} is not a CPU class the CRC32C kernel knows: "
+        shown = repr(value if len(value) <= 40 else value[:40]) + ("..." if len(value) > 40 else "")
+        raise ValueError(f"{ENV_VAR}={shown} is not a CPU class the CRC32C kernel knows: "
                          f"choose one of {', '.join(LEVELS)} (or leave it unset for this CPU's best)")
     return value
 
