@@ -145,8 +145,8 @@ def header_lines() -> list:
 # and the crc32 instruction each take about 8 bytes a cycle, so the scalar streams get about half the bytes
 # on the 256-bit path and a third on the 512-bit one (16 bytes a cycle folding).
 FUSED = {
-    "FUSED256": {"width": 32, "acc": 8, "rounds": 8, "words": 11},
-    "FUSED512": {"width": 64, "acc": 4, "rounds": 8, "words": 6},
+    "FUSED256": {"width": 32, "acc": 7, "rounds": 4, "words": 12},
+    "FUSED512": {"width": 64, "acc": 5, "rounds": 4, "words": 8},
 }
 
 

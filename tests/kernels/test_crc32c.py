@@ -265,6 +265,15 @@ def test_every_length_around_the_fused_blocks(path):
 
 
 @pytest.mark.parametrize("path", PATHS)
+def test_lengths_around_the_fused_upper_bound(path):
+    """Around 8 MiB (TB_FUSED_MAX_BYTES in tb_crc_fused.h: longer buffers go to plain folding), at an odd start."""
+    pypi = pytest.importorskip("crc32c")
+    data = memoryview(random_bytes((8 << 20) + 64, seed=8))
+    for size in ((8 << 20) - 1, 8 << 20, (8 << 20) + 1, (8 << 20) + 33):
+        assert crc_module._crc32c_impl(data[5:5 + size], path, 77) == pypi.crc32c(data[5:5 + size], 77), size
+
+
+@pytest.mark.parametrize("path", PATHS)
 def test_chained_across_block_boundaries(path):
     """A buffer checksummed in pieces cut at random places (inside and across fused blocks) gives the CRC of
     the whole, each piece continued from the last one's value."""
