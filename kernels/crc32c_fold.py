@@ -145,6 +145,7 @@ def header_lines() -> list:
 # and the crc32 instruction each take about 8 bytes a cycle, so the scalar streams get about half the bytes
 # on the 256-bit path and a third on the 512-bit one (16 bytes a cycle folding).
 FUSED = {
+    "FUSED128": {"width": 16, "acc": 4, "rounds": 4, "words": 8},
     "FUSED256": {"width": 32, "acc": 7, "rounds": 4, "words": 12},
     "FUSED512": {"width": 64, "acc": 5, "rounds": 4, "words": 8},
 }

@@ -4,14 +4,15 @@ a CPU of a lower class would have, so that one machine can measure (and test) wh
 The kernel's paths need, besides SSE4.2 (kernels/crc32c.pyx):
   fused512, vpclmul512   AVX-512 (zmm) and VPCLMULQDQ
   fused256, vpclmul256   AVX2 (ymm) and VPCLMULQDQ
-  pclmul                 PCLMULQDQ on 128-bit registers
+  fused128, pclmul       PCLMULQDQ on 128-bit registers
   sse42                  the SSE4.2 `crc32` instruction
   table                  nothing (slice-by-8 tables)
 A level keeps the paths a CPU of that class can have; the kernel still runs only what CPUID says this CPU has:
   avx512   every path (the same as no limit);
   avx2     no AVX-512: AMD Zen 3, Intel Alder Lake and later client cores (AVX2 with 256-bit VPCLMULQDQ), and
            Haswell to Skylake, Zen 1 / 2 (AVX2 without VPCLMULQDQ, which CPUID already leaves at pclmul / sse42);
-  sse42    128-bit registers only: SSE4.2 and PCLMULQDQ (Nehalem / Westmere class);
+  sse42    128-bit registers only: SSE4.2 and PCLMULQDQ, which is what the CRC paths of an AVX2 CPU without
+           VPCLMULQDQ come to (Haswell to Skylake, Zen 1 / 2), and of Westmere;
   generic  no CPU CRC instruction at all: the tables.
 Unset or empty means no limit. Any other value is refused when the kernel is imported (ValueError, one line):
 a mistyped limit silently ignored would time the AVX-512 path and report it as the AVX2 one.
@@ -25,9 +26,9 @@ import os
 ENV_VAR = "TIERBENCH_CRC_ISA"
 # level -> the paths it keeps, fastest first (the order kernels/crc32c.pyx prefers them in).
 LEVELS = {
-    "avx512": ("fused512", "vpclmul512", "fused256", "vpclmul256", "sse42", "pclmul", "table"),
-    "avx2": ("fused256", "vpclmul256", "sse42", "pclmul", "table"),
-    "sse42": ("sse42", "pclmul", "table"),
+    "avx512": ("fused512", "vpclmul512", "fused256", "fused128", "vpclmul256", "sse42", "pclmul", "table"),
+    "avx2": ("fused256", "fused128", "vpclmul256", "sse42", "pclmul", "table"),
+    "sse42": ("fused128", "sse42", "pclmul", "table"),
     "generic": ("table",),
 }
 

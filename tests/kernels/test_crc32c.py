@@ -102,12 +102,13 @@ def test_path_chosen_from_cpu_flags():
     avx2 = {"sse4_2", "pclmulqdq", "avx2", "vpclmulqdq"} <= has
     avx512 = avx2 and "avx512f" in has
     expect = {"sse42": "sse4_2" in has, "pclmul": {"sse4_2", "pclmulqdq"} <= has,
+              "fused128": {"sse4_2", "pclmulqdq"} <= has,
               "vpclmul256": avx2, "fused256": avx2, "vpclmul512": avx512, "fused512": avx512, "table": True}
     assert {p for p, ok in expect.items() if ok} == set(crc_module.HARDWARE)
     if crc_module.ISA_LIMIT is None:
         assert crc_module.SUPPORTED == crc_module.HARDWARE
-    assert crc_module.PATH == next(p for p in ("fused512", "vpclmul512", "fused256", "vpclmul256", "sse42", "pclmul",
-                                               "table") if p in crc_module.SUPPORTED)
+    assert crc_module.PATH == next(p for p in ("fused512", "vpclmul512", "fused256", "fused128", "vpclmul256", "sse42",
+                                               "pclmul", "table") if p in crc_module.SUPPORTED)
 
 
 def test_forcing_a_path_the_cpu_lacks_is_refused():
@@ -206,7 +207,7 @@ def test_shift_by_zero_bytes_in_python_matches_reference():
         assert crc32c_fold.shift_register(raw(message), n) == raw(message + bytes(n)), n
 
 
-@pytest.mark.parametrize("layout", ["FUSED256", "FUSED512"])
+@pytest.mark.parametrize("layout", ["FUSED128", "FUSED256", "FUSED512"])
 def test_fused_algorithm_in_python_matches_reference(layout):
     """The fused kernel's algorithm on integers (blocks, gap folds, shifted streams) gives the reference CRC."""
     from kernels import crc32c_fold
@@ -220,7 +221,7 @@ def test_fused_algorithm_in_python_matches_reference(layout):
 
 def _fused_block(path):
     from kernels import crc32c_fold
-    name = {"fused256": "FUSED256", "fused512": "FUSED512"}.get(path)
+    name = {"fused128": "FUSED128", "fused256": "FUSED256", "fused512": "FUSED512"}.get(path)
     return crc32c_fold.fused_sizes(crc32c_fold.FUSED[name])["B"] if name else 4096
 
 
@@ -289,7 +290,7 @@ def test_chained_across_block_boundaries(path):
 
 
 @pytest.mark.parametrize("path", PATHS)
-@pytest.mark.parametrize("chunk", [512, 4096, 4160, 3200, 65536])
+@pytest.mark.parametrize("chunk", [512, 1024, 2048, 4096, 2100, 65536])
 def test_chunks_on_every_path_against_the_whole_buffer_crc(path, chunk):
     """HDFS chunk mode on each path, at chunk sizes below, at and above a fused block, at an odd start."""
     data = memoryview(random_bytes(3 * 65536 + 1001, seed=chunk))[1:]
