@@ -1,6 +1,7 @@
 """CRC32C: kernels.crc32c against the `crc32c` PyPI package, same buffers, same process, at 64 KiB, 1 MiB (in
-cache) and 64 MiB (from memory), for this CPU's best path ("native") and for the path an AVX2-only CPU runs
-("avx2": a fresh process with TIERBENCH_CRC_ISA=avx2, kernels/crc32c_isa.py).
+cache) and 64 MiB (from memory), for this CPU's best path ("native"), for the path an AVX2 CPU without AVX-512 runs
+("avx2": a fresh process with TIERBENCH_CRC_ISA=avx2, kernels/crc32c_isa.py) and for the 128-bit paths of one
+without VPCLMULQDQ as well ("sse42": Haswell to Skylake, Zen 1 / 2).
 
 The machine may be shared and noisy, so the two take turns, round after round (which goes first alternates),
 each turn a batch of calls on about 32 MiB of data (one call at 64 MiB), timed by the thread's CPU time (a turn
@@ -32,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ROUNDS = 41
 BATCH_BYTES = 32 << 20
 TARGETS = {64 << 10: 1.5, 1 << 20: 1.5, 64 << 20: 1.0}
-CPU_CLASSES = ("native", "avx2")
+CPU_CLASSES = ("native", "avx2", "sse42")
 
 
 def _rate(fn, data, calls: int, clock=time.thread_time) -> float:
