@@ -89,7 +89,8 @@ TB_FOLD_TARGET static inline uint64_t tb_shift_product(uint32_t r, uint32_t k)
 /* Longest buffer the fused paths take; longer ones go to the plain folding path of the same width. A buffer this
  * long comes from memory rather than cache, and from memory one sequential stream (plain folding) beat the fused
  * kernel's four (vector region + three scalar regions) on Zen 5: at 32 MiB 24 against 16.5 GB/s (256-bit) and
- * 29.5 against 16.5 (512-bit), at 16 MiB about even, up to 8 MiB the fused kernel ahead (51 against 28 at 4 MiB);
+ * 29.5 against 16.5 (512-bit), at 16 MiB 24.7 against 23.8 and 36 against 22.5, up to 8 MiB the fused kernel
+ * ahead (51 against 28.5 at 4 MiB, 256-bit; 55 against 50 at 8 MiB, 512-bit);
  * software prefetch of the blocks ahead (2 to 64 KiB ahead) changed nothing. docs/crc32c.md has the figures. */
 #define TB_FUSED_MAX_BYTES (8u << 20)
 
