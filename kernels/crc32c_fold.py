@@ -141,9 +141,9 @@ def header_lines() -> list:
 # Shifting a raw register r over n zero bytes is r * x^(8n) mod P: one carry-less multiply of r by
 # x^(8n-33) mod P (the 64-bit product reads as r * k * x, see fold_constants) and a crc32 instruction over the
 # product from register 0 (which multiplies by x^32 and reduces): r * x^(8n-33) * x * x^32 = r * x^(8n).
-# The layouts (split ratios) come from the measurements in docs/crc32c.md: on Zen 5 a 256-bit VPCLMULQDQ fold
-# and the crc32 instruction each take about 8 bytes a cycle, so the scalar streams get about half the bytes
-# on the 256-bit path and a third on the 512-bit one (16 bytes a cycle folding).
+# The layouts (split ratios) were measured on Zen 5 (docs/crc32c.md), among those whose 1 or 2 KiB block divides
+# 64 KiB and 1 MiB: folding takes about 16 bytes a cycle on 512-bit registers, 8 on 256 and 4 on 128, and three
+# crc32 streams 8, so the scalar streams get 3/8 of a 512-bit block, 9/16 of a 256-bit one and 3/4 of a 128-bit one.
 FUSED = {
     "FUSED128": {"width": 16, "acc": 4, "rounds": 4, "words": 8},
     "FUSED256": {"width": 32, "acc": 7, "rounds": 4, "words": 12},

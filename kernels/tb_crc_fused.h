@@ -1,7 +1,8 @@
 /* tb_crc_fused.h - CRC32C by the crc32 instruction and carry-less folding at the same time.
  *
- * The `crc32` instruction runs on the scalar ports and VPCLMULQDQ on the vector ports, so one core can do both
- * at once: each block of TB_FUSEDnnn_B_BYTES is split into a vector region (folded by VPCLMULQDQ accumulators)
+ * The `crc32` instruction runs on the scalar ports and the carry-less multiply (PCLMULQDQ on 128-bit registers,
+ * VPCLMULQDQ on 256 and 512) on the vector ports, so one core can do both at once: each block of
+ * TB_FUSEDnnn_B_BYTES is split into a vector region (folded by TB_FUSEDnnn_ACC accumulators)
  * followed by three scalar regions (three interleaved `crc32` streams), and the loop issues one vector round and
  * TB_FUSEDnnn_WORDS words of each stream together. The idea is Corsix's "crc32_4k_fusion" (corsix/fast-crc32,
  * www.corsix.org/content/fast-crc32c-4k); this code is ours, with fixed blocks so that every merge constant is
