@@ -12,6 +12,7 @@ import signal
 import sys
 
 from bench import __version__
+from bench.commands._kernel_env import check_kernel_environment
 from bench.core.errors import TierbenchError, UserError
 
 
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     try:
+        check_kernel_environment()
         parser = build_parser()
         args = parser.parse_args(argv)
         if not getattr(args, "_run", None):

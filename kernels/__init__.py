@@ -6,7 +6,8 @@ raises ImportError (saying how to build them) when one is missing; `require_all(
 kernel, including those not re-exported here (the I/O engine, `kernels.ioloop`).
 
 `IMPLEMENTATION` maps each public function to the implementation and CPU path that runs it, so
-every Sample can record what produced it (e.g. ``"cython:crc32c/sse42"``).
+every Sample can record what produced it (e.g. ``"cython:crc32c/sse42"``; with TIERBENCH_CRC_ISA set, the
+limit too: ``"cython:crc32c/fused256,isa=avx2"``).
 
 Note: the function `kernels.crc32c` shadows the submodule of the same name as a package
 attribute; reach the module with ``importlib.import_module("kernels.crc32c")``.
@@ -72,8 +73,8 @@ partition_ids = _sort.partition_ids
 merge_runs = _sort.merge_runs
 
 IMPLEMENTATION = {
-    "crc32c": f"cython:crc32c/{_crc.PATH}",
-    "crc32c_chunks": f"cython:crc32c/{_crc.CHUNKS_PATH}",   # at 512-byte chunks (HDFS); chunks_path(n) for others
+    "crc32c": f"cython:crc32c/{_crc.path_label(_crc.PATH)}",
+    "crc32c_chunks": f"cython:crc32c/{_crc.path_label(_crc.CHUNKS_PATH)}",   # at 512-byte chunks (HDFS); chunks_path(n) for others
     "teragen": _teragen.IMPLEMENTATION["teragen"],
     "record_checksum": _teragen.IMPLEMENTATION["record_checksum"],
     "sort_records": _sort.IMPLEMENTATION,

@@ -230,6 +230,11 @@ TB_UNUSED static uint32_t tb_crc32c_vpclmul256_update(uint32_t crc, const unsign
 {
     return tb_crc32c_table_update(crc, p, n);
 }
+
+TB_UNUSED static uint32_t tb_crc32c_vpclmul512_update(uint32_t crc, const unsigned char *p, size_t n)
+{
+    return tb_crc32c_table_update(crc, p, n);
+}
 #endif
 
 #endif /* TB_CRC_FOLD_H */

@@ -48,6 +48,6 @@ def test_public_api_and_implementation_names():
         assert name in kernels.__all__ and callable(getattr(kernels, name))
         assert kernels.IMPLEMENTATION[name].startswith("cython:")
     crc_module = importlib.import_module("kernels.crc32c")
-    assert kernels.IMPLEMENTATION["crc32c"] == f"cython:crc32c/{crc_module.PATH}"
-    assert kernels.IMPLEMENTATION["crc32c_chunks"] == f"cython:crc32c/{crc_module.CHUNKS_PATH}"
+    assert kernels.IMPLEMENTATION["crc32c"] == f"cython:crc32c/{crc_module.path_label(crc_module.PATH)}"
+    assert kernels.IMPLEMENTATION["crc32c_chunks"] == f"cython:crc32c/{crc_module.path_label(crc_module.CHUNKS_PATH)}"
     assert crc_module.PATH in crc_module.SUPPORTED and crc_module.CHUNKS_PATH in crc_module.SUPPORTED
