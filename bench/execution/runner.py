@@ -106,7 +106,7 @@ class Runner:
         job_file: a user's fio job file (bench.execution.jobfile_case.load_jobfile) that the `jobfile` cases run;
         the document names it (job_file {name, sha256}) and raw/ keeps it as it was given.
         interval_s: the length of an interval of the figures over time (intervals.parquet) that every pattern
-        case stores (None: none); view: what shows the run while it goes (bench.execution.view.RunView: the
+        and job-file case stores (None: none); view: what shows the run while it goes (bench.execution.view.RunView: the
         live panel or a line per interval from bench.reporting.live); none given, a plain progress bar on
         stderr (or nothing with progress=False).
         method: how pattern cases are measured beyond one run (bench.execution.rounds: {"precondition": bool,
@@ -132,7 +132,7 @@ class Runner:
         self.cgroup = cgroup
         self.timeout_s = timeout_s
         self.progress = progress
-        self.interval_s = None if fleet or job_file else interval_s
+        self.interval_s = None if fleet else interval_s
         self.method = method if method and (method.get("precondition") or method.get("steady_state")) else None
         if self.method:
             extra = dict(extra or {}, method=self.method)
@@ -245,7 +245,7 @@ class Runner:
                 "tiers": {n: self._tier_spec(t) for n, t in self.tiers.items()},
                 "cgroup": self.cgroup, "memory_cgroup": container, "timeout_s": self.timeout_s,
                 "parent_pid": os.getpid(), "spark_master": self.spark_master,
-                "interval_s": self.interval_s if case.kind == "pattern" else None,
+                "interval_s": self.interval_s if case.kind in ("pattern", "jobfile") else None,
                 "method": self.method if case.kind == "pattern" else None,
                 "live_path": str(self.raw / f"case{case.id:03d}.live.jsonl")}
         if self.fleet:

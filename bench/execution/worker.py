@@ -300,7 +300,10 @@ def _run_engine(spec: dict, case: dict, dirs: dict, roles: dict, raw_dir: Path, 
     elif case["kind"] == "jobfile":
         from bench.engines.fio import engine
 
-        out = engine.run_jobfile(_jobfile_text(spec, dirs["data"]), case["tier"], raw_dir, stem, spec["timeout_s"])
+        sink = _live_sink(spec)
+        out = engine.run_jobfile(_jobfile_text(spec, dirs["data"]), case["tier"], raw_dir, stem, spec["timeout_s"],
+                                 interval_s=spec.get("interval_s"),
+                                 on_interval=(lambda rows: sink(interval_figures(rows))) if sink else None)
         out["threads"] = spec["job_file"]["threads"]
     elif case["kind"] == "pattern":
         pattern = _pattern_for(case)
