@@ -225,10 +225,7 @@ def execute(cfg: Config, tier_flags: list, *, json_out: bool, extra: dict = None
             cases = jobfile_cases(loaded, list(tiers), cfg.repeat)
         else:
             cases = plan.with_method(plan.build(cfg, list(tiers)), method_of(cfg))
-            check_raw_cases(cases, tiers, cfg.destroy_data)
-            if (cfg.precondition or cfg.steady_state) and any(tiers[c.tier].raw for c in cases):
-                raise UserError("--precondition and --steady-state run on file tiers; a raw device tier is not one "
-                                "yet (run its baselines without them)")
+            check_raw_cases(cases, tiers, cfg.destroy_data, precondition=cfg.precondition)
             check_plan_space(cases, session.tiers)
         check_fio(cfg, cases)
         check_spark(cases, cfg.spark_master)
@@ -286,7 +283,7 @@ def execute_fleet(cfg: Config, tier_flags: list, hosts: list, job_file: dict = N
         if host["name"] in detected:
             host["detected"] = detected[host["name"]]
     runner = Runner(Store(cfg.results), tiers, timeout_s=cfg.timeout_s, fleet=fleet, job_file=loaded,
-                    extra={"tags": cfg.tags}, machine_given=machine_given)
+                    extra={"tags": cfg.tags}, machine_given=machine_given, interval_s=cfg.interval_s)
     stderr_console.print(f"run {runner.run_id}: {len(cases)} cases on {len(fleet)} hosts "
                          f"({', '.join(h['name'] for h in fleet)}), fio {fleet[0]['fio_version']}")
     try:

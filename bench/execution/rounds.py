@@ -37,19 +37,22 @@ def _round_figures(out: dict, number: int) -> dict:
 
 
 def run_method(method: dict, pattern: Pattern, engine, dirs: dict, roles: dict, raw_dir: Path, stem: str,
-               timeout_s: float, interval_s: Optional[float], show: Optional[Callable[[list], None]]) -> dict:
+               timeout_s: float, interval_s: Optional[float], show: Optional[Callable[[list], None]],
+               device: Optional[str] = None) -> dict:
     """Run the case as `method` says ({"precondition": bool, "steady_state": None or {"round_s", "max_rounds"}})
     and return the engine output the worker expects (phases, implementation, raw) plus `figures` (interval
     figures, with their round), `precondition` and `steady_state` (module docstring). show(figures): the live
-    view's sink."""
+    view's sink. device: a raw block device the case runs on (fio; bench.tiers.raw), else None (files in dirs)."""
+    on = {"device": device} if device else {}
     result: dict = {"raw": []}
     if method.get("precondition"):
-        result["precondition"] = precondition(pattern, engine, dirs, roles, raw_dir, f"{stem}.pre", timeout_s)
+        result["precondition"] = precondition(pattern, engine, dirs, roles, raw_dir, f"{stem}.pre", timeout_s,
+                                              device=device)
         result["raw"] += result["precondition"].pop("raw")
     steady = method.get("steady_state")
     if not steady:
         out = engine.run(pattern, dirs, roles, raw_dir, stem, timeout_s, interval_s=interval_s,
-                         on_interval=_live(show, None, 0.0))
+                         on_interval=_live(show, None, 0.0), **on)
         result.update(out, raw=result["raw"] + out.get("raw", []))
         return result
     one = round_pattern(pattern, steady["round_s"])
@@ -57,7 +60,7 @@ def run_method(method: dict, pattern: Pattern, engine, dirs: dict, roles: dict, 
     verdict = judge([])
     for number in range(steady["max_rounds"]):
         out = engine.run(one, dirs, roles, raw_dir, f"{stem}.r{number:02d}", timeout_s, interval_s=interval_s,
-                         on_interval=_live(show, number, offset))
+                         on_interval=_live(show, number, offset), **on)
         check_phases(out["phases"], one)
         for rec in out["phases"]:
             rec["round"] = number

@@ -96,11 +96,14 @@ def _final_groups(report, host=None, port=None) -> list:
     return group_records([r for r in records if r["document"] == last])
 
 
-def group_names(report, host=None, port=None) -> Callable:
-    """key(job) for bench.engines.fio.intervals: the name of the job's reporting group, as jobfile_records
-    names its phase, so that a job file's intervals and its phases use the same names."""
-    names = {r["groupid"]: r["name"] for r in _final_groups(report, host, port)}
-    return lambda job: names.get(job.groupid, job.name)
+def group_names(report, host=None, port=None) -> Callable[[str], str]:
+    """phase_of(job name): the name of the job's reporting group, as jobfile_records names its phase, so that a
+    job file's intervals (local or a fleet host's, bench.engines.fio.fleet_logs) and its phases use the same
+    names. A name fio did not report stays as it is."""
+    groups = {r["groupid"]: r["name"] for r in _final_groups(report, host, port)}
+    names = {job.name: groups[job.groupid] for job in report.jobs
+             if job.host == host and (port is None or job.port == port) and job.groupid in groups}
+    return lambda name: names.get(name, name)
 
 
 def run_jobfile(text: str, tier: str, raw_dir: Path, stem: str, timeout_s: float,
@@ -129,5 +132,6 @@ def run_jobfile(text: str, tier: str, raw_dir: Path, stem: str, timeout_s: float
     out = {"phases": jobfile_records(report, tier), "implementation": report.fio_version,
            "raw": [jobfile.name, output.name]}
     if interval_s:
-        out["intervals"] = interval_rows(report, key=group_names(report))
+        phase_of = group_names(report)
+        out["intervals"] = interval_rows(report, key=lambda job: phase_of(job.name))
     return out
