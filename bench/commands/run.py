@@ -99,8 +99,9 @@ def add_arguments(p):
     p.add_argument("--price-per-hour", type=float, metavar="USD",
                    help="what this machine costs, in US dollars per hour (compare --machines uses it)")
     p.add_argument("--destroy-data", action="store_true",
-                   help="let patterns write to a raw block device tier (--tier NAME=/dev/DEV:CLASS), destroying what "
-                        "it holds; devices in use or holding a file system or partition table are refused anyway")
+                   help="let patterns (and --precondition) write to a raw block device tier (--tier "
+                        "NAME=/dev/DEV:CLASS), destroying what it holds; devices in use or holding a file system or "
+                        "partition table are refused anyway")
     p.add_argument("--allow-job-commands", action="store_true",
                    help="--job-file: let it run commands (exec_prerun, exec_postrun)")
     p.add_argument("--allow-engine", action="append", default=[], metavar="NAME",
