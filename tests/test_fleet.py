@@ -166,6 +166,13 @@ def test_a_job_file_on_a_fleet_stores_each_hosts_intervals_by_group(servers, tmp
         assert mine.filter(mine["phase"] == "seq+rand").height >= 3        # about 1 s in 0.25 s intervals
     # fio's logs went to its working directory under raw/, which is gone with them
     assert not list((Path(store) / doc["run_id"] / "raw").glob("*fio-cwd*"))
+    # the report draws each host's figures over time, under that host's case
+    html = tmp_path / "r.html"
+    cli("report", doc["run_id"], "-o", html, "--results", store, check=0)
+    page = html.read_text()
+    for spec in (a, b):
+        assert f'over time {doc["run_id"]} case {cases[spec]["id"]}"' in page
+    assert f'over time {doc["run_id"]} case {cases["fleet"]["id"]}"' not in page
 
 
 def test_host_detect_gives_each_host_its_iops_per_gb(servers, tmp_path, store):
