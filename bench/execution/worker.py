@@ -218,7 +218,7 @@ def execute_fleet(spec: dict) -> dict:
             if "intervals" in host:     # bench.engines.fio.fleet_logs: checked against the host's totals
                 figures = interval_figures(host["intervals"])
                 check_interval_sums(figures, results[name]["metrics"]["ops_read"],
-                                    results[name]["metrics"]["ops_written"], where=f"host {name}")
+                                    results[name]["metrics"]["ops_written"])
                 results[name]["intervals"] = figures
             measured[name] = host["phases"]
         except CaseError as e:
