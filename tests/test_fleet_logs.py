@@ -1,6 +1,7 @@
 """A fleet host's figures over time from fio's per-I/O completion-latency logs (bench/engines/fio/fleet_logs.py):
 the log options added to every job section, and rows from logs written by a real fio run (locally: the same
-log format a server ships back), adding up to fio's own totals; a log line that is not fio's fails the host."""
+log format a server ships back), adding up to fio's own totals; a log that lost I/Os, or holds a line that is
+not fio's, fails the host."""
 from __future__ import annotations
 
 import json
@@ -8,6 +9,7 @@ import subprocess
 
 import pytest
 
+from bench.analysis.intervals import check_interval_sums, interval_figures
 from bench.core.errors import CaseError
 from bench.engines.fio.fleet_logs import host_rows, log_prefix, with_interval_logs
 from tests.conftest import needs_fio
@@ -61,6 +63,12 @@ def test_rows_from_real_logs_add_up_to_fios_totals(tmp_path):
     renamed = host_rows(tmp_path, prefixes, 1.0, lambda name: "all")     # sections of one group share a phase
     assert {r["phase"] for r in renamed} == {"all"}
     log = next(tmp_path.glob(f"{log_prefix(0, 1)}_clat.*.log"))
-    log.write_text(log.read_text() + "not, a, fio, line\n")
+    # a log that lost I/Os (cut short) no longer adds up to fio's totals: the host's case fails on it
+    lines = log.read_text().splitlines(keepends=True)
+    log.write_text("".join(lines[: len(lines) * 9 // 10]))
+    figures = interval_figures(host_rows(tmp_path, prefixes, 1.0))
+    with pytest.raises(CaseError, match="read intervals add up to"):
+        check_interval_sums(figures, jobs["reader"]["read"]["total_ios"], jobs["writer"]["write"]["total_ios"])
+    log.write_text("".join(lines) + "not, a, fio, line\n")
     with pytest.raises(CaseError, match="is not a fio log line"):
         host_rows(tmp_path, prefixes, 1.0)
