@@ -21,6 +21,7 @@ import pytest
 
 from bench.core.errors import UserError
 from bench.execution.hosts import Host, fleet_tiers, hosts_from_args, parse_host
+from bench.store.intervals import read_intervals
 from kernels.latency_bins import merge_bins, percentile_from_bins
 from tests.conftest import ROOT, cli
 
@@ -110,6 +111,68 @@ def test_two_hosts_per_host_and_fleet_figures_match_fios_own(servers, tmp_path, 
     assert fleet["lat_p99_us"] == percentile_from_bins(bins, 99.0) / 1000       # merged bins, not an average
     # the files fio made on the tiers are gone (unlink at their last use): nothing is left on the hosts
     assert list(tier.iterdir()) == [] and list(tier_b.iterdir()) == []
+    # figures over time per host (issue 22), from the I/Os each server logged, adding up to fio's own totals
+    rows = read_intervals(Path(store) / doc["run_id"])
+    assert sorted(set(rows["host"])) == sorted([a, b]) and "intervals" not in cases["fleet"]
+    for spec in (a, b):
+        mine = rows.filter(rows["host"] == spec)
+        assert cases[spec]["intervals"]["rows"] == mine.height >= 1
+        assert mine["ops"].sum() == cases[spec]["metrics"]["ops_read"] and set(mine["direction"]) == {"read"}
+        assert mine["lat_p99_us"].null_count() == 0 and (mine["t_end_s"] > mine["t_start_s"]).all()
+
+
+# Two reporting groups on each host: a writer, then two readers at once, for per-host intervals by group.
+FLEET_JOBS = """\
+[global]
+directory=/srv/data
+size=1m
+bs=4k
+ioengine=psync
+
+[writer]
+rw=write
+
+[seq]
+stonewall
+rw=read
+filename=writer.0.0
+runtime=1
+time_based=1
+
+[rand]
+rw=randread
+runtime=1
+time_based=1
+"""
+
+
+def test_a_job_file_on_a_fleet_stores_each_hosts_intervals_by_group(servers, tmp_path, store):
+    (a, _), (b, _) = servers("127.0.0.1"), servers("127.0.0.2")
+    tier = tmp_path / "tier"
+    tier.mkdir()
+    job = tmp_path / "two.fio"
+    job.write_text(FLEET_JOBS)
+    proc = cli("run", "--host", a, "--host", b, "--tier", f"t={tier}", "--job-file", job, "--interval", "0.25",
+               "--results", store, "--json", check=0)
+    doc = json.loads(proc.stdout)
+    assert doc["status"] == "complete", proc.stderr
+    cases = by_host(doc)
+    rows = read_intervals(Path(store) / doc["run_id"])
+    for spec in (a, b):
+        mine = rows.filter(rows["host"] == spec)
+        assert set(mine["phase"]) == {"writer", "seq+rand"} == {p["name"] for p in cases[spec]["phases"]}
+        assert mine.filter(mine["direction"] == "write")["ops"].sum() == cases[spec]["metrics"]["ops_written"] == 256
+        assert mine.filter(mine["direction"] == "read")["ops"].sum() == cases[spec]["metrics"]["ops_read"]
+        assert mine.filter(mine["phase"] == "seq+rand").height >= 3        # about 1 s in 0.25 s intervals
+    # fio's logs went to its working directory under raw/, which is gone with them
+    assert not list((Path(store) / doc["run_id"] / "raw").glob("*fio-cwd*"))
+    # the report draws each host's figures over time, under that host's case
+    html = tmp_path / "r.html"
+    cli("report", doc["run_id"], "-o", html, "--results", store, check=0)
+    page = html.read_text()
+    for spec in (a, b):
+        assert f'over time {doc["run_id"]} case {cases[spec]["id"]}"' in page
+    assert f'over time {doc["run_id"]} case {cases["fleet"]["id"]}"' not in page
 
 
 def test_host_detect_gives_each_host_its_iops_per_gb(servers, tmp_path, store):

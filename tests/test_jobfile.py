@@ -10,6 +10,7 @@ import pytest
 from bench.core.errors import UserError
 from bench.engines.fio.jobfile import QUICK_RUNTIME_S, QUICK_SIZE, point_at_tier, read_jobfile
 from bench.execution.jobfile_case import threads
+from bench.store.intervals import read_intervals
 from tests.conftest import cli
 
 needs_fio = pytest.mark.skipif(shutil.which("fio") is None, reason="needs fio on PATH (apt-get install fio)")
@@ -58,8 +59,7 @@ def test_a_multi_job_multi_group_file_runs_on_the_tier(tmp_path, store):
     ran = (raw / "case000.fio").read_text()
     assert "directory=/mount-point-of-ssd" not in ran.replace("was directory=/mount-point-of-ssd", "")
     assert f"directory={tier}/tierbench-{doc['run_id']}-c0" in ran
-    text = (raw / "case000.fio.json").read_text()
-    jobs = json.loads(text[text.index("{"):])["jobs"]
+    jobs = _final_report((raw / "case000.fio.json").read_text())["jobs"]
     assert [j["jobname"] for j in jobs] == ["writers", "writers", "seqread", "randread"]
     written = sum(j["write"]["io_bytes"] for j in jobs if j["groupid"] == 0)
     read_ops = sum(j["read"]["total_ios"] for j in jobs if j["groupid"] == 1)
@@ -69,6 +69,22 @@ def test_a_multi_job_multi_group_file_runs_on_the_tier(tmp_path, store):
     wall = max(j["write"]["runtime"] for j in jobs[:2]) / 1000 + max(j["read"]["runtime"] for j in jobs[2:]) / 1000
     assert case["metrics"]["wall_s"] == pytest.approx(wall)
     assert list(tier.iterdir()) == []        # the case's directory on the tier is gone with its files
+    # figures over time (issue 22): per-interval rows named after the reporting groups, adding up to the totals
+    assert case["intervals"]["file"] == "intervals.parquet" and case["intervals"]["rows"] > 0
+    rows = read_intervals(Path(store) / doc["run_id"])
+    assert set(rows["phase"]) <= {"writers", "seqread+randread"} and set(rows["case"]) == {case["id"]}
+    summed = {d: rows.filter(rows["direction"] == d)["ops"].sum() for d in ("read", "write")}
+    assert summed == {"read": read_ops, "write": case["metrics"]["ops_written"]}
+    assert rows.filter(rows["phase"] == "writers")["ops"].sum() == case["phases"][0]["ops_written"]
+
+
+def _final_report(text: str) -> dict:
+    """The last JSON document of a fio output file (--status-interval reports come before it)."""
+    decoder, at, doc = json.JSONDecoder(), text.index("{"), None
+    while at >= 0:
+        doc, end = decoder.raw_decode(text, at)
+        at = text.find("{", end)
+    return doc
 
 
 @needs_fio

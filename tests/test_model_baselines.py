@@ -52,6 +52,27 @@ def test_baselines_come_from_the_newest_run_of_the_same_machine_with_that_tier(r
     assert "--drive-class is for a data tier of class unknown, and a is hdd" in line
 
 
+def _model_section(page: str) -> str:
+    start = page.index('<section id="model">')
+    return page[start:page.index("</section>", start)]
+
+
+def test_the_html_report_looks_up_baselines_as_model_does(runs, tmp_path):
+    """The report's cluster model takes the device baselines from the same store lookup as `model` and names
+    the run that supplied them; a store without them shows the reason instead of a model of nothing."""
+    html = tmp_path / "r.html"
+    cli("report", runs["sort"], "-o", html, "--results", runs["store"], check=0)
+    section = _model_section(html.read_text())
+    assert "<table" in section
+    assert f"device baselines of tier a: run {runs['newest']} (the newest on this machine class" in section
+    store = tmp_path / "results"
+    store.mkdir()
+    shutil.copytree(runs["store"] / runs["sort"], store / runs["sort"])
+    cli("report", runs["sort"], "-o", html, "--results", store, check=0)
+    section = _model_section(html.read_text())
+    assert "<table" not in section and "no rand-read-4k measured on tier a" in section
+
+
 def test_no_baseline_in_the_store_is_exit_2_with_the_command_that_makes_one(runs, tmp_path):
     store = tmp_path / "results"
     store.mkdir()

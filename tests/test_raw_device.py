@@ -154,3 +154,29 @@ def test_what_needs_a_file_system_or_does_not_fit_is_refused(blank, tmp_path, ar
     line = refused(cli("run", "--tier", f"n={device}", *args, "--quick", "--destroy-data", "--results", store))
     assert words in line, line
     assert nothing_stored(store) and nonzero_bytes(image) == 0
+
+
+def test_precondition_and_steady_state_run_on_a_raw_device(blank, tmp_path):
+    """--precondition writes the region the workload works on, so it needs --destroy-data even for a read-only
+    workload; --steady-state alone only reads. Both run on the device itself (issue 22)."""
+    device, image = blank
+    store = tmp_path / "results"
+    rounds = ("--steady-state", "--round-s", "0.5", "--max-rounds", "5")
+    line = refused(cli("run", "--tier", f"n={device}:nvme", "--workload", "rand-read-4k", *SHORT, "--precondition",
+                       "--results", store))
+    assert f"raw device {device}" in line and "--precondition writes" in line and "--destroy-data" in line
+    assert nothing_stored(store) and nonzero_bytes(image) == 0
+    doc = cli_json("run", "--tier", f"n={device}:nvme", "--workload", "rand-read-4k", *SHORT, *rounds,
+                   "--results", store)
+    (case,) = doc["cases"]
+    assert doc["status"] == "complete" and nonzero_bytes(image) == 0       # rounds of reads write nothing
+    assert 1 <= len(case["steady_state"]["rounds"]) <= 5 and case["steady_state"]["steady"] in (True, False)
+    doc = cli_json("run", "--tier", f"n={device}:nvme", "--workload", "rand-read-4k", *SHORT, *rounds,
+                   "--precondition", "--destroy-data", "--results", store)
+    (case,) = doc["cases"]
+    assert doc["status"] == "complete", case["error"]
+    assert case["precondition"]["bytes_written"] == 2 * 16 * 1024 ** 2       # two passes over the 16 MiB region
+    assert nonzero_bytes(image) > 0 and case["metrics"]["read_iops"] > 0
+    raw = store / doc["run_id"] / "raw"
+    assert f"filename={device}" in (raw / "case000.pre.fio").read_text()
+    assert f"filename={device}" in (raw / "case000.r00.fio").read_text()

@@ -100,6 +100,13 @@ def _check_stored(doc, store):
     assert sorted(set(df["round"].to_list())) == list(range(len(ss["rounds"])))
     for r in ss["rounds"]:
         assert int(df.filter(df["round"] == r["round"])["ops"].sum()) == r["ops_read"]
+    # each round says how long its tasks waited for a CPU, and the window's share comes from those rounds
+    if all(r["run_queue_wait_s"] is not None for r in window):
+        assert all(r["run_queue_window_s"] >= r["wall_s"] * 0.5 for r in window)
+        assert ss["run_queue_wait_share"] == pytest.approx(
+            sum(r["run_queue_wait_s"] for r in window) / sum(r["run_queue_window_s"] for r in window))
+    if not ss["steady"] and ss["run_queue_wait_share"] is not None:
+        assert "waited for a CPU" in ss["reason"]
     return ss
 
 

@@ -7,7 +7,7 @@ from rich.table import Table
 from bench.core.errors import UserError
 from bench.core.output import emit_json, fmt_number, stdout_console
 from bench.reporting.quantities import DEMANDED, SUPPLIED
-from bench.scenarios.hadoop_tempdata.baselines import model_run
+from bench.scenarios.hadoop_tempdata.baselines import baseline_lines, model_run
 from bench.scenarios.hadoop_tempdata.cluster_model import ClusterParams, assumption_lines
 from bench.store.runs import Store
 from bench.tiers.detect import CLASSES
@@ -66,9 +66,8 @@ def run(args) -> int:
         return 0
     con = stdout_console()
     con.print(table(out))
-    for tier, rid in sorted({(l["data_tier"], l["baseline_run"]) for l in out["layouts"]}):
-        where = "this run" if rid == out["run_id"] else f"run {rid} (the newest on this machine class with tier {tier})"
-        con.print(f"device baselines of tier {tier}: {where}", highlight=False)
+    for line in baseline_lines(out):
+        con.print(line, highlight=False, markup=False)
     con.print("formulas: bench/scenarios/hadoop_tempdata/cluster_model.py; assumptions:")
     for line in assumption_lines(out):
         con.print("  " + line, highlight=False, markup=False)

@@ -44,7 +44,7 @@ def run(args) -> int:
     docs = [load_any(ref, store) for ref in args.runs]
     folders = {d.get("run_id"): f for d, ref in zip(docs, args.runs) if (f := _folder(store, ref)) is not None}
     result = write_report(docs, output=args.output, png_dir=args.png, title=args.title, folders=folders,
-                          allow_system=args.allow_system_path)
+                          allow_system=args.allow_system_path, store=store)
     if args.json:
         emit_json(result)
         return 0

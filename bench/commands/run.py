@@ -99,8 +99,9 @@ def add_arguments(p):
     p.add_argument("--price-per-hour", type=float, metavar="USD",
                    help="what this machine costs, in US dollars per hour (compare --machines uses it)")
     p.add_argument("--destroy-data", action="store_true",
-                   help="let patterns write to a raw block device tier (--tier NAME=/dev/DEV:CLASS), destroying what "
-                        "it holds; devices in use or holding a file system or partition table are refused anyway")
+                   help="let patterns (and --precondition) write to a raw block device tier (--tier "
+                        "NAME=/dev/DEV:CLASS), destroying what it holds; devices in use or holding a file system or "
+                        "partition table are refused anyway")
     p.add_argument("--allow-job-commands", action="store_true",
                    help="--job-file: let it run commands (exec_prerun, exec_postrun)")
     p.add_argument("--allow-engine", action="append", default=[], metavar="NAME",
@@ -225,10 +226,7 @@ def execute(cfg: Config, tier_flags: list, *, json_out: bool, extra: dict = None
             cases = jobfile_cases(loaded, list(tiers), cfg.repeat)
         else:
             cases = plan.with_method(plan.build(cfg, list(tiers)), method_of(cfg))
-            check_raw_cases(cases, tiers, cfg.destroy_data)
-            if (cfg.precondition or cfg.steady_state) and any(tiers[c.tier].raw for c in cases):
-                raise UserError("--precondition and --steady-state run on file tiers; a raw device tier is not one "
-                                "yet (run its baselines without them)")
+            check_raw_cases(cases, tiers, cfg.destroy_data, precondition=cfg.precondition)
             check_plan_space(cases, session.tiers)
         check_fio(cfg, cases)
         check_spark(cases, cfg.spark_master)
@@ -286,7 +284,7 @@ def execute_fleet(cfg: Config, tier_flags: list, hosts: list, job_file: dict = N
         if host["name"] in detected:
             host["detected"] = detected[host["name"]]
     runner = Runner(Store(cfg.results), tiers, timeout_s=cfg.timeout_s, fleet=fleet, job_file=loaded,
-                    extra={"tags": cfg.tags}, machine_given=machine_given)
+                    extra={"tags": cfg.tags}, machine_given=machine_given, interval_s=cfg.interval_s)
     stderr_console.print(f"run {runner.run_id}: {len(cases)} cases on {len(fleet)} hosts "
                          f"({', '.join(h['name'] for h in fleet)}), fio {fleet[0]['fio_version']}")
     try:

@@ -3,12 +3,14 @@ over the whole test region, twice, before the workload runs.
 
 The test region is the files the pattern works on (each fileset at its largest phase, every job's files), so
 the preconditioning writes exactly where the workload will read and write, whatever the target is: a
-directory on any tier here, or whatever target path the pattern's files are given (`dirs`). It runs through
+directory on any tier here, whatever target path the pattern's files are given (`dirs`), or the regions of a
+raw block device the pattern's jobs work on (`device`). It runs through
 the case's own engine (fio or builtin), direct and fsynced, so the writes reach the device.
 """
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 from bench.core.pattern import Pattern, Phase
 
@@ -39,12 +41,13 @@ def precondition_pattern(pattern: Pattern, passes: int = PASSES) -> Pattern:
 
 
 def precondition(pattern: Pattern, engine, dirs: dict, tiers_by_role: dict, raw_dir: Path, stem: str,
-                 timeout_s: float) -> dict:
+                 timeout_s: float, device: Optional[str] = None) -> dict:
     """Run `pattern`'s preconditioning with `engine` (bench.engines.fio.engine or bench.engines.builtin) in
-    `dirs` ({role: target directory}); returns what the case document stores: {"rule", "passes", "block_bytes",
-    "bytes_written", "wall_s", "bytes_per_s", "raw"}."""
+    `dirs` ({role: target directory}), or on the raw block device `device` (fio only: each job writes its own
+    region, the one it works on in the workload); returns what the case document stores: {"rule", "passes",
+    "block_bytes", "bytes_written", "wall_s", "bytes_per_s", "raw"}."""
     pre = precondition_pattern(pattern)
-    out = engine.run(pre, dirs, tiers_by_role, raw_dir, stem, timeout_s)
+    out = engine.run(pre, dirs, tiers_by_role, raw_dir, stem, timeout_s, **({"device": device} if device else {}))
     written = sum(p.get("bytes_written", 0) for p in out["phases"])
     wall = sum(p["wall_s"] for p in out["phases"])
     return {"rule": f"sequential {PRECONDITION_BS // 1024} KiB writes of the test region, {PASSES} passes (SNIA PTS)",

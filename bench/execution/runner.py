@@ -106,7 +106,7 @@ class Runner:
         job_file: a user's fio job file (bench.execution.jobfile_case.load_jobfile) that the `jobfile` cases run;
         the document names it (job_file {name, sha256}) and raw/ keeps it as it was given.
         interval_s: the length of an interval of the figures over time (intervals.parquet) that every pattern
-        case stores (None: none); view: what shows the run while it goes (bench.execution.view.RunView: the
+        and job-file case stores, per host on a fleet (None: none); view: what shows the run while it goes (bench.execution.view.RunView: the
         live panel or a line per interval from bench.reporting.live); none given, a plain progress bar on
         stderr (or nothing with progress=False).
         method: how pattern cases are measured beyond one run (bench.execution.rounds: {"precondition": bool,
@@ -132,7 +132,7 @@ class Runner:
         self.cgroup = cgroup
         self.timeout_s = timeout_s
         self.progress = progress
-        self.interval_s = None if fleet or job_file else interval_s
+        self.interval_s = interval_s
         self.method = method if method and (method.get("precondition") or method.get("steady_state")) else None
         if self.method:
             extra = dict(extra or {}, method=self.method)
@@ -144,7 +144,7 @@ class Runner:
         if job_file:
             store.write_raw(self.run_id, f"job-file-{job_file['name']}", job_file["text"])
         self._proc: Optional[subprocess.Popen] = None
-        self._pending_intervals: Optional[list] = None
+        self._pending_intervals: dict = {}     # the case's figure rows by host (None: this machine)
         self._worker_pgid: Optional[int] = None
         # other_runs(): the other tierbench runs on this run's devices now (bench.tiers.guard.TierLocks);
         # checked at the start and after every case, every one seen is kept in the document's `shared_device`
@@ -222,6 +222,8 @@ class Runner:
             part = dict(part or {}, implementation=result.get("implementation"))
             error = doc["error"] or part.get("error") or (None if part.get("metrics") else "no result")
             record = case_document(dict(base, host=name), part, doc["raw"], error)
+            if part.get("intervals") and not error:      # a host's own (bench.engines.fio.fleet_logs)
+                self._note_intervals(record, name, part["intervals"])
             record["id"] = len(self.doc["cases"]) + len(out)
             record["plan_id"] = case.id
             out.append(record)
@@ -245,7 +247,7 @@ class Runner:
                 "tiers": {n: self._tier_spec(t) for n, t in self.tiers.items()},
                 "cgroup": self.cgroup, "memory_cgroup": container, "timeout_s": self.timeout_s,
                 "parent_pid": os.getpid(), "spark_master": self.spark_master,
-                "interval_s": self.interval_s if case.kind == "pattern" else None,
+                "interval_s": self.interval_s if case.kind in ("pattern", "jobfile") else None,
                 "method": self.method if case.kind == "pattern" else None,
                 "live_path": str(self.raw / f"case{case.id:03d}.live.jsonl")}
         if self.fleet:
@@ -316,9 +318,7 @@ class Runner:
             if result.get(key):
                 case_doc[key] = result[key]
         if result.get("intervals") and not error:
-            case_doc["intervals"] = {"interval_s": self.interval_s, "rows": len(result["intervals"]),
-                                     "file": INTERVALS_FILE}
-            self._pending_intervals = result["intervals"]
+            self._note_intervals(case_doc, None, result["intervals"])
         if self.fleet:      # the monitor watched this machine, not the hosts: its figures are no host's
             case_doc["fleet_result"] = result
             return case_doc
@@ -351,16 +351,24 @@ class Runner:
         for fig in live.read_new():
             self.view.interval(case, fig)
 
+    def _note_intervals(self, case_doc: dict, host, figures: list) -> None:
+        """Say in the case document that its figures over time are in intervals.parquet, and hold them (by
+        host: None on this machine) until the document is kept (_keep_intervals)."""
+        case_doc["intervals"] = {"interval_s": self.interval_s, "rows": len(figures), "file": INTERVALS_FILE}
+        self._pending_intervals[host] = figures
+
     def _keep_intervals(self, docs: list) -> None:
-        """The figure rows of the case just documented (its one local document), for intervals.parquet."""
-        figures, self._pending_intervals = self._pending_intervals, None
-        if not figures or len(docs) != 1:
-            return
-        doc = docs[0]
-        meta = {"run_id": self.run_id, "case": doc["id"], "host": doc.get("host"), "workload": doc["workload"],
-                "tier": doc["tier"], "engine": doc["engine"], "repeat": doc["repeat"],
-                "params": json.dumps(doc["params"], sort_keys=True)}
-        self.intervals.extend({**meta, **fig} for fig in figures)
+        """The figure rows of the case just documented (its local document, or each fleet host's), for
+        intervals.parquet."""
+        pending, self._pending_intervals = self._pending_intervals, {}
+        for doc in docs:
+            figures = pending.get(doc.get("host")) if doc.get("intervals") else None
+            if not figures:
+                continue
+            meta = {"run_id": self.run_id, "case": doc["id"], "host": doc.get("host"), "workload": doc["workload"],
+                    "tier": doc["tier"], "engine": doc["engine"], "repeat": doc["repeat"],
+                    "params": json.dumps(doc["params"], sort_keys=True)}
+            self.intervals.extend({**meta, **fig} for fig in figures)
 
     def _case_tag(self, case) -> str:
         return f"{self.run_id}-c{case.id}"
@@ -400,7 +408,7 @@ class Runner:
                 for case in cases:
                     current = case
                     self.view.case_started(case)
-                    self._pending_intervals = None
+                    self._pending_intervals = {}
                     docs = self.run_case_documents(case)
                     self.doc["cases"].extend(docs)
                     self._keep_intervals(docs)

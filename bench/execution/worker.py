@@ -194,17 +194,19 @@ def execute_fleet(spec: dict) -> dict:
     fleet_capacity = sum(capacities.values()) if all(capacities.values()) else None
     stem = f"case{case['id']:03d}"
     if case["kind"] == "jobfile":
-        from bench.engines.fio.engine import jobfile_records
+        from bench.engines.fio.engine import group_names, jobfile_records
 
         pattern, threads = None, spec["job_file"]["threads"]
         texts = {h["name"]: _jobfile_text(spec, h["dirs"]["data"]) for h in hosts}
         out = fio_fleet.run_texts(texts, hosts, Path(spec["raw_dir"]), stem, spec["timeout_s"],
-                                  lambda report, h: jobfile_records(report, case["tier"], h["address"], h["port"]))
+                                  lambda report, h: jobfile_records(report, case["tier"], h["address"], h["port"]),
+                                  interval_s=spec.get("interval_s"),
+                                  phases_of=lambda report, h: group_names(report, h["address"], h["port"]))
     else:
         pattern = _pattern_for(case)
         threads = _threads(case, pattern)
         out = fio_fleet.run(pattern, hosts, roles, Path(spec["raw_dir"]), stem, spec["timeout_s"],
-                            file_prefix=case_dir_name(spec["run_id"], case["id"]))
+                            file_prefix=case_dir_name(spec["run_id"], case["id"]), interval_s=spec.get("interval_s"))
     results, measured = {}, {}
     for name, host in out["hosts"].items():
         if host["error"]:
@@ -213,6 +215,11 @@ def execute_fleet(spec: dict) -> dict:
         try:
             check_phases(host["phases"], pattern)
             results[name] = _fleet_member(host["phases"], capacities.get(name), pattern, threads)
+            if "intervals" in host:     # bench.engines.fio.fleet_logs: checked against the host's totals
+                figures = interval_figures(host["intervals"])
+                check_interval_sums(figures, results[name]["metrics"]["ops_read"],
+                                    results[name]["metrics"]["ops_written"])
+                results[name]["intervals"] = figures
             measured[name] = host["phases"]
         except CaseError as e:
             results[name] = {"error": f"host {name}: {e}"}
@@ -300,7 +307,10 @@ def _run_engine(spec: dict, case: dict, dirs: dict, roles: dict, raw_dir: Path, 
     elif case["kind"] == "jobfile":
         from bench.engines.fio import engine
 
-        out = engine.run_jobfile(_jobfile_text(spec, dirs["data"]), case["tier"], raw_dir, stem, spec["timeout_s"])
+        sink = _live_sink(spec)
+        out = engine.run_jobfile(_jobfile_text(spec, dirs["data"]), case["tier"], raw_dir, stem, spec["timeout_s"],
+                                 interval_s=spec.get("interval_s"),
+                                 on_interval=(lambda rows: sink(interval_figures(rows))) if sink else None)
         out["threads"] = spec["job_file"]["threads"]
     elif case["kind"] == "pattern":
         pattern = _pattern_for(case)
@@ -312,11 +322,8 @@ def _run_engine(spec: dict, case: dict, dirs: dict, roles: dict, raw_dir: Path, 
         if device and case["engine"] != "fio":     # refused before the run (bench.tiers.raw.check_raw_cases)
             raise CaseError(f"tier {case['tier']} is a raw device: the {case['engine']} engine cannot run on it")
         if spec.get("method"):
-            if device:          # refused before the run too (bench.commands.run)
-                raise CaseError(f"tier {case['tier']} is a raw device: --precondition and --steady-state run on "
-                                "file tiers")
             out = run_method(spec["method"], pattern, engine, dirs, roles, raw_dir, stem, spec["timeout_s"],
-                             spec.get("interval_s"), _live_sink(spec))
+                             spec.get("interval_s"), _live_sink(spec), device=device)
         else:
             sink = _live_sink(spec)
             out = engine.run(pattern, dirs, roles, raw_dir, stem, spec["timeout_s"], interval_s=spec.get("interval_s"),

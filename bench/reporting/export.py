@@ -26,15 +26,16 @@ def _figure_bytes(fig, fmt: str) -> bytes:
 
 
 def write_report(docs: list, *, output=None, png_dir=None, title: str = "tierbench report",
-                 folders: dict = None, allow_system: bool = False) -> dict:
+                 folders: dict = None, allow_system: bool = False, store=None) -> dict:
     """Write what was asked; return {"summary", "report", "bytes", "charts", "runs"} (paths as text, None where
-    not written). folders: {run_id: run folder}, so failed cases name their raw files by path."""
+    not written). folders: {run_id: run folder}, so failed cases name their raw files by path; store: the results
+    store the runs came from (the cluster model's device baselines are looked up there, as `model` does)."""
     if output is not None:
         checked_output_path(output, what="-o", allow_system=allow_system)
     chart_dir = checked_output_dir(png_dir, what="--png", allow_system=allow_system) if png_dir is not None else None
     data = summary(docs, folders)
     with collect_figures() as figures:
-        page = render_report(docs, title, folders=folders, summary_data=data)
+        page = render_report(docs, title, folders=folders, summary_data=data, store=store)
     out = {"summary": data, "report": None, "bytes": None, "charts": [],
            "runs": [d.get("run_id") for d in docs]}
     if output is not None:

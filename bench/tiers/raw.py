@@ -12,7 +12,8 @@ A device (a whole disk or a partition: both get every check) is refused, with th
   device-mapper and md to the disks below);
 - another process holds it open exclusively (the kernel's O_EXCL claim on a block device, which mount, md,
   LVM and ZFS take): TierLocks takes that claim for the run, so nobody mounts it meanwhile.
-Writes need `--destroy-data` as well (check_raw_cases); read-only patterns run without it. Only I/O patterns that
+Writes need `--destroy-data` as well (check_raw_cases), and so does `--precondition` (it writes the test
+region); read-only patterns run without it, with `--steady-state` too. Only I/O patterns that
 work on one region of one device (the device baselines: one fileset of one file per job) run on a raw device,
 only with fio (the builtin engine works on files in a directory); jobs and patterns that need a file system
 (several files, several filesets: hdfs-*, mr-*, terasort, aggregate) are refused saying so. Each job of a
@@ -170,10 +171,10 @@ def open_exclusive(name: str, device: str) -> int:
                         f"another program)") from None
 
 
-def check_raw_cases(cases: Iterable, tiers: dict, destroy_data: bool) -> None:
+def check_raw_cases(cases: Iterable, tiers: dict, destroy_data: bool, precondition: bool = False) -> None:
     """Before anything runs: every case on a raw tier is an I/O pattern that fio can run on the device (one file
     per job, one fileset), fits the device, and writes only with `destroy_data`; UserError (exit 2) otherwise.
-    `tiers`: name -> Tier."""
+    `precondition` (--precondition) writes the test region of every case, read-only ones too. `tiers`: name -> Tier."""
     import workloads
 
     for case in cases:
@@ -196,6 +197,9 @@ def check_raw_cases(cases: Iterable, tiers: dict, destroy_data: bool) -> None:
             raise UserError(f"{where}: {case.workload} needs a file system (several files per job or several "
                             f"filesets); raw devices run the device baselines (rand-read-4k, rand-write-4k, "
                             f"seq-read-1m, seq-write-1m)")
+        if precondition and not destroy_data:
+            raise UserError(f"{where}: --precondition writes the region {case.workload} works on (sequential "
+                            f"128 KiB writes, twice), destroying what it holds: give --destroy-data to allow it")
         writes = [p.name for p in pattern.phases if p.writes]
         if writes and not destroy_data:
             raise UserError(f"{where}: {case.workload} writes to it, destroying what it holds: give "

@@ -78,9 +78,10 @@ def run(pattern: Pattern, dirs: dict, tiers_by_role: dict, raw_dir: Path, stem: 
 
 def jobfile_records(report, tier: str, host=None, port=None) -> list:
     """A user's job file's records (one per reporting group, named after its jobs: records.group_records) of
-    one host (None: a local run), each on `tier`; CaseError for a job fio reports an error for."""
+    one host (None: a local run), each on `tier`, from fio's final report (the last document: the ones before it
+    are --status-interval reports); CaseError for a job fio reports an error for."""
     records = []
-    for rec in group_records(phase_records(report, host, port)):
+    for rec in _final_groups(report, host, port):
         if rec["error"]:
             raise CaseError(f"fio job {rec['name']}: error {rec['error']} ({os.strerror(rec['error'])})")
         records.append({"name": rec["name"], "tier": tier, "role": "data", "group": rec["groupid"],
@@ -88,9 +89,28 @@ def jobfile_records(report, tier: str, host=None, port=None) -> list:
     return records
 
 
-def run_jobfile(text: str, tier: str, raw_dir: Path, stem: str, timeout_s: float) -> dict:
+def _final_groups(report, host=None, port=None) -> list:
+    """records.group_records of the last document of `host`'s entries: fio's final report."""
+    records = phase_records(report, host, port)
+    last = max((r["document"] for r in records), default=0)
+    return group_records([r for r in records if r["document"] == last])
+
+
+def group_names(report, host=None, port=None) -> Callable[[str], str]:
+    """phase_of(job name): the name of the job's reporting group, as jobfile_records names its phase, so that a
+    job file's intervals (local or a fleet host's, bench.engines.fio.fleet_logs) and its phases use the same
+    names. A name fio did not report stays as it is."""
+    groups = {r["groupid"]: r["name"] for r in _final_groups(report, host, port)}
+    names = {job.name: groups[job.groupid] for job in report.jobs
+             if job.host == host and (port is None or job.port == port) and job.groupid in groups}
+    return lambda name: names.get(name, name)
+
+
+def run_jobfile(text: str, tier: str, raw_dir: Path, stem: str, timeout_s: float,
+                interval_s: Optional[float] = None, on_interval: Optional[Callable[[list], None]] = None) -> dict:
     """Run a user's job file (already pointed at the tier: bench.engines.fio.jobfile) with fio; returns its
-    phases (one per reporting group) and the raw files written."""
+    phases (one per reporting group) and the raw files written. interval_s / on_interval as for `run`: the
+    intervals are named after the reporting groups, as the phases are."""
     raw_dir.mkdir(parents=True, exist_ok=True)
     raw_dir = raw_dir.resolve()
     jobfile = raw_dir / f"{stem}.fio"
@@ -99,9 +119,19 @@ def run_jobfile(text: str, tier: str, raw_dir: Path, stem: str, timeout_s: float
     shutil.rmtree(scratch, ignore_errors=True)
     jobfile.write_text(text)
     scratch.mkdir()
+    tail = StatusTail(output, on_interval) if interval_s and on_interval else None
     try:
-        report = parse(run_fio(str(jobfile), str(output), timeout_s=timeout_s, cwd=str(scratch)))
+        if tail:
+            tail.start()
+        report = parse(run_fio(str(jobfile), str(output), timeout_s=timeout_s, cwd=str(scratch),
+                               status_interval_s=interval_s))
     finally:
+        if tail:
+            tail.stop()
         shutil.rmtree(scratch, ignore_errors=True)
-    return {"phases": jobfile_records(report, tier), "implementation": report.fio_version,
-            "raw": [jobfile.name, output.name]}
+    out = {"phases": jobfile_records(report, tier), "implementation": report.fio_version,
+           "raw": [jobfile.name, output.name]}
+    if interval_s:
+        phase_of = group_names(report)
+        out["intervals"] = interval_rows(report, key=lambda job: phase_of(job.name))
+    return out

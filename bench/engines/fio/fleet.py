@@ -33,6 +33,7 @@ from bench.core.errors import CaseError
 from bench.core.pattern import Pattern
 from bench.engines.fio.drain import drain
 from bench.engines.fio.engine import pattern_records
+from bench.engines.fio.fleet_logs import host_rows, with_interval_logs
 from bench.engines.fio.job import render_jobfile
 from bench.engines.fio.parse import parse
 from bench.engines.fio.run import run_fio_clients
@@ -96,57 +97,71 @@ def missing_reason(text: str, address: str, port, hostname: Optional[str] = None
 
 
 def run(pattern: Pattern, hosts: list, tiers_by_role: dict, raw_dir: Path, stem: str, timeout_s: float,
-        file_prefix: str) -> dict:
+        file_prefix: str, interval_s: Optional[float] = None) -> dict:
     """Run `pattern` on every host at once. hosts: [{"name": as the user wrote it, "address", "port",
     "client": fio's "address,port", "dirs": {role: directory on that host}}].
 
     Returns {"hosts": {name: {"phases": [records] | None, "error": None | reason}}, "implementation",
     "raw": [job files, output]}. A host without results gets "no results: <fio's reason>"; a host whose
-    output is there keeps its records even when another host failed."""
+    output is there keeps its records even when another host failed. interval_s: each host's result also
+    carries `intervals`, the rows of bench.engines.fio.fleet_logs (one job section per phase, named after it)."""
     texts = {h["name"]: render_jobfile(pattern, h["dirs"], barrier_dir=None, file_prefix=file_prefix,
                                        unlink_after_use=True) for h in hosts}
     return run_texts(texts, hosts, raw_dir, stem, timeout_s,
                      lambda report, host: pattern_records(report, pattern, tiers_by_role, host=host["address"],
-                                                          port=host["port"]))
+                                                          port=host["port"]), interval_s=interval_s)
 
 
-def run_texts(texts: dict, hosts: list, raw_dir: Path, stem: str, timeout_s: float, records_of) -> dict:
+def run_texts(texts: dict, hosts: list, raw_dir: Path, stem: str, timeout_s: float, records_of,
+              interval_s: Optional[float] = None, phases_of=None) -> dict:
     """Run each host's job file text ({host name: text}) at once; `records_of(report, host)` gives a host's
-    phase records from the parsed output (CaseError for a job fio reports an error for). As `run` returns."""
+    phase records from the parsed output (CaseError for a job fio reports an error for). As `run` returns.
+    interval_s: every job section logs each I/O (bench.engines.fio.fleet_logs) and a host with records gets
+    `intervals`; phases_of(report, host) gives the function that names a section's phase (default: the
+    section's own name)."""
     raw_dir.mkdir(parents=True, exist_ok=True)
     raw_dir = raw_dir.resolve()
     output = raw_dir / f"{stem}.fio.json"
     scratch = raw_dir / f"{stem}.fio-cwd"
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir()
-    clients, raw = [], []
+    clients, raw, prefixes = [], [], {}
     for number, host in enumerate(hosts):
         jobfile = raw_dir / f"{stem}.h{number}.fio"
-        jobfile.write_text(f"; host {host['name']}\n" + texts[host["name"]])
+        body = texts[host["name"]]
+        if interval_s:
+            body, prefixes[host["name"]] = with_interval_logs(body, number)
+        jobfile.write_text(f"; host {host['name']}\n" + body)
         clients.append((host["client"], jobfile))
         raw.append(jobfile.name)
+    out = {}
     try:
         rc, text, notes = run_fio_clients(clients, str(output), timeout_s=timeout_s, cwd=str(scratch))
+        report = parse(text) if "{" in text else None
+        for host in hosts:
+            records = []
+            if report is not None:
+                try:
+                    records = records_of(report, host)
+                    if records and interval_s:
+                        phase_of = phases_of(report, host) if phases_of else (lambda name: name)
+                        intervals = host_rows(scratch, prefixes[host["name"]], interval_s, phase_of)
+                except CaseError as e:      # fio's error number for one of this host's jobs, or a bad log
+                    out[host["name"]] = {"phases": None, "error": f"host {host['name']}: {e}"}
+                    continue
+            if records:
+                out[host["name"]] = {"phases": records, "error": None,
+                                     **({"intervals": intervals} if interval_s else {})}
     except CaseError as e:      # the client was killed or timed out: the servers' jobs may run on
         drained = drain(hosts, timeout_s)
         return {"hosts": {h["name"]: {"phases": None, "error": _with(f"host {h['name']}: no results: {e}",
                                                                      drained[h["name"]])} for h in hosts},
                 "implementation": None, "raw": raw, "drained": drained}
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)     # fio's working directory, with the hosts' logs
     raw.append(output.name)
-    report = parse(text) if "{" in text else None
-    out = {}
     for host in hosts:
-        records = []
-        if report is not None:
-            try:
-                records = records_of(report, host)
-            except CaseError as e:      # fio's error number for one of this host's jobs
-                out[host["name"]] = {"phases": None, "error": f"host {host['name']}: {e}"}
-                continue
-        if records:
-            out[host["name"]] = {"phases": records, "error": None}
+        if host["name"] in out:
             continue
         reason = missing_reason(text + "\n" + notes, host["address"], host["port"], host.get("hostname"),
                                 tuple((host.get("dirs") or {}).values())) \

@@ -21,7 +21,7 @@ report's time less the run time of the direction that had started.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
 from bench.core.errors import CaseError
 from bench.engines.fio.parse import FioReport
@@ -31,20 +31,29 @@ __all__ = ["snapshots", "interval_rows", "diff_rows", "has_io", "start_ms"]
 _DIRECTIONS = ("read", "write")
 
 
-def snapshots(report: FioReport, host: Optional[str] = None) -> list:
-    """One snapshot per document of `report` that carries a `timestamp_ms`: (time ms, {job name: {direction:
-    (ops, bytes, runtime ms, bins)}}) of `host`'s entries (None: a local run), in the order fio wrote them."""
+def snapshots(report: FioReport, host: Optional[str] = None, key: Optional[Callable] = None) -> list:
+    """One snapshot per document of `report` that carries a `timestamp_ms`: (time ms, {phase: {direction:
+    (ops, bytes, runtime ms, bins)}}) of `host`'s entries (None: a local run), in the order fio wrote them.
+    key(job) names an entry's phase (default: the job's name); entries of one phase (a job's numjobs clones
+    without group_reporting, or the jobs of one reporting group) are added up: operations, bytes and bins
+    summed, the longest run time kept."""
     if len(report.document_times_ms) != report.documents:
         raise ValueError("the report does not carry its documents' times (parse it with bench.engines.fio.parse)")
+    key = key or (lambda job: job.name)
     by_doc: dict = {}
     for job in report.jobs:
         if job.host != host:
             continue
-        entry = by_doc.setdefault(job.document, {}).setdefault(job.name, {})
+        entry = by_doc.setdefault(job.document, {}).setdefault(key(job), {})
         for direction in _DIRECTIONS:
             d = job.directions.get(direction)
-            if d is not None:
-                entry[direction] = (d.ops, d.bytes, round(d.runtime_s * 1000), dict(d.bins_ns))
+            if d is None:
+                continue
+            ops, nbytes, runtime_ms, bins = entry.get(direction, (0, 0, 0, {}))
+            bins = dict(bins)
+            for v, c in d.bins_ns.items():
+                bins[v] = bins.get(v, 0) + c
+            entry[direction] = (ops + d.ops, nbytes + d.bytes, max(runtime_ms, round(d.runtime_s * 1000)), bins)
     return [(report.document_times_ms[n], by_doc[n]) for n in sorted(by_doc)
             if report.document_times_ms[n] is not None]
 
@@ -94,10 +103,11 @@ def diff_rows(before: Optional[tuple], after: tuple, t0_ms: int, indexes: dict) 
     return rows
 
 
-def interval_rows(report: FioReport, host: Optional[str] = None) -> list:
-    """Every interval row of a report written with --status-interval (module docstring), in time order.
-    An output with one document (no status reports) gives one interval per phase and direction: the whole run."""
-    shots = snapshots(report, host)
+def interval_rows(report: FioReport, host: Optional[str] = None, key: Optional[Callable] = None) -> list:
+    """Every interval row of a report written with --status-interval (module docstring), in time order; key
+    as for snapshots. An output with one document (no status reports) gives one interval per phase and
+    direction: the whole run."""
+    shots = snapshots(report, host, key)
     while shots and not has_io(shots[0]):
         shots = shots[1:]
     if not shots:

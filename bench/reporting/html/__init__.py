@@ -65,10 +65,11 @@ ul.cols{columns:2;margin:.2em 0;padding-left:1.2em;font-size:.85em} ul.cols li{b
 
 
 def render_report(docs: list, title: str = "tierbench report", folders: dict = None,
-                  summary_data: dict = None) -> str:
+                  summary_data: dict = None, store=None) -> str:
     """The whole report as one HTML string (docs: run documents; with 2+ the first is the comparison base).
     folders: {run_id: run folder} so failed cases name their raw files by path; summary_data: the summary block
-    (bench.reporting.summary.summary) when the caller computed it already."""
+    (bench.reporting.summary.summary) when the caller computed it already; store: the results store the runs
+    came from (bench.store.runs.Store), where the cluster model looks up device baselines as `model` does."""
     if not docs:
         raise UserError("report needs at least one run")
     from bench.reporting.summary import summary  # imports this package's elements: here, not at the top
@@ -78,7 +79,7 @@ def render_report(docs: list, title: str = "tierbench report", folders: dict = N
     sections = [("failed", "Failed cases: errors and raw files", failed_html(data)),
                 ("runs", "Runs and machines", section_runs(docs)),
                 ("findings", "Findings of the scenario", section_findings(docs)),
-                ("model", "Cluster model", section_model(docs)),
+                ("model", "Cluster model", section_model(docs, store)),
                 ("cases", "Cases", section_cases(docs)),
                 ("phases", "Phases per step", section_phases(docs)),
                 ("iops-per-gb", "IOPS per GB per tier", section_iops_per_gb(docs)),

@@ -129,22 +129,30 @@ def model_absence(docs) -> str:
     return "; ".join(reasons) or "no terasort case among these runs"
 
 
-def section_model(docs) -> str:
+def section_model(docs, store=None) -> str:
     """Per run with a terasort the model can use: its layouts and assumptions (bench.scenarios.hadoop_tempdata
-    .cluster_model); runs it cannot use are left out (model_absence says why)."""
+    .cluster_model); runs it cannot use are left out (model_absence says why). store: the results store the
+    report reads (bench.store.runs.Store): a run's device baselines are then looked up as `model` looks them up
+    (bench.scenarios.hadoop_tempdata.baselines.run_baselines: the run itself, else the newest run of the same
+    machine class with the tier), and the section names the run that supplied them; a run none supplies is
+    shown with the reason and the command that measures them. Without a store, only the run's own baselines."""
     from bench.scenarios.hadoop_tempdata import cluster_model
+    from bench.scenarios.hadoop_tempdata.baselines import baseline_lines, run_baselines
 
-    out = []
+    out, unsupplied = [], False
     for d in docs:
         if not any(c.get("workload") == "terasort" for c in d.get("cases") or []):
             continue
+        lookup = store is not None and bool(cluster_model.layout_demand(d))
         try:
-            result = cluster_model.model(d)
+            result = cluster_model.model(d, baselines=run_baselines(store, d) if lookup else None)
         except UserError as e:
-            if len(docs) > 1:
+            if len(docs) > 1 or lookup:
                 out.append(f"<h3>{esc(d.get('run_id'))}</h3>" + na("cluster model", str(e)))
+                unsupplied = unsupplied or lookup
             continue
         out.append(f"<h3>{esc(d.get('run_id'))}</h3>")
+        out.append('<p class="meta">' + "<br>".join(esc(line) for line in baseline_lines(result)) + "</p>")
         rows = []
         for lay in result["layouts"]:
             name = f"data {lay['data_tier']}, temp {lay['temp_tier']}" + (" + page cache" if lay.get("cache") else "")
@@ -161,7 +169,7 @@ def section_model(docs) -> str:
                    + "Formulas: bench/scenarios/hadoop_tempdata/cluster_model.py; change an assumption with "
                    "<code>tierbench model RUN --help</code>.</p>")
         out.append("<h4>Assumptions</h4>" + _assumptions(result))
-    if out and not any("<table" in o for o in out):
+    if out and not any("<table" in o for o in out) and not unsupplied:
         return ""
     return "".join(out)
 

@@ -187,8 +187,8 @@ def section_sweeps(docs) -> str:
 
 def stored_frames(docs, folders: dict) -> tuple:
     """({run_id: frame}, {run_id: {case id: [(start_s, end_s)]}}) from each run's intervals.parquet
-    (bench.store.intervals.read_intervals) for section_over_time: this machine's rows (fleet hosts left out), t_s
-    the end of each interval, and a steady-state case's deciding window as the span of its window's rounds."""
+    (bench.store.intervals.read_intervals) for section_over_time: every case's rows (a fleet host's are its own
+    case document's, on that host's clock), t_s the end of each interval, and a steady-state case's deciding window as the span of its window's rounds."""
     import polars as pl
 
     from bench.store.intervals import read_intervals
@@ -201,15 +201,14 @@ def stored_frames(docs, folders: dict) -> tuple:
         raw = read_intervals(folder)
         if not raw.height:
             continue
-        local = raw.filter(pl.col("host").is_null())
-        frames[d.get("run_id")] = local.select("case", pl.col("t_end_s").alias("t_s"), "direction", "iops",
+        frames[d.get("run_id")] = raw.select("case", pl.col("t_end_s").alias("t_s"), "direction", "iops",
                                                "bytes_per_s", "lat_p99_us")
         windows = {}
         for case in d.get("cases") or []:
             win = (case.get("steady_state") or {}).get("window")
             if not win or case.get("id") is None:
                 continue
-            rows = local.filter((pl.col("case") == case["id"]) & pl.col("round").is_between(win[0], win[1]))
+            rows = raw.filter((pl.col("case") == case["id"]) & pl.col("round").is_between(win[0], win[1]))
             if rows.height:
                 windows[case["id"]] = [(float(rows["t_start_s"].min()), float(rows["t_end_s"].max()))]
         steady[d.get("run_id")] = windows

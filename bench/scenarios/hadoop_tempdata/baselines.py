@@ -69,6 +69,23 @@ def find_baselines(store: Store, doc: dict, tiers) -> dict:
     return out
 
 
+def run_baselines(store: Store, doc: dict) -> dict:
+    """{data tier: the run document supplying its device baselines} for every data tier the run's model uses
+    (find_baselines over cluster_model.layout_demand): the one lookup of `model` and the HTML report."""
+    return find_baselines(store, doc, sorted({data for data, _, _ in layout_demand(doc)}))
+
+
+def baseline_lines(result: dict) -> list:
+    """One line per data tier of a model result naming the run its device baselines came from: "this run" or
+    "run RID (the newest on this machine class with tier T)"; shown by `model` and the HTML report."""
+    lines = []
+    for tier, rid in sorted({(l["data_tier"], l["baseline_run"]) for l in result["layouts"]}):
+        where = "this run" if rid == result["run_id"] else \
+            f"run {rid} (the newest on this machine class with tier {tier})"
+        lines.append(f"device baselines of tier {tier}: {where}")
+    return lines
+
+
 def model_run(store: Store, ref: str, given: Optional[dict] = None, drive_class: Optional[str] = None) -> dict:
     """The cluster model of stored run `ref` (bench.scenarios.hadoop_tempdata.cluster_model.model) with the
     cluster parameters `given` ({name: value}) over the run's defaults, its data tiers' device baselines found by
@@ -76,5 +93,4 @@ def model_run(store: Store, ref: str, given: Optional[dict] = None, drive_class:
     doc = store.load(ref)
     given = dict(given or {})
     params = ClusterParams(**{**default_params(doc).__dict__, **given})
-    data_tiers = sorted({data for data, _, _ in layout_demand(doc)})
-    return model(doc, params, set(given), baselines=find_baselines(store, doc, data_tiers), drive_class=drive_class)
+    return model(doc, params, set(given), baselines=run_baselines(store, doc), drive_class=drive_class)
