@@ -343,3 +343,49 @@ def test_a_split_read_checks_just_its_chunks(tmp_path):
         read_block(str(path), IOCounts(), "data", offset=100, length=512)
     with pytest.raises(ValueError, match="split_size"):
         params(split_size=1000)                                # less than 12,800: no whole records and chunks
+
+
+def test_validation_reads_pieces_and_checks_across_them(tmp_path, monkeypatch):
+    """Validation reads each output a piece at a time (here 1,024 records): a swap across two pieces'
+    boundary is still out of order, and a record repeated across it still a duplicate key."""
+    monkeypatch.setattr(terasort, "IO_CHUNK", 12_800)             # pieces of 8 x 12,800 bytes
+    job = _sorted_job(tmp_path)
+    recs = _records(job.outputs[0])
+    assert len(recs) > 1024
+    assert job.validate()["duplicate_keys"] == 0
+    swapped = recs.copy()
+    swapped[[1023, 1024]] = swapped[[1024, 1023]]
+    _rewrite_output(job.outputs[0], swapped)
+    with pytest.raises(CaseError, match="part-r-00000: 1 records out of order"):
+        job.validate()
+    repeated = recs.copy()
+    repeated[1024, :10] = repeated[1023, :10]                     # a key repeated across the boundary
+    _rewrite_output(job.outputs[0], repeated)
+    with pytest.raises(CaseError, match="output checksum"):       # (a changed record: checksum differs)
+        job.validate()
+    assert job._check_file(job.outputs[0], IOCounts())["duplicates"] == 1
+
+
+def test_peak_memory_does_not_grow_with_the_records(tmp_path):
+    """The bound, through the CLI as a user runs it: the case's peak RSS (the run document's peak_rss_bytes)
+    with 4x the records grows by far less than the data (one partition, so a reducer that held its
+    partition would grow by 2 x 30 MB: its segments and its merged output). Small blocks keep the map's
+    share (a split) small; merge_factor 8 makes the 20 and 80 runs go through merge passes."""
+    import json
+    import subprocess
+    import sys
+    tier = tmp_path / "tier"
+    tier.mkdir()
+    peaks = {}
+    for records in (100_000, 400_000):
+        argv = [sys.executable, "-m", "bench", "run", "--workload", "terasort", "--tier", f"disk={tier}",
+                "--data", "disk", "--temp", "disk", "--results", str(tmp_path / "store"), "--json",
+                "--param", f"records={records}", "--param", "partitions=1", "--param", "block_size=500000",
+                "--param", "merge_factor=8", "--param", "merge_buffer=65536"]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+        case = json.loads(done.stdout)["cases"][0]
+        assert case["error"] is None and case["metrics"]["records_count"] == records
+        peaks[records] = case["metrics"]["peak_rss_bytes"]
+    grown = peaks[400_000] - peaks[100_000]
+    assert grown < 20 * 2 ** 20, f"peak RSS grew {grown} bytes for 30 MB more data: {peaks}"
