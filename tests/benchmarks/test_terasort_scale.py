@@ -7,7 +7,9 @@ driver's and the cluster's JVMs), peak RSS of the case's process (peak_rss_bytes
 worker only, not the JVMs) and temp bytes per input byte (temp_bytes / input_bytes: the map's runs, their indexes
 and merge passes; Spark: the shuffle files found). Beside them, largest_process_rss_bytes is the largest resident
 set of any one process of the run that was waited for (wait4 of the CLI process: for Spark, its JVMs that were
-reaped), and the load averages before and after. pytest-benchmark's own time is the CLI's, start-up included;
+reaped), each phase's wall and CPU seconds, bytes and bottleneck verdict (an I/O-bound phase runs at the disk's
+rate, which on a virtual disk may differ between a 1 GB and a 10 GB working set), and the load averages before and
+after, and the case's contention record (other work's CPU cores, run-queue wait: docs/run-document.md). pytest-benchmark's own time is the CLI's, start-up included;
 the figures are in each benchmark's extra_info (bench-results/benchmarks.json after `make bench`) and printed.
 Figures are reported, never asserted (docs/scale.md holds a run's table).
 
@@ -121,8 +123,12 @@ def test_terasort_scale(benchmark, tier_dir, engine, records):
                "cpu_s": m["cpu_s"],
                "peak_rss_bytes": m["peak_rss_bytes"], "largest_process_rss_bytes": largest_rss,
                "temp_bytes_per_input_byte": (m["temp_bytes"] / m["input_bytes"]) if "temp_bytes" in m else None,
-               "phases_s": {p["name"]: round(p["wall_s"], 3) for p in case["phases"]},
+               "phases": {p["name"]: {"wall_s": round(p["wall_s"], 3),
+                                      "cpu_s": None if p.get("cpu_s") is None else round(p["cpu_s"], 3),
+                                      "bytes_read": p.get("bytes_read"), "bytes_written": p.get("bytes_written"),
+                                      "bottleneck": p.get("bottleneck")} for p in case["phases"]},
                "load_before": result["load_before"], "load_after": result["load_after"],
+               "contention": case.get("contention"),
                "run_id": doc["run_id"], "implementation": case.get("implementation"),
                "cpu_model": doc["machine"].get("cpu_model"), "cpus": doc["machine"].get("cpus")}
     benchmark.extra_info.update(figures)
