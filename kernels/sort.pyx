@@ -42,6 +42,8 @@ DEF _KEY = 10
 DEF _BUCKETS = 65536
 # Records ahead whose lines are prefetched in the gather (random reads from DRAM).
 DEF _GATHER_AHEAD = 16
+# Records ahead in the same run whose lines the streaming merge prefetches.
+DEF _MERGE_AHEAD = 2
 
 
 cdef struct Key80:
@@ -215,6 +217,11 @@ cdef Py_ssize_t _merge_step(const unsigned char** bases, const size_t* counts, s
         o[0] += 1
         pos[top] += 1
         if pos[top] < counts[top]:
+            if pos[top] + _MERGE_AHEAD < counts[top]:
+                # with many runs, more streams than the hardware prefetcher follows: ask for this run's
+                # record _MERGE_AHEAD on (its key and body) while the merge works on the others
+                tb_prefetch(bases[top] + (pos[top] + _MERGE_AHEAD) * _REC)
+                tb_prefetch(bases[top] + (pos[top] + _MERGE_AHEAD) * _REC + 64)
             heads[top] = _key80(bases[top] + pos[top] * _REC)
             _heap_sift_down(heads, heap, size[0])
         else:
