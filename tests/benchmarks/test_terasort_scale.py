@@ -11,7 +11,8 @@ reaped), each phase's wall and CPU seconds, bytes and bottleneck verdict (an I/O
 rate, which on a virtual disk may differ between a 1 GB and a 10 GB working set), and the load averages before and
 after, and the case's contention record (other work's CPU cores, run-queue wait: docs/run-document.md). pytest-benchmark's own time is the CLI's, start-up included;
 the figures are in each benchmark's extra_info (bench-results/benchmarks.json after `make bench`) and printed.
-Figures are reported, never asserted (docs/scale.md holds a run's table).
+Figures are reported, never asserted (docs/scale.md holds a run's table). test_merge_stream_fan_in times the
+reduce's merge alone (kernels.merge_stream, from memory) at 8 and 75 runs: its cost per record as the fan-in grows.
 
 Settings (environment):
     TIERBENCH_SCALE_RECORDS        sizes for the native job, comma-separated (default 1000000,10000000,100000000)
@@ -133,3 +134,34 @@ def test_terasort_scale(benchmark, tier_dir, engine, records):
                "cpu_model": doc["machine"].get("cpu_model"), "cpus": doc["machine"].get("cpus")}
     benchmark.extra_info.update(figures)
     print("terasort-scale " + json.dumps(figures), file=sys.stderr)
+
+
+# ---- the reduce's merge as its fan-in grows ------------------------------------------------------------------
+
+MERGE_RECORDS = 3_000_000
+
+
+@pytest.fixture(scope="module")
+def merge_input():
+    import kernels
+    return kernels.teragen(0, MERGE_RECORDS)
+
+
+@pytest.mark.parametrize("runs", [8, 75])
+def test_merge_stream_fan_in(benchmark, merge_input, runs):
+    """kernels.merge_stream over `runs` sorted runs of the same 3 M records, each streamed in 1 MiB buffers from
+    memory (no I/O): the reduce's CPU per record at 10 M (8 runs a partition) and 100 M records (75)."""
+    import kernels
+    per_run = MERGE_RECORDS // runs
+    sorted_runs = [kernels.sort_records(merge_input[i * per_run * RECORD_BYTES:(i + 1) * per_run * RECORD_BYTES],
+                                        threads=1) for i in range(runs)]
+    step = (1 << 20) // RECORD_BYTES * RECORD_BYTES
+
+    def chunks(run):
+        view = memoryview(run).cast("B")
+        for at in range(0, len(view), step):
+            yield view[at:at + step]
+
+    merged = benchmark.pedantic(lambda: kernels.merge_stream([chunks(r) for r in sorted_runs], lambda v: None),
+                                rounds=3, iterations=1, warmup_rounds=1)
+    benchmark.extra_info.update(runs=runs, records=merged, implementation=kernels.IMPLEMENTATION["merge_stream"])
