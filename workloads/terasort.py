@@ -20,10 +20,10 @@ Phases (each timed on its own: wall and CPU seconds, bytes and operations per ti
   output replication to 1. At most `merge_factor` segments are merged at once (Hadoop's io.sort.factor):
   with more map outputs, merge passes first write runs of `merge_factor` segments to the temp tier. A
   reducer's memory is then its merge buffers ((merge_factor + 1) x about `merge_buffer` bytes), not its
-  partition's size.
+  partition's size. The shuffle's files and merge live in workloads/_shuffle.py.
 - "validate" (data tier): valsort's checks on the output, read a piece at a time — records in order within
   and across files, the record count, and valsort's checksum (kernels.record_checksum) equal to the input's.
-  Any failure raises CaseError: a wrong sort is never reported as a result.
+  Any failure raises CaseError: a wrong sort is never reported as a result (workloads/_valsort.py per file).
 Nothing the job holds grows with the input beyond a map task's split (the map sorts one split in memory, as
 Hadoop's map sort buffer holds its split's output): blocks, splits, runs and their indexes are found by number,
 not kept in lists.
@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import math
 import os
-import struct
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -55,19 +54,18 @@ from workloads._jobio import (
     check_free_space,
     drop_cache,
     read_block,
-    read_block_pieces,
     read_range,
     write_block_pieces,
     write_cold,
 )
+from workloads._shuffle import INDEX_ENTRY, RECORD_BYTES, Shuffle, batch_records_at
+from workloads._valsort import check_file
 
 MiB = 1024 ** 2
 OTHER_BLOCK_SIZE = 128 * MiB   # the other HDFS data's blocks: dfs.blocksize's default
-RECORD_BYTES, KEY_BYTES = 100, 10
+KEY_BYTES = 10
 SAMPLE_FILES = 10              # TeraInputFormat samples 10 splits
 CHECKSUM_MASK = (1 << 64) - 1  # valsort's checksum is a 64-bit sum of record CRC32s
-INDEX_ENTRY = struct.Struct(">QQQI")   # a run's index, per partition: byte offset, length, records, CRC32C
-IPC_CONTINUATION = 0xFFFFFFFF  # an Arrow IPC message starts with this marker and its metadata's length
 
 
 @dataclass(frozen=True)
@@ -130,12 +128,6 @@ class TeraSortParams:
             return self.records_per_block
         return min(self.records_per_block, self.split_size // self.piece_bytes * self.piece_bytes // RECORD_BYTES)
 
-    def block_records(self, total: int, block_size: int = 0) -> list:
-        """(first record, records) of each block holding `total` records, in blocks of block_size
-        (default: the input's)."""
-        per_block = (block_size // RECORD_BYTES) if block_size else self.records_per_block
-        return [(first, min(per_block, total - first)) for first in range(0, total, per_block)]
-
     @property
     def splits_per_block(self) -> int:
         return -(-self.records_per_block // self.records_per_split)
@@ -186,6 +178,7 @@ class TeraSortJob:
         self.map_outputs = 0            # runs written by the map (run i: run_path(i) and its index)
         self.temp_bytes = 0             # bytes written on the temp tier: runs, their indexes, merge passes
         self.outputs: list = []         # per partition: path (partitions is a parameter, not the input's size)
+        self.shuffle = Shuffle(self.runs_dir, p.partitions, p.merge_factor, p.merge_buffer, self.cache, kernels)
 
     def _pool(self):
         return ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="terasort")
@@ -221,7 +214,7 @@ class TeraSortJob:
         return os.path.join(self.input_dir, f"part-m-{block:05d}")
 
     def run_path(self, task: int) -> str:
-        return os.path.join(self.runs_dir, f"run-m-{task:05d}.arrow")
+        return self.shuffle.run_path(task)
 
     # ---- teragen -----------------------------------------------------------------------------------
     def _write_blocks(self, folder: str, name: str, first_record: int, records: int, io,
@@ -318,22 +311,11 @@ class TeraSortJob:
         try:
             message = ipc.read_message(raw.slice(header))
             assert ipc.read_record_batch(message, schema).num_rows == 3
-            at = self._batch_records_at(bytes(raw[header:header + 8]), len(message.serialize()), 3)
+            at = batch_records_at(bytes(raw[header:header + 8]), len(message.serialize()), 3)
             assert bytes(raw[header + at:header + at + len(records)]) == records
         except (pa.ArrowException, AssertionError, CaseError) as e:
             raise CaseError(f"terasort: cannot locate record batches in this pyarrow's IPC files ({e})") from None
         return header
-
-    @staticmethod
-    def _batch_records_at(prefix: bytes, length: int, count: int) -> int:
-        """Where a record batch message's records start, from its first 8 bytes; CaseError unless the
-        message of `length` bytes holds `count` records after its metadata, and padding only after them."""
-        marker, meta = struct.unpack("<Ii", prefix)
-        at, end = 8 + meta, 8 + meta + count * RECORD_BYTES
-        if marker != IPC_CONTINUATION or meta <= 0 or not 0 <= length - end < 64:
-            raise CaseError(f"not a record batch of {count} records in {length} bytes (marker {marker:#x}, "
-                            f"metadata {meta} bytes)")
-        return at
 
     def map(self) -> None:
         import numpy as np
@@ -376,8 +358,8 @@ class TeraSortJob:
                     stream.close()
                 # The run's index, as Hadoop's file.out.index beside its map output (checksummed too): a
                 # reduce reads its entry and then just its segment.
-                index_entries += struct.pack(">I", k.crc32c(index_entries))
-                return os.path.getsize(path) + write_cold(path + ".index", index_entries, io, "temp", self.cache)
+                return os.path.getsize(path) + write_cold(path + ".index", self.shuffle.index_bytes(index_entries),
+                                                          io, "temp", self.cache)
 
             self.map_outputs = p.map_tasks or p.splits
             self.temp_bytes = self._each(one, self.map_outputs)
@@ -385,164 +367,32 @@ class TeraSortJob:
 
     # ---- reduce ------------------------------------------------------------------------------------
     def read_index(self, task: int, io) -> list:
-        """Run `task`'s index: per partition (byte offset, length, records, CRC32C); CaseError if its own
-        checksum fails or its size is not the partitions'."""
-        path = self.run_path(task) + ".index"
-        want = INDEX_ENTRY.size * self.p.partitions + 4
-        try:
-            size = os.path.getsize(path)
-        except FileNotFoundError:
-            raise CaseError(f"terasort: run index {os.path.basename(path)} is missing") from None
-        if size != want:
-            raise CaseError(f"terasort: run index {os.path.basename(path)} is {size} bytes, not {want} "
-                            f"({self.p.partitions} partitions)")
-        # Kept in the page cache (cache=True), as the ShuffleHandler's index cache keeps it in memory.
-        raw = bytes(read_range(path, 0, size, io, "temp", segment=True, cache=True))
-        if struct.unpack(">I", raw[-4:])[0] != self.kernels.crc32c(raw[:-4]):
-            raise CaseError(f"terasort: run index {os.path.basename(path)} fails its CRC32C")
-        return list(INDEX_ENTRY.iter_unpack(raw[:-4]))
-
-    def _chunk_bytes(self) -> int:
-        return max(1, self.p.merge_buffer // RECORD_BYTES) * RECORD_BYTES
-
-    def _stream(self, path: str, offset: int, count: int, crc: int, io, what: str):
-        """`count` records of the file at `path` from byte `offset`, as buffers of merge_buffer bytes (one
-        buffer, reused), read as shuffle segments are (bench: read_range's `segment`); their CRC32C is
-        computed as they stream and checked against `crc` at the end (CaseError naming `what`)."""
-        crc32c = self.kernels.crc32c
-        length, step = count * RECORD_BYTES, self._chunk_bytes()
-        buf = memoryview(bytearray(min(step, length)))
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)
-            running = done = 0
-            while done < length:
-                n = min(step, length - done)
-                got = ops = 0
-                while got < n:
-                    r = os.preadv(fd, [buf[got:n]], offset + done + got)
-                    if not r:
-                        raise CaseError(f"terasort: {what} ends after {done + got} of {length} bytes")
-                    got += r
-                    ops += 1
-                io.read("temp", n, ops)
-                running = crc32c(buf[:n], running)
-                yield buf[:n]
-                done += n
-            if running != crc:
-                raise CaseError(f"terasort: {what} fails its CRC32C: the temp data was corrupted between "
-                                "map and reduce")
-            if not self.cache:
-                os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
-        finally:
-            os.close(fd)
-
-    def _segment(self, task: int, part: int, io):
-        """Partition `part` of map task `task`'s run, streamed (see _stream), its place from the run's index
-        and its records found after the batch's metadata."""
-        offset, length, count, crc = self.read_index(task, io)[part]
-        if not count:
-            return
-        path = self.run_path(task)
-        what = f"run {os.path.basename(path)} partition {part}"
-        prefix = read_range(path, offset, 8, io, "temp", segment=True, cache=True)
-        try:
-            at = self._batch_records_at(bytes(prefix), length, count)
-        except (CaseError, struct.error) as e:
-            raise CaseError(f"terasort: {what} is not an Arrow record batch ({e})") from None
-        yield from self._stream(path, offset + at, count, crc, io, what)
-
-    def _merged_file(self, path: str, io):
-        """An intermediate merge pass's output (records, then their CRC32C, big-endian), streamed and
-        checked; the file is removed once read whole (it is temp data of this reduce only)."""
-        size = os.path.getsize(path)
-        if size < 4 or (size - 4) % RECORD_BYTES:
-            raise CaseError(f"terasort: merge pass output {os.path.basename(path)} is not whole records "
-                            f"and a checksum ({size} bytes)")
-        crc = struct.unpack(">I", read_range(path, size - 4, 4, io, "temp", segment=True, cache=True))[0]
-        yield from self._stream(path, 0, (size - 4) // RECORD_BYTES, crc, io,
-                                f"merge pass output {os.path.basename(path)}")
-        os.unlink(path)
-
-    def _merge_passes(self, part: int, io) -> tuple:
-        """Hadoop's reduce-side merge passes: while partition `part` has more sources than merge_factor,
-        merge each merge_factor of them (in order: the merge stays stable) into one file on the temp tier.
-        Returns (a function giving source i of the last level, how many there are, bytes written)."""
-        p, k = self.p, self.kernels
-        sources, count, written = (lambda i: self._segment(i, part, io)), self.map_outputs, 0
-        level = 0
-        while count > p.merge_factor:
-            level += 1
-            groups = -(-count // p.merge_factor)
-            name = f"merge-{part:05d}-{level}-{{:05d}}"
-            for g in range(groups):
-                path = os.path.join(self.runs_dir, name.format(g))
-                members = range(g * p.merge_factor, min(count, (g + 1) * p.merge_factor))
-                crc = 0
-                with CountedWriter(path, io, "temp", self.cache) as sink:
-                    def write(view, sink=sink):
-                        nonlocal crc
-                        crc = k.crc32c(view, crc)
-                        sink.write(view)
-                    k.merge_stream([sources(i) for i in members], write)
-                    sink.write(struct.pack(">I", crc))
-                    written += sink.tell()
-            sources = (lambda i, name=name: self._merged_file(os.path.join(self.runs_dir, name.format(i)), io))
-            count = groups
-        return sources, count, written
+        """Run `task`'s index (workloads._shuffle.read_index)."""
+        return self.shuffle.read_index(task, io)
 
     def reduce(self) -> None:
-        p, k = self.p, self.kernels
+        p = self.p
         os.mkdir(self.output_dir)
         out_records = max(1, IO_CHUNK // p.piece_bytes) * p.piece_bytes // RECORD_BYTES
         self.outputs = [os.path.join(self.output_dir, f"part-r-{part:05d}") for part in range(p.partitions)]
         with self.log.phase("reduce", "temp") as (record, io):
             def one(part):
-                sources, count, written = self._merge_passes(part, io)
                 with BlockWriter(self.outputs[part], io, "data", self.cache, p.bytes_per_checksum) as block:
-                    k.merge_stream([sources(i) for i in range(count)], block.write, out_records)
-                return written
+                    return self.shuffle.merge(part, self.map_outputs, block.write, out_records, io)
             self.temp_bytes += self._each(one, p.partitions)
             record["partitions"] = p.partitions
 
     # ---- validate ----------------------------------------------------------------------------------
-    def _check_file(self, path: str, io) -> dict:
-        """valsort's figures of one output file, read a piece at a time (its memory is one piece)."""
-        import numpy as np
-
-        k = self.kernels
-        n = checksum = unordered = duplicates = 0
-        first = last = None
+    def check_file(self, path: str, io) -> dict:
+        """valsort's figures of one output file (workloads._valsort.check_file), a piece of about 8 MB at a time."""
         piece_bytes = max(1, 8 * IO_CHUNK // self.p.piece_bytes) * self.p.piece_bytes
-        for data in read_block_pieces(path, io, "data", piece_bytes):
-            if len(data) % RECORD_BYTES:
-                raise CaseError(f"terasort: {os.path.basename(path)} is not whole 100-byte records")
-            count = len(data) // RECORD_BYTES
-            if not count:
-                continue
-            keys = np.frombuffer(data, dtype=np.uint8).reshape(count, RECORD_BYTES)[:, :KEY_BYTES]
-            hi = np.ascontiguousarray(keys[:, :8]).view(">u8").ravel()
-            lo = np.ascontiguousarray(keys[:, 8:]).view(">u2").ravel()
-            down = (hi[1:] < hi[:-1]) | ((hi[1:] == hi[:-1]) & (lo[1:] < lo[:-1]))
-            same = (hi[1:] == hi[:-1]) & (lo[1:] == lo[:-1])
-            head = bytes(data[:KEY_BYTES])
-            if last is not None:        # across the pieces' boundary
-                unordered += head < last
-                duplicates += head == last
-            first = head if first is None else first
-            last = bytes(data[(count - 1) * RECORD_BYTES:(count - 1) * RECORD_BYTES + KEY_BYTES])
-            unordered += int(down.sum())
-            duplicates += int(same.sum())
-            checksum += k.record_checksum(data, threads=1)
-            n += count
-        return {"path": path, "records": n, "checksum": checksum, "unordered": unordered,
-                "duplicates": duplicates, "first": first, "last": last}
+        return check_file(path, io, piece_bytes, self.kernels.record_checksum)
 
     def validate(self) -> dict:
         """valsort's checks; returns {"records", "checksum", "duplicate_keys"}. Raises CaseError."""
         with self.log.phase("validate", "data") as (record, io):
             with self._pool() as pool:
-                files = list(pool.map(lambda path: self._check_file(path, io), self.outputs))
+                files = list(pool.map(lambda path: self.check_file(path, io), self.outputs))
             problems = [f"{os.path.basename(f['path'])}: {f['unordered']} records out of order"
                         for f in files if f["unordered"]]
             previous, duplicates = None, sum(f["duplicates"] for f in files)

@@ -363,7 +363,7 @@ def test_validation_reads_pieces_and_checks_across_them(tmp_path, monkeypatch):
     _rewrite_output(job.outputs[0], repeated)
     with pytest.raises(CaseError, match="output checksum"):       # (a changed record: checksum differs)
         job.validate()
-    assert job._check_file(job.outputs[0], IOCounts())["duplicates"] == 1
+    assert job.check_file(job.outputs[0], IOCounts())["duplicates"] == 1
 
 
 def test_peak_memory_does_not_grow_with_the_records(tmp_path):
