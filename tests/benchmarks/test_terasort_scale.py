@@ -20,7 +20,8 @@ Settings (environment):
     TIERBENCH_SCALE_DIR            where the tier directory is made (default /var/tmp: a disk, not RAM; a
                                    tmpfs or ramfs there is refused)
     TIERBENCH_SCALE_WORKERS        map/reduce workers (default 2)
-A quick run: TIERBENCH_SCALE_RECORDS=100000 TIERBENCH_SCALE_SPARK_RECORDS= make bench
+A quick run: TIERBENCH_SCALE_RECORDS=100000 TIERBENCH_SCALE_SPARK_RECORDS= .venv/bin/python -m pytest -q -s \
+    tests/benchmarks/test_terasort_scale.py --benchmark-enable --benchmark-only
 """
 from __future__ import annotations
 
