@@ -30,6 +30,9 @@ test: install fio strace java chromium
 lint: install
 	$(VENV)/bin/ruff check .
 
+# tests/benchmarks/test_terasort_scale.py sorts 1 M, 10 M and 100 M records (100 MB to 10 GB; about 25 GB free in
+# TIERBENCH_SCALE_DIR at the peak, minutes of work) and runs Spark at 1 M and 10 M: TIERBENCH_SCALE_RECORDS and
+# TIERBENCH_SCALE_SPARK_RECORDS choose the sizes (docs/scale.md).
 bench: install fio
 	mkdir -p bench-results
 	$(PY) -m pytest -q tests/benchmarks --benchmark-enable --benchmark-only \

@@ -27,6 +27,7 @@ __all__ = [
     "crc32c_chunks",
     "kernel_names",
     "merge_runs",
+    "merge_stream",
     "partition_ids",
     "record_checksum",
     "require_all",
@@ -71,6 +72,7 @@ sort_permutation = _sort.sort_permutation
 sample_partition_bounds = _sort.sample_partition_bounds
 partition_ids = _sort.partition_ids
 merge_runs = _sort.merge_runs
+merge_stream = _sort.merge_stream
 
 IMPLEMENTATION = {
     "crc32c": f"cython:crc32c/{_crc.path_label(_crc.PATH)}",
@@ -82,4 +84,5 @@ IMPLEMENTATION = {
     "sample_partition_bounds": _sort.IMPLEMENTATION,
     "partition_ids": _sort.IMPLEMENTATION,
     "merge_runs": _sort.IMPLEMENTATION,
+    "merge_stream": _sort.IMPLEMENTATION,
 }

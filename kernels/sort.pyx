@@ -8,7 +8,10 @@ gathered in order. Every phase runs on several threads with the GIL released. Eq
 their input order (the result equals a stable sort).
 
 sample_partition_bounds / partition_ids: TeraSort's sampled range partitioner (a key equal to a
-bound goes to the upper partition, as Hadoop's TotalOrderPartitioner). merge_runs: k-way merge.
+bound goes to the upper partition, as Hadoop's TotalOrderPartitioner). merge_runs: k-way merge of
+whole buffers. merge_stream: the same merge over streams of buffers with a fixed output buffer, so
+that its memory is the streams' current buffers, whatever the records' total (a reducer's merge with
+merge buffers of a set size, as Hadoop's io.sort.factor streams and their buffers).
 """
 from concurrent.futures import ThreadPoolExecutor
 
@@ -39,6 +42,8 @@ DEF _KEY = 10
 DEF _BUCKETS = 65536
 # Records ahead whose lines are prefetched in the gather (random reads from DRAM).
 DEF _GATHER_AHEAD = 16
+# Records ahead in the same run whose lines the streaming merge prefetches.
+DEF _MERGE_AHEAD = 2
 
 
 cdef struct Key80:
@@ -173,6 +178,58 @@ cdef void _merge_core(const unsigned char** bases, const size_t* counts, size_t 
             i = child
 
 
+
+cdef void _heap_push(const Key80* heads, size_t* heap, size_t* size, size_t r) noexcept nogil:
+    cdef size_t i = size[0]
+    heap[i] = r
+    size[0] += 1
+    while i > 0 and _run_less(heads, heap[i], heap[(i - 1) // 2]):
+        heap[i], heap[(i - 1) // 2] = heap[(i - 1) // 2], heap[i]
+        i = (i - 1) // 2
+
+
+cdef void _heap_sift_down(const Key80* heads, size_t* heap, size_t size) noexcept nogil:
+    cdef size_t i = 0, child
+    while True:
+        child = 2 * i + 1
+        if child >= size:
+            break
+        if child + 1 < size and _run_less(heads, heap[child + 1], heap[child]):
+            child += 1
+        if not _run_less(heads, heap[child], heap[i]):
+            break
+        heap[i], heap[child] = heap[child], heap[i]
+        i = child
+
+
+cdef Py_ssize_t _merge_step(const unsigned char** bases, const size_t* counts, size_t* pos,
+                            Key80* heads, size_t* heap, size_t* size, unsigned char* out,
+                            size_t out_cap, size_t* o) noexcept nogil:
+    """Merge the heap's runs into out[o..out_cap) until: out is full (returns -1); a run's buffer
+    is used up (returns that run, now out of the heap: its next buffer may hold smaller keys, so
+    nothing more is merged before it is back); or the heap is empty (returns -2)."""
+    cdef size_t top
+    while size[0]:
+        if o[0] == out_cap:
+            return -1
+        top = heap[0]
+        memcpy(out + o[0] * _REC, bases[top] + pos[top] * _REC, _REC)
+        o[0] += 1
+        pos[top] += 1
+        if pos[top] < counts[top]:
+            if pos[top] + _MERGE_AHEAD < counts[top]:
+                # with many runs, more streams than the hardware prefetcher follows: ask for this run's
+                # record _MERGE_AHEAD on (its key and body) while the merge works on the others
+                tb_prefetch(bases[top] + (pos[top] + _MERGE_AHEAD) * _REC)
+                tb_prefetch(bases[top] + (pos[top] + _MERGE_AHEAD) * _REC + 64)
+            heads[top] = _key80(bases[top] + pos[top] * _REC)
+            _heap_sift_down(heads, heap, size[0])
+        else:
+            size[0] -= 1
+            heap[0] = heap[size[0]]
+            _heap_sift_down(heads, heap, size[0])
+            return <Py_ssize_t>top
+    return -2
 
 
 # ---- Python-facing wrappers --------------------------------------------------------------------
@@ -393,3 +450,80 @@ def merge_runs(runs):
         _merge_core(<const unsigned char**>&bases[0], &counts[0], k, &pos[0],
                     <Key80*>&heads[0], &heap[0], &ov[0])
     return out
+
+
+MERGE_OUT_RECORDS = 10368    # 1,036,800 bytes: whole records and whole 512-byte checksum chunks
+
+
+def _next_records(it):
+    """The next non-empty buffer of an iterator of record buffers (as bytes), or None at its end."""
+    for buf in it:
+        view = _as_bytes(buf)
+        if _record_count(view):
+            return view
+    return None
+
+
+cdef void _load_run(const unsigned char[::1] view, size_t r, size_t* bases, size_t* counts,
+                    size_t* pos, Key80* heads, size_t* heap, size_t* size):
+    """Make `view` run r's current buffer and put the run back in the heap."""
+    bases[r] = <uintptr_t>&view[0]
+    counts[r] = view.shape[0] // _REC
+    pos[r] = 0
+    heads[r] = _key80(&view[0])
+    _heap_push(heads, heap, size, r)
+
+
+def merge_stream(sources, write, Py_ssize_t out_records=MERGE_OUT_RECORDS):
+    """k-way merge of sorted record streams, one buffer of each at a time; returns the records merged.
+
+    Each source is an iterable of buffers of whole 100-byte records whose concatenation is sorted by
+    key (buffers may be empty; a source may reuse its buffer once asked for the next). The merged
+    records go to ``write(view)`` in order, `out_records` records (100 bytes each) per call and
+    fewer in the last; the view is of a buffer reused after ``write`` returns. Memory: the sources'
+    current buffers and `out_records` x 100 bytes, independent of the total. Among equal keys,
+    records of earlier sources come first (as merge_runs). The merge loop runs without the GIL.
+    """
+    if out_records < 1:
+        raise ValueError(f"out_records must be >= 1, got {out_records}")
+    iters = [iter(source) for source in sources]
+    cdef Py_ssize_t k = len(iters)
+    held = [None] * k               # each run's current buffer: keeps the pointers in bases valid
+    bases_arr = np.zeros(max(k, 1), dtype=np.uintp)
+    counts_arr = np.zeros(max(k, 1), dtype=np.uintp)
+    pos_arr = np.zeros(max(k, 1), dtype=np.uintp)
+    heap_arr = np.zeros(max(k, 1), dtype=np.uintp)
+    heads_arr = np.zeros(2 * max(k, 1), dtype=np.uint64)
+    out = np.empty(out_records * _REC, dtype=np.uint8)
+    cdef size_t[::1] bases = bases_arr
+    cdef size_t[::1] counts = counts_arr
+    cdef size_t[::1] pos = pos_arr
+    cdef size_t[::1] heap = heap_arr
+    cdef uint64_t[::1] heads_view = heads_arr
+    cdef Key80* heads = <Key80*>&heads_view[0]
+    cdef unsigned char[::1] ov = out
+    cdef size_t size = 0, o = 0, cap = out_records
+    cdef Py_ssize_t r, got
+    total = 0
+    for r in range(k):
+        held[r] = _next_records(iters[r])
+        if held[r] is not None:
+            _load_run(held[r], r, &bases[0], &counts[0], &pos[0], heads, &heap[0], &size)
+    while True:
+        with nogil:
+            got = _merge_step(<const unsigned char**>&bases[0], &counts[0], &pos[0], heads,
+                              &heap[0], &size, &ov[0], cap, &o)
+        if got == -1:
+            write(memoryview(out))
+            total += o
+            o = 0
+        elif got >= 0:
+            held[got] = _next_records(iters[got])
+            if held[got] is not None:
+                _load_run(held[got], got, &bases[0], &counts[0], &pos[0], heads, &heap[0], &size)
+        else:
+            break
+    if o:
+        write(memoryview(out)[:o * _REC])
+        total += o
+    return total

@@ -68,3 +68,29 @@ def merge_runs(runs):
     """Merge sorted record buffers; equal keys: earlier run first."""
     streams = [[(r[:KEY_BYTES], run, r) for r in _records(buf)] for run, buf in enumerate(runs)]
     return b"".join(r for _, _, r in heapq.merge(*streams, key=lambda t: (t[0], t[1])))
+
+
+MERGE_OUT_RECORDS = 10368
+
+
+def merge_stream(sources, write, out_records=MERGE_OUT_RECORDS):
+    """Merge sorted record streams (iterables of buffers); write(bytes) gets out_records records at a time."""
+    if out_records < 1:
+        raise ValueError(f"out_records must be >= 1, got {out_records}")
+
+    def stream(run, source):
+        for buf in source:
+            for r in _records(buf):
+                yield r[:KEY_BYTES], run, r
+
+    pending, total = [], 0
+    for _, _, r in heapq.merge(*(stream(i, s) for i, s in enumerate(sources)), key=lambda t: (t[0], t[1])):
+        pending.append(r)
+        if len(pending) == out_records:
+            write(b"".join(pending))
+            total += len(pending)
+            pending = []
+    if pending:
+        write(b"".join(pending))
+        total += len(pending)
+    return total

@@ -126,7 +126,8 @@ class Choice:
 _BYTES = Range(1, PiB, unit="bytes")
 _BLOCK = Range(512, 1 * GiB, multiple=512, unit="bytes")      # O_DIRECT needs whole 512-byte sectors
 _COUNT = Range(1, 2 ** 40)                                   # records, rows, keys, samples
-_JOBS = Range(1, 4096)                                       # concurrent processes/threads/jobs
+_JOBS = Range(1, 4096)
+RECORD_BYTES_MIN = 100                                       # a merge buffer holds at least one terasort record                                       # concurrent processes/threads/jobs
 PARAM_RANGES = {
     # device baselines
     "bs": _BLOCK, "size": _BYTES, "iodepth": Range(1, 65536), "numjobs": Range(1, 1024),
@@ -141,7 +142,7 @@ PARAM_RANGES = {
     # terasort
     "records": _COUNT, "partitions": Range(1, 65536), "map_tasks": Range(0, 2 ** 30), "split_size": Range(0, PiB),
     "sample_size": _COUNT, "hdfs_readers": Range(0, 1024), "hdfs_read_bytes": Range(0, PiB, unit="bytes"),
-    "hdfs_read_mbps": Range(0, 1e7, unit="MB/s"),
+    "hdfs_read_mbps": Range(0, 1e7, unit="MB/s"), "merge_buffer": Range(RECORD_BYTES_MIN, 1 * GiB, unit="bytes"),
     # aggregate
     "rows": _COUNT, "distinct_keys": _COUNT, "memory_budget_mb": Range(1, 2 ** 30, unit="MB"),
     "zipf_exponent": Range(0, 100), "rows_per_file": _COUNT, "seed": Range(0, 2 ** 63 - 1),

@@ -27,8 +27,8 @@ from bench.core.pagecache import drop_cache
 from bench.core.units import SPACE_MARGIN, fmt_bytes
 
 __all__ = ["IOCounts", "PhaseLog", "CountedWriter", "write_cold", "read_file", "read_range", "drop_cache",
-           "write_block", "write_block_pieces", "read_block", "meta_header", "check_free_space",
-           "IO_CHUNK"]
+           "write_block", "write_block_pieces", "BlockWriter", "read_block", "read_block_pieces", "meta_header",
+           "check_free_space", "IO_CHUNK"]
 
 IO_CHUNK = 1 << 20          # bytes per read()/write() call: one counted operation
 
@@ -215,23 +215,85 @@ def write_block(path: str, data, io: IOCounts, role: str, cache: bool, bytes_per
     return write_block_pieces(path, [data], io, role, cache, bytes_per_checksum)
 
 
+class BlockWriter:
+    """An HDFS-like block file and its .meta written as pieces arrive (a DataNode receiving packets), both
+    streamed: what it holds is one piece's checksums and at most IO_CHUNK bytes of .meta, whatever the block's
+    size. Every piece but the last must be a whole number of checksum chunks. `bytes` is what was written to
+    both files once closed; closing fsyncs both (and drops them from the page cache unless `cache`)."""
+
+    def __init__(self, path: str, io: IOCounts, role: str, cache: bool, bytes_per_checksum: int = 512):
+        self.path, self.bytes_per_checksum, self.bytes = path, bytes_per_checksum, 0
+        self._meta_pending = bytearray(meta_header(bytes_per_checksum))
+        self._ragged = False
+        self._block = CountedWriter(path, io, role, cache)
+        self._meta = CountedWriter(path + ".meta", io, role, cache)
+
+    def write(self, piece) -> None:
+        from kernels import crc32c_chunks
+        if self._ragged:
+            raise ValueError(f"{self.path}: a block piece that is not whole {self.bytes_per_checksum}-byte "
+                             "chunks must be the last")
+        view = memoryview(piece).cast("B")
+        self._meta_pending += crc32c_chunks(view, self.bytes_per_checksum)
+        self._block.write(view)
+        self._ragged = len(view) % self.bytes_per_checksum != 0
+        if len(self._meta_pending) >= IO_CHUNK:
+            self._meta.write(self._meta_pending)
+            self._meta_pending = bytearray()
+
+    def close(self) -> int:
+        if not self._meta.closed:
+            try:
+                if self._meta_pending:
+                    self._meta.write(self._meta_pending)
+                self.bytes = self._block.tell() + self._meta.tell()
+            finally:
+                try:
+                    self._block.close()
+                finally:
+                    self._meta.close()
+        return self.bytes
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 def write_block_pieces(path: str, pieces: Iterable, io: IOCounts, role: str, cache: bool,
                        bytes_per_checksum: int = 512) -> int:
     """write_block for a block made piece by piece (a piece in memory at a time, as a DataNode receives
     packets): every piece but the last must be a whole number of checksum chunks. Returns the bytes written."""
-    from kernels import crc32c_chunks
-    meta = bytearray(meta_header(bytes_per_checksum))
-    ragged = False
-    with CountedWriter(path, io, role, cache) as block:
+    with BlockWriter(path, io, role, cache, bytes_per_checksum) as block:
         for piece in pieces:
-            if ragged:
-                raise ValueError(f"{path}: a block piece that is not whole {bytes_per_checksum}-byte chunks "
-                                 "must be the last")
-            meta += crc32c_chunks(piece, bytes_per_checksum)
             block.write(piece)
-            ragged = len(memoryview(piece).cast("B")) % bytes_per_checksum != 0
-        size = block.tell()
-    return size + write_cold(path + ".meta", meta, io, role, cache)
+    return block.bytes
+
+
+def _meta_chunk(path: str, io: IOCounts, role: str) -> int:
+    """The bytes per checksum of `path`'s .meta, after checking its header (CaseError if it is not CRC32C)."""
+    from bench.core.errors import CaseError
+    meta_path = path + ".meta"
+    header = read_range(meta_path, 0, 7, io, role)
+    version, kind, chunk = struct.unpack(">HBI", header)
+    if (version, kind) != (META_VERSION, CHECKSUM_CRC32C) or chunk < 1:
+        raise CaseError(f"{meta_path}: not a CRC32C block checksum file (version {version}, type {kind})")
+    return chunk
+
+
+def _check_chunks(path: str, data, sums, first: int, chunk: int) -> None:
+    """CaseError naming the first chunk of `data` (chunk number `first` of the block) whose CRC32C is not
+    the .meta's, or saying that the lengths differ."""
+    from bench.core.errors import CaseError
+    from kernels import crc32c_chunks
+    got = bytes(crc32c_chunks(data, chunk))
+    if got != bytes(sums):
+        bad = next((i for i in range(0, min(len(got), len(sums)), 4)
+                    if got[i:i + 4] != bytes(sums[i:i + 4])), min(len(got), len(sums)))
+        raise CaseError(f"{path}: checksum error in chunk {first + bad // 4} (bytes {(first + bad // 4) * chunk}..)"
+                        if len(got) == len(sums) else
+                        f"{path}: {len(data)} bytes do not match the {len(sums)} checksum bytes of its .meta")
 
 
 def read_block(path: str, io: IOCounts, role: str, verify: bool = True, offset: int = 0,
@@ -244,12 +306,8 @@ def read_block(path: str, io: IOCounts, role: str, verify: bool = True, offset: 
     whole = offset == 0 and length is None
     data = read_file(path, io, role) if whole else read_range(path, offset, length, io, role)
     if verify:
-        from kernels import crc32c_chunks
         meta_path = path + ".meta"
-        header = read_range(meta_path, 0, 7, io, role)
-        version, kind, chunk = struct.unpack(">HBI", header)
-        if (version, kind) != (META_VERSION, CHECKSUM_CRC32C) or chunk < 1:
-            raise CaseError(f"{meta_path}: not a CRC32C block checksum file (version {version}, type {kind})")
+        chunk = _meta_chunk(path, io, role)
         if offset % chunk:
             raise CaseError(f"{path}: a read from byte {offset} does not start on a {chunk}-byte checksum chunk")
         first = offset // chunk
@@ -258,14 +316,28 @@ def read_block(path: str, io: IOCounts, role: str, verify: bool = True, offset: 
             sums = read_range(meta_path, 7, os.path.getsize(meta_path) - 7, io, role)
         else:
             sums = read_range(meta_path, 7 + 4 * first, want, io, role)
-        got = bytes(crc32c_chunks(data, chunk))
-        if got != bytes(sums):
-            bad = next((i for i in range(0, min(len(got), len(sums)), 4)
-                        if got[i:i + 4] != bytes(sums[i:i + 4])), min(len(got), len(sums)))
-            raise CaseError(f"{path}: checksum error in chunk {first + bad // 4} (bytes {(first + bad // 4) * chunk}..)"
-                            if len(got) == len(sums) else
-                            f"{path}: {len(data)} bytes do not match the {len(sums)} checksum bytes of its .meta")
+        _check_chunks(path, data, sums, first, chunk)
     return data
+
+
+def read_block_pieces(path: str, io: IOCounts, role: str, piece_bytes: int):
+    """A whole HDFS-like block file, checked against its .meta, as pieces of `piece_bytes` (rounded down to
+    whole checksum chunks, at least one) read one at a time: a reader's memory is one piece, whatever the
+    block's size. Yields bytearrays; raises CaseError at the first bad chunk, or before the first piece when
+    the .meta's length does not fit the block's."""
+    from bench.core.errors import CaseError
+    meta_path = path + ".meta"
+    chunk = _meta_chunk(path, io, role)
+    size = os.path.getsize(path)
+    if os.path.getsize(meta_path) - 7 != 4 * -(-size // chunk):
+        raise CaseError(f"{path}: {size} bytes do not match the {os.path.getsize(meta_path) - 7} checksum bytes "
+                        "of its .meta")
+    step = max(1, piece_bytes // chunk) * chunk
+    for offset in range(0, size, step):
+        data = read_range(path, offset, min(step, size - offset), io, role)
+        sums = read_range(meta_path, 7 + 4 * (offset // chunk), 4 * -(-len(data) // chunk), io, role)
+        _check_chunks(path, data, sums, offset // chunk, chunk)
+        yield data
 
 
 def check_free_space(needs: Mapping[str, int], what: str, margin: float = SPACE_MARGIN) -> None:

@@ -10,14 +10,23 @@ Phases (each timed on its own: wall and CPU seconds, bytes and operations per ti
   partition bounds (kernels.partition_ids) and writes ONE run file on the temp tier: an Arrow IPC file with
   one record batch per partition (partition p = batch p, possibly empty), one column `record` of
   fixed_size_binary(100) holding whole records (key = first 10 bytes). Like Hadoop's map output (one file,
-  a segment per reducer) each segment's CRC32C is kept (Hadoop's IFile checksums its segments).
-- "reduce" (reads temp, writes data): partition p reads batch p of every run (one read of its byte range,
-  from the run's index the map kept in memory, as Hadoop's ShuffleHandler caches index files: the
-  shuffle's M x R segment reads), checks each segment's CRC32C, merges them (kernels.merge_runs) and writes
-  `part-r-NNNNN` (+ .meta) on the data tier; one copy, as TeraSort sets output replication to 1.
-- "validate" (data tier): valsort's checks on the output — records in order within and across files, the
-  record count, and valsort's checksum (kernels.record_checksum) equal to the input's. Any failure raises
-  CaseError: a wrong sort is never reported as a result.
+  a segment per reducer, and its index file `file.out.index`) the run's index — per partition the segment's
+  byte range, record count and CRC32C (Hadoop's IFile checksums its segments) — goes to `<run>.index`
+  beside it, itself checksummed.
+- "reduce" (reads temp, writes data): partition p reads its entry of every run's index, then streams batch
+  p of every run (the shuffle's M x R segment reads) in reads of `merge_buffer` bytes, each segment's CRC32C
+  computed as it streams and checked at its end, through a k-way merge with a fixed output buffer
+  (kernels.merge_stream) straight into `part-r-NNNNN` (+ .meta) on the data tier; one copy, as TeraSort sets
+  output replication to 1. At most `merge_factor` segments are merged at once (Hadoop's io.sort.factor):
+  with more map outputs, merge passes first write runs of `merge_factor` segments to the temp tier. A
+  reducer's memory is then its merge buffers ((merge_factor + 1) x about `merge_buffer` bytes), not its
+  partition's size. The shuffle's files and merge live in workloads/_shuffle.py.
+- "validate" (data tier): valsort's checks on the output, read a piece at a time — records in order within
+  and across files, the record count, and valsort's checksum (kernels.record_checksum) equal to the input's.
+  Any failure raises CaseError: a wrong sort is never reported as a result (workloads/_valsort.py per file).
+Nothing the job holds grows with the input beyond a map task's split (the map sorts one split in memory, as
+Hadoop's map sort buffer holds its split's output): blocks, splits, runs and their indexes are found by number,
+not kept in lists.
 With `hdfs_readers` > 0, phase "hdfs-data" first writes other HDFS blocks on the data tier, and that many readers
 stream them (64 KiB reads, cold) for as long as map and reduce run — a shared cluster's HDFS traffic; what they
 read is reported as hdfs_read_bytes / hdfs_read_bytes_per_s, not as the sort's own I/O. `hdfs_read_mbps` paces
@@ -30,6 +39,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -38,19 +48,22 @@ from workloads import job_workload
 from workloads._hdfs_traffic import BackgroundReaders
 from workloads._jobio import (
     IO_CHUNK,
+    BlockWriter,
     CountedWriter,
     PhaseLog,
     check_free_space,
     drop_cache,
     read_block,
     read_range,
-    write_block,
     write_block_pieces,
+    write_cold,
 )
+from workloads._shuffle import INDEX_ENTRY, RECORD_BYTES, Shuffle, batch_records_at
+from workloads._valsort import check_file
 
 MiB = 1024 ** 2
 OTHER_BLOCK_SIZE = 128 * MiB   # the other HDFS data's blocks: dfs.blocksize's default
-RECORD_BYTES, KEY_BYTES = 100, 10
+KEY_BYTES = 10
 SAMPLE_FILES = 10              # TeraInputFormat samples 10 splits
 CHECKSUM_MASK = (1 << 64) - 1  # valsort's checksum is a 64-bit sum of record CRC32s
 
@@ -69,13 +82,20 @@ class TeraSortParams:
     hdfs_readers: int = 0              # other HDFS clients streaming other blocks off the data tier meanwhile
     hdfs_read_bytes: int = 0           # the data they read (0: as much as the sort's input)
     hdfs_read_mbps: float = 0.0        # each reader's rate, MB/s (0: as fast as the tier lets it)
+    merge_factor: int = 100            # segments merged at once (mapreduce.task.io.sort.factor, as TeraSort
+                                       # runs are tuned); more map outputs than this: merge passes on temp
+    merge_buffer: int = 1 * MiB        # bytes read from each merged segment at a time (whole records)
 
     def __post_init__(self):
-        for name in ("records", "partitions", "block_size", "sample_size", "bytes_per_checksum"):
+        for name in ("records", "partitions", "block_size", "sample_size", "bytes_per_checksum", "merge_buffer"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive, not {getattr(self, name)}")
         if self.hdfs_readers < 0 or self.hdfs_read_bytes < 0 or self.hdfs_read_mbps < 0:
             raise ValueError("hdfs_readers, hdfs_read_bytes and hdfs_read_mbps must be >= 0")
+        if self.merge_factor < 2:
+            raise ValueError(f"merge_factor must be >= 2 (segments merged at once), not {self.merge_factor}")
+        if self.merge_buffer < RECORD_BYTES:
+            raise ValueError(f"merge_buffer {self.merge_buffer} holds no 100-byte record")
         if self.map_tasks < 0:
             raise ValueError(f"map_tasks must be >= 0 (0: one per split), not {self.map_tasks}")
         if self.block_size < RECORD_BYTES:
@@ -108,15 +128,21 @@ class TeraSortParams:
             return self.records_per_block
         return min(self.records_per_block, self.split_size // self.piece_bytes * self.piece_bytes // RECORD_BYTES)
 
-    def block_records(self, total: int, block_size: int = 0) -> list:
-        """(first record, records) of each block holding `total` records, in blocks of block_size
-        (default: the input's)."""
-        per_block = (block_size // RECORD_BYTES) if block_size else self.records_per_block
-        return [(first, min(per_block, total - first)) for first in range(0, total, per_block)]
+    @property
+    def splits_per_block(self) -> int:
+        return -(-self.records_per_block // self.records_per_split)
 
     @property
     def splits(self) -> int:
-        return sum(-(-count // self.records_per_split) for _, count in self.block_records(self.records))
+        whole, rest = divmod(self.records, self.records_per_block)
+        return whole * self.splits_per_block + -(-rest // self.records_per_split)
+
+    def split(self, index: int) -> tuple:
+        """Input split `index`: (block number, first record in the block, records)."""
+        block, nth = divmod(index, self.splits_per_block)
+        in_block = min(self.records_per_block, self.records - block * self.records_per_block)
+        start = nth * self.records_per_split
+        return block, start, min(self.records_per_split, in_block - start)
 
 
 def _meta_bytes(nbytes: int, bytes_per_checksum: int) -> int:
@@ -127,7 +153,9 @@ def space_needed(p: TeraSortParams) -> tuple:
     """(bytes kept on the data tier, bytes kept on the temp tier) at the job's peak."""
     data = p.records * RECORD_BYTES
     meta = _meta_bytes(p.block_size, p.bytes_per_checksum) * p.blocks
-    runs = data + 4096 * (p.partitions + 2) * (p.map_tasks or p.splits)     # Arrow framing per batch
+    runs = data + (4096 + INDEX_ENTRY.size) * (p.partitions + 2) * (p.map_tasks or p.splits)  # Arrow framing
+    if (p.map_tasks or p.splits) > p.merge_factor:
+        runs += 2 * data     # merge passes: a pass's runs and the next pass's, at most the whole data each
     other = (p.hdfs_read_bytes or data) if p.hdfs_readers else 0
     return 2 * (data + meta) + other, runs
 
@@ -145,50 +173,88 @@ class TeraSortJob:
         self.input_dir = os.path.join(ctx["dirs"]["data"], "terasort-input")
         self.output_dir = os.path.join(ctx["dirs"]["data"], "terasort-output")
         self.runs_dir = os.path.join(ctx["dirs"]["temp"], "terasort-runs")
-        self.inputs: list = []          # per block: (path, first record, records)
-        self.splits: list = []          # per split: (block path, byte offset in the block, records)
         self.input_checksum = 0
         self.bounds = b""
-        self.runs: list = []            # per map task: {"path", "bytes", and per partition "counts", "crcs", "ranges"}
-        self.outputs: list = []         # per partition: path
+        self.map_outputs = 0            # runs written by the map (run i: run_path(i) and its index)
+        self.temp_bytes = 0             # bytes written on the temp tier: runs, their indexes, merge passes
+        self.outputs: list = []         # per partition: path (partitions is a parameter, not the input's size)
+        self.shuffle = Shuffle(self.runs_dir, p.partitions, p.merge_factor, p.merge_buffer, self.cache, kernels)
 
     def _pool(self):
         return ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="terasort")
+
+    def _each(self, task, count: int) -> int:
+        """task(i) for i in 0..count-1 on `workers` threads, each taking the next number when it is free;
+        returns the sum of the results. Holds a counter, not a list of tasks or results, so that nothing
+        grows with the number of tasks; the first error stops the others' next tasks and is raised."""
+        lock, state = threading.Lock(), {"next": 0, "sum": 0, "failed": False}
+
+        def worker():
+            while True:
+                with lock:
+                    i = state["next"]
+                    if i >= count or state["failed"]:
+                        return
+                    state["next"] += 1
+                try:
+                    result = task(i)
+                except BaseException:
+                    state["failed"] = True
+                    raise
+                with lock:
+                    state["sum"] += result or 0
+
+        with self._pool() as pool:
+            futures = [pool.submit(worker) for _ in range(min(self.workers, count))]
+            for f in futures:
+                f.result()
+        return state["sum"]
+
+    def input_path(self, block: int) -> str:
+        return os.path.join(self.input_dir, f"part-m-{block:05d}")
+
+    def run_path(self, task: int) -> str:
+        return self.shuffle.run_path(task)
 
     # ---- teragen -----------------------------------------------------------------------------------
     def _write_blocks(self, folder: str, name: str, first_record: int, records: int, io,
                       block_size: int = 0) -> tuple:
         """Records first_record.. (gensort's, kernels.teragen) as HDFS-like block files `<name>NNNNN` of
         block_size (default: the input's), each with its .meta, written a piece (about a MiB) at a time, blocks in parallel.
-        Returns ([(path, first record, records)], valsort checksum)."""
+        Returns (the number of blocks, valsort checksum)."""
         p, k = self.p, self.kernels
         per_piece = max(1, IO_CHUNK // p.piece_bytes) * p.piece_bytes // RECORD_BYTES
-        blocks = [(os.path.join(folder, f"{name}{i:05d}"), first, count)
-                  for i, (first, count) in enumerate(p.block_records(records, block_size))]
-        sums = [0] * len(blocks)
+        per_block = (block_size or p.block_size) // RECORD_BYTES
+        blocks = -(-records // per_block)
 
         def one(index):
-            path, first, count = blocks[index]
+            path = os.path.join(folder, f"{name}{index:05d}")
+            first = index * per_block
+            count = min(per_block, records - first)
+            checksum = 0
 
             def pieces():
+                nonlocal checksum
                 for start in range(first, first + count, per_piece):
                     data = k.teragen(first_record + start, min(per_piece, first + count - start), threads=1)
-                    sums[index] += k.record_checksum(data, threads=1)
+                    checksum += k.record_checksum(data, threads=1)
                     yield data
             write_block_pieces(path, pieces(), io, "data", self.cache, p.bytes_per_checksum)
+            return checksum
 
-        with self._pool() as pool:
-            list(pool.map(one, range(len(blocks))))
-        return blocks, sum(sums) & CHECKSUM_MASK
+        return blocks, self._each(one, blocks) & CHECKSUM_MASK
 
     def teragen(self) -> None:
         p = self.p
         os.mkdir(self.input_dir)    # inside the case directory: never recreates a vanished tier root
         with self.log.phase("teragen", "data") as (record, io):
-            self.inputs, self.input_checksum = self._write_blocks(self.input_dir, "part-m-", 0, p.records, io)
+            _, self.input_checksum = self._write_blocks(self.input_dir, "part-m-", 0, p.records, io)
             record["records"] = p.records
-        self.splits = [(path, start * RECORD_BYTES, min(p.records_per_split, count - start))
-                       for path, _, count in self.inputs for start in range(0, count, p.records_per_split)]
+
+    def split(self, index: int) -> tuple:
+        """Input split `index`: (block path, byte offset in the block, records)."""
+        block, start, count = self.p.split(index)
+        return self.input_path(block), start * RECORD_BYTES, count
 
     def other_hdfs_data(self, nbytes: int) -> list:
         """Blocks of other HDFS data on the data tier (phase "hdfs-data"), for readers running alongside:
@@ -198,14 +264,15 @@ class TeraSortJob:
         records = max(1, nbytes // RECORD_BYTES)
         with self.log.phase("hdfs-data", "data") as (record, io):
             blocks, _ = self._write_blocks(folder, "blk_", self.p.records, records, io, OTHER_BLOCK_SIZE)
-            record["blocks"] = len(blocks)
-        return [path for path, _, _ in blocks]
+            record["blocks"] = blocks
+        return [os.path.join(folder, f"blk_{i:05d}") for i in range(blocks)]
 
     # ---- map ---------------------------------------------------------------------------------------
     def _sample(self, io) -> bytes:
         """Records from the start of up to 10 evenly spaced input splits (what TeraSort samples)."""
-        step = max(1, len(self.splits) // SAMPLE_FILES)
-        chosen = self.splits[::step][:SAMPLE_FILES]
+        splits = self.p.splits
+        step = max(1, splits // SAMPLE_FILES)
+        chosen = [self.split(i) for i in range(0, splits, step)[:SAMPLE_FILES]]
         per_split = -(-self.p.sample_size // len(chosen))
         parts = [read_range(path, offset, min(per_split, count) * RECORD_BYTES, io, "data")
                  for path, offset, count in chosen]
@@ -213,11 +280,11 @@ class TeraSortJob:
             drop_cache({path for path, _, _ in chosen})
         return b"".join(parts)
 
-    def _map_groups(self) -> list:
-        splits = len(self.splits)
+    def _map_splits(self, task: int) -> range:
+        """The input splits map task `task` reads (whole splits, as evenly as they go)."""
+        splits = self.p.splits
         tasks = self.p.map_tasks or splits
-        cuts = [splits * t // tasks for t in range(tasks + 1)]
-        return [self.splits[cuts[t]:cuts[t + 1]] for t in range(tasks)]
+        return range(splits * task // tasks, splits * (task + 1) // tasks)
 
     @staticmethod
     def _schema():
@@ -226,21 +293,27 @@ class TeraSortJob:
 
     def _ipc_header_bytes(self) -> int:
         """Where an Arrow IPC file's first record batch message starts: after the 8-byte magic and the
-        schema message (written with the first batch). Checked on a tiny file, so that a pyarrow that
-        lays files out otherwise fails here rather than mid-reduce."""
+        schema message (written with the first batch). Checked on a tiny file, with the layout the reduce
+        relies on to stream a batch's records without reading it whole (a message is the continuation
+        marker, its metadata's length, the metadata, then the records, padded), so that a pyarrow that lays
+        files out otherwise fails here rather than mid-reduce."""
         import pyarrow as pa
         import pyarrow.ipc as ipc
         schema = self._schema()
         header = 8 + schema.serialize().size
         sink = pa.BufferOutputStream()
+        records = bytes(i % 251 for i in range(3 * RECORD_BYTES))
         with ipc.new_file(sink, schema) as writer:
-            record = pa.py_buffer(bytes(RECORD_BYTES))
-            writer.write_batch(pa.record_batch([pa.Array.from_buffers(pa.binary(RECORD_BYTES), 1,
-                                                                      [None, record])], schema=schema))
+            writer.write_batch(pa.record_batch([pa.Array.from_buffers(pa.binary(RECORD_BYTES), 3,
+                                                                      [None, pa.py_buffer(records)])],
+                                              schema=schema))
+        raw = sink.getvalue()
         try:
-            message = ipc.read_message(sink.getvalue().slice(header))
-            assert ipc.read_record_batch(message, schema).num_rows == 1
-        except (pa.ArrowException, AssertionError) as e:
+            message = ipc.read_message(raw.slice(header))
+            assert ipc.read_record_batch(message, schema).num_rows == 3
+            at = batch_records_at(bytes(raw[header:header + 8]), len(message.serialize()), 3)
+            assert bytes(raw[header + at:header + at + len(records)]) == records
+        except (pa.ArrowException, AssertionError, CaseError) as e:
             raise CaseError(f"terasort: cannot locate record batches in this pyarrow's IPC files ({e})") from None
         return header
 
@@ -255,8 +328,8 @@ class TeraSortJob:
         with self.log.phase("map", "temp") as (record, io):
             self.bounds = k.sample_partition_bounds(self._sample(io), p.partitions, p.sample_size, seed=0)
 
-            def one(task):
-                index, splits = task
+            def one(index):
+                splits = [self.split(i) for i in self._map_splits(index)]
                 blocks = [read_block(path, io, "data", offset=offset, length=count * RECORD_BYTES)
                           for path, offset, count in splits]
                 data = blocks[0] if len(blocks) == 1 else b"".join(blocks)
@@ -265,8 +338,8 @@ class TeraSortJob:
                 pids = k.partition_ids(ordered, self.bounds)
                 cuts = np.searchsorted(pids, np.arange(p.partitions + 1), side="left")
                 cuts[-1] = len(pids)
-                path = os.path.join(self.runs_dir, f"run-m-{index:05d}.arrow")
-                counts, crcs, ranges = [], [], []
+                path = self.run_path(index)
+                index_entries = bytearray()
                 # Straight to the file through a 1 MiB buffer (Arrow writes each message in small pieces),
                 # counted, fsynced and dropped on close: no in-memory copy of the run.
                 with CountedWriter(path, io, "temp", self.cache) as sink:
@@ -279,86 +352,47 @@ class TeraSortJob:
                                                       [None, pa.py_buffer(segment)])
                         begin = stream.tell() if part else header
                         writer.write_batch(pa.record_batch([array], schema=schema))
-                        ranges.append((begin, stream.tell() - begin))
-                        counts.append(hi - lo)
-                        crcs.append(k.crc32c(segment))
+                        index_entries += INDEX_ENTRY.pack(begin, stream.tell() - begin, hi - lo,
+                                                          k.crc32c(segment))
                     writer.close()
                     stream.close()
-                # The per-partition byte ranges are the run's index (Hadoop keeps a map output's index in
-                # memory too, in the ShuffleHandler's index cache): a reduce reads just its segment.
-                return {"path": path, "counts": counts, "crcs": crcs, "ranges": ranges,
-                        "bytes": os.path.getsize(path)}
+                # The run's index, as Hadoop's file.out.index beside its map output (checksummed too): a
+                # reduce reads its entry and then just its segment.
+                return os.path.getsize(path) + write_cold(path + ".index", self.shuffle.index_bytes(index_entries),
+                                                          io, "temp", self.cache)
 
-            with self._pool() as pool:
-                self.runs = list(pool.map(one, enumerate(self._map_groups())))
-            record["map_tasks"] = len(self.runs)
+            self.map_outputs = p.map_tasks or p.splits
+            self.temp_bytes = self._each(one, self.map_outputs)
+            record["map_tasks"] = self.map_outputs
 
     # ---- reduce ------------------------------------------------------------------------------------
-    def _segment(self, run: dict, part: int, io):
-        """Partition `part` of one map task's run: its records (a buffer), checked against its CRC32C."""
-        import pyarrow as pa
-        import pyarrow.ipc as ipc
-
-        name = os.path.basename(run["path"])
-        offset, length = run["ranges"][part]
-        try:
-            raw = read_range(run["path"], offset, length, io, "temp", segment=True, cache=self.cache)
-            message = ipc.read_message(pa.py_buffer(raw))
-            batch = ipc.read_record_batch(message, self._schema())
-        except pa.ArrowException as e:
-            raise CaseError(f"terasort: run {name} partition {part} is not an Arrow record batch ({e})") from None
-        column = batch.column(0)
-        if len(column) != run["counts"][part]:
-            raise CaseError(f"terasort: run {name} partition {part} holds {len(column)} records, "
-                            f"the map wrote {run['counts'][part]}")
-        if not len(column):
-            return b""
-        data = column.buffers()[1]
-        segment = memoryview(data)[column.offset * RECORD_BYTES:(column.offset + len(column)) * RECORD_BYTES]
-        if self.kernels.crc32c(segment) != run["crcs"][part]:
-            raise CaseError(f"terasort: run {name} partition {part} fails its CRC32C: the temp data was "
-                            "corrupted between map and reduce")
-        return segment
+    def read_index(self, task: int, io) -> list:
+        """Run `task`'s index (workloads._shuffle.read_index)."""
+        return self.shuffle.read_index(task, io)
 
     def reduce(self) -> None:
-        p, k = self.p, self.kernels
+        p = self.p
         os.mkdir(self.output_dir)
+        out_records = max(1, IO_CHUNK // p.piece_bytes) * p.piece_bytes // RECORD_BYTES
+        self.outputs = [os.path.join(self.output_dir, f"part-r-{part:05d}") for part in range(p.partitions)]
         with self.log.phase("reduce", "temp") as (record, io):
             def one(part):
-                merged = k.merge_runs([self._segment(run, part, io) for run in self.runs])
-                path = os.path.join(self.output_dir, f"part-r-{part:05d}")
-                write_block(path, merged, io, "data", self.cache, p.bytes_per_checksum)
-                return path
-            with self._pool() as pool:
-                self.outputs = list(pool.map(one, range(p.partitions)))
+                with BlockWriter(self.outputs[part], io, "data", self.cache, p.bytes_per_checksum) as block:
+                    return self.shuffle.merge(part, self.map_outputs, block.write, out_records, io)
+            self.temp_bytes += self._each(one, p.partitions)
             record["partitions"] = p.partitions
 
     # ---- validate ----------------------------------------------------------------------------------
+    def check_file(self, path: str, io) -> dict:
+        """valsort's figures of one output file (workloads._valsort.check_file), a piece of about 8 MB at a time."""
+        piece_bytes = max(1, 8 * IO_CHUNK // self.p.piece_bytes) * self.p.piece_bytes
+        return check_file(path, io, piece_bytes, self.kernels.record_checksum)
+
     def validate(self) -> dict:
         """valsort's checks; returns {"records", "checksum", "duplicate_keys"}. Raises CaseError."""
-        import numpy as np
-
-        k = self.kernels
         with self.log.phase("validate", "data") as (record, io):
-            def one(path):
-                data = read_block(path, io, "data")
-                n = len(data) // RECORD_BYTES
-                if len(data) % RECORD_BYTES:
-                    raise CaseError(f"terasort: {os.path.basename(path)} is not whole 100-byte records")
-                if n == 0:
-                    return {"path": path, "records": 0, "checksum": 0, "unordered": 0, "duplicates": 0,
-                            "first": None, "last": None}
-                keys = np.frombuffer(data, dtype=np.uint8).reshape(n, RECORD_BYTES)[:, :KEY_BYTES]
-                hi = np.ascontiguousarray(keys[:, :8]).view(">u8").ravel()
-                lo = np.ascontiguousarray(keys[:, 8:]).view(">u2").ravel()
-                down = (hi[1:] < hi[:-1]) | ((hi[1:] == hi[:-1]) & (lo[1:] < lo[:-1]))
-                same = (hi[1:] == hi[:-1]) & (lo[1:] == lo[:-1])
-                return {"path": path, "records": n, "checksum": k.record_checksum(data, threads=1),
-                        "unordered": int(down.sum()), "duplicates": int(same.sum()),
-                        "first": bytes(data[:KEY_BYTES]), "last": bytes(data[(n - 1) * RECORD_BYTES:
-                                                                               (n - 1) * RECORD_BYTES + KEY_BYTES])}
             with self._pool() as pool:
-                files = list(pool.map(one, self.outputs))
+                files = list(pool.map(lambda path: self.check_file(path, io), self.outputs))
             problems = [f"{os.path.basename(f['path'])}: {f['unordered']} records out of order"
                         for f in files if f["unordered"]]
             previous, duplicates = None, sum(f["duplicates"] for f in files)
@@ -393,7 +427,7 @@ class TeraSortJob:
         input_bytes = p.records * RECORD_BYTES
         sort_s = log.get("map")["wall_s"] + log.get("reduce")["wall_s"]
         m = {"records_count": p.records, "input_bytes": input_bytes, "output_bytes": input_bytes,
-             "temp_bytes": sum(r["bytes"] for r in self.runs), "map_tasks_count": len(self.runs),
+             "temp_bytes": self.temp_bytes, "map_tasks_count": self.map_outputs,
              "partitions_count": p.partitions, "sort_s": sort_s,
              "duplicate_keys_count": validated["duplicate_keys"]}
         if sort_s > 0:

@@ -44,7 +44,7 @@ def test_require_all_fails_loudly_on_missing_kernel(monkeypatch):
 
 def test_public_api_and_implementation_names():
     for name in ("crc32c", "crc32c_chunks", "teragen", "record_checksum", "sort_records",
-                 "sort_permutation", "sample_partition_bounds", "partition_ids", "merge_runs"):
+                 "sort_permutation", "sample_partition_bounds", "partition_ids", "merge_runs", "merge_stream"):
         assert name in kernels.__all__ and callable(getattr(kernels, name))
         assert kernels.IMPLEMENTATION[name].startswith("cython:")
     crc_module = importlib.import_module("kernels.crc32c")

@@ -106,3 +106,62 @@ def test_merge_runs_matches_reference(sizes):
 def test_merge_runs_equals_sort_of_concatenation():
     runs = [kernels.sort_records(kernels.teragen(i * 10_000, 10_000)) for i in range(6)]
     assert np.array_equal(kernels.merge_runs(runs), kernels.sort_records(np.concatenate(runs)))
+
+
+def _chunked(buf, sizes, rng):
+    """A sorted run as a stream of buffers of random sizes in records (some empty), in a reused bytearray
+    when asked: what the reduce's segment readers yield."""
+    view = memoryview(np.ascontiguousarray(buf)).cast("B")
+    at = 0
+    while at < len(view):
+        n = int(rng.choice(sizes)) * 100
+        yield view[at:at + n]
+        at += n
+    yield b""
+
+
+@pytest.mark.parametrize("sizes,out_records", [([], 7), ([0], 3), ([0, 5, 0], 1), ([1], 10368),
+                                               ([3, 1, 2], 2), ([1000, 17, 513, 2000, 1], 37),
+                                               ([400] * 12, 1000)])
+def test_merge_stream_matches_reference(sizes, out_records):
+    """Kernel and reference write the same chunks (the same records, out_records at a time), whatever the
+    sources' buffer sizes, with equal keys across runs (earlier run first)."""
+    runs = [kernels.sort_records(random_records(n, seed=i + 100 * n)) for i, n in enumerate(sizes)]
+    if len(runs) > 1 and sizes[0] > 5:
+        runs[1] = kernels.sort_records(np.concatenate([runs[0][:500], runs[1]]))  # equal keys across runs
+    got, want = [], []
+    total = kernels.merge_stream([_chunked(r, [0, 1, 3, 64], np.random.default_rng(i)) for i, r in enumerate(runs)],
+                                 lambda view: got.append(bytes(view)), out_records)
+    ref_total = sort_ref.merge_stream([_chunked(r, [2, 5, 100], np.random.default_rng(9 + i))
+                                       for i, r in enumerate(runs)], want.append, out_records)
+    assert total == ref_total == sum(len(r) for r in runs) // 100
+    assert got == want
+    assert all(len(c) == out_records * 100 for c in got[:-1])
+    assert b"".join(got) == sort_ref.merge_runs(runs)
+
+
+def test_merge_stream_sources_may_reuse_their_buffer():
+    """A source that reads each chunk into the same bytearray (as the reduce's segment reader does) merges
+    as if each chunk were its own buffer."""
+    runs = [kernels.sort_records(kernels.teragen(i * 3000, 3000)) for i in range(4)]
+
+    def reused(run, step=700):
+        buf = bytearray(step * 100)
+        view = memoryview(run).cast("B")
+        for at in range(0, len(view), step * 100):
+            piece = view[at:at + step * 100]
+            buf[:len(piece)] = piece
+            yield memoryview(buf)[:len(piece)]
+
+    out = bytearray()
+    kernels.merge_stream([reused(r) for r in runs], out.extend, 999)
+    assert bytes(out) == bytes(kernels.merge_runs(runs))
+
+
+def test_merge_stream_rejects_bad_input():
+    with pytest.raises(ValueError, match="out_records"):
+        kernels.merge_stream([], print, 0)
+    with pytest.raises(ValueError, match="whole number"):
+        kernels.merge_stream([[b"x" * 150]], print)
+    with pytest.raises(ValueError, match="out_records"):
+        sort_ref.merge_stream([], print, 0)

@@ -71,13 +71,23 @@ def test_runs_are_arrow_ipc_files_with_a_batch_per_partition(tmp_path):
     job = terasort.TeraSortJob(params(), make_ctx(tmp_path))
     job.teragen()
     job.map()
-    assert len(job.runs) == 5
-    for run in job.runs:
-        reader = ipc.open_file(pa.memory_map(run["path"]))
+    assert job.map_outputs == 5
+    counts = 0
+    for task in range(job.map_outputs):
+        reader = ipc.open_file(pa.memory_map(job.run_path(task)))
         assert reader.num_record_batches == 3
         assert reader.schema.field("record").type == pa.binary(100)
-        assert [reader.get_batch(p).num_rows for p in range(3)] == run["counts"]
-    assert sum(sum(r["counts"]) for r in job.runs) == 5000
+        index = job.read_index(task, IOCounts())
+        assert [reader.get_batch(p).num_rows for p in range(3)] == [entry[2] for entry in index]
+        for p, (offset, length, count, crc) in enumerate(index):     # each entry names its batch's bytes
+            batch = reader.get_batch(p).column(0)
+            records = bytes(batch.buffers()[1])[batch.offset * 100:(batch.offset + count) * 100]
+            assert kernels.crc32c(records) == crc
+            assert records in Path(job.run_path(task)).read_bytes()[offset:offset + length]
+        counts += sum(entry[2] for entry in index)
+    assert counts == 5000
+    assert job.temp_bytes == sum(os.path.getsize(job.run_path(t)) + os.path.getsize(job.run_path(t) + ".index")
+                                 for t in range(5))
 
 
 def _flip_record_byte(path: str, batch: int, offset: int = 50) -> None:
@@ -91,15 +101,62 @@ def _flip_record_byte(path: str, batch: int, offset: int = 50) -> None:
     Path(path).write_bytes(raw)
 
 
-def test_corrupted_temp_run_is_detected(tmp_path):
+@pytest.mark.parametrize("merge", [{}, {"merge_buffer": 300, "merge_factor": 2}])
+def test_corrupted_temp_run_is_detected(tmp_path, merge):
+    job = terasort.TeraSortJob(params(**merge), make_ctx(tmp_path))
+    job.teragen()
+    job.map()
+    index = job.read_index(2, IOCounts())
+    part = next(p for p, entry in enumerate(index) if entry[2])
+    _flip_record_byte(job.run_path(2), part)
+    with pytest.raises(CaseError, match="run-m-00002.arrow partition .* CRC32C"):
+        job.reduce()
+
+
+def test_corrupted_or_missing_run_index_is_detected(tmp_path):
     job = terasort.TeraSortJob(params(), make_ctx(tmp_path))
     job.teragen()
     job.map()
-    run = job.runs[2]
-    part = next(p for p, n in enumerate(run["counts"]) if n)
-    _flip_record_byte(run["path"], part)
-    with pytest.raises(CaseError, match="CRC32C"):
+    index = Path(job.run_path(1) + ".index")
+    raw = bytearray(index.read_bytes())
+    raw[3] ^= 1
+    index.write_bytes(raw)
+    with pytest.raises(CaseError, match="run index run-m-00001.arrow.index fails its CRC32C"):
         job.reduce()
+    index.write_bytes(raw[:-1])
+    with pytest.raises(CaseError, match="is 87 bytes, not 88"):
+        job.read_index(1, IOCounts())
+    index.unlink()
+    with pytest.raises(CaseError, match="missing"):
+        job.read_index(1, IOCounts())
+
+
+@pytest.mark.parametrize("merge", [{"merge_buffer": 100}, {"merge_buffer": 4000, "merge_factor": 2},
+                                   {"merge_factor": 4, "map_tasks": 5}])
+def test_streaming_merge_and_merge_passes_give_the_same_output(tmp_path, merge):
+    """Segments streamed in buffers as small as one record, and merged at most merge_factor at a time
+    (passes through the temp tier when there are more runs), sort exactly as the whole sort does; the
+    passes' bytes count as temp bytes and their files are gone once merged."""
+    ctx = make_ctx(tmp_path)
+    out = workloads.get("terasort").run(params(**merge), ctx)
+    got = b"".join(p.read_bytes() for p in sorted((Path(ctx["dirs"]["data"]) / "terasort-output")
+                                                  .glob("part-r-*[0-9]")))
+    assert got == bytes(kernels.sort_records(kernels.teragen(0, 5000)))
+    runs_dir = Path(ctx["dirs"]["temp"]) / "terasort-runs"
+    assert not list(runs_dir.glob("merge-*"))
+    runs = sum(f.stat().st_size for f in runs_dir.glob("run-m-*"))
+    reduce_io = {p["name"]: p for p in out["phases"]}["reduce"]["io"]["temp"]
+    if merge.get("merge_factor", 100) < 5:
+        # 5 runs at 2: passes to 3 then 2 files per partition (at 4: one pass, to 2), then the final merge;
+        # each pass rewrites all 500,000 bytes, and each of its files ends in a 4-byte CRC32C
+        passes, files = (2, 3 * (3 + 2)) if merge["merge_factor"] == 2 else (1, 3 * 2)
+        assert out["metrics"]["temp_bytes"] == runs + passes * 500_000 + 4 * files
+        assert reduce_io["bytes_written"] == passes * 500_000 + 4 * files
+    else:
+        assert out["metrics"]["temp_bytes"] == runs
+        assert "bytes_written" not in reduce_io or reduce_io["bytes_written"] == 0
+    if merge.get("merge_buffer") == 100:                   # one read per record (+ index and batch headers)
+        assert reduce_io["ops_read"] >= 5000
 
 
 def _sorted_job(tmp_path):
@@ -191,6 +248,10 @@ def test_space_needed_covers_the_data():
 
 
 def test_bad_params_rejected_when_planned():
+    with pytest.raises(ValueError, match="merge_factor"):
+        params(merge_factor=1)
+    with pytest.raises(ValueError, match="merge_buffer"):
+        params(merge_buffer=99)
     with pytest.raises(ValueError, match="map_tasks"):
         params(map_tasks=6)                          # 5 blocks
     with pytest.raises(ValueError, match="block_size"):
@@ -282,3 +343,49 @@ def test_a_split_read_checks_just_its_chunks(tmp_path):
         read_block(str(path), IOCounts(), "data", offset=100, length=512)
     with pytest.raises(ValueError, match="split_size"):
         params(split_size=1000)                                # less than 12,800: no whole records and chunks
+
+
+def test_validation_reads_pieces_and_checks_across_them(tmp_path, monkeypatch):
+    """Validation reads each output a piece at a time (here 1,024 records): a swap across two pieces'
+    boundary is still out of order, and a record repeated across it still a duplicate key."""
+    monkeypatch.setattr(terasort, "IO_CHUNK", 12_800)             # pieces of 8 x 12,800 bytes
+    job = _sorted_job(tmp_path)
+    recs = _records(job.outputs[0])
+    assert len(recs) > 1024
+    assert job.validate()["duplicate_keys"] == 0
+    swapped = recs.copy()
+    swapped[[1023, 1024]] = swapped[[1024, 1023]]
+    _rewrite_output(job.outputs[0], swapped)
+    with pytest.raises(CaseError, match="part-r-00000: 1 records out of order"):
+        job.validate()
+    repeated = recs.copy()
+    repeated[1024, :10] = repeated[1023, :10]                     # a key repeated across the boundary
+    _rewrite_output(job.outputs[0], repeated)
+    with pytest.raises(CaseError, match="output checksum"):       # (a changed record: checksum differs)
+        job.validate()
+    assert job.check_file(job.outputs[0], IOCounts())["duplicates"] == 1
+
+
+def test_peak_memory_does_not_grow_with_the_records(tmp_path):
+    """The bound, through the CLI as a user runs it: the case's peak RSS (the run document's peak_rss_bytes)
+    with 4x the records grows by far less than the data (one partition, so a reducer that held its
+    partition would grow by 2 x 30 MB: its segments and its merged output). Small blocks keep the map's
+    share (a split) small; merge_factor 8 makes the 20 and 80 runs go through merge passes."""
+    import json
+    import subprocess
+    import sys
+    tier = tmp_path / "tier"
+    tier.mkdir()
+    peaks = {}
+    for records in (100_000, 400_000):
+        argv = [sys.executable, "-m", "bench", "run", "--workload", "terasort", "--tier", f"disk={tier}",
+                "--data", "disk", "--temp", "disk", "--results", str(tmp_path / "store"), "--json",
+                "--param", f"records={records}", "--param", "partitions=1", "--param", "block_size=500000",
+                "--param", "merge_factor=8", "--param", "merge_buffer=65536"]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+        case = json.loads(done.stdout)["cases"][0]
+        assert case["error"] is None and case["metrics"]["records_count"] == records
+        peaks[records] = case["metrics"]["peak_rss_bytes"]
+    grown = peaks[400_000] - peaks[100_000]
+    assert grown < 20 * 2 ** 20, f"peak RSS grew {grown} bytes for 30 MB more data: {peaks}"
