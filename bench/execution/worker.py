@@ -290,7 +290,8 @@ def _run_engine(spec: dict, case: dict, dirs: dict, roles: dict, raw_dir: Path, 
                    for role, tier in roles.items()}
         out = job.run(params, {"dirs": dirs, "tiers": roles, "workers": case.get("workers") or 1,
                                           "cache": case.get("cache", False), "raw_dir": raw_dir, "stem": stem,
-                                          "devices": devices, "spark_master": spec.get("spark_master")})
+                                          "devices": devices, "spark_master": spec.get("spark_master"),
+                                          "memory_cgroup": spec.get("memory_cgroup"), "trace": spec.get("spark_trace")})
         # Spark's executors are not this process's children: the engine counts the whole cluster's CPU itself
         return out, pattern, out["cpu_s"], time.monotonic() - wall0
     if case["kind"] == "replay":
@@ -339,7 +340,8 @@ def main(argv=None) -> int:
     try:
         die_with_parent(spec.get("parent_pid"))
         join_cgroup(spec.get("cgroup"))
-        join_cgroup(spec.get("memory_cgroup"))
+        if spec["case"]["engine"] != "spark":     # Spark: only its workers join it (bench.engines.spark.temp_trace)
+            join_cgroup(spec.get("memory_cgroup"))
         result = execute_fleet(spec) if spec.get("fleet") else execute(spec)
     except KeyboardInterrupt as e:
         result = {"error": f"interrupted ({e or 'Ctrl-C'})"}
