@@ -3,6 +3,7 @@ the same command prefix the workers get (strace, the container's join), its trac
 The whole thing with Spark: tests/test_spark_recorded.py."""
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -81,3 +82,45 @@ def test_the_workers_join_the_container_and_nothing_else_does(tmp_path):
     finally:
         cgroups.backend().remove(group)
     assert temp_trace.container_usage(None) is None
+
+
+# holds 64 MiB of its own memory, then writes 96 MiB to a file in the local dir without fsync (page cache) and
+# sleeps: with the room held at 8 MiB, most of the file must leave the page cache for the device
+WRITER = """
+import os, sys, time
+held = bytearray(64 * 1024 ** 2)
+for i in range(0, len(held), 4096):
+    held[i] = 1
+time.sleep(0.5)
+with open(os.path.join(sys.argv[1], "shuffle_0_0_0.data"), "wb") as f:
+    for _ in range(96):
+        f.write(b"x" * 1024 ** 2)
+        time.sleep(0.02)
+time.sleep(1.0)
+print(sum(int(v) for k, v in (l.split() for l in open(sys.argv[2] + "/memory.stat")) if k in ("total_cache", "file")))
+"""
+
+
+def test_the_node_container_holds_its_page_cache_room(tmp_path):
+    from bench.engines.spark.node_memory import MARGIN_BYTES, CacheRoom
+    from bench.tiers import cgroups
+
+    if not cgroups.containers_available():
+        pytest.skip("needs root and a memory cgroup (v1 or v2) for a container")
+    local = tmp_path / "spark-worker-1"
+    local.mkdir()
+    ceiling, room = 1024 ** 3, 8 * 1024 ** 2
+    group = cgroups.backend().make_container(f"tierbench-test-room-{os.getpid()}", ceiling)
+    try:
+        with CacheRoom(group, room, ceiling, [str(local)]) as follower:
+            out = subprocess.run([*temp_trace.worker_prefix(tmp_path, False, group), sys.executable, "-c", WRITER,
+                                  str(local), group], capture_output=True, text=True, check=True, timeout=120)
+        record = follower.record()
+        cached = int(out.stdout.split()[-1])
+        assert record["started"] and record["limits_set"] > 0
+        # the process holds ~64 MiB + the interpreter: the limit followed it, far under the ceiling
+        assert 64 * 1024 ** 2 < record["lowest_limit_bytes"] <= record["highest_limit_bytes"] < 256 * 1024 ** 2
+        assert cached <= room + MARGIN_BYTES + 8 * 1024 ** 2, cached     # + one reading's writes
+        assert temp_trace.container_usage(group)["limit_bytes"] == ceiling      # set back when the job ends
+    finally:
+        cgroups.backend().remove(group)

@@ -291,7 +291,8 @@ def _run_engine(spec: dict, case: dict, dirs: dict, roles: dict, raw_dir: Path, 
         out = job.run(params, {"dirs": dirs, "tiers": roles, "workers": case.get("workers") or 1,
                                           "cache": case.get("cache", False), "raw_dir": raw_dir, "stem": stem,
                                           "devices": devices, "spark_master": spec.get("spark_master"),
-                                          "memory_cgroup": spec.get("memory_cgroup"), "trace": spec.get("spark_trace")})
+                                          "memory_cgroup": spec.get("memory_cgroup"), "memory_mb": case.get("memory_mb"),
+                                          "trace": spec.get("spark_trace")})
         # Spark's executors are not this process's children: the engine counts the whole cluster's CPU itself
         return out, pattern, out["cpu_s"], time.monotonic() - wall0
     if case["kind"] == "replay":

@@ -23,6 +23,7 @@ import psutil
 from bench.core.errors import CaseError
 from bench.engines.spark import helper, temp_trace
 from bench.engines.spark.cluster import StandaloneCluster, free_port, group_processes
+from bench.engines.spark.node_memory import CacheRoom
 from bench.engines.spark.stages import disturbed
 
 EXECUTOR_MEMORY_MB = 512
@@ -142,6 +143,7 @@ class SparkRun:
     local_dirs: list = None      # the workers' local dirs (a cluster started here)
     traced: bool = False         # the workers ran under strace (temp_trace)
     container: Optional[str] = None   # the workers' memory cgroup
+    cache_room: Optional[dict] = None  # how its page cache room was held (node_memory.CacheRoom.record)
 
 
 def run_job(ctx: dict, job: dict, during=None, executor_conf: Optional[dict] = None) -> SparkRun:
@@ -162,7 +164,10 @@ def run_job(ctx: dict, job: dict, during=None, executor_conf: Optional[dict] = N
     java_tmp = os.path.join(local_root, "java-tmp")
     os.makedirs(java_tmp, exist_ok=True)
     tmp_opt = f"-Djava.io.tmpdir={java_tmp} -XX:-UsePerfData"
-    executor_conf = {"spark.driver.extraJavaOptions": tmp_opt, "spark.executor.extraJavaOptions": tmp_opt,
+    # in a node's container the executors' heaps are touched at their start, as a loaded executor's heap is in
+    # use: the container's page cache room is then what the JVMs leave (node_memory)
+    heap_opt = f" -Xms{EXECUTOR_MEMORY_MB}m -XX:+AlwaysPreTouch" if ctx.get("memory_cgroup") else ""
+    executor_conf = {"spark.driver.extraJavaOptions": tmp_opt, "spark.executor.extraJavaOptions": tmp_opt + heap_opt,
                      **(executor_conf or {})}
     traced, container = bool(ctx.get("trace")), ctx.get("memory_cgroup")
     if external and (traced or container):
@@ -180,7 +185,8 @@ def run_job(ctx: dict, job: dict, during=None, executor_conf: Optional[dict] = N
                **job}
         devices = ctx.get("devices") or {}
         disk0, t0 = disk(devices), time.monotonic()
-        with during if during is not None else nullcontext():
+        room = _cache_room(container, ctx.get("memory_mb"), workers, cluster)
+        with room or nullcontext(), during if during is not None else nullcontext():
             result, driver_cpu = drive(req, folder, DRIVER_TIMEOUT_S)
         disk1, wall = disk(devices), time.monotonic() - t0
         lost = cluster.lost() if cluster is not None else []
@@ -197,7 +203,20 @@ def run_job(ctx: dict, job: dict, during=None, executor_conf: Optional[dict] = N
     if cleanup:
         result["cleanup"] = "; ".join(cleanup)
     return SparkRun(result, driver_cpu, where, wall, disk0, disk1, workers, external, folder,
-                    cluster.local_dirs if cluster else [], traced, container)
+                    cluster.local_dirs if cluster else [], traced, container, room.record() if room else None)
+
+
+def _cache_room(container: Optional[str], memory_mb: Optional[int], workers: int,
+                cluster: Optional[StandaloneCluster]) -> Optional[CacheRoom]:
+    """The node container's page cache held at its room (node_memory): the case's limit less the JVMs'
+    allotments (node_container_mb); None without a container."""
+    if not container or not memory_mb or cluster is None:
+        return None
+    room_mb = memory_mb - node_container_mb(0, workers)
+    if room_mb < 0:
+        raise CaseError(f"spark: a {memory_mb} MB container is smaller than {workers} worker(s)' JVMs "
+                        f"({node_container_mb(0, workers)} MB)")
+    return CacheRoom(container, room_mb * 1024 ** 2, memory_mb * 1024 ** 2, cluster.local_dirs)
 
 
 @contextmanager
@@ -253,6 +272,8 @@ def case_record(run: SparkRun) -> dict:
     """The case's `spark` record (docs/spark.md)."""
     import pyspark
     usage = temp_trace.container_usage(run.container)
+    if usage is not None and run.cache_room:
+        usage["page_cache"] = run.cache_room
     return {**({"container": usage} if usage is not None else {}), "master": "external " + run.external if run.external else "standalone on 127.0.0.1",
             "workers": run.workers, "app_id": run.result["app_id"], "executors": run.result["executors"],
             "placement": run.placement, "version": pyspark.__version__, "logs": run.folder.name,
