@@ -191,8 +191,12 @@ def _differs(kind: str, a: float, b: float) -> bool:
     return a > 0 and abs(b / a - 1) > DIFFERS
 
 
-def _reasons(key: str, replay: dict, spark: dict, container_mb: Optional[int]) -> list:
+def _reasons(key: str, replay: dict, spark: dict, container_mb: Optional[int], recorded: dict) -> list:
     why = []
+    doubled = ((recorded.get("trace") or {}).get("write") or 0)
+    if key == "temp_at_device" and doubled > 1 + DIFFERS:
+        why.append(f"Spark's workers wrote {doubled:.2f}x its shuffle + spill bytes at file level (the trace of step "
+                   f"spark-rec), and its share here is against Spark's metric, which counts the shuffle once")
     cpu_r, cpu_s = replay.get("cpu_s_per_gb"), spark.get("cpu_s_per_gb")
     heavier = cpu_r and cpu_s and cpu_s >= CPU_HEAVIER * cpu_r
     reached = spark.get("shuffle_share_reaching_device")
@@ -227,7 +231,7 @@ def fidelity(doc: dict) -> dict:
     for key, text, kind in ROWS:
         a, b = replay.get(key), spark.get(key)
         differs = None if a is None or b is None else _differs(kind, a, b)
-        reasons = _reasons(key, replay, spark, container) if differs else []
+        reasons = _reasons(key, replay, spark, container, recorded) if differs else []
         c = recorded.get(key)
         rows.append({"key": key, "figure": text, "kind": kind, "replay": a, "spark": b, "differs": differs,
                      "reasons": reasons, "recorded": c,
