@@ -27,6 +27,10 @@ from bench.engines.spark.node_memory import CacheRoom
 from bench.engines.spark.stages import disturbed
 
 EXECUTOR_MEMORY_MB = 512
+DRIVER_MEMORY = "512m"
+WORKER_MEMORY = "1g"
+DRIVER_TIMEOUT_S = 3600.0
+SHUFFLE_FOUND_SHARE = 0.99  # the shuffle data files must hold at least this share of the shuffle bytes written
 # A Spark node's container per worker: the executor's heap and the memory overhead Spark asks YARN for on top of
 # it (spark.executor.memoryOverhead: max(384 MiB, 10% of the executor's memory), Spark's configuration docs), and
 # the standalone worker daemon's own heap (cluster.DAEMON_MEMORY, 256 MB), which a YARN NodeManager keeps outside
@@ -37,12 +41,8 @@ WORKER_DAEMON_MB = 256
 def node_container_mb(page_cache_mb: int, workers: int) -> int:
     """The memory limit (MB) of the container a case's Spark workers and executors run in: each worker's JVMs
     (EXECUTOR_MEMORY_MB + EXECUTOR_OVERHEAD_MB + WORKER_DAEMON_MB) and `page_cache_mb` for the node's page cache.
-    JVMs that use less than that leave the rest to the page cache: the case records the container's peak."""
+    The JVMs use less than their allotments; node_memory.CacheRoom keeps what they leave from the page cache."""
     return workers * (EXECUTOR_MEMORY_MB + EXECUTOR_OVERHEAD_MB + WORKER_DAEMON_MB) + page_cache_mb
-DRIVER_MEMORY = "512m"
-WORKER_MEMORY = "1g"
-DRIVER_TIMEOUT_S = 3600.0
-SHUFFLE_FOUND_SHARE = 0.99  # the shuffle data files must hold at least this share of the shuffle bytes written
 
 
 def self_cpu() -> float:
@@ -274,8 +274,8 @@ def case_record(run: SparkRun) -> dict:
     usage = temp_trace.container_usage(run.container)
     if usage is not None and run.cache_room:
         usage["page_cache"] = run.cache_room
-    return {**({"container": usage} if usage is not None else {}), "master": "external " + run.external if run.external else "standalone on 127.0.0.1",
-            "workers": run.workers, "app_id": run.result["app_id"], "executors": run.result["executors"],
+    return {"master": "external " + run.external if run.external else "standalone on 127.0.0.1",
+            **({"container": usage} if usage is not None else {}), "workers": run.workers, "app_id": run.result["app_id"], "executors": run.result["executors"],
             "placement": run.placement, "version": pyspark.__version__, "logs": run.folder.name,
             **({"cleanup": run.result["cleanup"]} if run.result.get("cleanup") else {})}
 

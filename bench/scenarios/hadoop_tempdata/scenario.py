@@ -8,8 +8,13 @@ user's tiers. Steps (labels, see bench/scenarios/hadoop_tempdata/findings.py):
   a-half, e    a and d with the hdd tier at half its drive bandwidth (emulated: the throttle halved;
                real hardware: --hdd-half PATH, a data directory on half the drives)
   scale-<n>    the best of c/d with n workers (1, 2, ... up to the CPUs)
+With --engine spark, a, c, d and scale-<n> again on Spark, then:
+  spark-rec    a on Spark with its workers under strace: their temp I/O recorded (not a measured step)
+  rec-a/c/d    that recording replayed by fio on hdd, nvme, optane (the fidelity section's `recorded` column)
 With --container-mb every terasort runs in a memory-capped cgroup, as a YARN container does: its page cache
-is what the limit leaves, so temp data larger than that cannot stay cached (the case's situation).
+is what the limit leaves, so temp data larger than that cannot stay cached (the case's situation). The recorded
+replays run in the same container; Spark's workers and executors in one sized like a node's (their JVMs and the
+same page cache room, bench/engines/spark/node_memory.py).
 """
 from __future__ import annotations
 
@@ -99,7 +104,7 @@ def spark_stage(records: int) -> list:
 SPARK_STEPS = (("a", "hdd"), ("c", "nvme"), ("d", "optane"))
 
 
-RECORD_STEP = "spark-rec"                 # Spark's sort with its workers under strace: the trace the rec-* steps replay
+RECORD_STEP = "spark-rec"     # Spark's sort with its workers under strace: the trace the rec-* steps replay
 RECORDED_STEPS = (("rec-a", "hdd"), ("rec-c", "nvme"), ("rec-d", "optane"))   # its temp I/O replayed on each
 
 
@@ -117,12 +122,11 @@ def recorded_stage(trace: str, tier_names: list) -> list:
 
 
 def _recorded_trace(runner: Runner) -> tuple:
-    """(case name, trace file) of the run's recording step, or (None, why not)."""
-    rec = [c for c in runner.doc["cases"] if c.get("label") == RECORD_STEP]
+    """(case name, trace file) of the run's recording step; (None, None) when it failed (its case says why, and
+    the fidelity section repeats it)."""
+    rec = [c for c in runner.doc["cases"] if c.get("label") == RECORD_STEP and not c.get("error")]
     if not rec:
-        return None, "the recording step did not run"
-    if rec[-1].get("error"):
-        return None, f"the recording step failed: {rec[-1]['error']}"
+        return None, None
     return f"{runner.run_id}/case{rec[-1]['id']:03d}", rec[-1]["spark"]["trace"]["file"]
 
 
