@@ -118,8 +118,10 @@ def test_the_node_container_holds_its_page_cache_room(tmp_path):
         record = follower.record()
         cached = int(out.stdout.split()[-1])
         assert record["started"] and record["limits_set"] > 0
-        # the process holds ~64 MiB + the interpreter: the limit followed it, far under the ceiling
-        assert 64 * 1024 ** 2 < record["lowest_limit_bytes"] <= record["highest_limit_bytes"] < 256 * 1024 ** 2
+        # the process holds ~64 MiB + the interpreter: the limit followed it, far under the ceiling (the lowest
+        # limit may be set after the process ended, when it holds nothing)
+        assert record["lowest_limit_bytes"] <= record["highest_limit_bytes"]
+        assert 64 * 1024 ** 2 < record["highest_limit_bytes"] < 256 * 1024 ** 2
         assert cached <= room + MARGIN_BYTES + 8 * 1024 ** 2, cached     # + one reading's writes
         assert temp_trace.container_usage(group)["limit_bytes"] == ceiling      # set back when the job ends
     finally:
