@@ -298,7 +298,8 @@ def _run_engine(spec: dict, case: dict, dirs: dict, roles: dict, raw_dir: Path, 
     if case["kind"] == "replay":
         from bench.engines.trace import replay
 
-        out = replay.run(spec["replay"], dirs["data"], case["tier"], raw_dir, stem, spec["timeout_s"])
+        out = replay.run(spec["replay"], dirs["data"], case["tier"], raw_dir, stem, spec["timeout_s"],
+                         spec.get("memory_cgroup"))
     elif case["kind"] == "jobfile":
         from bench.engines.fio import engine
 
@@ -341,7 +342,8 @@ def main(argv=None) -> int:
     try:
         die_with_parent(spec.get("parent_pid"))
         join_cgroup(spec.get("cgroup"))
-        if spec["case"]["engine"] != "spark":     # Spark: only its workers join it (bench.engines.spark.temp_trace)
+        # Spark: only its workers join it (bench.engines.spark.temp_trace); a replay: fio (bench.engines.trace.replay)
+        if spec["case"]["engine"] != "spark" and spec["case"]["kind"] != "replay":
             join_cgroup(spec.get("memory_cgroup"))
         result = execute_fleet(spec) if spec.get("fleet") else execute(spec)
     except KeyboardInterrupt as e:
