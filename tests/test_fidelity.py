@@ -72,3 +72,33 @@ def test_a_figure_measured_on_one_engine_only_is_not_compared():
     by = {r["key"]: r for r in fidelity(doc)["rows"]}
     assert by["runtime_c_over_a"]["spark"] is None and by["runtime_c_over_a"]["differs"] is None
     assert any(line.startswith("not measured on both engines") for line in fidelity(doc)["summary"])
+
+
+def _recorded_doc():
+    return json.loads((DATA / "quick-spark-rec-1.json").read_text())
+
+
+def test_the_recorded_column_is_spark_s_temp_io_replayed_from_its_own_cases():
+    doc = _recorded_doc()
+    fid = fidelity(doc)
+    by = {r["key"]: r for r in fid["rows"]}
+    rec = {c["label"]: c for c in doc["cases"] if c.get("label", "").startswith("rec-")}
+    assert set(rec) == {"rec-a", "rec-c", "rec-d"}
+    # runtime ratios: the replays' own wall times, paired within the repeat
+    assert by["runtime_c_over_a"]["recorded"] == rec["rec-c"]["metrics"]["wall_s"] / rec["rec-a"]["metrics"]["wall_s"]
+    source, = [c for c in doc["cases"] if c.get("label") == "spark-rec"]
+    written = sum(p["bytes_written"] for p in rec["rec-a"]["phases"])
+    assert written == source["spark"]["trace"]["totals"]["bytes_written"]
+    assert by["temp_bytes_per_input"]["recorded"] == written / source["metrics"]["input_bytes"]
+    assert by["cpu_s_per_gb"]["recorded"] is None and by["cpu_s_per_gb"]["recorded_differs"] is None
+
+
+def test_without_a_recording_the_recorded_column_is_not_measured_and_says_why():
+    doc = _recorded_doc()
+    doc["cases"] = [c for c in doc["cases"] if not c.get("label", "").startswith("rec-")]
+    for c in doc["cases"]:
+        if c.get("label") == "spark-rec":
+            c["error"] = "CaseError: spark worker-1 exited with status 1 while starting"
+    fid = fidelity(doc)
+    assert all(r["recorded"] is None and r["recorded_differs"] is None for r in fid["rows"])
+    assert any(line.startswith("recorded: no trace of Spark's temp I/O (CaseError") for line in fid["summary"])

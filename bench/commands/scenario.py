@@ -100,7 +100,9 @@ def run(args) -> int:
             cfg.tiers.append(TierDecl("hdd-half", args.hdd_half, "hdd"))
     if args.engine == "spark":
         from bench.engines.spark.helper import helper_jar
+        from bench.engines.trace.record import strace_binary
         helper_jar()        # pyspark, Java 17, javac: UserError (exit 2) before any tier is built
+        strace_binary()     # Spark's temp I/O is recorded with strace (step spark-rec): the same
     store = Store(args.results)
     with TierSession(cfg, tier_flags, emulate_flag=args.emulate, hdd=hdd_flags) as session:
         check_memory_tiers(session.tiers, container_mb)

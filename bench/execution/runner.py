@@ -114,6 +114,7 @@ class Runner:
         self.fleet = fleet
         self.job_file = job_file
         self.replay = replay     # `replay` cases: {trace (run id), trace_path, timed} (bench.engines.trace.replay)
+        self.spark_trace = False  # Spark cases: record the workers' temp I/O (bench.engines.spark.temp_trace)
         if fleet:
             extra = dict(extra or {}, hosts=fleet)
         else:   # tiers on one device (bench.tiers.detect.shared_devices): said when the run starts, and stored
@@ -256,6 +257,8 @@ class Runner:
             spec["job_file"] = self.job_file
         if self.replay:
             spec["replay"] = self.replay
+        if self.spark_trace and case.engine == "spark":
+            spec["spark_trace"] = True
         spec_path = self.raw / f"case{case.id:03d}.spec.json"
         result_path = self.raw / f"case{case.id:03d}.result.json"
         # Room for the result on a store that fills up during the case (bench.execution.worker.write_result);

@@ -297,13 +297,16 @@ def _run_engine(spec: dict, case: dict, dirs: dict, roles: dict, raw_dir: Path, 
                    for role, tier in roles.items()}
         out = job.run(params, {"dirs": dirs, "tiers": roles, "workers": case.get("workers") or 1,
                                           "cache": case.get("cache", False), "raw_dir": raw_dir, "stem": stem,
-                                          "devices": devices, "spark_master": spec.get("spark_master")})
+                                          "devices": devices, "spark_master": spec.get("spark_master"),
+                                          "memory_cgroup": spec.get("memory_cgroup"), "memory_mb": case.get("memory_mb"),
+                                          "trace": spec.get("spark_trace")})
         # Spark's executors are not this process's children: the engine counts the whole cluster's CPU itself
         return out, pattern, out["cpu_s"], time.monotonic() - wall0
     if case["kind"] == "replay":
         from bench.engines.trace import replay
 
-        out = replay.run(spec["replay"], dirs["data"], case["tier"], raw_dir, stem, spec["timeout_s"])
+        out = replay.run(spec["replay"], dirs["data"], case["tier"], raw_dir, stem, spec["timeout_s"],
+                         spec.get("memory_cgroup"))
     elif case["kind"] == "jobfile":
         from bench.engines.fio import engine
 
@@ -346,7 +349,9 @@ def main(argv=None) -> int:
     try:
         die_with_parent(spec.get("parent_pid"))
         join_cgroup(spec.get("cgroup"))
-        join_cgroup(spec.get("memory_cgroup"))
+        # Spark: only its workers join it (bench.engines.spark.temp_trace); a replay: fio (bench.engines.trace.replay)
+        if spec["case"]["engine"] != "spark" and spec["case"]["kind"] != "replay":
+            join_cgroup(spec.get("memory_cgroup"))
         result = execute_fleet(spec) if spec.get("fleet") else execute(spec)
     except KeyboardInterrupt as e:
         result = {"error": f"interrupted ({e or 'Ctrl-C'})"}

@@ -90,14 +90,16 @@ def engines_findings_table(by_engine: dict, width: int = FINDINGS_WIDTH) -> Grou
 
 
 def fidelity_table(fid: dict) -> Table:
-    """Replay vs Spark on the same tiers and records, and where they differ."""
-    table = Table(title="replay fidelity: the replay (tierbench's terasort) vs Apache Spark, same tiers and records",
-                  title_justify="left")
-    for col in ("figure", "replay", "spark", "differ?"):
+    """Replay vs Spark vs Spark's recorded temp I/O replayed, on the same tiers and records, and where the replay
+    and the recorded replay differ from Spark."""
+    table = Table(title="replay fidelity: the replay (tierbench's terasort), Apache Spark, and Spark's recorded temp "
+                        "I/O replayed; same tiers and records", title_justify="left")
+    for col in ("figure", "replay", "spark", "recorded", "replay differs?", "recorded differs?"):
         table.add_column(col)
+    word = {True: "[yellow]yes[/yellow]", False: "no", None: "not measured"}
     for r in fid["rows"]:
         fmt = (lambda v: "-" if v is None else f"{v:.0%}") if r["kind"] == "share" else \
             (lambda v: "-" if v is None else f"{v:.3g}")
-        table.add_row(r["figure"], fmt(r["replay"]), fmt(r["spark"]),
-                      {True: "[yellow]yes[/yellow]", False: "no", None: "not measured"}[r["differs"]])
+        table.add_row(r["figure"], fmt(r["replay"]), fmt(r["spark"]), fmt(r.get("recorded")), word[r["differs"]],
+                      word[r.get("recorded_differs")])
     return table

@@ -96,6 +96,42 @@ def expected_random_iops(p: DriveParams, span_fraction: float = 1.0, block_bytes
     return 1.0 / (seek_s + p.revolution_s / 2 + block_bytes / (p.mbps * 1e6))
 
 
+# Upper 1% points of the range (max - min) of n samples of a normal distribution, in standard deviations:
+# E. S. Pearson and H. O. Hartley, Biometrika Tables for Statisticians, vol. 1, table 22 (the range).
+RANGE_Q99 = {2: 3.643, 3: 4.120, 4: 4.403, 5: 4.603, 6: 4.757, 7: 4.882, 8: 4.987, 9: 5.078, 10: 5.157}
+
+
+def random_service_cv(p: DriveParams, span_fraction: float = 1.0, block_bytes: int = 4096) -> float:
+    """The coefficient of variation (standard deviation / mean) of one QD1 random read's modelled service time
+    over `span_fraction` of one drive. Why it matters: a QD1 figure is the mean of N such times, so its relative
+    standard error is this / sqrt(N); the rotational wait alone (uniform over a revolution: variance rev^2/12)
+    makes it ~0.35, so a few hundred requests leave a spread of several percent between repeats however
+    faithful the model. Seek variance: (full - t2t)^2 x span x Var(sqrt|x - y|), x, y uniform on 0..1, whose
+    Var is E|x - y| - (8/15)^2 = 1/3 - 64/225."""
+    rev = p.revolution_s
+    spread = (p.full_stroke_ms - p.t2t_ms) / 1e3
+    variance = rev ** 2 / 12 + spread ** 2 * span_fraction * (1 / 3 - 64 / 225)
+    return math.sqrt(variance) * expected_random_iops(p, span_fraction, block_bytes)
+
+
+def qd1_requests_for_spread(p: DriveParams, span_fraction: float = 1.0, spread: float = 0.05, repeats: int = 5,
+                            block_bytes: int = 4096) -> int:
+    """The QD1 random reads one repeat needs so that `repeats` repeats of a faithful drive keep their range
+    (max - min, relative to the mean) under `spread` 99 times in 100 from the model's own sampling alone:
+    the per-repeat relative standard error cv / sqrt(N) at most spread / RANGE_Q99[repeats]."""
+    if repeats not in RANGE_Q99:
+        raise ValueError(f"repeats must be {min(RANGE_Q99)}..{max(RANGE_Q99)}")
+    se = spread / RANGE_Q99[repeats]
+    return math.ceil((random_service_cv(p, span_fraction, block_bytes) / se) ** 2)
+
+
+def qd1_runtime_s(p: DriveParams, span_fraction: float = 1.0, spread: float = 0.05, repeats: int = 5,
+                  block_bytes: int = 4096) -> float:
+    """Seconds of QD1 random reads (at the model's expected IOPS) that qd1_requests_for_spread needs."""
+    return qd1_requests_for_spread(p, span_fraction, spread, repeats, block_bytes) / \
+        expected_random_iops(p, span_fraction, block_bytes)
+
+
 def simulate_iops(p: DriveParams, queue_depth: int, span_fraction: float = 1.0, block_bytes: int = 4096,
                   requests: int = 4000, seed: int = 1) -> float:
     """The daemon's queue in Python (one drive, a closed loop of `queue_depth` random reads over

@@ -21,8 +21,9 @@ from typing import Optional
 import psutil
 
 from bench.core.errors import CaseError
-from bench.engines.spark import helper
+from bench.engines.spark import helper, temp_trace
 from bench.engines.spark.cluster import StandaloneCluster, free_port, group_processes
+from bench.engines.spark.node_memory import CacheRoom
 from bench.engines.spark.stages import disturbed
 
 EXECUTOR_MEMORY_MB = 512
@@ -30,6 +31,18 @@ DRIVER_MEMORY = "512m"
 WORKER_MEMORY = "1g"
 DRIVER_TIMEOUT_S = 3600.0
 SHUFFLE_FOUND_SHARE = 0.99  # the shuffle data files must hold at least this share of the shuffle bytes written
+# A Spark node's container per worker: the executor's heap and the memory overhead Spark asks YARN for on top of
+# it (spark.executor.memoryOverhead: max(384 MiB, 10% of the executor's memory), Spark's configuration docs), and
+# the standalone worker daemon's own heap (cluster.DAEMON_MEMORY, 256 MB), which a YARN NodeManager keeps outside
+EXECUTOR_OVERHEAD_MB = 384
+WORKER_DAEMON_MB = 256
+
+
+def node_container_mb(page_cache_mb: int, workers: int) -> int:
+    """The memory limit (MB) of the container a case's Spark workers and executors run in: each worker's JVMs
+    (EXECUTOR_MEMORY_MB + EXECUTOR_OVERHEAD_MB + WORKER_DAEMON_MB) and `page_cache_mb` for the node's page cache.
+    The JVMs use less than their allotments; node_memory.CacheRoom keeps what they leave from the page cache."""
+    return workers * (EXECUTOR_MEMORY_MB + EXECUTOR_OVERHEAD_MB + WORKER_DAEMON_MB) + page_cache_mb
 
 
 def self_cpu() -> float:
@@ -127,6 +140,10 @@ class SparkRun:
     workers: int
     external: Optional[str]
     folder: Path
+    local_dirs: list = None      # the workers' local dirs (a cluster started here)
+    traced: bool = False         # the workers ran under strace (temp_trace)
+    container: Optional[str] = None   # the workers' memory cgroup
+    cache_room: Optional[dict] = None  # how its page cache room was held (node_memory.CacheRoom.record)
 
 
 def run_job(ctx: dict, job: dict, during=None, executor_conf: Optional[dict] = None) -> SparkRun:
@@ -147,9 +164,17 @@ def run_job(ctx: dict, job: dict, during=None, executor_conf: Optional[dict] = N
     java_tmp = os.path.join(local_root, "java-tmp")
     os.makedirs(java_tmp, exist_ok=True)
     tmp_opt = f"-Djava.io.tmpdir={java_tmp} -XX:-UsePerfData"
-    executor_conf = {"spark.driver.extraJavaOptions": tmp_opt, "spark.executor.extraJavaOptions": tmp_opt,
+    # in a node's container the executors' heaps are touched at their start, as a loaded executor's heap is in
+    # use: the container's page cache room is then what the JVMs leave (node_memory)
+    heap_opt = f" -Xms{EXECUTOR_MEMORY_MB}m -XX:+AlwaysPreTouch" if ctx.get("memory_cgroup") else ""
+    executor_conf = {"spark.driver.extraJavaOptions": tmp_opt, "spark.executor.extraJavaOptions": tmp_opt + heap_opt,
                      **(executor_conf or {})}
-    cluster = None if external else StandaloneCluster(home, workers, local_root, folder, WORKER_MEMORY)
+    traced, container = bool(ctx.get("trace")), ctx.get("memory_cgroup")
+    if external and (traced or container):
+        raise CaseError("spark: an existing cluster's workers cannot be traced or put in a container by tierbench")
+    cluster = None if external else StandaloneCluster(home, workers, local_root, folder, WORKER_MEMORY,
+                                                      worker_prefix=temp_trace.worker_prefix(folder, traced,
+                                                                                             container))
     scratch0 = scratch_dirs()
     cleanup = []
     with _stopping(cluster, cleanup):
@@ -160,7 +185,8 @@ def run_job(ctx: dict, job: dict, during=None, executor_conf: Optional[dict] = N
                **job}
         devices = ctx.get("devices") or {}
         disk0, t0 = disk(devices), time.monotonic()
-        with during if during is not None else nullcontext():
+        room = _cache_room(container, ctx.get("memory_mb"), workers, cluster)
+        with room or nullcontext(), during if during is not None else nullcontext():
             result, driver_cpu = drive(req, folder, DRIVER_TIMEOUT_S)
         disk1, wall = disk(devices), time.monotonic() - t0
         lost = cluster.lost() if cluster is not None else []
@@ -176,7 +202,21 @@ def run_job(ctx: dict, job: dict, during=None, executor_conf: Optional[dict] = N
         cleanup.insert(0, result["cleanup"])
     if cleanup:
         result["cleanup"] = "; ".join(cleanup)
-    return SparkRun(result, driver_cpu, where, wall, disk0, disk1, workers, external, folder)
+    return SparkRun(result, driver_cpu, where, wall, disk0, disk1, workers, external, folder,
+                    cluster.local_dirs if cluster else [], traced, container, room.record() if room else None)
+
+
+def _cache_room(container: Optional[str], memory_mb: Optional[int], workers: int,
+                cluster: Optional[StandaloneCluster]) -> Optional[CacheRoom]:
+    """The node container's page cache held at its room (node_memory): the case's limit less the JVMs'
+    allotments (node_container_mb); None without a container."""
+    if not container or not memory_mb or cluster is None:
+        return None
+    room_mb = memory_mb - node_container_mb(0, workers)
+    if room_mb < 0:
+        raise CaseError(f"spark: a {memory_mb} MB container is smaller than {workers} worker(s)' JVMs "
+                        f"({node_container_mb(0, workers)} MB)")
+    return CacheRoom(container, room_mb * 1024 ** 2, memory_mb * 1024 ** 2, cluster.local_dirs)
 
 
 @contextmanager
@@ -231,8 +271,11 @@ def common_metrics(run: SparkRun, phases: list) -> dict:
 def case_record(run: SparkRun) -> dict:
     """The case's `spark` record (docs/spark.md)."""
     import pyspark
+    usage = temp_trace.container_usage(run.container)
+    if usage is not None and run.cache_room:
+        usage["page_cache"] = run.cache_room
     return {"master": "external " + run.external if run.external else "standalone on 127.0.0.1",
-            "workers": run.workers, "app_id": run.result["app_id"], "executors": run.result["executors"],
+            **({"container": usage} if usage is not None else {}), "workers": run.workers, "app_id": run.result["app_id"], "executors": run.result["executors"],
             "placement": run.placement, "version": pyspark.__version__, "logs": run.folder.name,
             **({"cleanup": run.result["cleanup"]} if run.result.get("cleanup") else {})}
 
@@ -247,6 +290,10 @@ def engine_output(run: SparkRun, phases: list, metrics: dict, own_cpu_s: float, 
     """What a Spark job returns to the worker, as every job does: phases, metrics, threads, CPU, the `spark`
     record, the implementation (`how`: the job's Spark plan in a few words) and the raw files."""
     record = case_record(run)
+    if run.traced:
+        record["trace"] = temp_trace.collect(run.folder, run.local_dirs, metrics)
+        t = record["trace"]["totals"]
+        metrics["traced_read_bytes"], metrics["traced_write_bytes"] = t["bytes_read"], t["bytes_written"]
     return {"phases": phases, "metrics": metrics, "threads": run.workers, "cpu_s": case_cpu(run, own_cpu_s),
             "spark": record, "implementation": f"spark-{record['version']}[{how}, {run.workers} worker(s) x 1 core]",
             "raw": raw_files(run)}

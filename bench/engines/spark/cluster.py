@@ -109,8 +109,9 @@ def _tail(path: Path, lines: int = 3) -> str:
 
 class StandaloneCluster:
     def __init__(self, spark_home: Path, workers: int, local_root: str, log_dir: Path,
-                 worker_memory: str = "1g", env: Optional[dict] = None):
+                 worker_memory: str = "1g", env: Optional[dict] = None, worker_prefix: Optional[list] = None):
         self.home, self.workers = Path(spark_home), workers
+        self.worker_prefix = list(worker_prefix or [])   # command words before each worker's (a tracer, a cgroup)
         self.local_dirs = [os.path.join(local_root, f"spark-worker-{i}") for i in range(1, workers + 1)]
         self.log_dir = Path(log_dir)
         self.worker_memory = worker_memory
@@ -127,11 +128,11 @@ class StandaloneCluster:
     def pgids(self) -> set:
         return {p.pid for _, p in self.procs}
 
-    def _spawn(self, name: str, args: list, env: dict) -> None:
+    def _spawn(self, name: str, args: list, env: dict, prefix: tuple = ()) -> None:
         log = self.log_dir / f"{name}.log"
         self.logs.append(log)
         with open(log, "wb") as out:
-            proc = subprocess.Popen([str(self.home / "bin" / "spark-class"), *args], stdin=subprocess.DEVNULL,
+            proc = subprocess.Popen([*prefix, str(self.home / "bin" / "spark-class"), *args], stdin=subprocess.DEVNULL,
                                     stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         self.procs.append((name, proc))
 
@@ -150,7 +151,7 @@ class StandaloneCluster:
             self._spawn(f"worker-{i}", ["org.apache.spark.deploy.worker.Worker", "--host", HOST,
                                         "--port", str(free_port()), "--webui-port", str(free_port()),
                                         "--cores", "1", "--memory", self.worker_memory, "--work-dir", str(work),
-                                        self.url], {**base, "SPARK_LOCAL_DIRS": local})
+                                        self.url], {**base, "SPARK_LOCAL_DIRS": local}, self.worker_prefix)
         self._wait_alive()
         return self
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Optional
 
 from bench.core.errors import CaseError
 from bench.core.units import fmt_bytes
@@ -24,6 +25,7 @@ from bench.engines.fio.records import phase_records
 from bench.engines.fio.run import run_fio
 from bench.engines.trace.iolog import footprint_bytes, iologs, precreate_sizes
 from bench.engines.trace.table import file_classes, read_trace
+from bench.tiers.emulate import join_cgroup
 from bench.tiers.guard import free_bytes
 
 __all__ = ["run", "jobfile_text", "class_totals", "fidelity_problems"]
@@ -86,9 +88,12 @@ def _fill(path: str, size: int) -> None:
         os.close(fd)
 
 
-def run(spec: dict, directory: str, tier: str, raw_dir: Path, stem: str, timeout_s: float) -> dict:
+def run(spec: dict, directory: str, tier: str, raw_dir: Path, stem: str, timeout_s: float,
+        container: Optional[str] = None) -> dict:
     """Replay spec["trace_path"] (timed when spec["timed"]) in `directory` on `tier`; returns the phases (one per
-    class, fio's records), the fidelity ({class: trace totals}) and the raw files written."""
+    class, fio's records), the fidelity ({class: trace totals}) and the raw files written. container: a memory
+    cgroup this process joins just before fio starts, so that it holds fio and the replay's page cache, not the
+    trace and iologs built in this process (a large trace alone can exceed a YARN-sized container)."""
     df = read_trace(Path(spec["trace_path"]))
     classes = file_classes(df)
     expected = class_totals(df, classes)
@@ -114,6 +119,7 @@ def run(spec: dict, directory: str, tier: str, raw_dir: Path, stem: str, timeout
     scratch = raw_dir / f"{stem}.fio-cwd"
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir()
+    join_cgroup(container)
     try:
         report = parse(run_fio(str(jobfile), str(output), timeout_s=timeout_s, cwd=str(scratch)))
     finally:

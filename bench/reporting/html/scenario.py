@@ -108,16 +108,20 @@ def section_findings(docs) -> str:
 
 
 def _fidelity_table(fid: dict) -> str:
-    """The replay against Spark on the same tiers and records (bench/scenarios/hadoop_tempdata/fidelity.py)."""
+    """The replay and Spark's recorded temp I/O replayed, against Spark on the same tiers and records
+    (bench/scenarios/hadoop_tempdata/fidelity.py)."""
     def fmt(kind, v):
         return "not measured" if v is None else esc(f"{v:.0%}" if kind == "share" else f"{v:.3g}")
 
+    word = {True: "yes", False: "no", None: "not measured"}
     rows = [([esc(r["figure"]), fmt(r["kind"], r["replay"]), fmt(r["kind"], r["spark"]),
-              {True: "yes", False: "no", None: "not measured"}[r["differs"]]],
+              fmt(r["kind"], r.get("recorded")), word[r["differs"]], word[r.get("recorded_differs")]],
              "differs" if r["differs"] else "") for r in fid["rows"]]
     lines = "".join(f"<li>{esc(line)}</li>" for line in fid.get("summary") or [])
-    return ("<h4>Replay fidelity: the replay (tierbench's terasort) against Apache Spark</h4>"
-            + table(["figure", "replay", "spark", "differ?"], rows, left=1) + (f"<ul>{lines}</ul>" if lines else ""))
+    return ("<h4>Replay fidelity: the replay (tierbench's terasort) and Spark's recorded temp I/O replayed, against "
+            "Apache Spark</h4>"
+            + table(["figure", "replay", "spark", "recorded Spark I/O replayed", "replay differs?",
+                     "recorded differs?"], rows, left=1) + (f"<ul>{lines}</ul>" if lines else ""))
 
 
 def model_absence(docs) -> str:

@@ -8,8 +8,13 @@ user's tiers. Steps (labels, see bench/scenarios/hadoop_tempdata/findings.py):
   a-half, e    a and d with the hdd tier at half its drive bandwidth (emulated: the throttle halved;
                real hardware: --hdd-half PATH, a data directory on half the drives)
   scale-<n>    the best of c/d with n workers (1, 2, ... up to the CPUs)
+With --engine spark, a, c, d and scale-<n> again on Spark, then:
+  spark-rec    a on Spark with its workers under strace: their temp I/O recorded (not a measured step)
+  rec-a/c/d    that recording replayed by fio on hdd, nvme, optane (the fidelity section's `recorded` column)
 With --container-mb every terasort runs in a memory-capped cgroup, as a YARN container does: its page cache
-is what the limit leaves, so temp data larger than that cannot stay cached (the case's situation).
+is what the limit leaves, so temp data larger than that cannot stay cached (the case's situation). The recorded
+replays run in the same container; Spark's workers and executors in one sized like a node's (their JVMs and the
+same page cache room, bench/engines/spark/node_memory.py).
 """
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ from dataclasses import replace
 from typing import Optional
 
 from bench.core.errors import UserError
+from bench.engines.spark.case import node_container_mb
 from bench.execution.plan import Case
 from bench.execution.runner import Runner
 from bench.scenarios.hadoop_tempdata.findings import engines_of, findings
@@ -98,6 +104,32 @@ def spark_stage(records: int) -> list:
 SPARK_STEPS = (("a", "hdd"), ("c", "nvme"), ("d", "optane"))
 
 
+RECORD_STEP = "spark-rec"     # Spark's sort with its workers under strace: the trace the rec-* steps replay
+RECORDED_STEPS = (("rec-a", "hdd"), ("rec-c", "nvme"), ("rec-d", "optane"))   # its temp I/O replayed on each
+
+
+def record_stage(records: int) -> list:
+    """Step a once more on Spark, its workers' temp I/O recorded (bench/engines/spark/temp_trace.py): not one of
+    Spark's measured steps, as strace slows the JVMs it traces."""
+    return [_terasort(RECORD_STEP, "hdd", "hdd", records, engine="spark")]
+
+
+def recorded_stage(trace: str, tier_names: list) -> list:
+    """The recorded Spark temp I/O replayed (bench/engines/trace/replay.py, exact in ops and bytes) on each temp
+    tier of steps a, c, d: the rec-a, rec-c, rec-d steps."""
+    return [Case(0, "replay:spark-temp", "replay", tier, "fio", {"trace": trace, "timed": False}, 0, label=label)
+            for label, tier in RECORDED_STEPS if tier in tier_names]
+
+
+def _recorded_trace(runner: Runner) -> tuple:
+    """(case name, trace file) of the run's recording step; (None, None) when it failed (its case says why, and
+    the fidelity section repeats it)."""
+    rec = [c for c in runner.doc["cases"] if c.get("label") == RECORD_STEP and not c.get("error")]
+    if not rec:
+        return None, None
+    return f"{runner.run_id}/case{rec[-1]['id']:03d}", rec[-1]["spark"]["trace"]["file"]
+
+
 def scale_stage(best_temp: str, records: int, max_workers: int, engine: str = "job") -> list:
     counts, n = [], 1
     while n <= max_workers:
@@ -118,6 +150,16 @@ def best_temp(doc: dict, engine: str = "job") -> str:
     return min(walls, key=lambda t: sorted(walls[t])[len(walls[t]) // 2])
 
 
+def _memory_mb(case: Case, container_mb: Optional[int]) -> Optional[int]:
+    """The container a step runs in: the replay's sorts and the recorded replays `container_mb`; Spark's workers
+    and executors one with the JVMs' memory and the same page cache room (engines/spark/case.node_container_mb)."""
+    if not container_mb:
+        return None
+    if case.engine == "spark":
+        return node_container_mb(container_mb - CONTAINER_JOB_MB, case.workers or 1)
+    return container_mb if case.workload == "terasort" or case.kind == "replay" else None
+
+
 def run_scenario(runner: Runner, tier_names: list, *, records: int, quick: bool, repeats: int,
                  emulation: Optional[emu.Emulation], half_path_tier: Optional[str],
                  container_mb: Optional[int] = None, hdd_drives: Optional[int] = None, spark: bool = False) -> dict:
@@ -128,11 +170,9 @@ def run_scenario(runner: Runner, tier_names: list, *, records: int, quick: bool,
     number = iter(range(10 ** 6))
 
     def numbered(cases, repeat):
-        # Spark's JVMs (a driver, executors of 512 MB heap) do not fit a container sized for the replay's 64 MB
-        # sort: Spark steps run without one (docs/spark.md, the fidelity section says so)
-        return [replace(c, id=next(number), repeat=repeat,
-                        memory_mb=container_mb if c.workload == "terasort" and c.engine != "spark" else None)
-                for c in cases]
+        # Spark's JVMs (executors of 512 MB heap) do not fit a container sized for the replay's 64 MB sort: its
+        # workers and executors run in one sized like a node's (the JVMs' own and the same page cache room)
+        return [replace(c, id=next(number), repeat=repeat, memory_mb=_memory_mb(c, container_mb)) for c in cases]
 
     for repeat in range(repeats):
         runner.run(numbered(plan["main"], repeat), finish=False)
@@ -151,6 +191,19 @@ def run_scenario(runner: Runner, tier_names: list, *, records: int, quick: bool,
         scale = scale_stage(best_temp(runner.doc, "spark"), records, max(2, os.cpu_count() or 1), engine="spark")
         for repeat in range(repeats):
             runner.run(numbered(scale, repeat), finish=False)
+        runner.spark_trace = True
+        try:
+            runner.run(numbered(record_stage(records), 0), finish=False)
+        finally:
+            runner.spark_trace = False
+        trace, file = _recorded_trace(runner)
+        if trace is not None:
+            runner.replay = {"trace": trace, "trace_path": str(runner.raw / file), "timed": False}
+            try:
+                for repeat in range(repeats):
+                    runner.run(numbered(recorded_stage(trace, tier_names), repeat), finish=False)
+            finally:
+                runner.replay = None
     runner.doc["findings"] = findings(runner.doc)
     if spark:
         from bench.scenarios.hadoop_tempdata.fidelity import fidelity
