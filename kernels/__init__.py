@@ -3,7 +3,8 @@
 There is no fallback to the references: a harness that silently timed Python while reporting
 Cython would be worse than one that fails. Importing this package imports the built kernels and
 raises ImportError (saying how to build them) when one is missing; `require_all()` checks every
-kernel, including those not re-exported here (the I/O engine, `kernels.ioloop`).
+kernel, including those not re-exported here (the I/O engine, `kernels.ioloop` and its `kernels.ioloop_*`
+modules).
 
 `IMPLEMENTATION` maps each public function to the implementation and CPU path that runs it, so
 every Sample can record what produced it (e.g. ``"cython:crc32c/sse42"``; with TIERBENCH_CRC_ISA set, the
@@ -19,7 +20,8 @@ import os
 _HERE = os.path.dirname(os.path.abspath(__file__))
 # Kernels this package knows of, for an installed copy without its .pyx sources; in a checkout
 # every kernels/*.pyx on disk is checked as well, so a new kernel needs no edit here.
-_KNOWN_KERNELS = ("crc32c", "ioloop", "sort", "teragen")
+_KNOWN_KERNELS = ("crc32c", "ioloop", "ioloop_account", "ioloop_checksum", "ioloop_ops", "ioloop_psync",
+                  "ioloop_queue", "sort", "teragen")
 
 __all__ = [
     "IMPLEMENTATION",

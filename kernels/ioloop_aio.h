@@ -1,5 +1,5 @@
-/* Linux native AIO (io_setup / io_submit / io_getevents) for kernels/ioloop.pyx, by raw system calls, so no
- * libaio is needed: the engine fio's `ioengine=libaio` uses, which the builtin engine uses for direct I/O
+/* Linux native AIO (io_setup / io_submit / io_getevents) for kernels/ioloop_queue.pyx, by raw system
+ * calls, so no libaio is needed: the engine fio's `ioengine=libaio` uses, which the builtin engine uses for direct I/O
  * with more than one operation in flight per job (one thread per job keeps `iodepth` operations queued).
  * Every function returns 0 / a count, or a negative errno. */
 #ifndef TB_IOLOOP_AIO_H

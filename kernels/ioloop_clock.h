@@ -1,8 +1,10 @@
-/* Small C helpers for kernels/ioloop.pyx: the monotonic clock, the few atomics the I/O threads share,
- * the splitmix64 mixer behind every "random" choice, and fio's latency-bin layout.
+/* Small C helpers for the builtin I/O engine (kernels/ioloop*.pyx, declared in kernels/ioloop_state.pxd):
+ * the monotonic clock, the few atomics the I/O threads share, the splitmix64 mixer behind every "random"
+ * choice, and fio's latency-bin layout.
  *
  * Kept in C because Cython has no atomics and because these sit on the per-operation hot path
- * (static inline, no call overhead). kernels/ioloop_ref.py mirrors the mixer and the bins in Python. */
+ * (static inline, no call overhead). kernels/ioloop_ops_ref.py and kernels/latency_bins.py mirror the
+ * mixer and the bins in Python. */
 #ifndef TB_IOLOOP_CLOCK_H
 #define TB_IOLOOP_CLOCK_H
 

@@ -1,9 +1,9 @@
-/* tb_uring.h - an io_uring per job for kernels/ioloop.pyx, by raw system calls (io_uring_setup,
+/* tb_uring.h - an io_uring per job for kernels/ioloop_queue.pyx, by raw system calls (io_uring_setup,
  * io_uring_enter, io_uring_register and mmap of the rings; no liburing): what fio's `ioengine=io_uring`
  * does, used by the builtin engine with `ioengine="io_uring"`.
  *
  * One thread owns a ring: it writes submission entries (SQEs) at the SQ tail, publishes the tail and
- * calls io_uring_enter (kernels/ioloop.pyx submits one SQE per call, as fio does); completions (CQEs) are
+ * calls io_uring_enter (kernels/ioloop_queue.pyx submits one SQE per call, as fio does); completions (CQEs) are
  * read from the CQ head. The completions are copied into
  * the `struct io_event` array of the Linux AIO path (ioloop_aio.h: data = user_data, res = result) so
  * that the engine handles both alike. Buffers may be registered (IORING_REGISTER_BUFFERS): the kernel
