@@ -172,6 +172,13 @@ def pytest_configure(config):
                                        "docs/run-document.schema.json on purpose (to test their refusal)")
 
 
+def pytest_collection_modifyitems(session, config, items):
+    """Tests named test_zz_* run last in the session, whatever their file: they check what every test before
+    them left behind (tests/test_fleet.py's: no fio server of this session is still running, the fleet's and the
+    fault tests' alike), so they must not depend on the order in which pytest meets the files."""
+    items[:] = sorted(items, key=lambda item: getattr(item, "originalname", item.name).startswith("test_zz_"))
+
+
 @pytest.fixture(autouse=True)
 def _stored_run_documents_match_the_schema(request):
     """After each test that used tmp_path (the stores tests write to), every run.json it left there matches
