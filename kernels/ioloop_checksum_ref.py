@@ -17,7 +17,7 @@ import numpy as np
 from kernels.crc32c_ref import crc32c as _crc32c
 from kernels.ioloop_ops_ref import ERR_CHECKSUM, GOLDEN, MASK, Stop, mix64_np
 
-__all__ = ["IMPLEMENTATION", "MAX_CHECKSUM_CHUNK", "SECTOR", "check_checksums", "check_chunk", "checksum_block",
+__all__ = ["IMPLEMENTATION", "MAX_CHECKSUM_CHUNK", "SECTOR", "check_chunk", "checksum_block",
            "expected_chunk", "expected_crcs", "stamp_offsets", "write_pattern"]
 
 IMPLEMENTATION = "python:ioloop_checksum_ref"
@@ -69,43 +69,13 @@ def expected_crcs(pattern_key: int, written_bs: int, chunk: int, file_key: int, 
     return out
 
 
-def _positive_int(name: str, value, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, not {value!r}")
-    return int(value)
-
-
 def check_chunk(chunk: int, bs: int) -> None:
+    """ValueError unless `chunk` is a whole number of sectors the kernel keeps tables for and divides `bs`."""
     if chunk % SECTOR or chunk > MAX_CHECKSUM_CHUNK:
         raise ValueError(f"checksum_chunk must be a multiple of {SECTOR} bytes up to {MAX_CHECKSUM_CHUNK}, "
                          f"not {chunk}")
     if bs % chunk:
         raise ValueError(f"bs={bs} is not a whole number of checksum chunks of {chunk} bytes")
-
-
-def check_checksums(rw, bs, chunk, written_seed, written_bs) -> tuple:
-    """(chunk, written_seed, written_bs) of run_phase's checksum arguments, checked: checksums need a phase that
-    only reads or only writes, and a read names the write phase it verifies."""
-    chunk = _positive_int("checksum_chunk", chunk, 0)
-    if not chunk:
-        if written_seed is not None or written_bs is not None:
-            raise ValueError("written_seed and written_bs say what a checksum-verifying read expects: "
-                             "they need checksum_chunk > 0")
-        return 0, None, None
-    check_chunk(chunk, bs)
-    if rw in ("randrw", "rw"):
-        raise ValueError(f"checksums need a phase that only reads or only writes, not rw={rw}")
-    if rw in ("write", "randwrite"):
-        if written_seed is not None or written_bs is not None:
-            raise ValueError("written_seed and written_bs are for read phases (what their checksums verify)")
-        return chunk, None, None
-    if isinstance(written_seed, bool) or not isinstance(written_seed, (int, np.integer)):
-        raise ValueError("a read with checksum_chunk verifies what an ioloop write phase wrote over the same jobs: "
-                         f"give that phase's seed as written_seed, not {written_seed!r}")
-    written_bs = bs if written_bs is None else _positive_int("written_bs", written_bs)
-    if written_bs % chunk:
-        raise ValueError(f"written_bs={written_bs} is not a whole number of checksum chunks of {chunk} bytes")
-    return chunk, int(written_seed), written_bs
 
 
 def checksum_block(buf, bs: int, chunk: int, file_key, f: int, off: int, verify_pattern) -> int:

@@ -45,7 +45,7 @@ from kernels.ioloop_account_ref import (
 from kernels.ioloop_checksum_ref import (
     MAX_CHECKSUM_CHUNK,
     SECTOR,
-    check_checksums,
+    check_chunk,
     expected_chunk,
     stamp_offsets,
     write_pattern,
@@ -116,12 +116,37 @@ def check_args(jobs, rw, bs, file_size, iodepth, rwmixread, direct, fsync_every,
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise ValueError(f"seed must be an integer, not {seed!r}")
     mix = {"read": 100, "randread": 100, "write": 0, "randwrite": 0}.get(rw, rwmixread)
-    chunk, written_seed, written_bs = check_checksums(rw, bs, checksum_chunk, written_seed, written_bs)
+    chunk, written_seed, written_bs = _check_checksums(rw, bs, checksum_chunk, written_seed, written_bs)
     return {"ioengine": choose_ioengine(ioengine, direct, iodepth), "chunk": chunk, "written_seed": written_seed,
             "written_bs": written_bs, "paths": paths, "rw": rw, "bs": bs, "file_size": file_size,
             "iodepth": iodepth, "rwmix": mix, "random": rw.startswith("rand"),
             "service": FILE_SERVICE.index(file_service), "fsync_every": fsync_every, "direct": bool(direct),
             "runtime_s": runtime_s, "seed": int(seed), "reads": rw in ("read", "randread", "randrw", "rw")}
+
+
+def _check_checksums(rw, bs, chunk, written_seed, written_bs) -> tuple:
+    """(chunk, written_seed, written_bs) of run_phase's checksum arguments, checked: checksums need a phase that
+    only reads or only writes, and a read names the write phase it verifies."""
+    chunk = _positive_int("checksum_chunk", chunk, 0)
+    if not chunk:
+        if written_seed is not None or written_bs is not None:
+            raise ValueError("written_seed and written_bs say what a checksum-verifying read expects: "
+                             "they need checksum_chunk > 0")
+        return 0, None, None
+    check_chunk(chunk, bs)
+    if rw in ("randrw", "rw"):
+        raise ValueError(f"checksums need a phase that only reads or only writes, not rw={rw}")
+    if rw in ("write", "randwrite"):
+        if written_seed is not None or written_bs is not None:
+            raise ValueError("written_seed and written_bs are for read phases (what their checksums verify)")
+        return chunk, None, None
+    if isinstance(written_seed, bool) or not isinstance(written_seed, (int, np.integer)):
+        raise ValueError("a read with checksum_chunk verifies what an ioloop write phase wrote over the same jobs: "
+                         f"give that phase's seed as written_seed, not {written_seed!r}")
+    written_bs = bs if written_bs is None else _positive_int("written_bs", written_bs)
+    if written_bs % chunk:
+        raise ValueError(f"written_bs={written_bs} is not a whole number of checksum chunks of {chunk} bytes")
+    return chunk, int(written_seed), written_bs
 
 
 def _device_size(fd: int) -> int:
