@@ -30,6 +30,7 @@ from kernels.ioloop_account cimport collect, ivl_copy, ivl_row
 from kernels.ioloop_checksum cimport aligned, checksum_tables, fill_pattern
 from kernels.ioloop_psync cimport psync_worker
 from kernels.ioloop_queue cimport queue_worker
+from kernels.ioloop_queue_ref import QUEUED, threads_per_job
 from kernels.ioloop_ref import IntervalPoller, check_args, check_interval, open_files, raise_io_error, seed_keys
 from kernels.ioloop_state cimport (
     IOL_PLAT_NR,
@@ -135,10 +136,10 @@ def run_phase(jobs, rw, bs, file_size, *, iodepth=1, rwmixread=50, direct=True, 
                       file_service, seed, checksum_chunk, written_seed, written_bs, ioengine)
     interval_ns = check_interval(interval_s, on_interval)
     paths = [p for job in cfg["paths"] for p in job]
-    # libaio and io_uring: one thread per job keeps iodepth ops queued; psync: iodepth threads per job,
-    # each with one op in flight.
-    cdef bint aio = cfg["ioengine"] in ("libaio", "io_uring")
-    cdef int per_job = 1 if aio else cfg["iodepth"]
+    # libaio and io_uring: one thread per job keeps iodepth ops queued (kernels.ioloop_queue); psync: iodepth
+    # threads per job, each with one op in flight (kernels.ioloop_psync).
+    cdef bint aio = cfg["ioengine"] in QUEUED
+    cdef int per_job = threads_per_job(cfg["ioengine"], cfg["iodepth"])
     cdef int nworkers = len(cfg["paths"]) * per_job
     cdef uint64_t runtime_ns = 0 if runtime_s is None else max(<uint64_t>1, <uint64_t>(float(runtime_s) * 1e9))
     cdef Shared sh
