@@ -82,7 +82,7 @@ def store(tmp_path):
 @pytest.fixture(scope="session")
 def emulated():
     """Emulated hdd/nvme/optane tiers (512 MiB each, the hdd tier by the throttle method: the tests of the seek
-    model build their own, tests/test_hdd_model.py) for the whole session; yields the env that points the CLI
+    model build their own, tests/tiers/test_hdd_model.py) for the whole session; yields the env that points the CLI
     at them."""
     reason = emulation_missing()
     if reason:
@@ -174,8 +174,8 @@ def pytest_configure(config):
 
 def pytest_collection_modifyitems(session, config, items):
     """Tests named test_zz_* run last in the session, whatever their file: they check what every test before
-    them left behind (tests/test_fleet.py's: no fio server of this session is still running, the fleet's and the
-    fault tests' alike), so they must not depend on the order in which pytest meets the files."""
+    them left behind (tests/engines/fio/test_fleet.py's: no fio server of this session is still running, the
+    fleet's and the fault tests' alike), so they must not depend on the order in which pytest meets the files."""
     items[:] = sorted(items, key=lambda item: getattr(item, "originalname", item.name).startswith("test_zz_"))
 
 

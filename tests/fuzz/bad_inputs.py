@@ -433,7 +433,7 @@ def _entries() -> list:
     e.append(BadInput("machines-catalog-without-machines", ("compare", "{good_run}", "{bad_run}", "--catalog",
                                                             "{file}", "--results", "{store}"), {"c.toml": entry}))
 
-    # run bundles (bench.store.bundle; tests/test_bundle.py builds the hostile tars)
+    # run bundles (bench.store.bundle; tests/store/test_bundle.py builds the hostile tars)
     def bundle(name, content):
         e.append(BadInput(f"import-bundle-{name}", ("import", "--bundle", "{file}", "--results", "{store}"),
                           {"b.tgz": content}))
@@ -457,7 +457,7 @@ def _entries() -> list:
     e.append(BadInput("export-unknown-run", ("export", "nope", "--bundle", "{dir}/b.tgz", "--results", "{store}")))
     # issue 22: raw devices. Only devices every machine has are named (the disk under /, read-only workloads,
     # no --destroy-data, so that a guard that failed would read and never write); loop devices made by the
-    # tests are refused and measured in tests/test_raw_device.py.
+    # tests are refused and measured in tests/tiers/test_raw_device.py.
     raw = ("--quick", "--param", "size=1m", "--param", "runtime_s=0.2", "--results", "{store}")
     root = _root_device()
     if root:

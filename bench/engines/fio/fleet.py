@@ -2,7 +2,7 @@
 `fio --client=HOST JOB ...` here): per-host job files, per-host phase records, and the reason for every host that
 gave none. Nothing here builds an agent of our own: fio carries the job files and brings the results back.
 
-Facts this module relies on (fio 3.33; tests/test_fleet.py exercises each):
+Facts this module relies on (fio 3.33; tests/engines/fio/test_fleet.py exercises each):
 - Job files sent from the client are parsed here, so each host gets its own file with its own tier paths.
   fio's `unique_filename` (on by default) prefixes every file name with the server's address, so two servers
   sharing one directory never share files.

@@ -14,7 +14,7 @@ The fleet (fio's client/server mode): fio's "All clients" entry sums every host 
 groups together, with no percentiles or bins. `fleet_records` computes the same aggregate per phase instead, the
 way fio computes "All clients" for one group: operations and bytes summed over the hosts, over the longest
 host's runtime; latency bins merged (percentiles then come from the merged bins, never an average of the hosts'
-percentiles). For a one-phase pattern this is fio's "All clients" figure (tests/test_fleet.py checks it).
+percentiles). For a one-phase pattern this is fio's "All clients" figure (tests/engines/fio/test_fleet.py checks it).
 """
 from __future__ import annotations
 
