@@ -144,17 +144,11 @@ cdef inline bint _run_less(const Key80* heads, size_t a, size_t b) noexcept nogi
 cdef void _merge_core(const unsigned char** bases, const size_t* counts, size_t k,
                       size_t* pos, Key80* heads, size_t* heap, unsigned char* out) noexcept nogil:
     """Merge k sorted runs; among equal keys the earlier run goes first (stable)."""
-    cdef size_t size = 0, r, i, child, top, o = 0
+    cdef size_t size = 0, r, top, o = 0
     for r in range(k):
         if counts[r]:
             heads[r] = _key80(bases[r])
-            # sift up
-            i = size
-            heap[size] = r
-            size += 1
-            while i > 0 and _run_less(heads, heap[i], heap[(i - 1) // 2]):
-                heap[i], heap[(i - 1) // 2] = heap[(i - 1) // 2], heap[i]
-                i = (i - 1) // 2
+            _heap_push(heads, heap, &size, r)
     while size:
         top = heap[0]
         memcpy(out + o * _REC, bases[top] + pos[top] * _REC, _REC)
@@ -165,17 +159,7 @@ cdef void _merge_core(const unsigned char** bases, const size_t* counts, size_t 
         else:
             size -= 1
             heap[0] = heap[size]
-        i = 0
-        while True:
-            child = 2 * i + 1
-            if child >= size:
-                break
-            if child + 1 < size and _run_less(heads, heap[child + 1], heap[child]):
-                child += 1
-            if not _run_less(heads, heap[child], heap[i]):
-                break
-            heap[i], heap[child] = heap[child], heap[i]
-            i = child
+        _heap_sift_down(heads, heap, size)
 
 
 
