@@ -72,6 +72,19 @@ def cli_json(*args, env=None, check=0, timeout=600):
     return json.loads(proc.stdout)
 
 
+def refused(proc) -> str:
+    """Exit 2 with one line on stderr, no traceback; returns the line."""
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2, proc.stderr
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    return lines[0]
+
+
+def nothing_stored(store: Path) -> bool:
+    """Whether the store holds no run (its hidden files, such as a lock, aside)."""
+    return not store.exists() or not [p for p in store.iterdir() if not p.name.startswith(".")]
+
+
 @pytest.fixture
 def store(tmp_path):
     """A private results store; returns its path and sets TIERBENCH_RESULTS for CLI calls through env."""

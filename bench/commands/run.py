@@ -227,7 +227,7 @@ def execute(cfg: Config, tier_flags: list, *, json_out: bool, extra: dict = None
         else:
             cases = plan.with_method(plan.build(cfg, list(tiers)), method_of(cfg))
             check_raw_cases(cases, tiers, cfg.destroy_data, precondition=cfg.precondition)
-            check_plan_space(cases, session.tiers)
+            check_plan_space(cases, session.tiers, precondition=cfg.precondition)
         check_fio(cfg, cases)
         check_spark(cases, cfg.spark_master)
         if cfg.export_jobs:

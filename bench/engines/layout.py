@@ -74,9 +74,17 @@ def write_files(jobs: list, file_size: int, bs: int) -> None:
 
 def check_space(pattern: Pattern, dirs: dict, tiers_by_role: dict = None) -> None:
     """Raise CaseError unless the file systems of `dirs` ({role: directory}) have room for every file the
-    pattern keeps (bench.tiers.guard: the same check and message as the parent's, with the numbers)."""
+    pattern keeps (bench.tiers.guard: the same check and message as the parent's, with the numbers), less
+    what its files already hold (a run's dataset laid out by an earlier case: bench.execution.datasets)."""
     names = {dirs[role]: name for role, name in (tiers_by_role or {}).items() if role in dirs}
-    check_needs(pattern_needs(pattern, dirs), names, f"pattern {pattern.name}", error=CaseError)
+    needs = pattern_needs(pattern, dirs)
+    held: dict = {}
+    for phase in pattern.phases:
+        for path in {p for job in phase_files(phase, dirs[phase.role]) for p in job}:
+            if os.path.isfile(path):
+                held.setdefault(dirs[phase.role], {})[path] = os.path.getsize(path)
+    needs = {d: (max(0, nbytes - sum(held.get(d, {}).values())), desc) for d, (nbytes, desc) in needs.items()}
+    check_needs(needs, names, f"pattern {pattern.name}", error=CaseError)
 
 
 def lay_out_pattern(pattern: Pattern, dirs: dict, tiers_by_role: dict = None) -> list:

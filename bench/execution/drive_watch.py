@@ -41,7 +41,9 @@ class DriveWatch:
             return f"cannot read the hdd drive-model daemon's counters: {e}"
         return None
 
-    def finish(self) -> tuple:
+    def finish(self, measured_from: Optional[dict] = None) -> tuple:
+        """measured_from: {tier: counters} read by the worker after laying out a shared dataset (bench.execution.
+        worker): the case's figures start there, so that they cover what it measured and not the layout."""
         why = self._failure()
         if why:
             return f"{why} (it died during the case)", {}
@@ -51,7 +53,7 @@ class DriveWatch:
                 after = hdd_model.read_stats(t.emulated)
             except (OSError, ValueError) as e:
                 return f"cannot read the hdd drive-model daemon's counters: {e}", {}
-            before = self.before[t.name]
+            before = (measured_from or {}).get(t.name) or self.before[t.name]
             m = hdd_model.case_metrics(before, after)
             busy = sum(after[k] - before[k] for k in ("positioning_s", "transfer_s"))
             if busy > 0 and m["hdd_late_s"] > LATE_SHARE * busy:

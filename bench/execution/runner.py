@@ -32,6 +32,7 @@ from bench.core.metric_registry import unit_of
 from bench.core.sample import Sample
 from bench.execution import stopping
 from bench.execution.contention import ContentionProbe
+from bench.execution.datasets import dataset_dir, remove_datasets
 from bench.execution.drive_watch import DriveWatch
 from bench.execution.machine import fingerprint
 from bench.execution.monitor import Monitor
@@ -130,6 +131,7 @@ class Runner:
         self.store = store
         self.spark_master = spark_master     # --spark-master: Spark cases use this cluster instead of their own
         self.tiers = {t.name: t for t in tiers}
+        self._last_use: dict = {}    # a shared dataset's directory -> the last case of run() that reads it
         self.cgroup = cgroup
         self.timeout_s = timeout_s
         self.progress = progress
@@ -201,6 +203,22 @@ class Runner:
             shutil.rmtree(os.path.join(self.tiers[name].path, case_dir_name(self.run_id, case.id)),
                           ignore_errors=True)
 
+    def _dataset_dir(self, case):
+        """The run's shared dataset directory the case reads its data from, or None (bench.execution.datasets)."""
+        return dataset_dir(case.to_dict(), self._tier_spec(self.tiers[case.tier]), self.run_id, fleet=bool(self.fleet),
+                           precondition=bool((self.method or {}).get("precondition")))
+
+    def _drop_dataset(self, case) -> None:
+        """A case that failed may have left its dataset half-written: the next case lays it out anew."""
+        path = self._dataset_dir(case)
+        if path:
+            shutil.rmtree(path, ignore_errors=True)
+
+    def remove_datasets(self) -> None:
+        """Remove the run's shared datasets from its tiers (at the end of the run, however it ends)."""
+        if not self.fleet:
+            remove_datasets([t.path for t in self.tiers.values() if not t.raw], self.run_id)
+
     def run_case_documents(self, case) -> list:
         """The case's documents: one, or for a fleet run one per host and one for the fleet."""
         if not self.fleet:
@@ -253,6 +271,8 @@ class Runner:
                 "live_path": str(self.raw / f"case{case.id:03d}.live.jsonl")}
         if self.fleet:
             spec["fleet"] = {"hosts": self.fleet}
+        if self._dataset_dir(case) and self._last_use.get(self._dataset_dir(case)) == case.id:
+            spec["dataset_last_use"] = True     # the worker removes the dataset after it (even if tierbench dies)
         if self.job_file:
             spec["job_file"] = self.job_file
         if self.replay:
@@ -314,12 +334,17 @@ class Runner:
             error = f"worker died: {tail[0]}"
         if not error and rc != 0:
             error = f"worker exited with status {rc} after reporting success"
-        drive_error, drive_metrics = watch.finish()
+        dataset = result.pop("dataset", None)
+        drive_error, drive_metrics = watch.finish((dataset or {}).get("drive_stats"))
         error = drive_error or error      # a dead drive is the reason the case's I/O failed
         case_doc = case_document(case.to_dict(), result, [spec_path.name, result_path.name], error)
         for key in ("precondition", "steady_state"):
             if result.get(key):
                 case_doc[key] = result[key]
+        if dataset:
+            case_doc["dataset"] = {k: dataset[k] for k in ("dir", "laid_out")}
+        if case_doc["error"]:
+            self._drop_dataset(case)
         if result.get("intervals") and not error:
             self._note_intervals(case_doc, None, result["intervals"])
         if self.fleet:      # the monitor watched this machine, not the hosts: its figures are no host's
@@ -406,6 +431,7 @@ class Runner:
         `interrupted` with that case recovered (bench.store.run_state.reconcile)."""
         previous = signal.signal(signal.SIGTERM, _raise_interrupt)
         current = None
+        self._last_use = {self._dataset_dir(c): c.id for c in cases}
         try:
             with self.view.running(cases):
                 for case in cases:
@@ -425,6 +451,7 @@ class Runner:
         except KeyboardInterrupt:
             stopping.begin(lambda: self._proc)
             self._interrupted(current)
+            self.remove_datasets()
             if finish:
                 self.finish()
             finish = False
@@ -434,6 +461,7 @@ class Runner:
             self._stop_worker()
             if current is not None:
                 self._end_case(current)
+            self.remove_datasets()
             raise
         finally:
             if not stopping.begun():
@@ -463,7 +491,8 @@ class Runner:
         self.doc["interrupted"] = True
 
     def finish(self) -> dict:
-        """Close the run: its final status from the cases, and finished_at."""
+        """Close the run: its final status from the cases, and finished_at; its shared datasets removed."""
+        self.remove_datasets()
         self.doc["finished_at"] = _now()
         self._save()
         return self.doc

@@ -18,6 +18,7 @@ import os
 import resource
 import shutil
 import signal
+import stat
 import sys
 import time
 import traceback
@@ -28,9 +29,13 @@ from bench.analysis.intervals import check_interval_sums, interval_figures
 from bench.analysis.metrics import case_metrics, check_metrics, check_phases, demanded_iops_per_gb, latency_bins
 from bench.analysis.verdict import bottleneck
 from bench.core.errors import CaseError, TierbenchError
+from bench.core.pattern import Pattern
+from bench.engines.layout import lay_out_pattern
+from bench.execution.datasets import dataset_dir
 from bench.execution.rounds import run_method
 from bench.execution.runqueue import RunQueueWait
 from bench.store.runs import atomic_write_text
+from bench.tiers import hdd_model
 from bench.tiers.emulate import join_cgroup
 
 
@@ -128,13 +133,25 @@ def execute(spec: dict) -> dict:
             raise CaseError(f"tier root {root} vanished (it does not exist; tierbench never creates one)") from None
         roots[root] = (st.st_dev, st.st_ino)
     made = []
+    shared = dataset_dir(case, spec["tiers"][case["tier"]], spec["run_id"],
+                         precondition=bool((spec.get("method") or {}).get("precondition")))
+    if shared:
+        dirs["data"] = shared
     try:
         for d in dict.fromkeys(dirs.values()) if not _raw_device(spec) else ():
             try:
                 os.mkdir(d)      # only the case's directory, inside the existing root
             except FileNotFoundError:
                 raise CaseError(f"tier root {os.path.dirname(d)} vanished before the case started") from None
-            made.append(d)
+            except FileExistsError:
+                if d != shared:
+                    raise
+                if not stat.S_ISDIR(os.lstat(d).st_mode):     # a link or a file planted there: never followed
+                    raise CaseError(f"{d} is not a directory (the run's dataset is one it made itself)") from None
+                continue         # the run's dataset, laid out by an earlier case
+            if d != shared:      # the run's dataset stays for its other cases (the runner removes it)
+                made.append(d)
+        dataset = _prepare_dataset(spec, dirs, roles) if shared else None
         try:
             with RunQueueWait(os.getpid()) as runqueue:
                 out, pattern, cpu_s, engine_wall = _run_engine(spec, case, dirs, roles, raw_dir, stem)
@@ -169,10 +186,34 @@ def execute(spec: dict) -> dict:
                 "run_queue_wait_s": runqueue.wait_s, "run_queue_window_s": runqueue.window_s,
                 "implementation": out.get("implementation"), "raw": out.get("raw", []), "error": None,
                 **({"spark": out["spark"]} if out.get("spark") else {}),
-                **({"replay": out["replay"]} if out.get("replay") else {})}
+                **({"replay": out["replay"]} if out.get("replay") else {}),
+                **({"dataset": dataset} if dataset else {})}
+    except BaseException:
+        if shared:      # failed or stopped (also when the runner died): nothing half-written is read again
+            shutil.rmtree(shared, ignore_errors=True)
+        raise
     finally:
         for d in made:
             shutil.rmtree(d, ignore_errors=True)
+        if shared and spec.get("dataset_last_use"):     # no later case of this run reads it
+            shutil.rmtree(shared, ignore_errors=True)
+
+
+def _prepare_dataset(spec: dict, dirs: dict, roles: dict) -> dict:
+    """Lay out the files of the case's data-role phases in the run's shared dataset directory where they are
+    not there yet (bench.execution.datasets), before the case's engine runs; then read the counters of a
+    modelled hdd drive, so that the case's drive figures cover what it measures and not the layout, on the
+    first case as on the repeats. Returns {"dir", "laid_out", "drive_stats"}."""
+    case = spec["case"]
+    pattern = _pattern_for(case)
+    data_only = Pattern(pattern.name, tuple(p for p in pattern.phases if p.role == "data"))
+    laid_out = lay_out_pattern(data_only, {"data": dirs["data"]}, {"data": roles["data"]})
+    stats = {}
+    for name in dict.fromkeys(roles.values()):
+        emulated = spec["tiers"][name].get("emulated")
+        if (emulated or {}).get("daemon"):
+            stats[name] = hdd_model.read_stats(emulated)
+    return {"dir": os.path.basename(dirs["data"]), "laid_out": bool(laid_out), "drive_stats": stats}
 
 
 def execute_fleet(spec: dict) -> dict:

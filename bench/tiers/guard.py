@@ -182,20 +182,42 @@ def _case_what(case) -> str:
     return f"case {case.label or case.id} ({case.workload}{', ' + params if params else ''})"
 
 
-def check_plan_space(cases: Iterable, tiers: Iterable) -> None:
+def check_plan_space(cases: Iterable, tiers: Iterable, *, precondition: bool = False) -> None:
     """In the parent, before anything runs: every case of the plan fits its tiers' free space (cases run one
-    after the other and each removes its files, so each is checked on its own)."""
+    after the other and each removes its own files, so each is checked on its own), beside the datasets the
+    run keeps for its repeats (bench.execution.datasets: each kept until the run ends)."""
+    from bench.execution.datasets import dataset_bytes, dataset_dir
+
     by_name = {t.name: t for t in tiers}
     names = {t.path: t.name for t in by_name.values()}
-    checked = set()
+    cases = list(cases)
+    kept: dict = {}     # tier root -> {dataset directory: bytes}
+    shared = []
     for case in cases:
+        tier = by_name[case.tier]
+        path = dataset_dir(case.to_dict(), {"path": tier.path, "raw": getattr(tier, "raw", False)}, "plan",
+                           precondition=precondition)
+        shared.append(path)
+        if path:
+            kept.setdefault(tier.path, {})[path] = dataset_bytes(case.to_dict())
+    checked = set()
+    for case, own in zip(cases, shared):
         if any(getattr(by_name[n], "raw", False) for n in (case.tier, case.temp_tier or case.tier)):
             continue        # a raw device holds no files: bench.tiers.raw.check_raw_cases checks the region fits
-        key = (case.workload, case.kind, case.tier, case.temp_tier, tuple(sorted(case.params.items())))
+        key = (case.workload, case.kind, case.tier, case.temp_tier, tuple(sorted(case.params.items())), case.engine)
         if key in checked:
             continue
         checked.add(key)
-        check_needs(case_needs(case, by_name), names, _case_what(case))
+        needs = case_needs(case, by_name)
+        root = by_name[case.tier].path
+        others = {p: b for p, b in kept.get(root, {}).items() if p != own}
+        if others:
+            nbytes, desc = needs.get(root, (0, ""))
+            needs[root] = (nbytes + sum(others.values()),
+                           "; ".join(x for x in (desc, f"{len(others)} other dataset{'s' if len(others) > 1 else ''} "
+                                                       f"the run keeps for its repeats: "
+                                                       f"{fmt_bytes(sum(others.values()))}") if x))
+        check_needs(needs, names, _case_what(case))
 
 
 # -- one run per tier -----------------------------------------------------------------------------

@@ -10,17 +10,11 @@ import shutil
 import pytest
 
 from bench.analysis.machines import same_machine_class
-from tests.conftest import cli, cli_json
+from tests.conftest import cli, cli_json, refused
 
 BASELINE = ("--workload", "rand-read-4k", "--engine", "builtin", "--quick", "--param", "iodepth=1",
             "--param", "size=4m", "--param", "runtime_s=0.3")
 SORT = ("--workload", "terasort", "--quick", "--param", "records=20000")
-
-
-def refused(proc) -> str:
-    lines = proc.stderr.strip().splitlines()
-    assert proc.returncode == 2 and len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

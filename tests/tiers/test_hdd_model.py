@@ -205,39 +205,39 @@ def test_random_4k_qd1_and_qd32_against_the_model(seek_tiers):
 
 
 @needs_seek
-def test_random_4k_qd1_repeats_within_5_percent_when_long_enough(seek_tiers):
-    """5 repeats of QD1 random reads, each as long as qd1_runtime_s says (plus 10% for the host's own path),
-    fresh offsets per repeat (randrepeat=0): spread under 5% and each within 10% of the model. Skips, saying
-    so, when the host path alone adds more than 10% to a request (a loaded machine: its jitter is not the
-    drive's)."""
-    hdd = seek_tiers["hdd"]
-    path = Path(hdd["path"]) / "rand5.dat"
-    fio(path, "--rw=write", "--bs=1M")
+def test_random_4k_qd1_repeats_within_5_percent_through_the_cli(seek_tiers, store):
+    """5 repeats of QD1 random reads through `tierbench run`, as a user measures them, each as long as
+    qd1_runtime_s says (plus 10% for the host's own path), fresh offsets per repeat: all five read the one
+    file the first laid out (a new layout lands elsewhere on the drive each time: bench.execution.datasets),
+    the drive's counters cover the reads alone, the spread is under 5% and each within 10% of the model.
+    Skips, saying so, when the host path alone adds more than 10% to a request (a loaded machine: its jitter
+    is not the drive's)."""
     p, span = DriveParams(), FILE / IMAGE
     runtime = qd1_runtime_s(p, span) * 1.1
-    runs = []
-    try:
-        for _ in range(5):
-            runs.append(measured(hdd, path, "--rw=randread", "--bs=4k", f"--runtime={runtime:.1f}",
-                                 "--time_based", "--randrepeat=0"))
-    finally:
-        path.unlink()
+    doc = cli_json("run", "--tier", "hdd", "--workload", "rand-read-4k", "--param", "iodepth=1", "--param",
+                   "direct=true", "--param", f"size={FILE}", "--param", f"runtime_s={runtime:.1f}", "--repeat", "5",
+                   "--results", store, env=seek_tiers["env"])
+    cases = doc["cases"]
+    assert not any(c["error"] for c in cases) and len(cases) == 5
+    assert [c["dataset"]["laid_out"] for c in cases] == [True, False, False, False, False]
     expected = expected_random_iops(p, span)
-    iops = [job["read"]["iops"] for job, _ in runs]
-    for job, counters in runs:
-        service_s = (counters["positioning_s"] + counters["transfer_s"]) / counters["requests"]
-        host_s = job["read"]["clat_ns"]["mean"] / 1e9 - service_s
-        if host_s > 0.10 * service_s:
-            pytest.skip(f"machine too busy for the QD1 repeats: the host path added {host_s * 1e3:.2f} ms to "
-                        f"each {service_s * 1e3:.2f} ms request (load {os.getloadavg()[0]:.1f}); measured "
-                        f"{', '.join(f'{v:.1f}' for v in iops)} IOPS, model {expected:.1f}")
+    iops = [c["metrics"]["iops"] for c in cases]
+    service, host = [], []
+    for c in cases:
+        m = c["metrics"]
+        # the counters start after the layout: every request the drive served is one of fio's random reads
+        assert m["hdd_random_share"] > 0.95 and m["hdd_requests"] == pytest.approx(m["ops_read"], rel=0.01), m
+        service.append(m["hdd_positioning_s"] / m["hdd_positioning_share"] / m["hdd_requests"])
+        host.append(m["lat_mean_us"] / 1e6 - service[-1])
+    if max(host) > 0.10 * min(service):
+        pytest.skip(f"machine too busy for the QD1 repeats: the host path added up to {max(host) * 1e3:.2f} ms to "
+                    f"each {min(service) * 1e3:.2f} ms request (load {os.getloadavg()[0]:.1f}); measured "
+                    f"{', '.join(f'{v:.1f}' for v in iops)} IOPS, model {expected:.1f}")
     # the drive's own figure per repeat (its modelled service time per request) must repeat within 5% always;
-    # the measured IOPS also carries the host path (fio, loop, FUSE, the VM), which on this VM was seen to add
-    # 0.1-0.7 ms per request from one run to the next even on a quiet machine: when that jitter alone exceeds
-    # 2% of a request, the measured spread is the host's and the test says so instead of judging the drive
-    service = [(c["positioning_s"] + c["transfer_s"]) / c["requests"] for _, c in runs]
+    # the measured IOPS also carries the host path (fio, loop, FUSE, the VM), seen to vary by 0.1-0.7 ms per
+    # request from one run to the next on this VM beside CPU hogs: when that jitter alone exceeds 2% of a
+    # request, the measured spread is the host's and the test says so instead of judging the drive
     assert _spread([1 / t for t in service]) < 0.05, service
-    host = [job["read"]["clat_ns"]["mean"] / 1e9 - t for (job, _), t in zip(runs, service)]
     if _spread(iops) >= 0.05 and max(host) - min(host) > 0.02 * min(service):
         pytest.skip(f"the host path's time per request varied by {(max(host) - min(host)) * 1e3:.2f} ms between "
                     f"repeats (load {os.getloadavg()[0]:.1f}): measured {', '.join(f'{v:.1f}' for v in iops)} IOPS, "

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import cli, cli_json, needs_fio
-from tests.tiers.test_tier_guard import refused
+from tests.conftest import cli, cli_json, needs_fio, nothing_stored, refused
 
 pytestmark = needs_fio
 
@@ -50,10 +49,6 @@ def loop_device(folder: Path, size: int = SIZE):
 def blank(tmp_path):
     with loop_device(tmp_path) as found:
         yield found
-
-
-def nothing_stored(store: Path) -> bool:
-    return not store.exists() or not [p for p in store.iterdir() if not p.name.startswith(".")]
 
 
 def nonzero_bytes(image: Path) -> int:

@@ -21,21 +21,9 @@ from bench.core.errors import CaseError
 from bench.core.units import fmt_bytes
 from bench.engines.layout import lay_out_pattern
 from bench.tiers.guard import TierLocks, job_space, lock_holders, system_path_reason
-from tests.conftest import ROOT, cli, cli_json, small_ext4
+from tests.conftest import ROOT, cli, cli_json, nothing_stored, refused, small_ext4
 
 QUICK_CASE = ["--workload", "seq-read-1m", "--engine", "builtin", "--param", "size=1m", "--param", "runtime_s=0.2"]
-
-
-def refused(proc) -> str:
-    """Exit 2 with one line on stderr, no traceback; returns the line."""
-    lines = proc.stderr.strip().splitlines()
-    assert proc.returncode == 2, proc.stderr
-    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
-    return lines[0]
-
-
-def nothing_stored(store: Path) -> bool:
-    return not store.exists() or not any(store.iterdir())
 
 
 # -- places ---------------------------------------------------------------------------------------

@@ -1,0 +1,86 @@
+"""Data a run lays out once and its cases read again: fio's convention for repeats.
+
+fio lays a job's files out on its first run and reads the same files on every later run; PerfKitBenchmarker
+and elbencho prepare the data once, then measure. A case that only reads its data files (every phase of its
+`data` role reads, none verifies checksums, no warm-cache or preconditioning method) therefore keeps them, for
+the whole run, in a directory of the run on the tier, `tierbench-<run>-data-<shape>`, shared by every case of
+the run with the same engine and the same files (fileset, file size, files, jobs): repeats, and sweeps of
+iodepth or block size over one file. Its temp files stay in the case's own directory.
+
+Why: where a file lies on a hard drive sets its random figures. ext4 places each new file after the last one
+(its allocator's goal moves on through the drive), so a file laid out afresh by every repeat lands elsewhere
+each time, now and then across the journal in the middle of the file system, or wrapping from the end to the
+start: measured on the emulated hdd (2 GiB tier, 256 MiB file, docs/hdd-model.md), spans of 256, 264, 328 and
+2,015 MiB over ten layouts, and QD1 random reads of 132 to 143 IOPS on one drive model. Laid out once, the
+repeats measure the same file.
+
+The directory is removed by the worker of the last case that reads it, and at once when a case that used it
+fails or is stopped (by the worker itself, also when tierbench died, and by the runner), so that nothing a
+failed case may have left half-written is read again: the next case lays the files out anew. The runner also
+removes the run's datasets when the run ends, however it ends. One gap is left: tierbench killed with SIGKILL
+between two cases, while no worker runs, leaves the dataset of the cases still to come on the tier. The plan's
+space check counts the datasets as kept for the whole run (bench.tiers.guard.check_plan_space).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from typing import Optional
+
+READ_MODES = ("read", "randread")
+
+
+def _pattern(case: dict):
+    import workloads
+
+    workload = workloads.get(case["workload"])
+    return workload.build(workloads.coerce_params(workload, case["params"]))
+
+
+def dataset_shape(case: dict, *, raw: bool = False, fleet: bool = False, precondition: bool = False) -> Optional[dict]:
+    """The shape of the data files a case may share with the run's other cases ({"engine", "files": [...]}),
+    or None where it keeps them in its own directory: not a pattern case, a raw device or a fleet (no
+    directory of its own), a warm-cache case (it needs its layout's pages), preconditioning (it writes the
+    region), or a data-role phase that writes or verifies checksums (what it reads must be its own writing)."""
+    if case.get("kind") != "pattern" or raw or fleet or precondition or case.get("cache"):
+        return None
+    phases = [p for p in _pattern(case).phases if p.role == "data"]
+    if not phases or any(p.rw not in READ_MODES or p.checksum_chunk for p in phases):
+        return None
+    files = sorted({(p.fileset, p.file_size, p.nrfiles, p.numjobs) for p in phases})
+    return {"engine": case["engine"], "files": [list(f) for f in files]}
+
+
+def dataset_dir_name(run_id: str, shape: dict) -> str:
+    digest = hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:12]
+    return f"tierbench-{run_id}-data-{digest}"
+
+
+def dataset_dir(case: dict, tier: dict, run_id: str, *, fleet: bool = False,
+                precondition: bool = False) -> Optional[str]:
+    """The directory that holds the case's data files for the whole run (`tier`: the case's data tier as a
+    dict, with `path` and `raw`), or None (dataset_shape)."""
+    shape = dataset_shape(case, raw=bool(tier.get("raw")), fleet=fleet, precondition=precondition)
+    return os.path.join(tier["path"], dataset_dir_name(run_id, shape)) if shape else None
+
+
+def dataset_bytes(case: dict) -> int:
+    """Bytes of the data files a shared dataset of this case holds."""
+    return _pattern(case).footprint_bytes("data")
+
+
+def remove_datasets(tier_paths, run_id: str) -> None:
+    """Remove every dataset directory of the run from the given tier roots (directories only: a tier root or a
+    raw device is never touched)."""
+    prefix = f"tierbench-{run_id}-data-"
+    for root in dict.fromkeys(tier_paths):
+        try:
+            names = os.listdir(root)
+        except OSError:
+            continue
+        for name in names:
+            path = os.path.join(root, name)
+            if name.startswith(prefix) and os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
