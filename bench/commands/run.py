@@ -21,6 +21,7 @@ from bench.execution.config import (
     parse_workers,
     validate,
 )
+from bench.execution.datasets import plan_datasets
 from bench.execution.runner import Runner
 from bench.execution.session import TierSession
 from bench.reporting.live import make_view
@@ -227,7 +228,7 @@ def execute(cfg: Config, tier_flags: list, *, json_out: bool, extra: dict = None
         else:
             cases = plan.with_method(plan.build(cfg, list(tiers)), method_of(cfg))
             check_raw_cases(cases, tiers, cfg.destroy_data, precondition=cfg.precondition)
-            check_plan_space(cases, session.tiers, precondition=cfg.precondition)
+            check_plan_space(cases, session.tiers, plan_datasets(cases, session.tiers, precondition=cfg.precondition))
         check_fio(cfg, cases)
         check_spark(cases, cfg.spark_master)
         if cfg.export_jobs:

@@ -9,6 +9,7 @@ from bench.core.errors import UserError
 from bench.core.output import emit_json, stderr_console, stdout_console
 from bench.core.tags import parse_tags
 from bench.execution.config import Config, TierDecl, check_interval
+from bench.execution.datasets import plan_datasets
 from bench.execution.runner import Runner
 from bench.execution.session import TierSession
 from bench.reporting.findings_table import engines_findings_table, fidelity_table, findings_table
@@ -106,9 +107,10 @@ def run(args) -> int:
     store = Store(args.results)
     with TierSession(cfg, tier_flags, emulate_flag=args.emulate, hdd=hdd_flags) as session:
         check_memory_tiers(session.tiers, container_mb)
-        check_plan_space([c for stage in stages([t.name for t in session.tiers], records, args.quick,
-                                                "hdd" if args.emulate else ("hdd-half" if args.hdd_half else None)
-                                                ).values() for c in stage], session.tiers)
+        planned = [c for stage in stages([t.name for t in session.tiers], records, args.quick,
+                                         "hdd" if args.emulate else ("hdd-half" if args.hdd_half else None)
+                                         ).values() for c in stage]
+        check_plan_space(planned, session.tiers, plan_datasets(planned, session.tiers))
         runner = Runner(store, session.tiers, cgroup=session.cgroup, extra={"scenario": {"name": args.name},
                                                                                 "tags": tags},
                         interval_s=cfg.interval_s, view=make_view(args.no_live),

@@ -71,6 +71,19 @@ def dataset_bytes(case: dict) -> int:
     return _pattern(case).footprint_bytes("data")
 
 
+def plan_datasets(cases, tiers, *, precondition: bool = False) -> list:
+    """For each case of a plan: None, or (directory, bytes) of the dataset it shares (for the plan's space
+    check: bench.tiers.guard.check_plan_space). `tiers`: Tier objects."""
+    by_name = {t.name: t for t in tiers}
+    out = []
+    for case in cases:
+        tier = by_name[case.tier]
+        path = dataset_dir(case.to_dict(), {"path": tier.path, "raw": getattr(tier, "raw", False)}, "plan",
+                           precondition=precondition)
+        out.append((path, dataset_bytes(case.to_dict())) if path else None)
+    return out
+
+
 def remove_datasets(tier_paths, run_id: str) -> None:
     """Remove every dataset directory of the run from the given tier roots (directories only: a tier root or a
     raw device is never touched)."""

@@ -182,24 +182,19 @@ def _case_what(case) -> str:
     return f"case {case.label or case.id} ({case.workload}{', ' + params if params else ''})"
 
 
-def check_plan_space(cases: Iterable, tiers: Iterable, *, precondition: bool = False) -> None:
+def check_plan_space(cases: Iterable, tiers: Iterable, datasets: Optional[list] = None) -> None:
     """In the parent, before anything runs: every case of the plan fits its tiers' free space (cases run one
     after the other and each removes its own files, so each is checked on its own), beside the datasets the
-    run keeps for its repeats (bench.execution.datasets: each kept until the run ends)."""
-    from bench.execution.datasets import dataset_bytes, dataset_dir
-
+    run keeps for its repeats. `datasets`: for each case, None or (directory, bytes) of the data it shares with
+    the run's other cases and that stays until the run ends (bench.execution.datasets.plan_datasets)."""
     by_name = {t.name: t for t in tiers}
     names = {t.path: t.name for t in by_name.values()}
     cases = list(cases)
+    shared = [d[0] if d else None for d in datasets] if datasets is not None else [None] * len(cases)
     kept: dict = {}     # tier root -> {dataset directory: bytes}
-    shared = []
-    for case in cases:
-        tier = by_name[case.tier]
-        path = dataset_dir(case.to_dict(), {"path": tier.path, "raw": getattr(tier, "raw", False)}, "plan",
-                           precondition=precondition)
-        shared.append(path)
-        if path:
-            kept.setdefault(tier.path, {})[path] = dataset_bytes(case.to_dict())
+    for case, d in zip(cases, datasets or ()):
+        if d:
+            kept.setdefault(by_name[case.tier].path, {})[d[0]] = d[1]
     checked = set()
     for case, own in zip(cases, shared):
         if any(getattr(by_name[n], "raw", False) for n in (case.tier, case.temp_tier or case.tier)):
