@@ -17,19 +17,23 @@ repeats measure the same file.
 The directory is removed by the worker of the last case that reads it, and at once when a case that used it
 fails or is stopped (by the worker itself, also when tierbench died, and by the runner), so that nothing a
 failed case may have left half-written is read again: the next case lays the files out anew. The runner also
-removes the run's datasets when the run ends, however it ends. One gap is left: tierbench killed with SIGKILL
-between two cases, while no worker runs, leaves the dataset of the cases still to come on the tier. The plan's
-space check counts the datasets as kept for the whole run (bench.tiers.guard.check_plan_space).
+removes the run's datasets when the run ends, however it ends. tierbench killed with SIGKILL between two cases,
+while no worker runs, leaves the dataset of the cases still to come on the tier: the next command that takes the
+tier for itself alone (its lock, bench.tiers.guard.TierLocks: no other run can be using it) removes it, saying
+so (remove_stale_datasets). The plan's space check counts the datasets as kept for the whole run
+(bench.tiers.guard.check_plan_space).
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import re
 import shutil
 from typing import Optional
 
 READ_MODES = ("read", "randread")
+_NAME = re.compile(r"^tierbench-(\d{8}-\d{6}-[0-9a-f]+)-data-[0-9a-f]{12}$")
 
 
 def _pattern(case: dict):
@@ -97,3 +101,24 @@ def remove_datasets(tier_paths, run_id: str) -> None:
             path = os.path.join(root, name)
             if name.startswith(prefix) and os.path.isdir(path) and not os.path.islink(path):
                 shutil.rmtree(path, ignore_errors=True)
+
+
+def remove_stale_datasets(tiers) -> list:
+    """Remove the datasets a killed run left on tiers this command holds alone (`tiers`: Tier objects whose
+    lock is exclusive, so no live run reads them). Returns [(tier name, run id)] of what was removed: only real
+    directories with a dataset's name, never a link or a file."""
+    removed = []
+    for tier in tiers:
+        if getattr(tier, "raw", False):
+            continue
+        try:
+            names = sorted(os.listdir(tier.path))
+        except OSError:
+            continue
+        for name in names:
+            match = _NAME.match(name)
+            path = os.path.join(tier.path, name)
+            if match and os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append((tier.name, match.group(1)))
+    return removed

@@ -10,6 +10,7 @@ from typing import Optional
 from bench.core.errors import UserError
 from bench.core.output import stderr_console
 from bench.execution.config import Config
+from bench.execution.datasets import remove_stale_datasets
 from bench.store.runs import Store
 from bench.tiers import emulate as emu
 from bench.tiers.detect import detect, detect_raw, parse_tier_spec
@@ -46,6 +47,10 @@ class TierSession:
             for name, pids in self.locks.shared_with.items():
                 stderr_console.print(f"tier {name} is shared with another run (pid {', '.join(map(str, pids)) or '?'})"
                                      f": --allow-shared-tier, so both runs' figures include the other's load")
+            alone = [t for t in self.tiers if t.name not in self.locks.shared_with]
+            for name, run_id in remove_stale_datasets(alone):
+                stderr_console.print(f"tier {name}: removed the data run {run_id} left for its repeats "
+                                     f"(tierbench was killed between two cases)")
         except BaseException:
             self.__exit__(None, None, None)
             raise

@@ -144,3 +144,26 @@ def test_the_plan_counts_every_dataset_it_keeps(small_tier, store):
         assert doc["status"] == "complete" and sorted(p.name for p in small_tier.iterdir()) == ["lost+found"]
         assert [c["dataset"]["laid_out"] for c in doc["cases"]] == [True, True, False, False]
     assert os.path.ismount(small_tier)
+
+
+def test_only_real_dataset_directories_are_taken_as_stale(tmp_path):
+    """What the next run removes (bench.execution.datasets.remove_stale_datasets): directories with a
+    dataset's name; never a link of that name (its target stays), a file, or anything else named tierbench."""
+    from bench.execution.datasets import remove_stale_datasets
+    from bench.tiers.detect import detect
+
+    tier, target = tmp_path / "t", tmp_path / "target"
+    tier.mkdir(), target.mkdir()
+    (target / "keep").write_text("x")
+    stale = tier / "tierbench-20261206-000000-abc123-data-0123456789ab"
+    stale.mkdir()
+    (stale / "baseline.0.0").write_bytes(b"0" * 4096)
+    (tier / "tierbench-20261206-000000-abc123-data-ba9876543210").symlink_to(target)
+    (tier / "tierbench-20261206-000000-abc123-data-aaaaaaaaaaaa").write_text("a file")
+    (tier / "tierbench-20261206-000000-abc123-c0").mkdir()
+    (tier / "mine").mkdir()
+    assert remove_stale_datasets([detect("t", str(tier))]) == [("t", "20261206-000000-abc123")]
+    assert sorted(p.name for p in tier.iterdir()) == ["mine", "tierbench-20261206-000000-abc123-c0",
+                                                       "tierbench-20261206-000000-abc123-data-aaaaaaaaaaaa",
+                                                       "tierbench-20261206-000000-abc123-data-ba9876543210"]
+    assert (target / "keep").exists()

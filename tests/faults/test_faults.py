@@ -185,6 +185,32 @@ def test_a_result_that_reached_raw_but_not_the_document_is_recovered(tmp_path, s
     assert case["recovered"] and case["error"] is None and case["metrics"]["iops"] > 0
 
 
+def test_data_left_by_a_kill_between_cases_is_removed_by_the_next_run(tmp_path, store):
+    """tierbench stopped while case 0's worker finishes (case 1 still to read the run's dataset), then SIGKILLed:
+    no worker is left to remove the dataset, so it stays; the next run that takes the tier alone removes it,
+    saying so, and leaves the tier as clean as any run (bench.execution.datasets)."""
+    tiers = _tiers(tmp_path, "a")
+    proc = _start(store, {"a": tiers["a"]}, "--workload", "rand-read-4k", "--engine", "fio", "--param", "size=4m",
+                  "--param", "iodepth=1,4", "--param", "direct=false", "--param", "runtime_s=0.5")
+    assert _wait_for(lambda: _fio(store, 0))
+    os.kill(proc.pid, signal.SIGSTOP)
+    try:
+        assert _wait_for(lambda: next(store.glob("*/raw/case000.result.json"), None), timeout=30)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+    _finish(proc)
+    assert _wait_for(lambda: not _strays(store), timeout=20), f"processes left: {_strays(store)}"
+    (left,) = tiers["a"].iterdir()
+    assert left.name.startswith("tierbench-") and "-data-" in left.name
+    killed = _run_ids(store)[0]
+    again = subprocess.run([sys.executable, "-m", "bench", "run", "--tier", f"a={tiers['a']}", "--workload",
+                            "seq-write-1m", "--param", "size=1m", "--results", str(store)],
+                           cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert f"tier a: removed the data run {killed} left for its repeats" in again.stderr
+    _assert_clean(store, *tiers.values())
+
+
 # -- SIGINT at the very start: never a folder without its document -------------------------------------------
 
 def test_sigint_in_the_first_moments_leaves_a_valid_run_or_none(tmp_path, store):
