@@ -14,7 +14,7 @@ import subprocess
 
 import psutil
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from tests.fuzz.harness import assert_refused_or_ok, fuzz_settings, invoke, no_run, run_folders
@@ -61,6 +61,7 @@ def _leaves(value: str, tier: str) -> bool:
 @needs_fio
 @fuzz_settings(60)
 @given(text=job_files())
+@example(text="[j0]\nfilename=data\niodepth=1\nioengine=\x00\nsize=1m\n")   # found by this test: fio's argv
 def test_job_files(space, text):
     tmp, tier, store = space
     job = tmp / "j.fio"

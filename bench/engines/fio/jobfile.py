@@ -61,9 +61,11 @@ def _strip_comment(line: str) -> str:
 
 def read_jobfile(name: str, text: str) -> JobFile:
     """The sections and options of a job file; UserError for what fio would not read as one either (no job
-    section, an option before any section, an `include`, which tierbench cannot follow to rewrite)."""
+    section, an option before any section, an `include`, which tierbench cannot follow to rewrite, a NUL byte)."""
     sections, current = [], None
     for number, line in enumerate(text.splitlines(), 1):
+        if "\x00" in line:     # fio reads C strings: it would cut the line there, and no argument may hold one
+            raise UserError(f"job file {name}: line {number}: a NUL byte (\\x00), which fio cannot read")
         body = _strip_comment(line)
         if not body:
             continue
