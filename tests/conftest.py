@@ -80,6 +80,11 @@ def refused(proc) -> str:
     return lines[0]
 
 
+def leftovers(*dirs) -> list:
+    """What tierbench left in tier folders: entries named tierbench-* (case directories, datasets)."""
+    return [p for d in dirs for p in Path(d).iterdir() if p.name.startswith("tierbench-")]
+
+
 def nothing_stored(store: Path) -> bool:
     """Whether the store holds no run (its hidden files, such as a lock, aside)."""
     return not store.exists() or not [p for p in store.iterdir() if not p.name.startswith(".")]

@@ -88,37 +88,36 @@ def plan_datasets(cases, tiers, *, precondition: bool = False) -> list:
     return out
 
 
+def _dataset_dirs(root: str) -> list:
+    """[(run id, path)] of the dataset directories in a tier root: real directories with a dataset's name, never
+    a link or a file."""
+    try:
+        names = sorted(os.listdir(root))
+    except OSError:
+        return []
+    out = []
+    for name in names:
+        match, path = _NAME.match(name), os.path.join(root, name)
+        if match and os.path.isdir(path) and not os.path.islink(path):
+            out.append((match.group(1), path))
+    return out
+
+
 def remove_datasets(tier_paths, run_id: str) -> None:
     """Remove every dataset directory of the run from the given tier roots (directories only: a tier root or a
     raw device is never touched)."""
-    prefix = f"tierbench-{run_id}-data-"
     for root in dict.fromkeys(tier_paths):
-        try:
-            names = os.listdir(root)
-        except OSError:
-            continue
-        for name in names:
-            path = os.path.join(root, name)
-            if name.startswith(prefix) and os.path.isdir(path) and not os.path.islink(path):
+        for owner, path in _dataset_dirs(root):
+            if owner == run_id:
                 shutil.rmtree(path, ignore_errors=True)
 
 
 def remove_stale_datasets(tiers) -> list:
     """Remove the datasets a killed run left on tiers this command holds alone (`tiers`: Tier objects whose
-    lock is exclusive, so no live run reads them). Returns [(tier name, run id)] of what was removed: only real
-    directories with a dataset's name, never a link or a file."""
+    lock is exclusive, so no live run reads them). Returns [(tier name, run id)] of what was removed."""
     removed = []
     for tier in tiers:
-        if getattr(tier, "raw", False):
-            continue
-        try:
-            names = sorted(os.listdir(tier.path))
-        except OSError:
-            continue
-        for name in names:
-            match = _NAME.match(name)
-            path = os.path.join(tier.path, name)
-            if match and os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path, ignore_errors=True)
-                removed.append((tier.name, match.group(1)))
+        for owner, path in _dataset_dirs(tier.path) if not getattr(tier, "raw", False) else ():
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append((tier.name, owner))
     return removed

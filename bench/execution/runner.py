@@ -131,6 +131,7 @@ class Runner:
         self.store = store
         self.spark_master = spark_master     # --spark-master: Spark cases use this cluster instead of their own
         self.tiers = {t.name: t for t in tiers}
+        self._datasets: dict = {}    # case id -> the shared dataset directory it reads (run(): its cases)
         self._last_use: dict = {}    # a shared dataset's directory -> the last case of run() that reads it
         self.cgroup = cgroup
         self.timeout_s = timeout_s
@@ -210,7 +211,7 @@ class Runner:
 
     def _drop_dataset(self, case) -> None:
         """A case that failed may have left its dataset half-written: the next case lays it out anew."""
-        path = self._dataset_dir(case)
+        path = self._datasets.get(case.id)
         if path:
             shutil.rmtree(path, ignore_errors=True)
 
@@ -271,8 +272,9 @@ class Runner:
                 "live_path": str(self.raw / f"case{case.id:03d}.live.jsonl")}
         if self.fleet:
             spec["fleet"] = {"hosts": self.fleet}
-        if self._dataset_dir(case) and self._last_use.get(self._dataset_dir(case)) == case.id:
-            spec["dataset_last_use"] = True     # the worker removes the dataset after it (even if tierbench dies)
+        shared = self._datasets.get(case.id)
+        if shared:      # last_use: the worker removes the dataset after this case (even if tierbench dies)
+            spec["dataset"] = {"dir": shared, "last_use": self._last_use[shared] == case.id}
         if self.job_file:
             spec["job_file"] = self.job_file
         if self.replay:
@@ -431,7 +433,8 @@ class Runner:
         `interrupted` with that case recovered (bench.store.run_state.reconcile)."""
         previous = signal.signal(signal.SIGTERM, _raise_interrupt)
         current = None
-        self._last_use = {self._dataset_dir(c): c.id for c in cases}
+        self._datasets = {c.id: self._dataset_dir(c) for c in cases}
+        self._last_use = {path: case_id for case_id, path in self._datasets.items() if path}
         try:
             with self.view.running(cases):
                 for case in cases:

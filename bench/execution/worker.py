@@ -31,7 +31,6 @@ from bench.analysis.verdict import bottleneck
 from bench.core.errors import CaseError, TierbenchError
 from bench.core.pattern import Pattern
 from bench.engines.layout import lay_out_pattern
-from bench.execution.datasets import dataset_dir
 from bench.execution.rounds import run_method
 from bench.execution.runqueue import RunQueueWait
 from bench.store.runs import atomic_write_text
@@ -133,8 +132,7 @@ def execute(spec: dict) -> dict:
             raise CaseError(f"tier root {root} vanished (it does not exist; tierbench never creates one)") from None
         roots[root] = (st.st_dev, st.st_ino)
     made = []
-    shared = dataset_dir(case, spec["tiers"][case["tier"]], spec["run_id"],
-                         precondition=bool((spec.get("method") or {}).get("precondition")))
+    shared = (spec.get("dataset") or {}).get("dir")    # the run's data for this case (bench.execution.datasets)
     if shared:
         dirs["data"] = shared
     try:
@@ -195,7 +193,7 @@ def execute(spec: dict) -> dict:
     finally:
         for d in made:
             shutil.rmtree(d, ignore_errors=True)
-        if shared and spec.get("dataset_last_use"):     # no later case of this run reads it
+        if shared and spec["dataset"]["last_use"]:      # no later case of this run reads it
             shutil.rmtree(shared, ignore_errors=True)
 
 

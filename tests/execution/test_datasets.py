@@ -14,13 +14,9 @@ import pytest
 from bench.core.units import fmt_bytes
 from bench.execution.datasets import dataset_dir_name, dataset_shape
 from bench.execution.plan import Case
-from tests.conftest import ROOT, cli, cli_json, needs_fio, nothing_stored, refused, small_ext4
+from tests.conftest import ROOT, cli, cli_json, leftovers, needs_fio, nothing_stored, refused, small_ext4
 
 SMALL = ["--param", "size=4m", "--param", "runtime_s=0.3", "--param", "direct=false"]
-
-
-def _leftovers(*dirs):
-    return [p for d in dirs for p in Path(d).iterdir() if p.name.startswith("tierbench-")]
 
 
 def _case(workload, engine="fio", **params):
@@ -58,7 +54,7 @@ def test_repeats_and_sweeps_read_one_layout(tmp_path, store, engine):
     assert [c["dataset"]["laid_out"] for c in readers] == [True] + [False] * 7
     assert all("dataset" not in c for c in doc["cases"] if c["workload"] == "seq-write-1m")
     assert all(c["metrics"]["ops_read"] > 0 for c in readers)
-    assert not _leftovers(tier), "the run's dataset must be removed when the run ends"
+    assert not leftovers(tier), "the run's dataset must be removed when the run ends"
 
 
 @needs_fio
@@ -79,7 +75,7 @@ def test_a_failed_case_drops_the_dataset(tmp_path, store):
                      "--timeout", "3", "--results", store, check=1, timeout=180)
     timed_out, after = again["cases"]
     assert "timed out" in timed_out["error"] and after["error"] is None and after["dataset"]["laid_out"] is True
-    assert not _leftovers(tier)
+    assert not leftovers(tier)
 
 
 def _open_by_fio(tier: Path) -> bool:
@@ -119,7 +115,7 @@ def test_a_link_planted_at_the_dataset_is_never_followed(tmp_path, store):
     assert sorted(p.name for p in outside.iterdir()) == ["keep"] and dataset.is_symlink()
     dataset.unlink()
     shutil.rmtree(moved)
-    assert not _leftovers(tier)
+    assert not leftovers(tier)
 
 
 @pytest.fixture
